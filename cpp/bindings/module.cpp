@@ -1,0 +1,27 @@
+// maskprep._core: one pybind11 module, one bind_<concern>() per binding file.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void bind_core(py::module_& m);
+void bind_rle(py::module_& m);
+void bind_roi_align(py::module_& m);
+void bind_paste(py::module_& m);
+void bind_imgproc(py::module_& m);
+void bind_morphology(py::module_& m);
+void bind_components(py::module_& m);
+void bind_contours(py::module_& m);
+void bind_boxes(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "maskprep compiled kernels (use the maskprep package, not this module directly)";
+  bind_core(m);
+  bind_rle(m);
+  bind_roi_align(m);
+  bind_paste(m);
+  bind_imgproc(m);
+  bind_morphology(m);
+  bind_components(m);
+  bind_contours(m);
+  bind_boxes(m);
+}

@@ -1,0 +1,39 @@
+"""maskprep: fast, exact instance-segmentation mask preparation.
+
+C++ kernels (OpenMP, GIL released) under a thin Python API:
+
+- :mod:`maskprep.rle` - COCO RLE encode/decode, compressed strings, area, bbox, IoU, merge,
+  polygons and boxes to RLE, whole-dataset conversion (bit-identical to pycocotools).
+- :mod:`maskprep.mask` - a drop-in for ``pycocotools.mask`` (see :func:`install_as_pycocotools`).
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only when the extension was not built
+    raise ImportError(
+        "maskprep's compiled module maskprep._core is missing or broken "
+        f"({exc}). Reinstall with `pip install .` from a source checkout (needs a C++17 "
+        "compiler and CMake), or `bash scripts/setup.sh`."
+    ) from exc
+
+from ._threads import get_num_threads, resolve_num_threads, set_num_threads, threads
+
+__version__: str = _core.build_info()["version"]
+
+
+def build_info() -> dict:
+    """Build facts: ``version``, ``compiler``, ``openmp`` (bool), ``simd`` (run-time level),
+    ``cores`` (usable processors) and the ``pybind11`` version."""
+    return dict(_core.build_info())
+
+
+__all__ = [
+    "__version__",
+    "build_info",
+    "get_num_threads",
+    "set_num_threads",
+    "threads",
+    "resolve_num_threads",
+]
