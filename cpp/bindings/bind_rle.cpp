@@ -1,6 +1,567 @@
-// Bindings for the RLE kernels (filled in by the RLE core).
-#include <pybind11/pybind11.h>
+// Bindings for COCO RLE and polygon rasterization: Python RLE dicts, polygon lists and mask
+// arrays in; RLE dicts ({'size': [h, w], 'counts': bytes}) and arrays out.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bind_util.hpp"
+#include "maskprep/polygon.hpp"
+#include "maskprep/rle.hpp"
 
 namespace py = pybind11;
+using namespace maskprep;
+using rle::Counts;
 
-void bind_rle(py::module_& /*m*/) {}
+namespace {
+
+std::string type_name(py::handle h) {
+  return py::str(py::type::of(h).attr("__name__")).cast<std::string>();
+}
+
+// A non-negative integer (int or numpy integer; not bool, not float).
+index_t read_index(py::handle v, const std::string& what) {
+  if (PyBool_Check(v.ptr()) || PyFloat_Check(v.ptr()) || !PyIndex_Check(v.ptr()))
+    throw py::type_error(what + " must be a non-negative integer, got " + type_name(v) + " " +
+                         py::repr(v).cast<std::string>());
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(v.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow != 0 || x < 0)
+    throw py::value_error(what + " must be a non-negative integer, got " +
+                          py::repr(v).cast<std::string>());
+  return static_cast<index_t>(x);
+}
+
+// RLEs read from Python. Compressed strings are parsed later, in parallel, without the GIL;
+// `keep` holds a reference to every string so it outlives the GIL-free section.
+struct RleInputs {
+  std::string arg;
+  std::vector<index_t> h, w;
+  std::vector<Counts> counts;
+  std::vector<const char*> str;
+  std::vector<index_t> str_len;
+  std::vector<py::object> keep;
+  size_t size() const { return h.size(); }
+};
+
+void read_counts_list(py::handle counts, Counts& out, const std::string& what) {
+  py::object seq = py::reinterpret_steal<py::object>(
+      PySequence_Fast(counts.ptr(), "counts must be a list of integers"));
+  if (!seq) throw py::error_already_set();
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  out.resize(static_cast<size_t>(n));
+  for (Py_ssize_t j = 0; j < n; ++j) {
+    PyObject* v = items[j];
+    if (PyLong_CheckExact(v)) {  // fast path for the common case
+      int overflow = 0;
+      const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+      if (overflow == 0 && x >= 0) {
+        out[static_cast<size_t>(j)] = static_cast<rle::count_t>(x);
+        continue;
+      }
+    }
+    if (PyFloat_Check(v) && !PyIndex_Check(v))
+      throw py::value_error(what + "['counts'][" + std::to_string(j) +
+                            "] must be a non-negative integer, got " +
+                            py::repr(v).cast<std::string>());
+    out[static_cast<size_t>(j)] = static_cast<rle::count_t>(
+        read_index(v, what + "['counts'][" + std::to_string(j) + "]"));
+  }
+}
+
+void read_rle(py::handle obj, RleInputs& in, size_t i) {
+  const std::string what = in.arg + "[" + std::to_string(i) + "]";
+  if (!PyDict_Check(obj.ptr()))
+    throw py::type_error(what + " must be an RLE dict {'size': [h, w], 'counts': ...}, got " +
+                         type_name(obj));
+  py::dict d = py::reinterpret_borrow<py::dict>(obj);
+  if (!d.contains("size") || !d.contains("counts"))
+    throw py::value_error(what + " must have the keys 'size' and 'counts'");
+  py::object size = d["size"];
+  if (!PySequence_Check(size.ptr()) || PySequence_Size(size.ptr()) != 2)
+    throw py::value_error(what + "['size'] must be [height, width], got " +
+                          py::repr(size).cast<std::string>());
+  in.h[i] = read_index(py::object(size[py::int_(0)]), what + "['size'][0]");
+  in.w[i] = read_index(py::object(size[py::int_(1)]), what + "['size'][1]");
+  py::object counts = d["counts"];
+  if (PyBytes_Check(counts.ptr())) {
+    in.str[i] = PyBytes_AS_STRING(counts.ptr());
+    in.str_len[i] = static_cast<index_t>(PyBytes_GET_SIZE(counts.ptr()));
+    in.keep.push_back(counts);
+  } else if (PyUnicode_Check(counts.ptr())) {
+    Py_ssize_t len = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(counts.ptr(), &len);
+    if (!s) throw py::error_already_set();
+    in.str[i] = s;
+    in.str_len[i] = static_cast<index_t>(len);
+    in.keep.push_back(counts);
+  } else if (PyList_Check(counts.ptr()) || PyTuple_Check(counts.ptr()) ||
+             py::isinstance<py::array>(counts)) {
+    read_counts_list(counts, in.counts[i], what);
+  } else {
+    throw py::type_error(what + "['counts'] must be bytes or str (compressed) or a list of "
+                                "integers (uncompressed), got " + type_name(counts));
+  }
+}
+
+RleInputs read_rles(py::handle objs, const char* arg) {
+  RleInputs in;
+  in.arg = arg;
+  if (!PyList_Check(objs.ptr()) && !PyTuple_Check(objs.ptr()))
+    throw py::type_error(std::string(arg) + " must be a list of RLE dicts, got " + type_name(objs));
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(objs);
+  const size_t n = seq.size();
+  in.h.resize(n);
+  in.w.resize(n);
+  in.counts.resize(n);
+  in.str.assign(n, nullptr);
+  in.str_len.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) read_rle(seq[i], in, i);
+  return in;
+}
+
+// Parses the compressed strings and checks every RLE sums to h*w. Runs without the GIL.
+void parse_rles(RleInputs& in, int num_threads) {
+  const index_t n = static_cast<index_t>(in.size());
+  parallel_for(n, threads_for_work(num_threads, n, 64), [&](index_t i) {
+    try {
+      if (in.str[i]) rle::from_string(in.str[i], in.str_len[i], in.counts[i]);
+      const rle::count_t sum = rle::total(in.counts[i]);
+      const rle::count_t expected =
+          static_cast<rle::count_t>(in.h[i]) * static_cast<rle::count_t>(in.w[i]);
+      MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
+                     " for size [", in.h[i], ", ", in.w[i], "]");
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(detail::concat(in.arg, "[", i, "]: ", e.what()));
+    }
+  }, 16);
+}
+
+RleInputs load_rles(py::handle objs, const char* arg, int num_threads) {
+  RleInputs in = read_rles(objs, arg);
+  py::gil_scoped_release release;  // parses owned buffers; `keep` pins the Python strings
+  parse_rles(in, num_threads);
+  return in;
+}
+
+std::vector<const Counts*> pointers(const std::vector<Counts>& v) {
+  std::vector<const Counts*> p;
+  p.reserve(v.size());
+  for (const auto& c : v) p.push_back(&c);
+  return p;
+}
+
+// Every RLE of the batch must have one size; returns it.
+std::pair<index_t, index_t> common_size(const RleInputs& in) {
+  for (size_t i = 1; i < in.size(); ++i) {
+    if (in.h[i] != in.h[0] || in.w[i] != in.w[0])
+      throw py::value_error(in.arg + "[" + std::to_string(i) + "] has size [" +
+                            std::to_string(in.h[i]) + ", " + std::to_string(in.w[i]) +
+                            "] but " + in.arg + "[0] has size [" + std::to_string(in.h[0]) +
+                            ", " + std::to_string(in.w[0]) + "]: all must match");
+  }
+  return {in.h.empty() ? 0 : in.h[0], in.w.empty() ? 0 : in.w[0]};
+}
+
+py::dict make_rle(index_t h, index_t w, py::object counts) {
+  py::dict d;
+  py::list size;
+  size.append(h);
+  size.append(w);
+  d["size"] = size;
+  d["counts"] = std::move(counts);
+  return d;
+}
+
+py::object counts_object(const Counts& c, bool compressed) {
+  if (compressed) return py::bytes(rle::to_string(c));
+  py::list l(c.size());
+  for (size_t j = 0; j < c.size(); ++j) l[j] = py::int_(c[j]);
+  return std::move(l);
+}
+
+py::list make_rles(const std::vector<Counts>& counts, const std::vector<std::string>* strings,
+                   index_t h, index_t w, bool compressed) {
+  py::list out(counts.size());
+  for (size_t i = 0; i < counts.size(); ++i) {
+    py::object c = strings ? py::bytes((*strings)[i]) : counts_object(counts[i], compressed);
+    out[i] = make_rle(h, w, c);
+  }
+  return out;
+}
+
+std::vector<std::string> to_strings(const std::vector<Counts>& counts, int num_threads) {
+  std::vector<std::string> s(counts.size());
+  const index_t n = static_cast<index_t>(counts.size());
+  parallel_for(n, threads_for_work(num_threads, n, 64),
+               [&](index_t i) { s[i] = rle::to_string(counts[i]); }, 16);
+  return s;
+}
+
+// ---- encode -------------------------------------------------------------------------------------
+
+py::list encode(py::array masks, const std::string& layout, bool compressed,
+                py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  if (masks.dtype().kind() != 'b' && !masks.dtype().is(py::dtype::of<std::uint8_t>()))
+    throw py::type_error("masks must be a uint8 or bool array, got dtype " + bind::dtype_str(masks));
+  if (layout != "hwn" && layout != "nhw")
+    throw py::value_error("layout must be 'hwn' (H x W x N, pycocotools) or 'nhw' (N x H x W), got '" +
+                          layout + "'");
+  if (masks.ndim() != 2 && masks.ndim() != 3)
+    throw py::value_error("masks must have 2 (H, W) or 3 dimensions (" +
+                          std::string(layout == "hwn" ? "H, W, N" : "N, H, W") + "), got shape " +
+                          bind::shape_str(masks));
+  const bool fortran = (masks.flags() & py::array::f_style) != 0;
+  const bool c_order = (masks.flags() & py::array::c_style) != 0;
+  index_t h, w, n;
+  rle::Layout kind;
+  py::array data = masks;
+  if (masks.ndim() == 2) {
+    h = masks.shape(0), w = masks.shape(1), n = 1;
+    kind = fortran ? rle::Layout::kColumnMajor : rle::Layout::kRowMajor;
+    if (!fortran && !c_order) data = py::array::ensure(masks, py::array::c_style);
+  } else if (layout == "hwn") {
+    h = masks.shape(0), w = masks.shape(1), n = masks.shape(2);
+    kind = c_order && !fortran ? rle::Layout::kInterleaved : rle::Layout::kColumnMajor;
+    if (!fortran && !c_order) data = py::array::ensure(masks, py::array::f_style);
+  } else {
+    n = masks.shape(0), h = masks.shape(1), w = masks.shape(2);
+    kind = rle::Layout::kRowMajor;
+    if (!c_order) data = py::array::ensure(masks, py::array::c_style);
+  }
+  if (!data) throw py::error_already_set();
+  const auto* ptr = static_cast<const byte_t*>(data.data());
+  std::vector<Counts> counts;
+  std::vector<std::string> strings;
+  {
+    py::gil_scoped_release release;  // `data` is pinned by this frame; outputs are C++-owned
+    rle::encode(ptr, h, w, n, kind, counts, nt);
+    if (compressed) strings = to_strings(counts, nt);
+  }
+  return make_rles(counts, compressed ? &strings : nullptr, h, w, compressed);
+}
+
+// ---- decode -------------------------------------------------------------------------------------
+
+py::array decode(py::handle rles, const std::string& layout, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  if (layout != "hwn" && layout != "nhw")
+    throw py::value_error("layout must be 'hwn' or 'nhw', got '" + layout + "'");
+  RleInputs in = load_rles(rles, "rles", nt);
+  if (in.size() == 0) throw py::value_error("rles must not be empty: the mask size is unknown");
+  const auto [h, w] = common_size(in);
+  const index_t n = static_cast<index_t>(in.size());
+  py::array_t<std::uint8_t> out;
+  if (layout == "hwn") {
+    out = py::array_t<std::uint8_t, py::array::f_style>({h, w, n});
+  } else {
+    out = py::array_t<std::uint8_t, py::array::c_style>({n, h, w});
+  }
+  auto* ptr = out.mutable_data();
+  const auto ptrs = pointers(in.counts);
+  {
+    py::gil_scoped_release release;  // writes only into `out`, which this frame owns
+    rle::decode(ptrs, h, w, layout == "hwn" ? rle::Layout::kColumnMajor : rle::Layout::kRowMajor,
+                ptr, nt);
+  }
+  return std::move(out);
+}
+
+// ---- measures -----------------------------------------------------------------------------------
+
+py::array_t<std::uint64_t> area(py::handle rles, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  RleInputs in = load_rles(rles, "rles", nt);
+  py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(in.size()));
+  auto* o = out.mutable_data();
+  for (size_t i = 0; i < in.size(); ++i) o[i] = rle::area(in.counts[i]);
+  return out;
+}
+
+py::array_t<double> to_bbox(py::handle rles, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  RleInputs in = load_rles(rles, "rles", nt);
+  py::array_t<double> out({static_cast<py::ssize_t>(in.size()), py::ssize_t{4}});
+  auto* o = out.mutable_data();
+  for (size_t i = 0; i < in.size(); ++i) rle::to_bbox(in.counts[i], in.h[i], in.w[i], o + 4 * i);
+  return out;
+}
+
+std::vector<byte_t> read_iscrowd(py::handle iscrowd, size_t n) {
+  std::vector<byte_t> crowd(n, 0);
+  if (iscrowd.is_none()) return crowd;
+  py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> a =
+      py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(iscrowd);
+  if (!a || a.ndim() != 1 || static_cast<size_t>(a.shape(0)) != n)
+    throw py::value_error("iscrowd must be a sequence of " + std::to_string(n) +
+                          " values (one per gt), got " + py::repr(iscrowd).cast<std::string>());
+  for (size_t g = 0; g < n; ++g) crowd[g] = a.data()[g] != 0;
+  return crowd;
+}
+
+py::array_t<double> rle_iou(py::handle dt, py::handle gt, py::handle iscrowd,
+                            py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  RleInputs d = load_rles(dt, "dt", nt), g = load_rles(gt, "gt", nt);
+  const auto crowd = read_iscrowd(iscrowd, g.size());
+  const auto [h, w] = common_size(d);
+  const auto [gh, gw] = common_size(g);
+  if (d.size() && g.size() && (gh != h || gw != w))
+    throw py::value_error("dt masks are " + std::to_string(h) + " x " + std::to_string(w) +
+                          " but gt masks are " + std::to_string(gh) + " x " + std::to_string(gw));
+  py::array_t<double> out({static_cast<py::ssize_t>(d.size()), static_cast<py::ssize_t>(g.size())});
+  auto* o = out.mutable_data();
+  const auto dp = pointers(d.counts), gp = pointers(g.counts);
+  {
+    py::gil_scoped_release release;  // C++-owned inputs, `out` owned by this frame
+    rle::iou(dp, gp, h, w, crowd.data(), o, nt);
+  }
+  return out;
+}
+
+using Boxes = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+void check_boxes(const Boxes& b, const char* arg) {
+  if (b.ndim() != 2 || b.shape(1) != 4)
+    throw py::value_error(std::string(arg) + " must have shape (N, 4) [x, y, w, h], got " +
+                          bind::shape_str(b));
+}
+
+py::array_t<double> bbox_iou(Boxes dt, Boxes gt, py::handle iscrowd, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  check_boxes(dt, "dt");
+  check_boxes(gt, "gt");
+  const auto crowd = read_iscrowd(iscrowd, static_cast<size_t>(gt.shape(0)));
+  py::array_t<double> out({dt.shape(0), gt.shape(0)});
+  auto* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;  // numpy buffers pinned by this frame
+    rle::bbox_iou(dt.data(), dt.shape(0), gt.data(), gt.shape(0), crowd.data(), o, nt);
+  }
+  return out;
+}
+
+py::dict merge(py::handle rles, bool intersect) {
+  RleInputs in = load_rles(rles, "rles", 1);
+  if (in.size() == 0) return make_rle(0, 0, py::bytes(""));  // pycocotools' result for []
+  const auto [h, w] = common_size(in);
+  Counts out;
+  rle::merge(pointers(in.counts), intersect, out);
+  return make_rle(h, w, py::bytes(rle::to_string(out)));
+}
+
+// ---- polygons and boxes -------------------------------------------------------------------------
+
+// Appends the numbers of one polygon (any sequence of numbers) to xy.
+void read_polygon(py::handle poly, std::vector<double>& xy, const std::string& what) {
+  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(poly.ptr(), ""));
+  if (!seq) {
+    PyErr_Clear();
+    throw py::type_error(what + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
+                         type_name(poly));
+  }
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  for (Py_ssize_t j = 0; j < n; ++j) {
+    const double v = PyFloat_AsDouble(items[j]);
+    if (v == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      throw py::type_error(what + "[" + std::to_string(j) + "] must be a number, got " +
+                           type_name(items[j]));
+    }
+    xy.push_back(v);
+  }
+}
+
+void check_size(index_t h, index_t w) {
+  if (h < 0 || w < 0)
+    throw py::value_error("h and w must be non-negative, got h=" + std::to_string(h) +
+                          ", w=" + std::to_string(w));
+}
+
+py::list from_bbox(Boxes boxes, index_t h, index_t w, bool compressed) {
+  check_size(h, w);
+  check_boxes(boxes, "boxes");
+  const index_t n = boxes.shape(0);
+  for (index_t i = 0; i < n * 4; ++i) {
+    const double v = boxes.data()[i];
+    if (!std::isfinite(v) || std::fabs(v) > polygon::kMaxCoordinate)
+      throw py::value_error("boxes[" + std::to_string(i / 4) + "] has a non-finite or out-of-range value (|v| must be <= 2e8)");
+  }
+  std::vector<Counts> counts(static_cast<size_t>(n));
+  {
+    py::gil_scoped_release release;  // numpy buffer pinned by this frame
+    for (index_t i = 0; i < n; ++i) polygon::box_to_rle(boxes.data() + 4 * i, h, w, counts[i]);
+  }
+  return make_rles(counts, nullptr, h, w, compressed);
+}
+
+py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
+                       index_t min_points) {
+  check_size(h, w);
+  if (!PyList_Check(polys.ptr()) && !PyTuple_Check(polys.ptr()))
+    throw py::type_error("polygons must be a list of polygons [[x0, y0, x1, y1, ...], ...], got " +
+                         type_name(polys));
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(polys);
+  std::vector<Counts> counts(seq.size());
+  std::vector<double> xy;
+  for (size_t i = 0; i < seq.size(); ++i) {
+    const std::string what = "polygons[" + std::to_string(i) + "]";
+    xy.clear();
+    read_polygon(seq[i], xy, what);
+    const std::string problem =
+        polygon::check(xy.data(), static_cast<index_t>(xy.size()), min_points);
+    if (!problem.empty()) throw py::value_error(what + " " + problem);
+    polygon::to_rle(xy.data(), static_cast<index_t>(xy.size() / 2), h, w, counts[i]);
+  }
+  return make_rles(counts, nullptr, h, w, compressed);
+}
+
+// A COCO `segmentation` per annotation -> one compressed RLE dict each (pycocotools' annToRLE).
+py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
+                            std::vector<index_t> widths, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  if (!PyList_Check(segs_obj.ptr()) && !PyTuple_Check(segs_obj.ptr()))
+    throw py::type_error("segmentations must be a list, got " + type_name(segs_obj));
+  py::sequence segs = py::reinterpret_borrow<py::sequence>(segs_obj);
+  const size_t n = segs.size();
+  if (heights.size() != n || widths.size() != n)
+    throw py::value_error("heights and widths must have one entry per segmentation (" +
+                          std::to_string(n) + "), got " + std::to_string(heights.size()) +
+                          " and " + std::to_string(widths.size()));
+  // Polygon objects are flattened into one coordinate buffer; RLE dicts go to `rles`.
+  std::vector<double> xy;
+  std::vector<index_t> poly_offsets{0}, obj_offsets{0}, poly_objects;
+  std::vector<index_t> poly_h, poly_w;
+  RleInputs rles;
+  rles.arg = "segmentations";
+  std::vector<index_t> rle_objects;
+  std::vector<int> kind(n);  // 0 polygons, 1 uncompressed RLE, 2 compressed RLE
+  std::vector<py::object> original_counts(n);
+  for (size_t i = 0; i < n; ++i) {
+    py::handle s = segs[i];
+    const std::string what = "segmentations[" + std::to_string(i) + "]";
+    if (PyList_Check(s.ptr()) || PyTuple_Check(s.ptr())) {
+      py::sequence polys = py::reinterpret_borrow<py::sequence>(s);
+      if (polys.size() == 0) throw py::value_error(what + " is an empty polygon list");
+      for (size_t p = 0; p < polys.size(); ++p) {
+        read_polygon(polys[p], xy, what + "[" + std::to_string(p) + "]");
+        poly_offsets.push_back(static_cast<index_t>(xy.size()));
+      }
+      obj_offsets.push_back(static_cast<index_t>(poly_offsets.size() - 1));
+      poly_objects.push_back(static_cast<index_t>(i));
+      poly_h.push_back(heights[i]);
+      poly_w.push_back(widths[i]);
+      kind[i] = 0;
+    } else if (PyDict_Check(s.ptr())) {
+      const size_t r = rles.size();
+      rles.h.push_back(0);
+      rles.w.push_back(0);
+      rles.counts.emplace_back();
+      rles.str.push_back(nullptr);
+      rles.str_len.push_back(0);
+      read_rle(s, rles, r);
+      if (rles.h[r] != heights[i] || rles.w[r] != widths[i])
+        throw py::value_error(what + " has size [" + std::to_string(rles.h[r]) + ", " +
+                              std::to_string(rles.w[r]) + "] but its image is " +
+                              std::to_string(heights[i]) + " x " + std::to_string(widths[i]));
+      kind[i] = rles.str[r] ? 2 : 1;
+      if (kind[i] == 2) original_counts[i] = py::reinterpret_borrow<py::dict>(s)["counts"];
+      rle_objects.push_back(static_cast<index_t>(i));
+    } else {
+      throw py::type_error(what + " must be a polygon list or an RLE dict, got " + type_name(s));
+    }
+  }
+  std::vector<Counts> poly_counts;
+  std::vector<std::string> poly_strings, rle_strings(rles.size());
+  {
+    py::gil_scoped_release release;  // all inputs copied into C++ buffers or pinned by `keep`
+    try {
+      polygon::objects_to_rle(xy.data(), poly_offsets.data(), obj_offsets.data(),
+                              static_cast<index_t>(poly_objects.size()), poly_h.data(),
+                              poly_w.data(), poly_counts, nt);
+    } catch (const std::invalid_argument& e) {
+      // Name the caller's index, not the position among polygon objects.
+      std::string msg = e.what();
+      const std::string prefix = "segmentation ";
+      if (msg.rfind(prefix, 0) == 0) {
+        const size_t end = msg.find(' ', prefix.size());
+        const index_t k = std::stoll(msg.substr(prefix.size(), end - prefix.size()));
+        msg = "segmentations[" + std::to_string(poly_objects[static_cast<size_t>(k)]) + "]" +
+              msg.substr(end);
+      }
+      throw std::invalid_argument(msg);
+    }
+    poly_strings = to_strings(poly_counts, nt);
+    parse_rles(rles, nt);
+    const index_t nr = static_cast<index_t>(rles.size());
+    parallel_for(nr, threads_for_work(nt, nr, 16), [&](index_t r) {
+      if (!rles.str[r]) rle_strings[r] = rle::to_string(rles.counts[r]);
+    });
+  }
+  py::list out(n);
+  for (size_t k = 0; k < poly_objects.size(); ++k) {
+    const size_t i = static_cast<size_t>(poly_objects[k]);
+    out[i] = make_rle(heights[i], widths[i], py::bytes(poly_strings[k]));
+  }
+  for (size_t r = 0; r < rle_objects.size(); ++r) {
+    const size_t i = static_cast<size_t>(rle_objects[r]);
+    // A compressed RLE is returned as given (pycocotools' annToRLE returns it untouched).
+    py::object c = kind[i] == 2 ? original_counts[i] : py::object(py::bytes(rle_strings[r]));
+    out[i] = make_rle(heights[i], widths[i], c);
+  }
+  return out;
+}
+
+// ---- strings ------------------------------------------------------------------------------------
+
+py::bytes counts_to_string(py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast> c) {
+  if (c.ndim() != 1) throw py::value_error("counts must be 1-D, got shape " + bind::shape_str(c));
+  std::string s;
+  rle::append_string(c.data(), c.shape(0), s);
+  return py::bytes(s);
+}
+
+py::array_t<std::uint64_t> string_to_counts(py::handle s) {
+  const char* p;
+  Py_ssize_t len;
+  if (PyBytes_Check(s.ptr())) {
+    p = PyBytes_AS_STRING(s.ptr());
+    len = PyBytes_GET_SIZE(s.ptr());
+  } else if (PyUnicode_Check(s.ptr())) {
+    p = PyUnicode_AsUTF8AndSize(s.ptr(), &len);
+    if (!p) throw py::error_already_set();
+  } else {
+    throw py::type_error("s must be bytes or str, got " + type_name(s));
+  }
+  Counts counts;
+  rle::from_string(p, static_cast<index_t>(len), counts);
+  py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(counts.size()));
+  std::copy(counts.begin(), counts.end(), out.mutable_data());
+  return out;
+}
+
+}  // namespace
+
+void bind_rle(py::module_& m) {
+  const auto nt = py::arg("num_threads") = py::none();
+  m.def("rle_encode", &encode, py::arg("masks"), py::arg("layout"), py::arg("compressed"), nt);
+  m.def("rle_decode", &decode, py::arg("rles"), py::arg("layout"), nt);
+  m.def("rle_area", &area, py::arg("rles"), nt);
+  m.def("rle_to_bbox", &to_bbox, py::arg("rles"), nt);
+  m.def("rle_iou", &rle_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), nt);
+  m.def("bbox_iou", &bbox_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), nt);
+  m.def("rle_merge", &merge, py::arg("rles"), py::arg("intersect"));
+  m.def("rle_from_bbox", &from_bbox, py::arg("boxes"), py::arg("h"), py::arg("w"),
+        py::arg("compressed"));
+  m.def("rle_from_polygons", &from_polygons, py::arg("polygons"), py::arg("h"), py::arg("w"),
+        py::arg("compressed"), py::arg("min_points") = 3);
+  m.def("rle_from_segmentations", &from_segmentations, py::arg("segmentations"),
+        py::arg("heights"), py::arg("widths"), nt);
+  m.def("rle_counts_to_string", &counts_to_string, py::arg("counts"));
+  m.def("rle_string_to_counts", &string_to_counts, py::arg("s"));
+}

@@ -37,3 +37,36 @@ __all__ = [
     "threads",
     "resolve_num_threads",
 ]
+
+from . import mask, rle  # noqa: E402
+
+
+def install_as_pycocotools() -> None:
+    """Make ``import pycocotools.mask`` (and so ``COCO.annToRLE`` and ``COCOeval``) use
+    :mod:`maskprep.mask`.
+
+    Call it before or after importing pycocotools: already imported ``pycocotools.coco`` and
+    ``pycocotools.cocoeval`` modules are re-pointed too. ``COCO`` and ``COCOeval`` themselves
+    still come from pycocotools (pure Python); without pycocotools installed only
+    ``pycocotools.mask`` is provided.
+    """
+    import sys
+    import types
+
+    package = sys.modules.get("pycocotools")
+    if package is None:
+        try:
+            import pycocotools as package  # type: ignore[no-redef]
+        except ImportError:
+            package = types.ModuleType("pycocotools")
+            package.__path__ = []  # a namespace for pycocotools.mask alone
+            sys.modules["pycocotools"] = package
+    sys.modules["pycocotools.mask"] = mask
+    package.mask = mask  # type: ignore[attr-defined]
+    for name in ("pycocotools.coco", "pycocotools.cocoeval"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.maskUtils = mask  # type: ignore[attr-defined]
+
+
+__all__ += ["install_as_pycocotools", "mask", "rle"]

@@ -1,0 +1,86 @@
+// COCO run-length encoding: the spec.
+//
+// A mask of h x w pixels is read in column-major order (linear index x*h + y, pycocotools'
+// convention). Its RLE is the list of run lengths, alternating background, foreground, ...,
+// starting with background (so counts[0] may be 0). Any nonzero byte is foreground.
+// Counts are 64-bit: masks above 2^32 pixels are exact (pycocotools' 32-bit counts wrap).
+//
+// The compressed string form is byte-identical to pycocotools' rleToString: each value is
+// stored in 5-bit groups, least significant first, one character (48 + group | 0x20 if more
+// follow) per group, the last group's bit 0x10 being the sign; from index 3 on, the value stored
+// is counts[i] - counts[i-2].
+//
+// Threading: every batch function takes an explicit num_threads and parallelises across objects
+// (or, for one interleaved H x W x N array, across row bands). Nothing here touches Python.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "maskprep/common.hpp"
+
+namespace maskprep::rle {
+
+using count_t = std::uint64_t;
+using Counts = std::vector<count_t>;
+
+// ---- compressed strings -------------------------------------------------------------------------
+
+// Appends the compressed form of counts[0..m) to out.
+void append_string(const count_t* counts, index_t m, std::string& out);
+std::string to_string(const Counts& counts);
+
+// Parses a compressed string of len bytes into counts (cleared first). Throws
+// std::invalid_argument naming the byte offset for: a byte outside '0'..'o', a value whose
+// continuation is truncated, a value wider than 64 bits, or a count that decodes negative.
+void from_string(const char* s, index_t len, Counts& counts);
+
+// Sum of all counts; throws std::invalid_argument on 64-bit overflow.
+count_t total(const Counts& counts);
+
+// ---- encode / decode ----------------------------------------------------------------------------
+
+// Memory layouts of a batch of n masks of h x w bytes.
+enum class Layout {
+  kColumnMajor,  // mask i at data + i*h*w, pixel (y, x) at x*h + y   (H x W x N Fortran, pycocotools)
+  kRowMajor,     // mask i at data + i*h*w, pixel (y, x) at y*w + x   (N x H x W C-order)
+  kInterleaved,  // pixel (y, x) of mask i at (y*w + x)*n + i          (H x W x N C-order)
+};
+
+// Encodes n masks; out is resized to n. Works on the caller's layout without a transposing copy.
+void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
+            std::vector<Counts>& out, int num_threads);
+
+// Decodes n RLEs, all of size h x w, into out (h*w*n bytes of 0/1) in kColumnMajor or
+// kRowMajor layout. Every RLE must sum to exactly h*w (checked before writing anything; throws
+// std::invalid_argument naming the index otherwise).
+void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout layout,
+            byte_t* out, int num_threads);
+
+// ---- measures -----------------------------------------------------------------------------------
+
+count_t area(const Counts& counts);  // sum of the foreground (odd-index) runs
+
+// pycocotools' rleToBbox, [x, y, width, height] of the foreground, in 64-bit arithmetic; an RLE
+// with no foreground gives [0, 0, 0, 0] (pycocotools returns wrapped garbage for e.g. [100, 0]).
+void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]);
+
+// pycocotools' bbIou: dt (m x 4) against gt (n x 4) boxes [x, y, w, h]; out[d*n + g] (note:
+// dt-major, the transpose of pycocotools' internal buffer, i.e. its returned (m, n) matrix).
+// For a crowd gt the union is the dt area. iscrowd may be null.
+void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
+              double* out, int num_threads);
+
+// pycocotools' rleIou: the box IoU of the RLE bounding boxes filters the pairs (only pairs with
+// box IoU > 0 are computed; others are 0), then |dt & gt| / |dt | gt|, or / |dt| for a crowd gt.
+// All RLEs must be h x w (the caller checks). out[d*n + g].
+void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>& gt, index_t h,
+         index_t w, const byte_t* iscrowd, double* out, int num_threads);
+
+// pycocotools' rleMerge: union (or intersection) of n >= 1 RLEs of the same size. n == 1 returns
+// the input unchanged (as pycocotools does); otherwise the result is canonical (no empty runs
+// but a possible leading 0).
+void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out);
+
+}  // namespace maskprep::rle

@@ -1,0 +1,252 @@
+// Polygons and boxes to RLE: pycocotools' rleFrPoly, streamed (see polygon.hpp).
+#include "maskprep/polygon.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+
+#include "maskprep/parallel.hpp"
+
+namespace maskprep::polygon {
+namespace {
+
+constexpr double kScale = 5;
+
+// Collects the column crossings of the scaled boundary: pycocotools' second loop ("get points
+// along y-boundary and downsample") applied to consecutive boundary points. Its double
+// arithmetic is replaced by an exactly equivalent integer form: xd = (m + .5)/5 - .5 is an
+// integer iff m = 5n + 2 (the division is exact then, and otherwise the value is at least 0.2
+// from an integer, far beyond rounding error for |m| < 2^31); likewise
+// ceil((v + .5)/5 - .5) = ceil((v - 2)/5).
+struct CrossingCollector {
+  index_t h, w;
+  std::vector<index_t>& out;   // toggle positions n*h + r
+  std::vector<index_t>& cols;  // their columns n (kept to sort without dividing)
+  bool have_prev = false;
+  int pu = 0, pv = 0;
+
+  // A step from (prev_u, prev_v) to (u, v) with u != prev_u.
+  void pair(int u, int v, int prev_u, int prev_v) {
+    const index_t m = u < prev_u ? u : index_t{u} - 1;
+    if (m < 2 || (m - 2) % 5 != 0 || (m - 2) / 5 > w - 1) return;
+    const index_t num = index_t{std::min(v, prev_v)} - 2;
+    index_t r = num / 5 + ((num > 0 && num % 5 != 0) ? 1 : 0);  // ceil(num / 5)
+    r = std::min(std::max(r, index_t{0}), h);
+    out.push_back((m - 2) / 5 * h + r);
+    cols.push_back((m - 2) / 5);
+  }
+  void visit(int u, int v) {
+    if (have_prev && u != pu) pair(u, v, pu, pv);
+    pu = u;
+    pv = v;
+    have_prev = true;
+  }
+};
+
+// Smallest t in [1, t_max] with pred(t), given !pred(0), pred(t_max) and pred monotone, starting
+// from an estimate that is off by at most a step or two.
+template <typename Pred>
+int first_true(int estimate, int t_max, Pred&& pred) {
+  int t = std::min(std::max(estimate, 1), t_max);
+  while (t > 1 && pred(t - 1)) --t;
+  while (t < t_max && !pred(t)) ++t;
+  return t;
+}
+
+// Sorts toggle positions x*h + y given their columns x. A boundary crosses each column a few
+// times, so bucketing by column and insertion-sorting each bucket is linear, where a comparison
+// sort of every crossing dominated the rasterizer's profile.
+void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
+  if (a.size() < 32) {
+    std::sort(a.begin(), a.end());
+    return;
+  }
+  const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
+  const index_t x_min = *lo;
+  thread_local std::vector<index_t> start, sorted;
+  start.assign(static_cast<size_t>(*hi - x_min + 2), 0);
+  for (index_t x : cols) ++start[static_cast<size_t>(x - x_min + 1)];
+  for (size_t c = 1; c < start.size(); ++c) start[c] += start[c - 1];
+  sorted.resize(a.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    sorted[static_cast<size_t>(start[static_cast<size_t>(cols[i] - x_min)]++)] = a[i];
+  // start[c] now ends bucket c; buckets are small (a boundary crosses a column a few times).
+  index_t begin = 0;
+  for (size_t c = 0; c + 1 < start.size(); ++c) {
+    const index_t end = start[c];
+    for (index_t i = begin + 1; i < end; ++i) {
+      const index_t v = sorted[static_cast<size_t>(i)];
+      index_t j = i;
+      for (; j > begin && sorted[static_cast<size_t>(j - 1)] > v; --j)
+        sorted[static_cast<size_t>(j)] = sorted[static_cast<size_t>(j - 1)];
+      sorted[static_cast<size_t>(j)] = v;
+    }
+    begin = end;
+  }
+  a.swap(sorted);
+}
+
+}  // namespace
+
+std::string check(const double* xy, index_t num_values, index_t min_points) {
+  if (num_values % 2 != 0)
+    return detail::concat("must have an even number of coordinates [x0, y0, x1, y1, ...], got ",
+                          num_values);
+  if (num_values < 2 * min_points)
+    return detail::concat("must have at least ", min_points, " point(s) (", 2 * min_points,
+                          " numbers), got ", num_values / 2, " point(s)");
+  for (index_t i = 0; i < num_values; ++i) {
+    if (!std::isfinite(xy[i])) return detail::concat("has a non-finite coordinate at position ", i);
+    if (std::fabs(xy[i]) > kMaxCoordinate)
+      return detail::concat("has coordinate ", xy[i], " at position ", i,
+                            "; |coordinates| must be <= ", kMaxCoordinate);
+  }
+  return {};
+}
+
+void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
+  out.clear();
+  if (h == 0 || w == 0) {  // an empty image: the same [0] as encoding an empty mask
+    out.push_back(0);
+    return;
+  }
+  // Scratch reused across calls on this thread: rasterizing is allocation-bound otherwise.
+  thread_local std::vector<int> x, y;
+  thread_local std::vector<index_t> a, cols;
+  x.resize(static_cast<size_t>(k) + 1);
+  y.resize(static_cast<size_t>(k) + 1);
+  a.clear();
+  cols.clear();
+  for (index_t j = 0; j < k; ++j) x[j] = static_cast<int>(kScale * xy[j * 2 + 0] + .5);
+  for (index_t j = 0; j < k; ++j) y[j] = static_cast<int>(kScale * xy[j * 2 + 1] + .5);
+  x[k] = x[0];
+  y[k] = y[0];
+
+  CrossingCollector col{h, w, a, cols};
+  // Scaled u of a kept crossing: the step between 5n+2 and 5n+3 for pixel column n in [0, w-1].
+  // The walk emits max(dx, dy) + 1 points per edge; only the steps across those boundaries are
+  // visited, after visiting each edge's first point (the step from the previous edge).
+  const index_t m_lo = 2, m_hi = 5 * (w - 1) + 2;
+  auto first_boundary = [&](index_t lo) {  // smallest m >= max(lo, 2) with m % 5 == 2
+    index_t m = std::max(lo, m_lo);
+    return m + ((2 - m) % 5 + 5) % 5;
+  };
+  for (index_t j = 0; j < k; ++j) {
+    int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
+    const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
+    const bool flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+    if (flip) {
+      std::swap(xs, xe);
+      std::swap(ys, ye);
+    }
+    if (dx >= dy) {
+      if (dx == 0) {
+        // pycocotools divides 0/0 here and casts NaN to int (INT_MIN on x86); the point has
+        // the same u as its neighbours, so its v never reaches a crossing.
+        col.visit(xs, INT_MIN);
+        continue;
+      }
+      const double s = static_cast<double>(ye - ys) / dx;
+      auto v_at = [&](int t) { return static_cast<int>(ys + s * t + .5); };
+      // u = xs + t moves by exactly 1 per point: the step u: m -> m+1 is between t = m - xs
+      // and t + 1 (walked in reverse when flipped).
+      const int t_first = flip ? dx : 0, t_last = flip ? 0 : dx;
+      col.visit(xs + t_first, v_at(t_first));
+      const index_t m_end = std::min<index_t>(index_t{xe} - 1, m_hi);
+      for (index_t m = first_boundary(xs); m <= m_end; m += 5) {
+        const int t = static_cast<int>(m - xs), um = static_cast<int>(m);
+        if (flip) {
+          col.pair(um, v_at(t), um + 1, v_at(t + 1));
+        } else {
+          col.pair(um + 1, v_at(t + 1), um, v_at(t));
+        }
+      }
+      col.pu = xs + t_last;
+      col.pv = v_at(t_last);
+    } else {
+      const double s = static_cast<double>(xe - xs) / dy;
+      auto u_at = [&](int t) { return static_cast<int>(xs + s * t + .5); };
+      const int t_first = flip ? dy : 0, t_last = flip ? 0 : dy;
+      col.visit(u_at(t_first), t_first + ys);
+      // u(t) is monotone in t (each operation rounds monotonically) and moves by at most 1
+      // per point (|s| < 1), so each boundary m|m+1 is crossed at one step (t-1, t), found
+      // from the real-valued estimate and checked with the exact expression.
+      const int u0 = u_at(0), u1 = u_at(dy);
+      const bool increasing = u1 > u0;
+      const index_t m_end = std::min<index_t>(std::max(u0, u1) - 1, m_hi);
+      for (index_t m = first_boundary(std::min(u0, u1)); m <= m_end; m += 5) {
+        const double target = static_cast<double>(m) + .5 - xs;  // s*t crosses here
+        const int estimate = static_cast<int>(std::ceil(target / s));
+        const int t = increasing
+                          ? first_true(estimate, dy, [&](int q) { return u_at(q) > m; })
+                          : first_true(estimate, dy, [&](int q) { return u_at(q) <= m; });
+        if (flip) {
+          col.pair(u_at(t - 1), t - 1 + ys, u_at(t), t + ys);
+        } else {
+          col.pair(u_at(t), t + ys, u_at(t - 1), t - 1 + ys);
+        }
+      }
+      col.pu = u_at(t_last);
+      col.pv = t_last + ys;
+    }
+  }
+
+  // "compute rle encoding given y-boundary points", pycocotools' final loop, in 64-bit:
+  // sort the toggle positions x*h + y, append h*w, difference, fold zero-length runs.
+  sort_positions(a, cols);
+  a.push_back(h * w);
+  index_t p = 0;
+  for (index_t& v : a) {
+    const index_t t = v;
+    v -= p;
+    p = t;
+  }
+  const size_t n = a.size();
+  out.push_back(static_cast<rle::count_t>(a[0]));
+  size_t j = 1;
+  while (j < n) {
+    if (a[j] > 0) {
+      out.push_back(static_cast<rle::count_t>(a[j++]));
+    } else {
+      ++j;  // two toggles at one pixel cancel: fold the next run into the previous one
+      if (j < n) out.back() += static_cast<rle::count_t>(a[j++]);
+    }
+  }
+}
+
+void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {
+  const double xs = box[0], xe = xs + box[2], ys = box[1], ye = ys + box[3];
+  const double xy[8] = {xs, ys, xs, ye, xe, ye, xe, ys};
+  to_rle(xy, 4, h, w, out);
+}
+
+void objects_to_rle(const double* xy, const index_t* poly_offsets, const index_t* obj_offsets,
+                    index_t n_objects, const index_t* heights, const index_t* widths,
+                    std::vector<rle::Counts>& out, int num_threads) {
+  out.assign(static_cast<size_t>(n_objects), rle::Counts());
+  const index_t n_values = poly_offsets[obj_offsets[n_objects]];
+  parallel_for(n_objects, threads_for_work(num_threads, n_values, 2048), [&](index_t i) {
+    const index_t p0 = obj_offsets[i], p1 = obj_offsets[i + 1];
+    MASKPREP_CHECK(p1 > p0, "segmentation ", i, " has no polygon");
+    MASKPREP_CHECK(heights[i] >= 0 && widths[i] >= 0, "segmentation ", i,
+                   ": image size must be non-negative, got ", heights[i], " x ", widths[i]);
+    std::vector<rle::Counts> parts(static_cast<size_t>(p1 - p0));
+    for (index_t p = p0; p < p1; ++p) {
+      const double* v = xy + poly_offsets[p];
+      const index_t nv = poly_offsets[p + 1] - poly_offsets[p];
+      const std::string problem = check(v, nv);
+      MASKPREP_CHECK(problem.empty(), "segmentation ", i, " polygon ", p - p0, " ", problem);
+      to_rle(v, nv / 2, heights[i], widths[i], parts[static_cast<size_t>(p - p0)]);
+    }
+    if (parts.size() == 1) {
+      out[i].swap(parts[0]);
+      return;
+    }
+    std::vector<const rle::Counts*> ptrs;
+    for (const auto& part : parts) ptrs.push_back(&part);
+    rle::merge(ptrs, false, out[i]);
+  }, 8);
+}
+
+}  // namespace maskprep::polygon

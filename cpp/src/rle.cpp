@@ -1,0 +1,501 @@
+// COCO RLE kernels: string codec, encode (three layouts), decode, area, bbox, IoU, merge.
+#include "maskprep/rle.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "maskprep/parallel.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MASKPREP_X86_DISPATCH 1
+#endif
+
+namespace maskprep::rle {
+namespace {
+
+// ---- byte scanning: the hot loop of encode ------------------------------------------------------
+
+// First index in [i, n) whose byte is nonzero (want_nonzero) or zero; n if there is none.
+index_t find_scalar(const byte_t* p, index_t i, index_t n, bool want_nonzero) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    const bool hit = want_nonzero ? v != 0 : ((v - kOnes) & ~v & kHigh) != 0;
+    if (hit) break;
+  }
+  for (; i < n; ++i) {
+    if ((p[i] != 0) == want_nonzero) return i;
+  }
+  return n;
+}
+
+#if defined(MASKPREP_X86_DISPATCH)
+__attribute__((target("avx2"))) index_t find_avx2(const byte_t* p, index_t i, index_t n,
+                                                  bool want_nonzero) {
+  const __m256i zero = _mm256_setzero_si256();
+  const std::uint32_t flip = want_nonzero ? 0xFFFFFFFFu : 0u;
+  // 64 bytes per step: long runs are the common case in object masks.
+  for (; i + 64 <= n; i += 64) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32));
+    const std::uint32_t ma =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero))) ^ flip;
+    const std::uint32_t mb =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero))) ^ flip;
+    if (ma) return i + __builtin_ctz(ma);
+    if (mb) return i + 32 + __builtin_ctz(mb);
+  }
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const std::uint32_t ma =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero))) ^ flip;
+    if (ma) return i + __builtin_ctz(ma);
+  }
+  return find_scalar(p, i, n, want_nonzero);
+}
+
+// Calls f(c) for every c in [0, n) where (a[c] != 0) != (b[c] != 0).
+template <typename F>
+__attribute__((target("avx2"))) void for_each_diff_avx2(const byte_t* a, const byte_t* b,
+                                                        index_t n, F&& f) {
+  const __m256i zero = _mm256_setzero_si256();
+  index_t c = 0;
+  for (; c + 32 <= n; c += 32) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + c));
+    std::uint32_t m = static_cast<std::uint32_t>(_mm256_movemask_epi8(
+        _mm256_xor_si256(_mm256_cmpeq_epi8(va, zero), _mm256_cmpeq_epi8(vb, zero))));
+    while (m) {
+      f(c + __builtin_ctz(m));
+      m &= m - 1;
+    }
+  }
+  for (; c < n; ++c) {
+    if ((a[c] != 0) != (b[c] != 0)) f(c);
+  }
+}
+#endif
+
+template <typename F>
+void for_each_diff_scalar(const byte_t* a, const byte_t* b, index_t n, F&& f) {
+  index_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    std::uint64_t va, vb;
+    std::memcpy(&va, a + c, 8);
+    std::memcpy(&vb, b + c, 8);
+    if (va == vb) continue;  // identical bytes cannot differ in foreground-ness
+    for (index_t k = c; k < c + 8; ++k) {
+      if ((a[k] != 0) != (b[k] != 0)) f(k);
+    }
+  }
+  for (; c < n; ++c) {
+    if ((a[c] != 0) != (b[c] != 0)) f(c);
+  }
+}
+
+index_t find_run_end(const byte_t* p, index_t i, index_t n, bool want_nonzero) {
+#if defined(MASKPREP_X86_DISPATCH)
+  if (cpu_has_avx2()) return find_avx2(p, i, n, want_nonzero);
+#endif
+  return find_scalar(p, i, n, want_nonzero);
+}
+
+template <typename F>
+void for_each_diff(const byte_t* a, const byte_t* b, index_t n, F&& f) {
+#if defined(MASKPREP_X86_DISPATCH)
+  if (cpu_has_avx2()) return for_each_diff_avx2(a, b, n, f);
+#endif
+  for_each_diff_scalar(a, b, n, f);
+}
+
+// ---- encode -------------------------------------------------------------------------------------
+
+// One mask stored contiguously in column-major order: runs are found by scanning for the next
+// byte that changes foreground-ness.
+void encode_contiguous(const byte_t* p, index_t len, Counts& out) {
+  out.clear();
+  index_t start = 0;
+  bool fg = false;
+  do {
+    const index_t end = find_run_end(p, start, len, !fg);
+    out.push_back(static_cast<count_t>(end - start));
+    start = end;
+    fg = !fg;
+  } while (start < len);
+}
+
+// n masks interleaved in rows of L = w*n bytes: pixel (y, x) of mask i at y*L + x*n + i
+// (n == 1 is a plain row-major mask). Column-major runs are rebuilt from vertical transitions:
+// rows y-1 and y are compared (contiguous, vectorised), every change is recorded as (column, y),
+// the changes are bucketed by column (a counting sort, stable in y), and each mask's counts are
+// read off its columns in order. Row bands run in parallel when num_threads > 1.
+void encode_rows(const byte_t* base, index_t h, index_t w, index_t n, Counts* outs,
+                 int num_threads) {
+  const index_t L = w * n;
+  struct Change {
+    index_t c, y;
+  };
+  const int bands = (h > 1) ? threads_for_work(num_threads, (h - 1) * L, 1 << 18) : 1;
+  std::vector<std::vector<Change>> band_changes(static_cast<size_t>(bands));
+  parallel_for(bands, bands, [&](index_t b) {
+    const index_t y0 = 1 + (h - 1) * b / bands, y1 = 1 + (h - 1) * (b + 1) / bands;
+    auto& changes = band_changes[static_cast<size_t>(b)];
+    for (index_t y = y0; y < y1; ++y) {
+      for_each_diff(base + (y - 1) * L, base + y * L, L, [&](index_t c) { changes.push_back({c, y}); });
+    }
+  });
+  // Bucket by column; bands are visited in order, so each column's rows stay sorted.
+  std::vector<index_t> col_start(static_cast<size_t>(L) + 1, 0);
+  for (const auto& changes : band_changes)
+    for (const Change& ch : changes) ++col_start[static_cast<size_t>(ch.c) + 1];
+  for (index_t c = 0; c < L; ++c) col_start[c + 1] += col_start[c];
+  std::vector<index_t> rows(static_cast<size_t>(col_start[L]));
+  {
+    std::vector<index_t> fill(col_start.begin(), col_start.end() - 1);
+    for (const auto& changes : band_changes)
+      for (const Change& ch : changes) rows[static_cast<size_t>(fill[ch.c]++)] = ch.y;
+  }
+  const byte_t* top = base;
+  const byte_t* bottom = base + (h - 1) * L;
+  parallel_for(n, threads_for_work(num_threads, n, 1), [&](index_t i) {
+    Counts& out = outs[i];
+    out.clear();
+    const count_t total = static_cast<count_t>(h) * static_cast<count_t>(w);
+    count_t prev = 0;
+    auto change_at = [&](count_t pos) {
+      out.push_back(pos - prev);
+      prev = pos;
+    };
+    if (h > 0 && w > 0 && top[i] != 0) change_at(0);
+    for (index_t x = 0; x < w; ++x) {
+      const index_t c = x * n + i;
+      const count_t col = static_cast<count_t>(x) * static_cast<count_t>(h);
+      for (index_t k = col_start[c]; k < col_start[c + 1]; ++k) change_at(col + static_cast<count_t>(rows[k]));
+      if (x + 1 < w && (bottom[c] != 0) != (top[c + n] != 0)) change_at(col + static_cast<count_t>(h));
+    }
+    out.push_back(total - prev);
+  });
+}
+
+// ---- decode -------------------------------------------------------------------------------------
+
+void decode_column_major(const Counts& counts, byte_t* out) {
+  index_t pos = 0;
+  byte_t v = 0;
+  for (count_t c : counts) {
+    std::memset(out + pos, v, static_cast<size_t>(c));
+    pos += static_cast<index_t>(c);
+    v ^= 1;
+  }
+}
+
+// Row-major decode without strided writes: mark where each column enters or leaves the
+// foreground (XOR toggles in a zeroed image), then a running XOR down the rows fills the runs.
+void mark_row_major_toggles(const Counts& counts, index_t h, index_t w, byte_t* out) {
+  std::memset(out, 0, static_cast<size_t>(h * w));
+  auto toggle = [&](index_t y, index_t x) { out[y * w + x] ^= 1; };
+  index_t pos = 0;
+  for (size_t j = 0; j < counts.size(); ++j) {
+    const index_t s = pos, e = pos + static_cast<index_t>(counts[j]);
+    pos = e;
+    if ((j & 1) == 0 || s == e) continue;
+    const index_t x0 = s / h, y0 = s % h, x1 = e / h, y1 = e % h;
+    toggle(y0, x0);
+    if (x0 == x1) {
+      toggle(y1, x0);
+      continue;
+    }
+    for (index_t x = x0 + 1; x < x1; ++x) toggle(0, x);  // full columns
+    if (y1 > 0) {
+      toggle(0, x1);
+      toggle(y1, x1);
+    }
+  }
+}
+
+void prefix_xor_rows(byte_t* out, index_t h, index_t w, index_t x0, index_t x1) {
+  for (index_t y = 1; y < h; ++y) {
+    byte_t* row = out + y * w;
+    const byte_t* above = row - w;
+    for (index_t x = x0; x < x1; ++x) row[x] ^= above[x];
+  }
+}
+
+// ---- merge / iou helpers ------------------------------------------------------------------------
+
+void bbox_iou_one(const double* D, const double* G, bool crowd, double* o) {
+  // Same operations, same order as pycocotools' bbIou.
+  const double ga = G[2] * G[3], da = D[2] * D[3];
+  *o = 0;
+  const double w = std::fmin(D[2] + D[0], G[2] + G[0]) - std::fmax(D[0], G[0]);
+  if (w <= 0) return;
+  const double h = std::fmin(D[3] + D[1], G[3] + G[1]) - std::fmax(D[1], G[1]);
+  if (h <= 0) return;
+  const double i = w * h, u = crowd ? da : da + ga - i;
+  *o = i / u;
+}
+
+}  // namespace
+
+// ---- strings ------------------------------------------------------------------------------------
+
+void append_string(const count_t* counts, index_t m, std::string& out) {
+  for (index_t i = 0; i < m; ++i) {
+    std::int64_t x = static_cast<std::int64_t>(counts[i]);
+    if (i > 2) x -= static_cast<std::int64_t>(counts[i - 2]);
+    bool more = true;
+    while (more) {
+      int c = static_cast<int>(x & 0x1f);
+      x >>= 5;  // arithmetic: the sign is carried in bit 0x10 of the last character
+      more = (c & 0x10) ? x != -1 : x != 0;
+      if (more) c |= 0x20;
+      out.push_back(static_cast<char>(c + 48));
+    }
+  }
+}
+
+std::string to_string(const Counts& counts) {
+  std::string s;
+  s.reserve(counts.size() * 2);
+  append_string(counts.data(), static_cast<index_t>(counts.size()), s);
+  return s;
+}
+
+void from_string(const char* s, index_t len, Counts& counts) {
+  counts.clear();
+  index_t p = 0;
+  while (p < len) {
+    const index_t start = p;
+    std::uint64_t bits = 0;
+    int k = 0;
+    bool more = true;
+    while (more) {
+      MASKPREP_CHECK(p < len, "compressed RLE string is truncated: the value starting at byte ",
+                     start, " ends with a continuation character");
+      const int raw = static_cast<unsigned char>(s[p]);
+      MASKPREP_CHECK(raw >= 48 && raw <= 111, "compressed RLE string has byte ", raw,
+                     " at offset ", p, "; expected a character in '0'..'o' (48..111)");
+      // 12 characters hold 60 bits: pycocotools never writes more than 7 per value.
+      MASKPREP_CHECK(k < 12, "compressed RLE string overflows: the value starting at byte ",
+                     start, " is longer than 12 characters");
+      const int c = raw - 48;
+      bits |= static_cast<std::uint64_t>(c & 0x1f) << (5 * k);
+      more = (c & 0x20) != 0;
+      ++p;
+      ++k;
+      if (!more && (c & 0x10)) bits |= ~std::uint64_t{0} << (5 * k);  // sign-extend
+    }
+    std::int64_t x = static_cast<std::int64_t>(bits);
+    const size_t m = counts.size();
+    if (m > 2) {
+      MASKPREP_CHECK(!__builtin_add_overflow(x, static_cast<std::int64_t>(counts[m - 2]), &x),
+                     "compressed RLE string overflows at byte ", start);
+    }
+    MASKPREP_CHECK(x >= 0, "compressed RLE string decodes to a negative count (", x,
+                   ") at byte ", start);
+    counts.push_back(static_cast<count_t>(x));
+  }
+}
+
+count_t total(const Counts& counts) {
+  count_t sum = 0;
+  for (count_t c : counts) {
+    MASKPREP_CHECK(!__builtin_add_overflow(sum, c, &sum), "RLE counts overflow 64 bits");
+  }
+  return sum;
+}
+
+// ---- encode / decode ----------------------------------------------------------------------------
+
+void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
+            std::vector<Counts>& out, int num_threads) {
+  MASKPREP_CHECK(h >= 0 && w >= 0 && n >= 0, "mask dimensions must be non-negative");
+  out.assign(static_cast<size_t>(n), Counts());
+  const index_t len = h * w;
+  switch (layout) {
+    case Layout::kColumnMajor:
+      parallel_for(n, threads_for_work(num_threads, n * len, 1 << 16),
+                   [&](index_t i) { encode_contiguous(data + i * len, len, out[i]); });
+      break;
+    case Layout::kRowMajor:
+      if (n >= num_threads) {
+        parallel_for(n, threads_for_work(num_threads, n * len, 1 << 16),
+                     [&](index_t i) { encode_rows(data + i * len, h, w, 1, &out[i], 1); });
+      } else {
+        for (index_t i = 0; i < n; ++i) encode_rows(data + i * len, h, w, 1, &out[i], num_threads);
+      }
+      break;
+    case Layout::kInterleaved:
+      if (n > 0) encode_rows(data, h, w, n, out.data(), num_threads);
+      break;
+  }
+}
+
+void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout layout,
+            byte_t* out, int num_threads) {
+  MASKPREP_CHECK(layout != Layout::kInterleaved, "decode writes column- or row-major masks only");
+  const index_t n = static_cast<index_t>(rles.size());
+  const count_t expected = static_cast<count_t>(h) * static_cast<count_t>(w);
+  for (index_t i = 0; i < n; ++i) {
+    const count_t sum = total(*rles[i]);
+    MASKPREP_CHECK(sum == expected, "RLE ", i, " has counts summing to ", sum,
+                   ", expected h*w = ", expected);
+  }
+  const index_t len = h * w;
+  const int nt = threads_for_work(num_threads, n * len, 1 << 16);
+  if (layout == Layout::kColumnMajor) {
+    parallel_for(n, nt, [&](index_t i) { decode_column_major(*rles[i], out + i * len); });
+    return;
+  }
+  parallel_for(n, nt, [&](index_t i) { mark_row_major_toggles(*rles[i], h, w, out + i * len); });
+  // Few large masks: split the running XOR by column chunks so every thread has work.
+  const index_t chunks = (n >= nt || w < 64) ? 1 : std::min<index_t>((nt + n - 1) / n, w / 64);
+  parallel_for(n * chunks, nt, [&](index_t t) {
+    const index_t i = t / chunks, c = t % chunks;
+    prefix_xor_rows(out + i * len, h, w, w * c / chunks, w * (c + 1) / chunks);
+  });
+}
+
+// ---- measures -----------------------------------------------------------------------------------
+
+count_t area(const Counts& counts) {
+  count_t a = 0;
+  for (size_t j = 1; j < counts.size(); j += 2) a += counts[j];
+  return a;
+}
+
+void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]) {
+  out[0] = out[1] = out[2] = out[3] = 0;
+  const size_t m = counts.size() / 2 * 2;
+  if (m == 0 || h == 0) return;
+  const count_t uh = static_cast<count_t>(h);
+  count_t xs = static_cast<count_t>(w), ys = uh, xe = 0, ye = 0, cc = 0;
+  bool any = false;
+  for (size_t j = 0; j < m; ++j) {
+    const count_t start = cc;
+    cc += counts[j];
+    if (j % 2 == 0 || counts[j] == 0) continue;
+    any = true;
+    const count_t y_start = start % uh, x_start = start / uh;
+    const count_t y_end = (cc - 1) % uh, x_end = (cc - 1) / uh;
+    xs = std::min(xs, x_start);
+    xe = std::max(xe, x_end);
+    if (x_start < x_end) {
+      ys = 0;
+      ye = uh - 1;  // the run wraps across columns
+    } else {
+      ys = std::min(ys, y_start);
+      ye = std::max(ye, y_end);
+    }
+  }
+  if (!any) return;
+  out[0] = static_cast<double>(xs);
+  out[1] = static_cast<double>(ys);
+  out[2] = static_cast<double>(xe - xs + 1);
+  out[3] = static_cast<double>(ye - ys + 1);
+}
+
+void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
+              double* out, int num_threads) {
+  parallel_for(m, threads_for_work(num_threads, m * n, 1 << 14), [&](index_t d) {
+    for (index_t g = 0; g < n; ++g)
+      bbox_iou_one(dt + 4 * d, gt + 4 * g, iscrowd != nullptr && iscrowd[g], out + d * n + g);
+  }, 16);
+}
+
+void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>& gt, index_t h,
+         index_t w, const byte_t* iscrowd, double* out, int num_threads) {
+  const index_t m = static_cast<index_t>(dt.size()), n = static_cast<index_t>(gt.size());
+  if (m == 0 || n == 0) return;
+  std::vector<double> db(static_cast<size_t>(4 * m)), gb(static_cast<size_t>(4 * n));
+  for (index_t d = 0; d < m; ++d) to_bbox(*dt[d], h, w, &db[4 * d]);
+  for (index_t g = 0; g < n; ++g) to_bbox(*gt[g], h, w, &gb[4 * g]);
+  bbox_iou(db.data(), m, gb.data(), n, iscrowd, out, num_threads);
+  parallel_for(m, threads_for_work(num_threads, m * n, 64), [&](index_t d) {
+    const Counts& D = *dt[d];
+    for (index_t g = 0; g < n; ++g) {
+      double& o = out[d * n + g];
+      if (!(o > 0)) continue;  // pycocotools computes only pairs whose boxes overlap
+      const Counts& G = *gt[g];
+      // pycocotools' two-pointer walk over both run lists, in 64-bit counts.
+      count_t ca = D.empty() ? 0 : D[0], cb = G.empty() ? 0 : G[0], ct = 1, inter = 0, uni = 0;
+      size_t a = 1, b = 1;
+      bool va = false, vb = false;
+      while (ct > 0) {
+        const count_t c = std::min(ca, cb);
+        if (va || vb) {
+          uni += c;
+          if (va && vb) inter += c;
+        }
+        ct = 0;
+        ca -= c;
+        if (!ca && a < D.size()) {
+          ca = D[a++];
+          va = !va;
+        }
+        ct += ca;
+        cb -= c;
+        if (!cb && b < G.size()) {
+          cb = G[b++];
+          vb = !vb;
+        }
+        ct += cb;
+      }
+      if (inter == 0) {
+        uni = 1;
+      } else if (iscrowd != nullptr && iscrowd[g]) {
+        uni = area(D);
+      }
+      o = static_cast<double>(inter) / static_cast<double>(uni);
+    }
+  }, 4);
+}
+
+void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) {
+  const size_t n = rles.size();
+  MASKPREP_CHECK(n >= 1, "merge needs at least one RLE");
+  if (n == 1) {
+    out = *rles[0];
+    return;
+  }
+  // pycocotools' pairwise fold, in 64-bit counts.
+  Counts acc = *rles[0], next;
+  for (size_t r = 1; r < n; ++r) {
+    const Counts& A = acc;
+    const Counts& B = *rles[r];
+    next.clear();
+    count_t ca = A.empty() ? 0 : A[0], cb = B.empty() ? 0 : B[0], cc = 0, ct = 1;
+    bool v = false, va = false, vb = false;
+    size_t a = 1, b = 1;
+    while (ct > 0) {
+      const count_t c = std::min(ca, cb);
+      cc += c;
+      ct = 0;
+      ca -= c;
+      if (!ca && a < A.size()) {
+        ca = A[a++];
+        va = !va;
+      }
+      ct += ca;
+      cb -= c;
+      if (!cb && b < B.size()) {
+        cb = B[b++];
+        vb = !vb;
+      }
+      ct += cb;
+      const bool vp = v;
+      v = intersect ? (va && vb) : (va || vb);
+      if (v != vp || ct == 0) {
+        next.push_back(cc);
+        cc = 0;
+      }
+    }
+    acc.swap(next);
+  }
+  out.swap(acc);
+}
+
+}  // namespace maskprep::rle

@@ -1,0 +1,193 @@
+"""COCO run-length encoding, bit-identical to pycocotools and multi-threaded.
+
+An RLE is the COCO dict ``{'size': [h, w], 'counts': ...}`` where ``counts`` is the compressed
+string (``bytes``, as pycocotools writes it) or, for "uncompressed" RLE, a list of run lengths.
+Runs are taken in column-major order (pixel (y, x) is number ``x*h + y``), alternating
+background and foreground, starting with background. Any nonzero byte is foreground.
+
+Differences from pycocotools (all deliberate, all on inputs where pycocotools is wrong or
+crashes): masks may be C- or Fortran-ordered, HxWxN or NxHxW, bool or uint8, and any nonzero
+value is foreground (pycocotools mis-encodes 0/1/2 masks); counts are 64-bit, so masks above
+2^32 pixels are exact; RLEs whose counts do not sum to h*w, malformed compressed strings, size
+mismatches and bad polygons raise ``ValueError`` naming the argument (pycocotools returns
+uninitialised memory, wraps, or segfaults). See ``maskprep.mask`` for the pycocotools-compatible
+(camelCase) surface.
+
+Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
+``n >= 1``); the work is spread across objects, with the GIL released.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from ._arrays import to_numpy
+
+RLE = dict
+__all__ = [
+    "encode",
+    "decode",
+    "area",
+    "to_bbox",
+    "iou",
+    "merge",
+    "from_bbox",
+    "from_polygons",
+    "from_segmentations",
+    "to_string",
+    "from_string",
+]
+
+
+def _mask_array(masks: Any) -> np.ndarray:
+    arr = to_numpy(masks)
+    if arr.dtype != np.uint8 and arr.dtype != np.bool_:
+        raise TypeError(f"masks must be a uint8 or bool array, got dtype {arr.dtype}")
+    return arr
+
+
+def encode(
+    masks: Any,
+    *,
+    layout: str = "hwn",
+    compressed: bool = True,
+    num_threads: Optional[int] = None,
+) -> Union[RLE, List[RLE]]:
+    """Encode binary masks as COCO RLE.
+
+    Args:
+        masks: uint8 or bool array (or torch tensor); any nonzero value is foreground.
+            ``(H, W)`` gives one RLE dict; a 3-D array gives a list, read as ``(H, W, N)``
+            (``layout="hwn"``, pycocotools' layout) or ``(N, H, W)`` (``layout="nhw"``,
+            numpy/torch batches). C- and Fortran-ordered arrays are both read in place.
+        compressed: ``True`` for the compressed ``bytes`` counts (COCO results files),
+            ``False`` for a list of run lengths (COCO ``iscrowd`` annotations).
+    Returns:
+        ``{'size': [h, w], 'counts': bytes | list[int]}``, or a list of them.
+    """
+    arr = _mask_array(masks)
+    single = arr.ndim == 2
+    out = _core.rle_encode(arr, layout, compressed, num_threads)
+    return out[0] if single else out
+
+
+def _rle_list(rles: Any, name: str = "rles") -> tuple[list, bool]:
+    if isinstance(rles, dict):
+        return [rles], True
+    if isinstance(rles, (list, tuple)):
+        return list(rles), False
+    raise TypeError(f"{name} must be an RLE dict or a list of them, got {type(rles).__name__}")
+
+
+def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None) -> np.ndarray:
+    """Decode RLEs to dense uint8 masks (values 0/1).
+
+    A single dict gives an ``(h, w)`` array. A list (all of one size) gives ``(h, w, n)``
+    Fortran-ordered (``layout="hwn"``, as pycocotools) or ``(n, h, w)`` C-ordered
+    (``layout="nhw"``). Counts must sum to ``h*w`` (``ValueError`` otherwise).
+    """
+    items, single = _rle_list(rles)
+    out = _core.rle_decode(items, layout, num_threads)
+    if single:
+        return out[:, :, 0] if layout == "hwn" else out[0]
+    return out
+
+
+def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:
+    """Foreground pixel count: an int for one RLE, a uint64 array ``(n,)`` for a list."""
+    items, single = _rle_list(rles)
+    out = _core.rle_area(items, num_threads)
+    return int(out[0]) if single else out
+
+
+def to_bbox(rles: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
+    """Bounding boxes ``[x, y, w, h]`` (float64) of the foreground, as pycocotools' toBbox:
+    ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros."""
+    items, single = _rle_list(rles)
+    out = _core.rle_to_bbox(items, num_threads)
+    return out[0] if single else out
+
+
+def _is_rle_list(objs: Any) -> bool:
+    return isinstance(objs, (list, tuple)) and all(isinstance(o, dict) for o in objs)
+
+
+def iou(
+    dt: Any,
+    gt: Any,
+    iscrowd: Optional[Sequence[Any]] = None,
+    *,
+    num_threads: Optional[int] = None,
+) -> np.ndarray:
+    """IoU matrix ``(len(dt), len(gt))`` (float64) between RLEs or between boxes ``[x,y,w,h]``.
+
+    Semantics are pycocotools': for a crowd gt (``iscrowd[g]`` true) the union is the dt area;
+    RLE pairs are computed exactly only where their bounding boxes overlap (others are 0).
+    ``dt`` and ``gt`` must both be RLE lists or both boxes (an ``(N, 4)`` array or list).
+    """
+    if _is_rle_list(dt) and _is_rle_list(gt):
+        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads)
+    if isinstance(dt, dict) or isinstance(gt, dict):
+        raise TypeError("dt and gt must be lists of RLE dicts (wrap a single dict in a list)")
+    dt_boxes = np.asarray(dt, dtype=np.float64).reshape(-1, 4) if len(dt) else np.zeros((0, 4))
+    gt_boxes = np.asarray(gt, dtype=np.float64).reshape(-1, 4) if len(gt) else np.zeros((0, 4))
+    return _core.bbox_iou(dt_boxes, gt_boxes, iscrowd, num_threads)
+
+
+def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
+    """Union (or intersection) of RLEs of one size, as pycocotools' merge (canonical output;
+    a single RLE is returned unchanged; ``[]`` gives the empty ``{'size': [0, 0]}``)."""
+    items, _ = _rle_list(rles)
+    return _core.rle_merge(items, bool(intersect))
+
+
+def from_bbox(boxes: Any, h: int, w: int, *, compressed: bool = True) -> List[RLE]:
+    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` as RLEs, exactly pycocotools' frBbox
+    (the box is rasterized as a polygon: pixels whose centres lie inside)."""
+    arr = np.asarray(to_numpy(boxes), dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr.reshape(1, 4)
+    return _core.rle_from_bbox(arr, int(h), int(w), compressed)
+
+
+def from_polygons(polygons: Sequence[Any], h: int, w: int, *, compressed: bool = True) -> List[RLE]:
+    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points), exactly pycocotools'
+    frPoly: a pixel is foreground iff its centre is inside (even-odd rule) the polygon with
+    vertices rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object."""
+    return _core.rle_from_polygons(polygons, int(h), int(w), compressed)
+
+
+def from_segmentations(
+    segmentations: Sequence[Any],
+    heights: Union[int, Sequence[int], np.ndarray],
+    widths: Union[int, Sequence[int], np.ndarray],
+    *,
+    num_threads: Optional[int] = None,
+) -> List[RLE]:
+    """Convert COCO ``segmentation`` objects to one compressed RLE dict each, in parallel.
+
+    Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons,
+    equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
+    (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
+    ``heights``/``widths`` are the image sizes, one per segmentation or one for all.
+    Errors name the index: ``segmentations[17] polygon 0 must have at least 3 points ...``.
+    """
+    segs = segmentations if isinstance(segmentations, list) else list(segmentations)
+    n = len(segs)
+    hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
+    ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
+    return _core.rle_from_segmentations(segs, hs.tolist(), ws.tolist(), num_threads)
+
+
+def to_string(counts: Any) -> bytes:
+    """The compressed COCO string of a run-length list (pycocotools' rleToString)."""
+    return _core.rle_counts_to_string(np.asarray(counts, dtype=np.uint64))
+
+
+def from_string(s: Union[bytes, str]) -> np.ndarray:
+    """Run lengths (uint64) of a compressed COCO string; ``ValueError`` with the byte offset
+    on malformed input."""
+    return _core.rle_string_to_counts(s)
