@@ -62,15 +62,6 @@ def toBbox(rleObjs: Any) -> np.ndarray:  # noqa: N802, N803
     return _rle.to_bbox(rleObjs)
 
 
-def _as_boxes(objs: Any) -> np.ndarray:
-    boxes = np.asarray(objs, dtype=np.float64)
-    if boxes.ndim == 1:
-        boxes = boxes.reshape(1, -1)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {np.shape(objs)}")
-    return boxes
-
-
 def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     """IoU matrix (len(dt), len(gt)) between RLE lists or boxes; [] if either is empty."""
     iscrowd = list(pyiscrowd)
@@ -85,7 +76,7 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
         raise TypeError("dt and gt must have the same type: both RLE lists or both boxes")
     if dt_rle:
         return _core.rle_iou(list(dt), list(gt), iscrowd, None)
-    return _core.bbox_iou(_as_boxes(dt), _as_boxes(gt), iscrowd, None)
+    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, None)
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
@@ -97,7 +88,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
     - a flat list: ``[x, y, w, h]`` is a box, longer lists a polygon -> one RLE
     """
     if isinstance(pyobj, np.ndarray):
-        return _rle.from_bbox(_as_boxes(pyobj), h, w)
+        return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)
     if isinstance(pyobj, dict):
         return _uncompressed([pyobj])[0]
     if isinstance(pyobj, (list, tuple)) and len(pyobj) > 0:
@@ -107,7 +98,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
         if isinstance(first, (list, tuple, np.ndarray)):
             return _core.rle_from_polygons(list(pyobj), int(h), int(w), True, 1)
         if len(pyobj) == 4:
-            return _rle.from_bbox(_as_boxes(pyobj), h, w)[0]
+            return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)[0]
         return _core.rle_from_polygons([pyobj], int(h), int(w), True, 1)[0]
     raise TypeError(
         "frPyObjects input must be polygons (list of lists), boxes ((N, 4) array or [x, y, w, h])"

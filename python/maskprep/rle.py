@@ -132,9 +132,19 @@ def iou(
         return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads)
     if isinstance(dt, dict) or isinstance(gt, dict):
         raise TypeError("dt and gt must be lists of RLE dicts (wrap a single dict in a list)")
-    dt_boxes = np.asarray(dt, dtype=np.float64).reshape(-1, 4) if len(dt) else np.zeros((0, 4))
-    gt_boxes = np.asarray(gt, dtype=np.float64).reshape(-1, 4) if len(gt) else np.zeros((0, 4))
-    return _core.bbox_iou(dt_boxes, gt_boxes, iscrowd, num_threads)
+    return _core.bbox_iou(_boxes(dt, "dt"), _boxes(gt, "gt"), iscrowd, num_threads)
+
+
+def _boxes(objs: Any, name: str) -> np.ndarray:
+    """An (N, 4) float64 array of [x, y, w, h] boxes; one flat box becomes (1, 4)."""
+    boxes = np.asarray(to_numpy(objs), dtype=np.float64)
+    if boxes.size == 0:
+        return np.zeros((0, 4))
+    if boxes.shape == (4,):
+        boxes = boxes.reshape(1, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4) [x, y, w, h], got {boxes.shape}")
+    return boxes
 
 
 def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
@@ -147,10 +157,7 @@ def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
 def from_bbox(boxes: Any, h: int, w: int, *, compressed: bool = True) -> List[RLE]:
     """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` as RLEs, exactly pycocotools' frBbox
     (the box is rasterized as a polygon: pixels whose centres lie inside)."""
-    arr = np.asarray(to_numpy(boxes), dtype=np.float64)
-    if arr.ndim == 1 and arr.shape[0] == 4:
-        arr = arr.reshape(1, 4)
-    return _core.rle_from_bbox(arr, int(h), int(w), compressed)
+    return _core.rle_from_bbox(_boxes(boxes, "boxes"), int(h), int(w), compressed)
 
 
 def from_polygons(polygons: Sequence[Any], h: int, w: int, *, compressed: bool = True) -> List[RLE]:

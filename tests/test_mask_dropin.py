@@ -1,0 +1,170 @@
+"""maskprep.mask as a drop-in for pycocotools.mask: same results and types on valid input,
+the right answer where pycocotools crashes, and COCOeval reproducing the official output."""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+import sys
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+from _rle_data import blob_masks, random_polygons
+from conftest import shared_file
+
+import maskprep
+from maskprep import mask as ours
+
+M = pytest.importorskip("pycocotools.mask")
+
+
+@pytest.fixture
+def restore_pycocotools():
+    """Undo install_as_pycocotools() after the test."""
+    saved = {k: v for k, v in sys.modules.items() if k.startswith("pycocotools")}
+    attrs = {k: getattr(v, "maskUtils", None) for k, v in saved.items()}
+    package_mask = getattr(saved.get("pycocotools"), "mask", None)
+    yield
+    for k in [k for k in sys.modules if k.startswith("pycocotools")]:
+        del sys.modules[k]
+    sys.modules.update(saved)
+    for k, v in saved.items():
+        if attrs[k] is not None:
+            v.maskUtils = attrs[k]
+    if "pycocotools" in saved and package_mask is not None:
+        saved["pycocotools"].mask = package_mask
+
+
+def test_encode_decode_types_match(rng):
+    masks = np.asfortranarray(blob_masks(rng, 3, 20, 30))
+    a, b = ours.encode(masks), M.encode(masks)
+    assert a == b and type(a) is type(b) and type(a[0]["counts"]) is bytes
+    assert [type(v) for v in a[0]["size"]] == [type(v) for v in b[0]["size"]]
+    single_a, single_b = ours.encode(masks[:, :, 0]), M.encode(np.asfortranarray(masks[:, :, :1]))[0]
+    assert single_a == single_b
+    da, db = ours.decode(a), M.decode(b)
+    assert da.dtype == db.dtype and da.shape == db.shape and da.flags.f_contiguous
+    assert np.array_equal(da, db)
+    assert np.array_equal(ours.decode(a[1]), M.decode(b[1]))
+
+
+def test_encode_accepts_c_order_which_pycocotools_rejects(rng):
+    masks = np.ascontiguousarray(blob_masks(rng, 2, 10, 12))
+    with pytest.raises(ValueError):
+        M.encode(masks)
+    assert ours.encode(masks) == M.encode(np.asfortranarray(masks))
+
+
+def test_area_tobbox_merge_iou_types_match(rng):
+    rles = M.encode(np.asfortranarray(blob_masks(rng, 6, 25, 35)))
+    a = ours.area(rles)
+    assert a.dtype == np.uint32 and np.array_equal(a, M.area(rles))
+    assert isinstance(ours.area(rles[0]), np.uint32) and ours.area(rles[0]) == M.area(rles[0])
+    bb = ours.toBbox(rles)
+    assert bb.dtype == np.float64 and bb.shape == (6, 4) and np.array_equal(bb, M.toBbox(rles))
+    assert np.array_equal(ours.toBbox(rles[2]), M.toBbox(rles[2]))
+    assert ours.merge(rles) == M.merge(rles)
+    assert ours.merge(rles, 1) == M.merge(rles, 1)
+    crowd = [0, 1, 0]
+    i = ours.iou(rles, rles[:3], crowd)
+    assert i.shape == (6, 3) and np.array_equal(i, M.iou(rles, rles[:3], crowd))
+    boxes = rng.uniform(0, 30, (5, 4))
+    assert np.array_equal(ours.iou(boxes, boxes[:2], [0, 1]), M.iou(boxes, boxes[:2], [0, 1]))
+    assert np.array_equal(
+        ours.iou(boxes.tolist(), boxes[:2].tolist(), [1, 0]), M.iou(boxes, boxes[:2], [1, 0])
+    )
+    assert ours.iou([], rles, [0] * 6) == M.iou([], rles, [0] * 6) == []
+
+
+def test_frpyobjects_dispatch_matches(rng):
+    h, w = 40, 50
+    polys = random_polygons(rng, 20, h, w)
+    polys = [p for p in polys if len(p) > 4]
+    assert ours.frPyObjects(polys, h, w) == M.frPyObjects(polys, h, w)
+    # A single flat polygon: pycocotools calls len() on its first number and raises.
+    assert ours.frPyObjects(polys[0], h, w) == M.frPyObjects([polys[0]], h, w)[0]
+    boxes = rng.uniform(0, 30, (4, 4))
+    assert ours.frPyObjects(boxes, h, w) == M.frPyObjects(boxes, h, w)
+    unc = {"size": [h, w], "counts": [5, 10, h * w - 15]}
+    assert ours.frPyObjects(unc, h, w) == M.frPyObjects(unc, h, w)
+    assert ours.frPyObjects([unc, unc], h, w) == M.frPyObjects([unc, unc], h, w)
+
+
+def test_frpyobjects_where_pycocotools_crashes():
+    h, w = 20, 20
+    # A list of box lists: documented by pycocotools, but it raises TypeError.
+    with pytest.raises(TypeError):
+        M.frPyObjects([[2, 3, 4, 5]], h, w)
+    # We read a list of lists as polygons (a 2-point polygon has no area), and a flat
+    # [x, y, w, h] as a box.
+    assert ours.area(ours.frPyObjects([[2, 3, 4, 5]], h, w)[0]) == 0
+    box = ours.frPyObjects([2, 3, 4, 5], h, w)
+    assert box == M.frPyObjects(np.array([[2, 3, 4, 5]], np.float64), h, w)[0]
+
+
+def test_area_of_256_or_more(rng):
+    rles = M.encode(np.asfortranarray(blob_masks(rng, 300, 6, 6)))
+    with pytest.raises(OverflowError):
+        M.area(rles)
+    expected = np.concatenate([M.area(rles[:150]), M.area(rles[150:])])
+    assert np.array_equal(ours.area(rles), expected)
+
+
+def test_install_as_pycocotools_routes_coco_and_cocoeval(restore_pycocotools):
+    maskprep.install_as_pycocotools()
+    import pycocotools.coco
+    import pycocotools.cocoeval
+    import pycocotools.mask
+
+    assert pycocotools.mask is ours
+    assert pycocotools.coco.maskUtils is ours
+    assert pycocotools.cocoeval.maskUtils is ours
+
+
+def _summarize(gt_path, dt_results):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_path))
+        dt = gt.loadRes(dt_results)
+        ev = COCOeval(gt, dt, "segm")
+        ev.evaluate()
+        ev.accumulate()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        ev.summarize()
+    return ev.stats, out.getvalue()
+
+
+def test_cocoeval_segm_reproduces_the_official_output(restore_pycocotools, coco_fake_results):
+    gt_path = shared_file("annotations", "coco_instances_val2014_100img.json")
+    golden = shared_file("annotations", "coco_val2014_fake_eval_res.txt").read_text()
+    segm_block = golden.split("type=segm")[1].split("type=bbox")[0]
+    # Whitespace is normalised: newer pycocotools pads "Precision" differently.
+    def lines(text):
+        return [re.sub(r"\s+", " ", x) for x in re.findall(r"^ Average .*$", text, re.M)]
+
+    expected_lines = lines(segm_block)
+    assert len(expected_lines) == 12
+
+    ref_stats, _ = _summarize(gt_path, copy.deepcopy(coco_fake_results))
+
+    calls = {"iou": 0}
+    real_iou = ours.iou
+
+    def counting_iou(*args):
+        calls["iou"] += 1
+        return real_iou(*args)
+
+    maskprep.install_as_pycocotools()
+    ours.iou = counting_iou
+    try:
+        stats, printed = _summarize(gt_path, copy.deepcopy(coco_fake_results))
+    finally:
+        ours.iou = real_iou
+    assert calls["iou"] > 0  # COCOeval really went through maskprep
+    assert lines(printed) == expected_lines
+    assert np.array_equal(stats, ref_stats)  # bitwise, not just to 3 decimals
