@@ -1,5 +1,6 @@
-"""Shared fixtures: the real COCO data in ../shared/data (skip cleanly when absent), seeded RNGs,
-and the markers for tests that need torch or a CUDA GPU."""
+"""Shared by tests/ and benchmarks/: the real COCO data in ../shared/data (skip cleanly when
+absent), seeded RNGs, and the markers for tests that need torch or a CUDA GPU. Test helpers in
+tests/ (e.g. _rle_data.py) are importable from benchmarks too."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import json
 import os
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "tests"))
 # ../shared/data beside the checkout; MASKPREP_SHARED_DATA overrides.
 SHARED_DATA = Path(os.environ.get("MASKPREP_SHARED_DATA", REPO.parent / "shared" / "data"))
 ANNOTATIONS = SHARED_DATA / "annotations"
