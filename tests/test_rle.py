@@ -298,3 +298,26 @@ def test_masks_above_2_to_the_32_pixels():
     np.testing.assert_array_equal(rle.from_string(s["counts"]), r["counts"])
     box = rle.from_bbox([[0, 0, w, h]], h, w, compressed=False)[0]
     assert box["counts"] == [0, n_pixels] and rle.area(box) == n_pixels
+
+
+def test_non_canonical_rles_with_zero_runs(rng):
+    """Zero-length runs (legal in COCO files) are handled correctly. pycocotools' iou and merge
+    walks stop early on them (a mask's IoU with itself can come out 0), so those are compared
+    against pycocotools on the canonical form of the same masks (re-encoded)."""
+    h, w = 12, 9
+    rles = []
+    for _ in range(40):
+        cuts = np.sort(rng.integers(0, h * w + 1, int(rng.integers(1, 12))))
+        counts = np.diff(np.concatenate([[0], cuts, [h * w]])).tolist()  # zeros where cuts repeat
+        rles.append(M.frPyObjects({"size": [h, w], "counts": counts}, h, w))
+    canon = [M.encode(np.asfortranarray(M.decode(r))) for r in rles]
+    assert all(np.array_equal(rle.decode(a), rle.decode(b)) for a, b in zip(rles, canon))
+    crowd = rng.integers(0, 2, 40).tolist()
+    np.testing.assert_array_equal(rle.iou(rles, rles, crowd), M.iou(canon, canon, crowd))
+    assert (np.diag(rle.iou(rles, rles)) == [1.0 if rle.area(r) else 0.0 for r in rles]).all()
+    np.testing.assert_array_equal(rle.area(rles), M.area(rles))
+    np.testing.assert_array_equal(rle.to_bbox(rles), M.toBbox(rles))
+    for i in range(0, 40, 4):
+        assert rle.merge(rles[i : i + 4]) == M.merge(canon[i : i + 4])
+        assert rle.merge(rles[i : i + 4], intersect=True) == M.merge(canon[i : i + 4], intersect=True)
+        assert rle.merge(rles[i : i + 1]) == M.merge(rles[i : i + 1])  # one RLE: returned as is

@@ -72,38 +72,57 @@ void read_counts_list(py::handle counts, Counts& out, const std::string& what) {
   }
 }
 
+// Interned dict keys: RLE batches are read in a tight loop, where building key strings or going
+// through pybind11's generic accessors costs more than parsing the counts.
+PyObject* key(const char* name) {
+  PyObject* k = PyUnicode_InternFromString(name);
+  if (!k) throw py::error_already_set();
+  return k;  // intentionally immortal
+}
+
+index_t read_size_value(PyObject* v, const std::string& what) {
+  if (PyLong_CheckExact(v)) {
+    int overflow = 0;
+    const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow == 0 && x >= 0) return static_cast<index_t>(x);
+  }
+  return read_index(v, what);
+}
+
 void read_rle(py::handle obj, RleInputs& in, size_t i) {
-  const std::string what = in.arg + "[" + std::to_string(i) + "]";
+  static PyObject* const kSize = key("size");
+  static PyObject* const kCounts = key("counts");
+  auto what = [&] { return in.arg + "[" + std::to_string(i) + "]"; };
   if (!PyDict_Check(obj.ptr()))
-    throw py::type_error(what + " must be an RLE dict {'size': [h, w], 'counts': ...}, got " +
+    throw py::type_error(what() + " must be an RLE dict {'size': [h, w], 'counts': ...}, got " +
                          type_name(obj));
-  py::dict d = py::reinterpret_borrow<py::dict>(obj);
-  if (!d.contains("size") || !d.contains("counts"))
-    throw py::value_error(what + " must have the keys 'size' and 'counts'");
-  py::object size = d["size"];
-  if (!PySequence_Check(size.ptr()) || PySequence_Size(size.ptr()) != 2)
-    throw py::value_error(what + "['size'] must be [height, width], got " +
+  PyObject* size = PyDict_GetItemWithError(obj.ptr(), kSize);      // borrowed
+  PyObject* counts = PyDict_GetItemWithError(obj.ptr(), kCounts);  // borrowed
+  if (PyErr_Occurred()) throw py::error_already_set();
+  if (!size || !counts) throw py::value_error(what() + " must have the keys 'size' and 'counts'");
+  if (!(PyList_Check(size) || PyTuple_Check(size)) || PySequence_Fast_GET_SIZE(size) != 2)
+    throw py::value_error(what() + "['size'] must be [height, width], got " +
                           py::repr(size).cast<std::string>());
-  in.h[i] = read_index(py::object(size[py::int_(0)]), what + "['size'][0]");
-  in.w[i] = read_index(py::object(size[py::int_(1)]), what + "['size'][1]");
-  py::object counts = d["counts"];
-  if (PyBytes_Check(counts.ptr())) {
-    in.str[i] = PyBytes_AS_STRING(counts.ptr());
-    in.str_len[i] = static_cast<index_t>(PyBytes_GET_SIZE(counts.ptr()));
-    in.keep.push_back(counts);
-  } else if (PyUnicode_Check(counts.ptr())) {
+  PyObject** hw = PySequence_Fast_ITEMS(size);
+  in.h[i] = read_size_value(hw[0], what() + "['size'][0]");
+  in.w[i] = read_size_value(hw[1], what() + "['size'][1]");
+  if (PyBytes_Check(counts)) {
+    in.str[i] = PyBytes_AS_STRING(counts);
+    in.str_len[i] = static_cast<index_t>(PyBytes_GET_SIZE(counts));
+    in.keep.push_back(py::reinterpret_borrow<py::object>(counts));
+  } else if (PyUnicode_Check(counts)) {
     Py_ssize_t len = 0;
-    const char* s = PyUnicode_AsUTF8AndSize(counts.ptr(), &len);
+    const char* s = PyUnicode_AsUTF8AndSize(counts, &len);
     if (!s) throw py::error_already_set();
     in.str[i] = s;
     in.str_len[i] = static_cast<index_t>(len);
-    in.keep.push_back(counts);
-  } else if (PyList_Check(counts.ptr()) || PyTuple_Check(counts.ptr()) ||
+    in.keep.push_back(py::reinterpret_borrow<py::object>(counts));
+  } else if (PyList_Check(counts) || PyTuple_Check(counts) ||
              py::isinstance<py::array>(counts)) {
-    read_counts_list(counts, in.counts[i], what);
+    read_counts_list(counts, in.counts[i], what());
   } else {
-    throw py::type_error(what + "['counts'] must be bytes or str (compressed) or a list of "
-                                "integers (uncompressed), got " + type_name(counts));
+    throw py::type_error(what() + "['counts'] must be bytes or str (compressed) or a list of "
+                                  "integers (uncompressed), got " + type_name(counts));
   }
 }
 
@@ -112,14 +131,15 @@ RleInputs read_rles(py::handle objs, const char* arg) {
   in.arg = arg;
   if (!PyList_Check(objs.ptr()) && !PyTuple_Check(objs.ptr()))
     throw py::type_error(std::string(arg) + " must be a list of RLE dicts, got " + type_name(objs));
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(objs);
-  const size_t n = seq.size();
+  const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(objs.ptr()));
+  PyObject** items = PySequence_Fast_ITEMS(objs.ptr());
   in.h.resize(n);
   in.w.resize(n);
   in.counts.resize(n);
   in.str.assign(n, nullptr);
   in.str_len.assign(n, 0);
-  for (size_t i = 0; i < n; ++i) read_rle(seq[i], in, i);
+  in.keep.reserve(n);
+  for (size_t i = 0; i < n; ++i) read_rle(items[i], in, i);
   return in;
 }
 

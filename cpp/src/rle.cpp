@@ -238,6 +238,63 @@ void bbox_iou_one(const double* D, const double* G, bool crowd, double* o) {
   *o = i / u;
 }
 
+// The foreground runs of an RLE as [start, end) pixel positions, and their total.
+struct Foreground {
+  std::vector<count_t> start, end;
+  count_t area = 0;
+};
+
+void foreground_runs(const Counts& counts, Foreground& f) {
+  count_t pos = 0;
+  for (size_t j = 0; j < counts.size(); ++j) {
+    const count_t s = pos;
+    pos += counts[j];
+    if ((j & 1) && counts[j] > 0) {
+      if (!f.end.empty() && f.end.back() == s) {
+        f.end.back() = pos;  // adjacent runs (a zero-length gap): one interval
+      } else {
+        f.start.push_back(s);
+        f.end.push_back(pos);
+      }
+      f.area += counts[j];
+    }
+  }
+}
+
+count_t intersection(const Foreground& a, const Foreground& b) {
+  if (a.start.empty() || b.start.empty()) return 0;
+  const count_t lo = std::max(a.start.front(), b.start.front());
+  const count_t hi = std::min(a.end.back(), b.end.back());
+  if (lo >= hi) return 0;
+  size_t i = static_cast<size_t>(std::upper_bound(a.end.begin(), a.end.end(), lo) - a.end.begin());
+  size_t j = static_cast<size_t>(std::upper_bound(b.end.begin(), b.end.end(), lo) - b.end.begin());
+  count_t inter = 0;
+  while (i < a.start.size() && j < b.start.size()) {
+    const count_t s = std::max(a.start[i], b.start[j]);
+    if (s >= hi) break;
+    const count_t e = std::min(a.end[i], b.end[j]);
+    if (e > s) inter += e - s;
+    if (a.end[i] < b.end[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return inter;
+}
+
+// The same mask without zero-length runs (a leading 0 stays: it means "starts in foreground").
+void canonical(const Counts& in, Counts& out) {
+  out.clear();
+  for (size_t j = 0; j < in.size(); ++j) {
+    if (in[j] == 0 && j > 0) {
+      if (j + 1 < in.size()) out.back() += in[++j];  // the runs on both sides join
+      continue;
+    }
+    out.push_back(in[j]);
+  }
+}
+
 }  // namespace
 
 // ---- strings ------------------------------------------------------------------------------------
@@ -266,6 +323,7 @@ std::string to_string(const Counts& counts) {
 
 void from_string(const char* s, index_t len, Counts& counts) {
   counts.clear();
+  counts.reserve(static_cast<size_t>(len));  // at least one character per count
   index_t p = 0;
   while (p < len) {
     const index_t start = p;
@@ -411,43 +469,33 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
   const index_t m = static_cast<index_t>(dt.size()), n = static_cast<index_t>(gt.size());
   if (m == 0 || n == 0) return;
   std::vector<double> db(static_cast<size_t>(4 * m)), gb(static_cast<size_t>(4 * n));
-  for (index_t d = 0; d < m; ++d) to_bbox(*dt[d], h, w, &db[4 * d]);
-  for (index_t g = 0; g < n; ++g) to_bbox(*gt[g], h, w, &gb[4 * g]);
+  std::vector<Foreground> df(static_cast<size_t>(m)), gf(static_cast<size_t>(n));
+  parallel_for(m + n, threads_for_work(num_threads, m + n, 64), [&](index_t k) {
+    if (k < m) {
+      to_bbox(*dt[k], h, w, &db[4 * k]);
+      foreground_runs(*dt[k], df[k]);
+    } else {
+      to_bbox(*gt[k - m], h, w, &gb[4 * (k - m)]);
+      foreground_runs(*gt[k - m], gf[k - m]);
+    }
+  }, 16);
   bbox_iou(db.data(), m, gb.data(), n, iscrowd, out, num_threads);
+  // pycocotools walks both run lists in full for every pair whose boxes overlap and accumulates
+  // the intersection i and union u. The same integers come from intersecting only the
+  // foreground runs inside the pair's common span (u = |dt| + |gt| - i), which skips the runs
+  // that cannot overlap.
   parallel_for(m, threads_for_work(num_threads, m * n, 64), [&](index_t d) {
-    const Counts& D = *dt[d];
     for (index_t g = 0; g < n; ++g) {
       double& o = out[d * n + g];
       if (!(o > 0)) continue;  // pycocotools computes only pairs whose boxes overlap
-      const Counts& G = *gt[g];
-      // pycocotools' two-pointer walk over both run lists, in 64-bit counts.
-      count_t ca = D.empty() ? 0 : D[0], cb = G.empty() ? 0 : G[0], ct = 1, inter = 0, uni = 0;
-      size_t a = 1, b = 1;
-      bool va = false, vb = false;
-      while (ct > 0) {
-        const count_t c = std::min(ca, cb);
-        if (va || vb) {
-          uni += c;
-          if (va && vb) inter += c;
-        }
-        ct = 0;
-        ca -= c;
-        if (!ca && a < D.size()) {
-          ca = D[a++];
-          va = !va;
-        }
-        ct += ca;
-        cb -= c;
-        if (!cb && b < G.size()) {
-          cb = G[b++];
-          vb = !vb;
-        }
-        ct += cb;
-      }
+      const count_t inter = intersection(df[d], gf[g]);
+      count_t uni;
       if (inter == 0) {
         uni = 1;
       } else if (iscrowd != nullptr && iscrowd[g]) {
-        uni = area(D);
+        uni = df[d].area;
+      } else {
+        uni = df[d].area + gf[g].area - inter;
       }
       o = static_cast<double>(inter) / static_cast<double>(uni);
     }
@@ -461,11 +509,14 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
     out = *rles[0];
     return;
   }
-  // pycocotools' pairwise fold, in 64-bit counts.
-  Counts acc = *rles[0], next;
+  // pycocotools' pairwise fold, in 64-bit counts. Its walk stops early when a zero-length run
+  // meets the end of the other run (pycocotools then returns a truncated RLE), so inputs are
+  // made canonical first; on canonical input the fold is exactly pycocotools'.
+  Counts acc, next, B;
+  canonical(*rles[0], acc);
   for (size_t r = 1; r < n; ++r) {
     const Counts& A = acc;
-    const Counts& B = *rles[r];
+    canonical(*rles[r], B);
     next.clear();
     count_t ca = A.empty() ? 0 : A[0], cb = B.empty() ? 0 : B[0], cc = 0, ct = 1;
     bool v = false, va = false, vb = false;
