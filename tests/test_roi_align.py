@@ -10,6 +10,8 @@ only the last bits may differ).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -320,6 +322,17 @@ def test_multi_scale_single_level_and_gradient():
     assert (
         all(f.grad is not None for f in feats) and sum(float(f.grad.abs().sum()) for f in feats) > 0
     )
+
+
+def test_fpn_levels_without_torch_match_torch(monkeypatch):
+    """The numpy fallback of the level rule agrees with torch's on these boxes (it may differ
+    only where float32 sqrt/log2 round differently right at a level boundary)."""
+    torch_or_skip()
+    _, boxes, _ = fpn_case(np.random.default_rng(14), np.float32)
+    with_torch = ops._fpn_levels(boxes, 2, 5, 224, 4, 1e-6)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    np.testing.assert_array_equal(ops._fpn_levels(boxes, 2, 5, 224, 4, 1e-6), with_torch)
+    assert set(with_torch) == {0, 1, 2, 3}
 
 
 # ---- CUDA delegation --------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 // Every sample point is computed once per RoI into a table (four pixel offsets, four weights)
 // shared by all channels, with torchvision's float expressions evaluated in torchvision's order;
 // the channel loops then only gather and accumulate. NHWC runs the channel loop innermost over
-// contiguous memory (vectorised, AVX2 when the CPU has it); NCHW runs a block of channels per
-// sample so that each table entry is loaded once per block rather than once per channel.
+// contiguous memory (vectorised, AVX2 when the CPU has it). NCHW transposes an image to HWC when
+// its RoIs sample it densely enough to repay the copy (see forward_nchw), else it runs a block of
+// channels per sample so that each table entry is loaded once per block, not once per channel.
 #include "maskprep/roi_align.hpp"
 
 #include <algorithm>
@@ -339,13 +340,13 @@ void check_call(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
   }
 }
 
-// Threads for `n_rois` RoIs of `work` element-samples in all: small calls stay on one thread.
+// Threads for `work` channel-samples in all: small calls stay on one thread.
 int roi_threads(int num_threads, index_t work) {
   constexpr index_t kMinWorkPerThread = index_t{1} << 16;
   return threads_for_work(num_threads, work, kMinWorkPerThread);
 }
 
-template <typename T>
+// Channel-samples a call takes, counting an adaptive grid as 2 x 2 (enough to choose threads).
 index_t samples_hint(const RoiAlignSpec& s, index_t n_rois) {
   const index_t per_bin = s.sampling_ratio > 0 ? s.sampling_ratio * s.sampling_ratio : 4;
   return n_rois * s.channels * s.pooled_height * s.pooled_width * per_bin;
@@ -410,7 +411,8 @@ void backward_block(const T* grad_out, const T* rois, index_t n_rois, const RoiA
 // NCHW forward, image by image. Where an image's RoIs take many samples per pixel of the map,
 // the image is first transposed to HWC (one image of scratch memory) and pooled by the
 // channel-vectorised NHWC loop, whose per-channel arithmetic is the same, so the result is too.
-// Contiguous channel rows beat gathering each sample from C planes far apart by ~4x here.
+// Contiguous channel rows beat gathering each sample from C planes far apart by ~3x here, and
+// the copy costs about what pooling ~0.7 samples per map pixel does, hence the threshold.
 template <typename T>
 void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& s, T* out,
                   int threads) {
@@ -428,7 +430,7 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
   for (index_t b = 0; b < s.batch; ++b) {
     const std::vector<index_t>& ids = by_image[static_cast<size_t>(b)];
     const T* image = features + b * s.channels * hw;
-    const bool transposed = 4 * samples[static_cast<size_t>(b)] >= hw;
+    const bool transposed = samples[static_cast<size_t>(b)] >= hw;
     if (transposed) {
       hwc.resize(static_cast<size_t>(s.channels * hw));
       transpose(image, s.channels, hw, hwc.data(), threads);
@@ -436,13 +438,15 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
     const int image_threads = roi_threads(threads, samples[static_cast<size_t>(b)] * s.channels);
     parallel_for(static_cast<index_t>(ids.size()), image_threads, [&](index_t i) {
       const index_t n = ids[static_cast<size_t>(i)];
-      RoiGrid<T> g;
+      // Per-thread scratch: fresh buffers of this size cost page faults on every RoI.
+      thread_local RoiGrid<T> g;
+      thread_local std::vector<T> pooled;
       build_grid(rois + 5 * n, s, g);
       if (!transposed) {
         pool_nchw(g, image, s, out + n * per_roi);
         return;
       }
-      std::vector<T> pooled(static_cast<size_t>(per_roi));
+      pooled.resize(static_cast<size_t>(per_roi));
       pool_nhwc(g, hwc.data(), s, pooled.data());
       transpose(pooled.data(), bins, s.channels, out + n * per_roi, 1);
     });
@@ -457,11 +461,11 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
   check_call(rois, n_rois, spec);
   const index_t per_roi = spec.channels * spec.pooled_height * spec.pooled_width;
   if (per_roi == 0 || n_rois == 0) return;
-  const int threads = roi_threads(num_threads, samples_hint<T>(spec, n_rois));
+  const int threads = roi_threads(num_threads, samples_hint(spec, n_rois));
   const index_t image_size = spec.channels * spec.height * spec.width;
   if (spec.layout == FeatureLayout::nhwc) {
     parallel_for(n_rois, threads, [&](index_t n) {
-      RoiGrid<T> g;
+      thread_local RoiGrid<T> g;  // reused: its sample table can be large
       build_grid(rois + 5 * n, spec, g);
       pool_nhwc(g, features + g.batch_index * image_size, spec, out + n * per_roi);
     });
@@ -481,7 +485,7 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
   if (spec.channels == 0) return;
   // Channel blocks own disjoint slices of grad_features (see the header); a few blocks per
   // thread balance RoIs of uneven cost.
-  const int threads = roi_threads(num_threads, samples_hint<T>(spec, n_rois));
+  const int threads = roi_threads(num_threads, samples_hint(spec, n_rois));
   const index_t blocks = std::min<index_t>(spec.channels, 4 * static_cast<index_t>(threads));
   const index_t per_block = (spec.channels + blocks - 1) / blocks;
   const bool mx = spec.mode == RoiPoolMode::max;
