@@ -1,6 +1,185 @@
-// Bindings for the roi_align kernels (not yet implemented).
-#include <pybind11/pybind11.h>
+// Bindings for RoI Align forward and backward (roi_align.hpp). The Python layer (maskprep.ops)
+// turns per-image box lists into (K, 5) rows and torch tensors into zero-copy arrays; this file
+// checks shapes and dtypes, allocates the output and runs the kernel without the GIL.
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bind_util.hpp"
+#include "maskprep/roi_align.hpp"
 
 namespace py = pybind11;
+using namespace maskprep;
 
-void bind_roi_align(py::module_& /*m*/) {}
+namespace {
+
+template <typename T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+RoiPoolMode parse_mode(const std::string& mode) {
+  if (mode == "avg") return RoiPoolMode::avg;
+  if (mode == "max") return RoiPoolMode::max;
+  throw std::invalid_argument("mode must be 'avg' or 'max', got '" + mode + "'");
+}
+
+FeatureLayout parse_layout(const std::string& layout) {
+  if (layout == "NCHW") return FeatureLayout::nchw;
+  if (layout == "NHWC") return FeatureLayout::nhwc;
+  throw std::invalid_argument("layout must be 'NCHW' or 'NHWC', got '" + layout + "'");
+}
+
+bool is_float64(const py::array& features) {
+  if (py::isinstance<py::array_t<float>>(features)) return false;
+  if (py::isinstance<py::array_t<double>>(features)) return true;
+  throw std::invalid_argument("features must be float32 or float64, got " +
+                              bind::dtype_str(features));
+}
+
+std::vector<py::ssize_t> dims_of(const py::array& a) {
+  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+std::string dims_str(const std::vector<py::ssize_t>& dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
+// Fills the feature dimensions of `spec` from a 4-d shape read in `spec.layout` order.
+void set_feature_shape(RoiAlignSpec& spec, const std::vector<py::ssize_t>& dims,
+                       const char* name) {
+  const bool nhwc = spec.layout == FeatureLayout::nhwc;
+  bool ok = dims.size() == 4;
+  for (py::ssize_t d : dims) ok = ok && d >= 0;
+  MASKPREP_CHECK(ok, name, " must have shape ", nhwc ? "(N, H, W, C)" : "(N, C, H, W)", ", got ",
+                 dims_str(dims));
+  spec.batch = dims[0];
+  spec.channels = dims[nhwc ? 3 : 1];
+  spec.height = dims[nhwc ? 1 : 2];
+  spec.width = dims[nhwc ? 2 : 3];
+}
+
+template <typename T>
+carray<T> checked_rois(const py::array& rois, const py::array& features) {
+  MASKPREP_CHECK(rois.dtype().is(features.dtype()), "boxes must have the features' dtype (",
+                 bind::dtype_str(features), "), got ", bind::dtype_str(rois));
+  MASKPREP_CHECK(rois.ndim() == 2 && rois.shape(1) == 5, "boxes must have shape (K, 5), got ",
+                 bind::shape_str(rois));
+  return carray<T>::ensure(rois);
+}
+
+std::vector<py::ssize_t> output_dims(const RoiAlignSpec& s, index_t n_rois) {
+  if (s.layout == FeatureLayout::nhwc) return {n_rois, s.pooled_height, s.pooled_width, s.channels};
+  return {n_rois, s.channels, s.pooled_height, s.pooled_width};
+}
+
+std::vector<py::ssize_t> feature_dims(const RoiAlignSpec& s) {
+  if (s.layout == FeatureLayout::nhwc) return {s.batch, s.height, s.width, s.channels};
+  return {s.batch, s.channels, s.height, s.width};
+}
+
+template <typename T>
+py::array forward(const py::array& features_in, const py::array& rois_in, RoiAlignSpec spec,
+                  int threads) {
+  const auto features = carray<T>::ensure(features_in);
+  const auto rois = checked_rois<T>(rois_in, features_in);
+  const index_t n_rois = rois.shape(0);
+  carray<T> out(output_dims(spec, n_rois));
+  const T* f = features.data();
+  const T* r = rois.data();
+  T* o = out.mutable_data();
+  {
+    // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+    py::gil_scoped_release release;
+    roi_align_forward(f, r, n_rois, spec, o, threads);
+  }
+  return std::move(out);
+}
+
+template <typename T>
+py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignSpec spec,
+                   const py::object& features_in, int threads) {
+  const auto grad = carray<T>::ensure(grad_in);
+  const auto rois = checked_rois<T>(rois_in, grad_in);
+  const index_t n_rois = rois.shape(0);
+  const auto expected = output_dims(spec, n_rois);
+  MASKPREP_CHECK(dims_of(grad) == expected, "grad_output must have shape ", dims_str(expected),
+                 ", got ", bind::shape_str(grad));
+  const auto shape = feature_dims(spec);
+  carray<T> features;
+  if (spec.mode == RoiPoolMode::max) {
+    MASKPREP_CHECK(!features_in.is_none(), "features are required for the max-mode backward");
+    const py::array given = py::array::ensure(features_in);
+    MASKPREP_CHECK(given && given.dtype().is(grad_in.dtype()),
+                   "features must have grad_output's dtype (", bind::dtype_str(grad_in), ")");
+    MASKPREP_CHECK(dims_of(given) == shape, "features must have shape ", dims_str(shape),
+                   " (features_shape), got ", bind::shape_str(given));
+    features = carray<T>::ensure(given);
+  }
+  carray<T> grad_features(shape);
+  const T* g = grad.data();
+  const T* r = rois.data();
+  const T* f = spec.mode == RoiPoolMode::max ? features.data() : nullptr;
+  T* gf = grad_features.mutable_data();
+  {
+    // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+    py::gil_scoped_release release;
+    roi_align_backward(g, r, n_rois, spec, f, gf, threads);
+  }
+  return std::move(grad_features);
+}
+
+RoiAlignSpec make_spec(const py::tuple& output_size, double spatial_scale, index_t sampling_ratio,
+                       bool aligned, const std::string& mode, const std::string& layout) {
+  MASKPREP_CHECK(output_size.size() == 2, "output_size must be (height, width), got ",
+                 std::string(py::str(output_size)));
+  RoiAlignSpec spec;
+  spec.pooled_height = output_size[0].cast<index_t>();
+  spec.pooled_width = output_size[1].cast<index_t>();
+  spec.spatial_scale = spatial_scale;
+  spec.sampling_ratio = sampling_ratio;
+  spec.aligned = aligned;
+  spec.mode = parse_mode(mode);
+  spec.layout = parse_layout(layout);
+  return spec;
+}
+
+}  // namespace
+
+void bind_roi_align(py::module_& m) {
+  m.def(
+      "roi_align_forward",
+      [](const py::array& features, const py::array& rois, const py::tuple& output_size,
+         double spatial_scale, index_t sampling_ratio, bool aligned, const std::string& mode,
+         const std::string& layout, const py::object& num_threads) {
+        RoiAlignSpec spec =
+            make_spec(output_size, spatial_scale, sampling_ratio, aligned, mode, layout);
+        set_feature_shape(spec, dims_of(features), "features");
+        const int threads = bind::resolve_threads(num_threads);
+        return is_float64(features) ? forward<double>(features, rois, spec, threads)
+                                    : forward<float>(features, rois, spec, threads);
+      },
+      py::arg("features"), py::arg("rois"), py::arg("output_size"), py::arg("spatial_scale"),
+      py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"), py::arg("layout"),
+      py::arg("num_threads"),
+      "RoI Align of (K, 5) rois over 4-d features (layout 'NCHW' or 'NHWC'), float32/float64.");
+  m.def(
+      "roi_align_backward",
+      [](const py::array& grad_output, const py::array& rois, const py::tuple& features_shape,
+         const py::tuple& output_size, double spatial_scale, index_t sampling_ratio, bool aligned,
+         const std::string& mode, const std::string& layout, const py::object& features,
+         const py::object& num_threads) {
+        RoiAlignSpec spec =
+            make_spec(output_size, spatial_scale, sampling_ratio, aligned, mode, layout);
+        set_feature_shape(spec, features_shape.cast<std::vector<py::ssize_t>>(), "features_shape");
+        const int threads = bind::resolve_threads(num_threads);
+        return is_float64(grad_output)
+                   ? backward<double>(grad_output, rois, spec, features, threads)
+                   : backward<float>(grad_output, rois, spec, features, threads);
+      },
+      py::arg("grad_output"), py::arg("rois"), py::arg("features_shape"), py::arg("output_size"),
+      py::arg("spatial_scale"), py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"),
+      py::arg("layout"), py::arg("features"), py::arg("num_threads"),
+      "Gradient of roi_align_forward with respect to the features (max mode needs features).");
+}

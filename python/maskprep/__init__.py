@@ -18,6 +18,7 @@ except ImportError as exc:  # pragma: no cover - only when the extension was not
         "compiler and CMake), or `bash scripts/setup.sh`."
     ) from exc
 
+from . import ops  # noqa: F401  (maskprep.ops: RoI Align, paste)
 from ._threads import get_num_threads, resolve_num_threads, set_num_threads, threads
 
 __version__: str = _core.build_info()["version"]

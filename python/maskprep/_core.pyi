@@ -13,3 +13,29 @@ def available_cores() -> int: ...
 def resolve_threads(num_threads: int | None) -> int: ...
 
 # ---- rle ----------------------------------------------------------------------------------------
+
+# ---- roi_align ----------------------------------------------------------------------------------
+def roi_align_forward(
+    features: npt.NDArray[np.floating[Any]],
+    rois: npt.NDArray[np.floating[Any]],
+    output_size: tuple[int, int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+    mode: str,
+    layout: str,
+    num_threads: int | None,
+) -> npt.NDArray[np.floating[Any]]: ...
+def roi_align_backward(
+    grad_output: npt.NDArray[np.floating[Any]],
+    rois: npt.NDArray[np.floating[Any]],
+    features_shape: tuple[int, ...],
+    output_size: tuple[int, int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+    mode: str,
+    layout: str,
+    features: npt.NDArray[np.floating[Any]] | None,
+    num_threads: int | None,
+) -> npt.NDArray[np.floating[Any]]: ...
