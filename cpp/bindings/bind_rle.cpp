@@ -148,8 +148,8 @@ void parse_rles(RleInputs& in, int num_threads) {
   const index_t n = static_cast<index_t>(in.size());
   parallel_for(n, threads_for_work(num_threads, n, 64), [&](index_t i) {
     try {
-      if (in.str[i]) rle::from_string(in.str[i], in.str_len[i], in.counts[i]);
-      const rle::count_t sum = rle::total(in.counts[i]);
+      const rle::count_t sum = in.str[i] ? rle::from_string(in.str[i], in.str_len[i], in.counts[i])
+                                         : rle::total(in.counts[i]);
       const rle::count_t expected =
           static_cast<rle::count_t>(in.h[i]) * static_cast<rle::count_t>(in.w[i]);
       MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,

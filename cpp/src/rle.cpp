@@ -245,6 +245,8 @@ struct Foreground {
 };
 
 void foreground_runs(const Counts& counts, Foreground& f) {
+  f.start.reserve(counts.size() / 2 + 1);
+  f.end.reserve(counts.size() / 2 + 1);
   count_t pos = 0;
   for (size_t j = 0; j < counts.size(); ++j) {
     const count_t s = pos;
@@ -283,15 +285,40 @@ count_t intersection(const Foreground& a, const Foreground& b) {
   return inter;
 }
 
-// The same mask without zero-length runs (a leading 0 stays: it means "starts in foreground").
-void canonical(const Counts& in, Counts& out) {
-  out.clear();
-  for (size_t j = 0; j < in.size(); ++j) {
-    if (in[j] == 0 && j > 0) {
-      if (j + 1 < in.size()) out.back() += in[++j];  // the runs on both sides join
-      continue;
+// Union and intersection of two sorted, disjoint, non-touching interval lists.
+void union_intervals(const Foreground& a, const Foreground& b, Foreground& out) {
+  out.start.clear();
+  out.end.clear();
+  size_t i = 0, j = 0;
+  while (i < a.start.size() || j < b.start.size()) {
+    const bool take_a = j == b.start.size() || (i < a.start.size() && a.start[i] <= b.start[j]);
+    const count_t s = take_a ? a.start[i] : b.start[j];
+    const count_t e = take_a ? a.end[i++] : b.end[j++];
+    if (!out.end.empty() && s <= out.end.back()) {
+      out.end.back() = std::max(out.end.back(), e);  // overlapping or touching: extend
+    } else {
+      out.start.push_back(s);
+      out.end.push_back(e);
     }
-    out.push_back(in[j]);
+  }
+}
+
+void intersect_intervals(const Foreground& a, const Foreground& b, Foreground& out) {
+  out.start.clear();
+  out.end.clear();
+  size_t i = 0, j = 0;
+  while (i < a.start.size() && j < b.start.size()) {
+    const count_t s = std::max(a.start[i], b.start[j]);
+    const count_t e = std::min(a.end[i], b.end[j]);
+    if (e > s) {
+      out.start.push_back(s);
+      out.end.push_back(e);
+    }
+    if (a.end[i] < b.end[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
   }
 }
 
@@ -300,6 +327,11 @@ void canonical(const Counts& in, Counts& out) {
 // ---- strings ------------------------------------------------------------------------------------
 
 void append_string(const count_t* counts, index_t m, std::string& out) {
+  // Written through a raw pointer into a buffer sized for the worst case (13 characters per
+  // 64-bit value), then trimmed: per-character push_back dominated the cost.
+  const size_t old = out.size();
+  out.resize(old + static_cast<size_t>(m) * 13);
+  char* p = &out[old];
   for (index_t i = 0; i < m; ++i) {
     std::int64_t x = static_cast<std::int64_t>(counts[i]);
     if (i > 2) x -= static_cast<std::int64_t>(counts[i - 2]);
@@ -309,9 +341,10 @@ void append_string(const count_t* counts, index_t m, std::string& out) {
       x >>= 5;  // arithmetic: the sign is carried in bit 0x10 of the last character
       more = (c & 0x10) ? x != -1 : x != 0;
       if (more) c |= 0x20;
-      out.push_back(static_cast<char>(c + 48));
+      *p++ = static_cast<char>(c + 48);
     }
   }
+  out.resize(static_cast<size_t>(p - out.data()));
 }
 
 std::string to_string(const Counts& counts) {
@@ -321,41 +354,52 @@ std::string to_string(const Counts& counts) {
   return s;
 }
 
-void from_string(const char* s, index_t len, Counts& counts) {
-  counts.clear();
-  counts.reserve(static_cast<size_t>(len));  // at least one character per count
-  index_t p = 0;
-  while (p < len) {
-    const index_t start = p;
+count_t from_string(const char* s, index_t len, Counts& counts) {
+  // Counts are capped at 2^62 (far beyond any image), so a count plus a 60-bit delta never
+  // overflows and the checks below are plain compares on registers.
+  constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
+  counts.resize(static_cast<size_t>(len));  // at least one character per count
+  count_t* out = counts.data();
+  size_t m = 0;
+  std::int64_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
+  count_t sum = 0;
+  bool sum_overflow = false;
+  const auto* const begin = reinterpret_cast<const unsigned char*>(s);
+  const auto* p = begin;
+  const auto* const end = p + len;
+  while (p < end) {
+    const index_t start = p - begin;
     std::uint64_t bits = 0;
-    int k = 0;
-    bool more = true;
-    while (more) {
-      MASKPREP_CHECK(p < len, "compressed RLE string is truncated: the value starting at byte ",
+    int shift = 0;
+    unsigned c;
+    do {
+      MASKPREP_CHECK(p < end, "compressed RLE string is truncated: the value starting at byte ",
                      start, " ends with a continuation character");
-      const int raw = static_cast<unsigned char>(s[p]);
-      MASKPREP_CHECK(raw >= 48 && raw <= 111, "compressed RLE string has byte ", raw,
-                     " at offset ", p, "; expected a character in '0'..'o' (48..111)");
-      // 12 characters hold 60 bits: pycocotools never writes more than 7 per value.
-      MASKPREP_CHECK(k < 12, "compressed RLE string overflows: the value starting at byte ",
-                     start, " is longer than 12 characters");
-      const int c = raw - 48;
-      bits |= static_cast<std::uint64_t>(c & 0x1f) << (5 * k);
-      more = (c & 0x20) != 0;
+      c = static_cast<unsigned>(*p) - 48u;  // bytes below '0' wrap around and fail below
+      MASKPREP_CHECK(c <= 63, "compressed RLE string has byte ", static_cast<unsigned>(*p),
+                     " at offset ", p - begin, "; expected a character in '0'..'o' (48..111)");
       ++p;
-      ++k;
-      if (!more && (c & 0x10)) bits |= ~std::uint64_t{0} << (5 * k);  // sign-extend
-    }
+      bits |= static_cast<std::uint64_t>(c & 0x1f) << shift;
+      shift += 5;
+    } while ((c & 0x20) && shift < 60);
+    // 12 characters hold 60 bits: pycocotools never writes more than 7 per value.
+    MASKPREP_CHECK(!(c & 0x20), "compressed RLE string overflows: the value starting at byte ",
+                   start, " is longer than 12 characters");
+    if (c & 0x10) bits |= ~std::uint64_t{0} << shift;  // sign-extend the last group
     std::int64_t x = static_cast<std::int64_t>(bits);
-    const size_t m = counts.size();
-    if (m > 2) {
-      MASKPREP_CHECK(!__builtin_add_overflow(x, static_cast<std::int64_t>(counts[m - 2]), &x),
-                     "compressed RLE string overflows at byte ", start);
-    }
+    if (m > 2) x += prev2;
     MASKPREP_CHECK(x >= 0, "compressed RLE string decodes to a negative count (", x,
                    ") at byte ", start);
-    counts.push_back(static_cast<count_t>(x));
+    MASKPREP_CHECK(x <= kMaxCount, "compressed RLE string overflows at byte ", start);
+    out[m++] = static_cast<count_t>(x);
+    prev2 = prev1;
+    prev1 = x;
+    sum += static_cast<count_t>(x);
+    sum_overflow |= sum < static_cast<count_t>(x);
   }
+  counts.resize(m);
+  MASKPREP_CHECK(!sum_overflow, "RLE counts overflow 64 bits");
+  return sum;
 }
 
 count_t total(const Counts& counts) {
@@ -509,44 +553,31 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
     out = *rles[0];
     return;
   }
-  // pycocotools' pairwise fold, in 64-bit counts. Its walk stops early when a zero-length run
-  // meets the end of the other run (pycocotools then returns a truncated RLE), so inputs are
-  // made canonical first; on canonical input the fold is exactly pycocotools'.
-  Counts acc, next, B;
-  canonical(*rles[0], acc);
+  // pycocotools folds pairwise with a walk over both run lists (which stops early on zero-length
+  // runs). Folding the foreground intervals instead yields the same canonical result (no empty
+  // runs but a possible leading 0) with less work per run, and is right on zero-length runs.
+  Foreground acc, next, b;
+  foreground_runs(*rles[0], acc);
   for (size_t r = 1; r < n; ++r) {
-    const Counts& A = acc;
-    canonical(*rles[r], B);
-    next.clear();
-    count_t ca = A.empty() ? 0 : A[0], cb = B.empty() ? 0 : B[0], cc = 0, ct = 1;
-    bool v = false, va = false, vb = false;
-    size_t a = 1, b = 1;
-    while (ct > 0) {
-      const count_t c = std::min(ca, cb);
-      cc += c;
-      ct = 0;
-      ca -= c;
-      if (!ca && a < A.size()) {
-        ca = A[a++];
-        va = !va;
-      }
-      ct += ca;
-      cb -= c;
-      if (!cb && b < B.size()) {
-        cb = B[b++];
-        vb = !vb;
-      }
-      ct += cb;
-      const bool vp = v;
-      v = intersect ? (va && vb) : (va || vb);
-      if (v != vp || ct == 0) {
-        next.push_back(cc);
-        cc = 0;
-      }
+    b.start.clear();
+    b.end.clear();
+    foreground_runs(*rles[r], b);
+    if (intersect) {
+      intersect_intervals(acc, b, next);
+    } else {
+      union_intervals(acc, b, next);
     }
-    acc.swap(next);
+    std::swap(acc, next);
   }
-  out.swap(acc);
+  const count_t size = total(*rles[0]);
+  out.clear();
+  count_t pos = 0;
+  for (size_t i = 0; i < acc.start.size(); ++i) {
+    out.push_back(acc.start[i] - pos);
+    out.push_back(acc.end[i] - acc.start[i]);
+    pos = acc.end[i];
+  }
+  if (pos < size || out.empty()) out.push_back(size - pos);
 }
 
 }  // namespace maskprep::rle

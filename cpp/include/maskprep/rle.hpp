@@ -31,10 +31,11 @@ using Counts = std::vector<count_t>;
 void append_string(const count_t* counts, index_t m, std::string& out);
 std::string to_string(const Counts& counts);
 
-// Parses a compressed string of len bytes into counts (cleared first). Throws
+// Parses a compressed string of len bytes into counts (replaced) and returns their sum. Throws
 // std::invalid_argument naming the byte offset for: a byte outside '0'..'o', a value whose
-// continuation is truncated, a value wider than 64 bits, or a count that decodes negative.
-void from_string(const char* s, index_t len, Counts& counts);
+// continuation is truncated, a value longer than 12 characters (60 bits), a count that decodes
+// negative or above 2^62.
+count_t from_string(const char* s, index_t len, Counts& counts);
 
 // Sum of all counts; throws std::invalid_argument on 64-bit overflow.
 count_t total(const Counts& counts);
