@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest

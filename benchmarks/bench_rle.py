@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import load_json
 
+from conftest import load_json
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -28,8 +28,11 @@ def ann_to_rle(seg, h, w):
 @pytest.fixture(scope="module")
 def real_segmentations():
     segs, hs, ws = [], [], []
-    for name in ("coco_instances_val2014_100img.json", "cocomini_instances_val2017.json",
-                 "cocomini_instances_train2017.json"):
+    for name in (
+        "coco_instances_val2014_100img.json",
+        "cocomini_instances_val2017.json",
+        "cocomini_instances_train2017.json",
+    ):
         data = load_json("annotations", name)
         imgs = {im["id"]: im for im in data["images"]}
         for a in data["annotations"]:
@@ -63,7 +66,12 @@ def test_encode_hwn_fortran(benchmark, impl, masks, rles):
     if impl == "pycocotools":
         out = run(benchmark, "rle-encode-hwn-F", impl, lambda: M.encode(masks))
     else:
-        out = run(benchmark, "rle-encode-hwn-F", impl, lambda: rle.encode(masks, num_threads=THREADS[impl]))
+        out = run(
+            benchmark,
+            "rle-encode-hwn-F",
+            impl,
+            lambda: rle.encode(masks, num_threads=THREADS[impl]),
+        )
     assert out == rles
 
 
@@ -72,11 +80,19 @@ def test_encode_nhw_c(benchmark, impl, masks, rles):
     nhw = np.ascontiguousarray(masks.transpose(2, 0, 1))
     if impl == "pycocotools":
         # What pycocotools users must do with a torch-style batch: a transposing copy first.
-        out = run(benchmark, "rle-encode-nhw-C", impl,
-                  lambda: M.encode(np.asfortranarray(nhw.transpose(1, 2, 0))))
+        out = run(
+            benchmark,
+            "rle-encode-nhw-C",
+            impl,
+            lambda: M.encode(np.asfortranarray(nhw.transpose(1, 2, 0))),
+        )
     else:
-        out = run(benchmark, "rle-encode-nhw-C", impl,
-                  lambda: rle.encode(nhw, layout="nhw", num_threads=THREADS[impl]))
+        out = run(
+            benchmark,
+            "rle-encode-nhw-C",
+            impl,
+            lambda: rle.encode(nhw, layout="nhw", num_threads=THREADS[impl]),
+        )
     assert out == rles
 
 
@@ -85,18 +101,28 @@ def test_decode_hwn(benchmark, impl, masks, rles):
     if impl == "pycocotools":
         out = run(benchmark, "rle-decode-hwn", impl, lambda: M.decode(rles))
     else:
-        out = run(benchmark, "rle-decode-hwn", impl, lambda: rle.decode(rles, num_threads=THREADS[impl]))
+        out = run(
+            benchmark, "rle-decode-hwn", impl, lambda: rle.decode(rles, num_threads=THREADS[impl])
+        )
     assert np.array_equal(out, masks)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_decode_nhw(benchmark, impl, masks, rles):
     if impl == "pycocotools":
-        out = run(benchmark, "rle-decode-nhw", impl,
-                  lambda: np.ascontiguousarray(M.decode(rles).transpose(2, 0, 1)))
+        out = run(
+            benchmark,
+            "rle-decode-nhw",
+            impl,
+            lambda: np.ascontiguousarray(M.decode(rles).transpose(2, 0, 1)),
+        )
     else:
-        out = run(benchmark, "rle-decode-nhw", impl,
-                  lambda: rle.decode(rles, layout="nhw", num_threads=THREADS[impl]))
+        out = run(
+            benchmark,
+            "rle-decode-nhw",
+            impl,
+            lambda: rle.decode(rles, layout="nhw", num_threads=THREADS[impl]),
+        )
     assert np.array_equal(out, masks.transpose(2, 0, 1))
 
 
@@ -105,11 +131,19 @@ def test_from_segmentations(benchmark, impl, real_segmentations):
     segs, hs, ws = real_segmentations
     expected = [ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)]
     if impl == "pycocotools":
-        out = run(benchmark, "rle-from-segmentations", impl,
-                  lambda: [ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)])
+        out = run(
+            benchmark,
+            "rle-from-segmentations",
+            impl,
+            lambda: [ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)],
+        )
     else:
-        out = run(benchmark, "rle-from-segmentations", impl,
-                  lambda: rle.from_segmentations(segs, hs, ws, num_threads=THREADS[impl]))
+        out = run(
+            benchmark,
+            "rle-from-segmentations",
+            impl,
+            lambda: rle.from_segmentations(segs, hs, ws, num_threads=THREADS[impl]),
+        )
     assert out == expected
 
 
@@ -121,7 +155,12 @@ def test_iou_100x100(benchmark, impl, rles):
     if impl == "pycocotools":
         out = run(benchmark, "rle-iou-100x100", impl, lambda: M.iou(dt, gt, crowd))
     else:
-        out = run(benchmark, "rle-iou-100x100", impl, lambda: rle.iou(dt, gt, crowd, num_threads=THREADS[impl]))
+        out = run(
+            benchmark,
+            "rle-iou-100x100",
+            impl,
+            lambda: rle.iou(dt, gt, crowd, num_threads=THREADS[impl]),
+        )
     assert np.array_equal(out, expected)
 
 
@@ -154,5 +193,7 @@ def test_to_bbox(benchmark, impl, rles):
     if impl == "pycocotools":
         out = run(benchmark, "rle-to-bbox", impl, lambda: M.toBbox(rles))
     else:
-        out = run(benchmark, "rle-to-bbox", impl, lambda: rle.to_bbox(rles, num_threads=THREADS[impl]))
+        out = run(
+            benchmark, "rle-to-bbox", impl, lambda: rle.to_bbox(rles, num_threads=THREADS[impl])
+        )
     assert np.array_equal(out, expected)

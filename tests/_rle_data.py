@@ -45,14 +45,18 @@ def random_polygons(rng: np.random.Generator, n: int, h: int, w: int) -> list:
         kind = i % 5
         if kind == 0:
             x, y = rng.uniform(0, w), rng.uniform(0, h)
-            polys.append([x, y, x + rng.uniform(0, 2), y, x + rng.uniform(0, 2), y + rng.uniform(0, 2)])
+            polys.append(
+                [x, y, x + rng.uniform(0, 2), y, x + rng.uniform(0, 2), y + rng.uniform(0, 2)]
+            )
         elif kind == 1:
             x0, y0 = rng.uniform(-5, w), rng.uniform(-5, h)
             x1, y1 = x0 + rng.uniform(0, w / 2), y0 + rng.uniform(0, h / 2)
             polys.append([x0, y0, x1, y0, x1, y1, x0, y1])
         elif kind == 2:
             x, y = rng.uniform(0, w), rng.uniform(0, h)
-            polys.append([x, y, x + rng.uniform(-w, w), y + rng.uniform(-0.5, 0.5), x + 0.3, y + 0.2])
+            polys.append(
+                [x, y, x + rng.uniform(-w, w), y + rng.uniform(-0.5, 0.5), x + 0.3, y + 0.2]
+            )
         else:
             polys.append(star_polygon(rng, h, w, int(rng.integers(3, 41))))
     return polys

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import shared_file
 
+from conftest import shared_file
 from maskprep import cli, coco
 
 M = pytest.importorskip("pycocotools.mask")
@@ -53,7 +53,9 @@ def test_convert_recompute_area_and_bbox(tmp_path):
     out = tmp_path / "out.json"
     assert cli.main(["convert", str(src), "-o", str(out), "--recompute", "--quiet"]) == 0
     anns = json.loads(out.read_text())["annotations"]
-    rles = [{"size": a["segmentation"]["size"], "counts": a["segmentation"]["counts"]} for a in anns]
+    rles = [
+        {"size": a["segmentation"]["size"], "counts": a["segmentation"]["counts"]} for a in anns
+    ]
     areas = np.concatenate([M.area(rles[i : i + 200]) for i in range(0, len(rles), 200)])
     assert [a["area"] for a in anns] == areas.astype(float).tolist()
     assert [a["bbox"] for a in anns] == M.toBbox(rles).tolist()
@@ -97,7 +99,10 @@ def test_skip_invalid_lists_the_skipped_ids(tmp_path, capsys):
 
 
 def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
-    src = _write(tmp_path / "in.json", {"images": _tiny()["images"], "annotations": _tiny()["annotations"][:1]})
+    src = _write(
+        tmp_path / "in.json",
+        {"images": _tiny()["images"], "annotations": _tiny()["annotations"][:1]},
+    )
     out = tmp_path / "out.json"
 
     def boom(*args, **kwargs):
@@ -113,11 +118,15 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["convert"])
     assert exc.value.code == 2
-    assert cli.main(["convert", str(tmp_path / "missing.json"), "-o", str(tmp_path / "o.json")]) == 2
+    assert (
+        cli.main(["convert", str(tmp_path / "missing.json"), "-o", str(tmp_path / "o.json")]) == 2
+    )
     assert "No such file" in capsys.readouterr().err
     src = _write(tmp_path / "in.json", _tiny())
     assert cli.main(["convert", str(src), "-o", str(src)]) == 2
-    assert cli.main(["convert", str(src), "-o", str(tmp_path / "o.json"), "--num-threads", "0"]) == 2
+    assert (
+        cli.main(["convert", str(src), "-o", str(tmp_path / "o.json"), "--num-threads", "0"]) == 2
+    )
 
 
 def test_help_shows_examples(capsys):

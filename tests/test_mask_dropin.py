@@ -11,10 +11,10 @@ from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
-from _rle_data import blob_masks, random_polygons
-from conftest import shared_file
 
 import maskprep
+from _rle_data import blob_masks, random_polygons
+from conftest import shared_file
 from maskprep import mask as ours
 
 M = pytest.importorskip("pycocotools.mask")
@@ -42,7 +42,10 @@ def test_encode_decode_types_match(rng):
     a, b = ours.encode(masks), M.encode(masks)
     assert a == b and type(a) is type(b) and type(a[0]["counts"]) is bytes
     assert [type(v) for v in a[0]["size"]] == [type(v) for v in b[0]["size"]]
-    single_a, single_b = ours.encode(masks[:, :, 0]), M.encode(np.asfortranarray(masks[:, :, :1]))[0]
+    single_a, single_b = (
+        ours.encode(masks[:, :, 0]),
+        M.encode(np.asfortranarray(masks[:, :, :1]))[0],
+    )
     assert single_a == single_b
     da, db = ours.decode(a), M.decode(b)
     assert da.dtype == db.dtype and da.shape == db.shape and da.flags.f_contiguous
@@ -143,6 +146,7 @@ def test_cocoeval_segm_reproduces_the_official_output(restore_pycocotools, coco_
     gt_path = shared_file("annotations", "coco_instances_val2014_100img.json")
     golden = shared_file("annotations", "coco_val2014_fake_eval_res.txt").read_text()
     segm_block = golden.split("type=segm")[1].split("type=bbox")[0]
+
     # Whitespace is normalised: newer pycocotools pads "Precision" differently.
     def lines(text):
         return [re.sub(r"\s+", " ", x) for x in re.findall(r"^ Average .*$", text, re.M)]

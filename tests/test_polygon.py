@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _rle_data import random_polygons, star_polygon
 
+from _rle_data import random_polygons, star_polygon
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -121,7 +121,9 @@ def test_uncompressed_and_compressed_rle_segmentations(coco_val2014, coco_fake_r
     segs = [a["segmentation"] for a in crowd]
     hs = [imgs[a["image_id"]]["height"] for a in crowd]
     ws = [imgs[a["image_id"]]["width"] for a in crowd]
-    assert rle.from_segmentations(segs, hs, ws) == [ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)]
+    assert rle.from_segmentations(segs, hs, ws) == [
+        ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)
+    ]
     comp = [d["segmentation"] for d in coco_fake_results[:100]]
     out = rle.from_segmentations(comp, [c["size"][0] for c in comp], [c["size"][1] for c in comp])
     assert out == comp

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _rle_data import blob_masks, noise_masks
 
 import maskprep
+from _rle_data import blob_masks, noise_masks
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -261,14 +261,22 @@ def test_serial_equals_parallel(rng, coco_fake_results):
     masks = np.concatenate([blob_masks(rng, 24, 120, 90), noise_masks(rng, 8, 120, 90)], 2)
     nhw = np.ascontiguousarray(masks.transpose(2, 0, 1))
     big = np.ascontiguousarray(blob_masks(rng, 1, 1500, 1200)[:, :, 0])
-    for layout, arr in (("hwn", np.asfortranarray(masks)), ("hwn", np.ascontiguousarray(masks)), ("nhw", nhw)):
+    for layout, arr in (
+        ("hwn", np.asfortranarray(masks)),
+        ("hwn", np.ascontiguousarray(masks)),
+        ("nhw", nhw),
+    ):
         results = [rle.encode(arr, layout=layout, num_threads=t) for t in (1, 2, 3, -1)]
         assert all(r == results[0] for r in results)
     assert rle.encode(big, num_threads=1) == rle.encode(big, num_threads=4)
     rles = rle.encode(blob_masks(rng, 64, 80, 70))
     by = [rle.decode(rles, layout="nhw", num_threads=t) for t in (1, 2, -1)]
     assert all(np.array_equal(b, by[0]) for b in by)
-    dec = [rle.decode(rle.encode(masks), layout=lay, num_threads=t) for lay in ("hwn", "nhw") for t in (1, 3)]
+    dec = [
+        rle.decode(rle.encode(masks), layout=lay, num_threads=t)
+        for lay in ("hwn", "nhw")
+        for t in (1, 3)
+    ]
     assert np.array_equal(dec[0], dec[1]) and np.array_equal(dec[2], dec[3])
     ious = [rle.iou(rles, rles[:20], num_threads=t) for t in (1, 2, -1)]
     assert all(np.array_equal(i, ious[0]) for i in ious)
@@ -319,5 +327,7 @@ def test_non_canonical_rles_with_zero_runs(rng):
     np.testing.assert_array_equal(rle.to_bbox(rles), M.toBbox(rles))
     for i in range(0, 40, 4):
         assert rle.merge(rles[i : i + 4]) == M.merge(canon[i : i + 4])
-        assert rle.merge(rles[i : i + 4], intersect=True) == M.merge(canon[i : i + 4], intersect=True)
+        assert rle.merge(rles[i : i + 4], intersect=True) == M.merge(
+            canon[i : i + 4], intersect=True
+        )
         assert rle.merge(rles[i : i + 1]) == M.merge(rles[i : i + 1])  # one RLE: returned as is

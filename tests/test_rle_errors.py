@@ -26,12 +26,16 @@ def test_string_non_ascii_str():
 
 
 def test_string_truncated_continuation():
-    with pytest.raises(ValueError, match="truncated: the value starting at byte 1 ends with a continuation"):
+    with pytest.raises(
+        ValueError, match="truncated: the value starting at byte 1 ends with a continuation"
+    ):
         rle.from_string(b"1P")  # 'P' = 48 + 0x20: more characters promised
 
 
 def test_string_value_overflow():
-    with pytest.raises(ValueError, match="overflows: the value starting at byte 0 is longer than 12"):
+    with pytest.raises(
+        ValueError, match="overflows: the value starting at byte 0 is longer than 12"
+    ):
         rle.from_string(b"P" * 13 + b"1")
 
 
@@ -55,7 +59,9 @@ def test_decode_names_the_rle_with_a_bad_string():
 
 
 def test_counts_not_summing_to_h_times_w():
-    with pytest.raises(ValueError, match=r"rles\[0\]: counts sum to 5, expected h\*w = 6 for size \[2, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"rles\[0\]: counts sum to 5, expected h\*w = 6 for size \[2, 3\]"
+    ):
         rle.decode({"size": [2, 3], "counts": [2, 3]})
 
 
@@ -65,22 +71,30 @@ def test_counts_too_many():
 
 
 def test_negative_count():
-    with pytest.raises(ValueError, match=r"rles\[0\]\['counts'\]\[1\] must be a non-negative integer, got -2"):
+    with pytest.raises(
+        ValueError, match=r"rles\[0\]\['counts'\]\[1\] must be a non-negative integer, got -2"
+    ):
         rle.decode({"size": [2, 3], "counts": [8, -2]})
 
 
 def test_non_integer_count():
-    with pytest.raises(ValueError, match=r"\['counts'\]\[0\] must be a non-negative integer, got 2.5"):
+    with pytest.raises(
+        ValueError, match=r"\['counts'\]\[0\] must be a non-negative integer, got 2.5"
+    ):
         rle.decode({"size": [2, 3], "counts": [2.5, 3.5]})
 
 
 def test_bad_size():
-    with pytest.raises(ValueError, match=r"rles\[0\]\['size'\] must be \[height, width\], got \[2\]"):
+    with pytest.raises(
+        ValueError, match=r"rles\[0\]\['size'\] must be \[height, width\], got \[2\]"
+    ):
         rle.area({"size": [2], "counts": b"6"})
 
 
 def test_negative_size():
-    with pytest.raises(ValueError, match=r"rles\[0\]\['size'\]\[0\] must be a non-negative integer, got -2"):
+    with pytest.raises(
+        ValueError, match=r"rles\[0\]\['size'\]\[0\] must be a non-negative integer, got -2"
+    ):
         rle.area({"size": [-2, 3], "counts": b"6"})
 
 
@@ -101,7 +115,9 @@ def test_bad_counts_type():
 
 def test_decode_mixed_sizes():
     other = {"size": [3, 2], "counts": [6]}
-    with pytest.raises(ValueError, match=r"rles\[1\] has size \[3, 2\] but rles\[0\] has size \[2, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"rles\[1\] has size \[3, 2\] but rles\[0\] has size \[2, 3\]"
+    ):
         rle.decode([GOOD, other])
 
 
@@ -131,7 +147,9 @@ def test_iou_iscrowd_length():
 
 
 def test_dropin_iou_iscrowd_length():
-    with pytest.raises(ValueError, match=r"iscrowd=\) must have the same length as gt \(1\), got 2"):
+    with pytest.raises(
+        ValueError, match=r"iscrowd=\) must have the same length as gt \(1\), got 2"
+    ):
         mask.iou([GOOD], [GOOD], [0, 1])
 
 
@@ -141,7 +159,9 @@ def test_dropin_iou_mixed_types():
 
 
 def test_bbox_iou_bad_shape():
-    with pytest.raises(ValueError, match=r"dt must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"dt must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"
+    ):
         rle.iou(np.zeros((2, 3)), np.zeros((1, 4)))
 
 
@@ -154,7 +174,10 @@ def test_encode_wrong_dtype():
 
 
 def test_encode_wrong_ndim():
-    with pytest.raises(ValueError, match=r"masks must have 2 \(H, W\) or 3 dimensions \(H, W, N\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"masks must have 2 \(H, W\) or 3 dimensions \(H, W, N\), got shape \(3,\)",
+    ):
         rle.encode(np.zeros(3, np.uint8))
 
 
@@ -172,12 +195,16 @@ def test_encode_num_threads_zero():
 
 
 def test_polygon_odd_length():
-    with pytest.raises(ValueError, match=r"polygons\[0\] must have an even number of coordinates .* got 7"):
+    with pytest.raises(
+        ValueError, match=r"polygons\[0\] must have an even number of coordinates .* got 7"
+    ):
         rle.from_polygons([[0, 0, 5, 0, 5, 5, 1]], 10, 10)
 
 
 def test_polygon_fewer_than_three_points():
-    with pytest.raises(ValueError, match=r"polygons\[1\] must have at least 3 point\(s\) \(6 numbers\), got 2"):
+    with pytest.raises(
+        ValueError, match=r"polygons\[1\] must have at least 3 point\(s\) \(6 numbers\), got 2"
+    ):
         rle.from_polygons([[0, 0, 5, 0, 5, 5], [0, 0, 4, 4]], 10, 10)
 
 
@@ -187,7 +214,9 @@ def test_polygon_non_finite():
 
 
 def test_polygon_huge_coordinate():
-    with pytest.raises(ValueError, match=r"has coordinate 3e\+09 at position 0; \|coordinates\| must be <= 2e\+08"):
+    with pytest.raises(
+        ValueError, match=r"has coordinate 3e\+09 at position 0; \|coordinates\| must be <= 2e\+08"
+    ):
         rle.from_polygons([[3e9, 0, 5, 0, 5, 5]], 10, 10)
 
 
@@ -212,7 +241,9 @@ def test_box_non_finite():
 
 
 def test_box_bad_shape():
-    with pytest.raises(ValueError, match=r"boxes must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"boxes must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"
+    ):
         rle.from_bbox(np.zeros((2, 3)), 10, 10)
 
 
@@ -233,12 +264,16 @@ def test_segmentation_empty_polygon_list():
 
 
 def test_segmentation_rle_size_mismatch():
-    with pytest.raises(ValueError, match=r"segmentations\[0\] has size \[2, 3\] but its image is 10 x 10"):
+    with pytest.raises(
+        ValueError, match=r"segmentations\[0\] has size \[2, 3\] but its image is 10 x 10"
+    ):
         rle.from_segmentations([GOOD], 10, 10)
 
 
 def test_segmentation_bad_type():
-    with pytest.raises(TypeError, match=r"segmentations\[0\] must be a polygon list or an RLE dict, got int"):
+    with pytest.raises(
+        TypeError, match=r"segmentations\[0\] must be a polygon list or an RLE dict, got int"
+    ):
         rle.from_segmentations([3], 10, 10)
 
 

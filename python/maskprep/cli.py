@@ -33,11 +33,19 @@ def _parser() -> argparse.ArgumentParser:
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(
-            name, help=help, description=help, epilog=f"example:\n  {EXAMPLES[name]}",
+            name,
+            help=help,
+            description=help,
+            epilog=f"example:\n  {EXAMPLES[name]}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sp.add_argument("--num-threads", type=int, default=None, metavar="N",
-                        help="threads (default: MASKPREP_NUM_THREADS or all cores; -1 = all)")
+        sp.add_argument(
+            "--num-threads",
+            type=int,
+            default=None,
+            metavar="N",
+            help="threads (default: MASKPREP_NUM_THREADS or all cores; -1 = all)",
+        )
         sp.add_argument("--quiet", action="store_true", help="print only errors")
         return sp
 
@@ -46,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", type=Path, required=True, help="output JSON")
     c.add_argument("--to", choices=["rle"], default="rle", help="target format (default: rle)")
     c.add_argument("--recompute", action="store_true", help="recompute area and bbox from masks")
-    c.add_argument("--skip-invalid", action="store_true",
-                   help="leave unconvertible annotations as they are and list their ids")
+    c.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave unconvertible annotations as they are and list their ids",
+    )
 
     d = add("demo", "Run convert on the bundled sample (4 COCO val2017 images, CC BY).")
     d.add_argument("--out", type=Path, default=Path("maskprep-demo"), help="output folder")
@@ -61,15 +72,19 @@ def _say(args: argparse.Namespace, *msg: object) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     if args.input.resolve() == args.output.resolve():
-        print("maskprep convert: the output must not be the input (it is never modified)",
-              file=sys.stderr)
+        print(
+            "maskprep convert: the output must not be the input (it is never modified)",
+            file=sys.stderr,
+        )
         return 2
     t0 = time.perf_counter()
     data = coco.load(args.input)
     t1 = time.perf_counter()
     try:
         report = coco.segmentations_to_rle(
-            data, recompute=args.recompute, skip_invalid=args.skip_invalid,
+            data,
+            recompute=args.recompute,
+            skip_invalid=args.skip_invalid,
             num_threads=args.num_threads,
         )
     except ValueError as exc:
@@ -78,12 +93,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     coco.save(data, args.output)
     t3 = time.perf_counter()
-    _say(args, f"converted {report.converted} annotations ({report.polygons} polygon, "
-               f"{report.rles} RLE) -> {args.output}")
+    _say(
+        args,
+        f"converted {report.converted} annotations ({report.polygons} polygon, "
+        f"{report.rles} RLE) -> {args.output}",
+    )
     _say(args, f"time: read {t1 - t0:.3f} s, convert {t2 - t1:.3f} s, write {t3 - t2:.3f} s")
     if report.skipped:
-        print(f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",
-              file=sys.stderr)
+        print(
+            f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -97,15 +117,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     src = sample_dir() / "instances.json"
     shutil.copy(src, out / "instances.json")
     _say(args, f"sample: {src} (see ATTRIBUTION.md beside it)")
-    ns = argparse.Namespace(input=out / "instances.json", output=out / "instances_rle.json",
-                            recompute=True, skip_invalid=False, num_threads=args.num_threads,
-                            quiet=args.quiet)
+    ns = argparse.Namespace(
+        input=out / "instances.json",
+        output=out / "instances_rle.json",
+        recompute=True,
+        skip_invalid=False,
+        num_threads=args.num_threads,
+        quiet=args.quiet,
+    )
     rc = cmd_convert(ns)
     if rc == 0:
         data = coco.load(ns.output)
         total = sum(a["area"] for a in data["annotations"])
-        _say(args, f"{len(data['images'])} images, {len(data['annotations'])} masks, "
-                   f"{int(total)} foreground pixels in all")
+        _say(
+            args,
+            f"{len(data['images'])} images, {len(data['annotations'])} masks, "
+            f"{int(total)} foreground pixels in all",
+        )
         _say(args, f"outputs in {out.resolve()}")
     return rc
 
