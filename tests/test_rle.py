@@ -258,27 +258,28 @@ def test_merge_empty_list_like_pycocotools():
 
 
 def test_serial_equals_parallel(rng, coco_fake_results):
-    masks = np.concatenate([blob_masks(rng, 24, 120, 90), noise_masks(rng, 8, 120, 90)], 2)
+    """Inputs are sized past the per-thread work minimums (2 MB of mask bytes, 128K string
+    characters, 4096 IoU pairs), so the parallel paths really run."""
+    masks = np.concatenate([blob_masks(rng, 40, 240, 360), noise_masks(rng, 8, 240, 360)], 2)
     nhw = np.ascontiguousarray(masks.transpose(2, 0, 1))
-    big = np.ascontiguousarray(blob_masks(rng, 1, 1500, 1200)[:, :, 0])
+    big = np.ascontiguousarray(blob_masks(rng, 1, 2000, 2200)[:, :, 0])  # row bands in one mask
     for layout, arr in (
         ("hwn", np.asfortranarray(masks)),
         ("hwn", np.ascontiguousarray(masks)),
         ("nhw", nhw),
+        ("hwn", big),
     ):
         results = [rle.encode(arr, layout=layout, num_threads=t) for t in (1, 2, 3, -1)]
         assert all(r == results[0] for r in results)
-    assert rle.encode(big, num_threads=1) == rle.encode(big, num_threads=4)
-    rles = rle.encode(blob_masks(rng, 64, 80, 70))
-    by = [rle.decode(rles, layout="nhw", num_threads=t) for t in (1, 2, -1)]
-    assert all(np.array_equal(b, by[0]) for b in by)
-    dec = [
-        rle.decode(rle.encode(masks), layout=lay, num_threads=t)
-        for lay in ("hwn", "nhw")
-        for t in (1, 3)
-    ]
-    assert np.array_equal(dec[0], dec[1]) and np.array_equal(dec[2], dec[3])
-    ious = [rle.iou(rles, rles[:20], num_threads=t) for t in (1, 2, -1)]
+    rles = rle.encode(masks)
+    for layout in ("hwn", "nhw"):
+        dec = [rle.decode(rles, layout=layout, num_threads=t) for t in (1, 2, -1)]
+        assert all(np.array_equal(d, dec[0]) for d in dec)
+    real = real_rles(coco_fake_results) * 2
+    assert sum(len(r["counts"]) for r in real) > 2 * (1 << 17)
+    areas = [rle.area(real, num_threads=t) for t in (1, 2, -1)]
+    assert all(np.array_equal(a, areas[0]) for a in areas)
+    ious = [rle.iou(rles, rles, num_threads=t) for t in (1, 2, -1)]
     assert all(np.array_equal(i, ious[0]) for i in ious)
 
 

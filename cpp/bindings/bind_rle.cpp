@@ -146,7 +146,9 @@ RleInputs read_rles(py::handle objs, const char* arg) {
 // Parses the compressed strings and checks every RLE sums to h*w. Runs without the GIL.
 void parse_rles(RleInputs& in, int num_threads) {
   const index_t n = static_cast<index_t>(in.size());
-  parallel_for(n, threads_for_work(num_threads, n, 64), [&](index_t i) {
+  index_t work = 0;  // characters and counts to read
+  for (index_t i = 0; i < n; ++i) work += in.str_len[i] + static_cast<index_t>(in.counts[i].size());
+  parallel_for(n, threads_for_work(num_threads, work, 1 << 17), [&](index_t i) {
     try {
       const rle::count_t sum = in.str[i] ? rle::from_string(in.str[i], in.str_len[i], in.counts[i])
                                          : rle::total(in.counts[i]);
@@ -216,7 +218,9 @@ py::list make_rles(const std::vector<Counts>& counts, const std::vector<std::str
 std::vector<std::string> to_strings(const std::vector<Counts>& counts, int num_threads) {
   std::vector<std::string> s(counts.size());
   const index_t n = static_cast<index_t>(counts.size());
-  parallel_for(n, threads_for_work(num_threads, n, 64),
+  index_t work = 0;
+  for (const auto& c : counts) work += static_cast<index_t>(c.size());
+  parallel_for(n, threads_for_work(num_threads, work, 1 << 15),
                [&](index_t i) { s[i] = rle::to_string(counts[i]); }, 16);
   return s;
 }
@@ -519,7 +523,7 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
     poly_strings = to_strings(poly_counts, nt);
     parse_rles(rles, nt);
     const index_t nr = static_cast<index_t>(rles.size());
-    parallel_for(nr, threads_for_work(nt, nr, 16), [&](index_t r) {
+    parallel_for(nr, threads_for_work(nt, nr, 64), [&](index_t r) {
       if (!rles.str[r]) rle_strings[r] = rle::to_string(rles.counts[r]);
     });
   }

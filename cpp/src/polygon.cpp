@@ -226,7 +226,7 @@ void objects_to_rle(const double* xy, const index_t* poly_offsets, const index_t
                     std::vector<rle::Counts>& out, int num_threads) {
   out.assign(static_cast<size_t>(n_objects), rle::Counts());
   const index_t n_values = poly_offsets[obj_offsets[n_objects]];
-  parallel_for(n_objects, threads_for_work(num_threads, n_values, 2048), [&](index_t i) {
+  parallel_for(n_objects, threads_for_work(num_threads, n_values, 1 << 14), [&](index_t i) {
     const index_t p0 = obj_offsets[i], p1 = obj_offsets[i + 1];
     MASKPREP_CHECK(p1 > p0, "segmentation ", i, " has no polygon");
     MASKPREP_CHECK(heights[i] >= 0 && widths[i] >= 0, "segmentation ", i,

@@ -138,7 +138,7 @@ void encode_rows(const byte_t* base, index_t h, index_t w, index_t n, Counts* ou
   struct Change {
     index_t c, y;
   };
-  const int bands = (h > 1) ? threads_for_work(num_threads, (h - 1) * L, 1 << 18) : 1;
+  const int bands = (h > 1) ? threads_for_work(num_threads, (h - 1) * L, kMinBytesPerThread) : 1;
   std::vector<std::vector<Change>> band_changes(static_cast<size_t>(bands));
   parallel_for(bands, bands, [&](index_t b) {
     const index_t y0 = 1 + (h - 1) * b / bands, y1 = 1 + (h - 1) * (b + 1) / bands;
@@ -160,7 +160,7 @@ void encode_rows(const byte_t* base, index_t h, index_t w, index_t n, Counts* ou
   }
   const byte_t* top = base;
   const byte_t* bottom = base + (h - 1) * L;
-  parallel_for(n, threads_for_work(num_threads, n, 1), [&](index_t i) {
+  parallel_for(n, threads_for_work(num_threads, n * w, 1 << 16), [&](index_t i) {
     Counts& out = outs[i];
     out.clear();
     const count_t total = static_cast<count_t>(h) * static_cast<count_t>(w);
@@ -419,12 +419,12 @@ void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
   const index_t len = h * w;
   switch (layout) {
     case Layout::kColumnMajor:
-      parallel_for(n, threads_for_work(num_threads, n * len, 1 << 16),
+      parallel_for(n, threads_for_work(num_threads, n * len, kMinBytesPerThread),
                    [&](index_t i) { encode_contiguous(data + i * len, len, out[i]); });
       break;
     case Layout::kRowMajor:
       if (n >= num_threads) {
-        parallel_for(n, threads_for_work(num_threads, n * len, 1 << 16),
+        parallel_for(n, threads_for_work(num_threads, n * len, kMinBytesPerThread),
                      [&](index_t i) { encode_rows(data + i * len, h, w, 1, &out[i], 1); });
       } else {
         for (index_t i = 0; i < n; ++i) encode_rows(data + i * len, h, w, 1, &out[i], num_threads);
@@ -447,7 +447,7 @@ void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout
                    ", expected h*w = ", expected);
   }
   const index_t len = h * w;
-  const int nt = threads_for_work(num_threads, n * len, 1 << 16);
+  const int nt = threads_for_work(num_threads, n * len, kMinBytesPerThread);
   if (layout == Layout::kColumnMajor) {
     parallel_for(n, nt, [&](index_t i) { decode_column_major(*rles[i], out + i * len); });
     return;
@@ -514,7 +514,7 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
   if (m == 0 || n == 0) return;
   std::vector<double> db(static_cast<size_t>(4 * m)), gb(static_cast<size_t>(4 * n));
   std::vector<Foreground> df(static_cast<size_t>(m)), gf(static_cast<size_t>(n));
-  parallel_for(m + n, threads_for_work(num_threads, m + n, 64), [&](index_t k) {
+  parallel_for(m + n, threads_for_work(num_threads, m + n, 256), [&](index_t k) {
     if (k < m) {
       to_bbox(*dt[k], h, w, &db[4 * k]);
       foreground_runs(*dt[k], df[k]);
@@ -528,7 +528,7 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
   // the intersection i and union u. The same integers come from intersecting only the
   // foreground runs inside the pair's common span (u = |dt| + |gt| - i), which skips the runs
   // that cannot overlap.
-  parallel_for(m, threads_for_work(num_threads, m * n, 64), [&](index_t d) {
+  parallel_for(m, threads_for_work(num_threads, m * n, 4096), [&](index_t d) {
     for (index_t g = 0; g < n; ++g) {
       double& o = out[d * n + g];
       if (!(o > 0)) continue;  // pycocotools computes only pairs whose boxes overlap

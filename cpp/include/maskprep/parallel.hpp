@@ -66,6 +66,11 @@ void parallel_for(index_t n, int num_threads, F&& f, index_t chunk = 1) {
   for (index_t i = 0; i < n; ++i) f(i);
 }
 
+// Minimum work per thread, in bytes streamed (encode/decode scan at several GB/s): waking an
+// OpenMP worker costs tens of microseconds on an idle machine and milliseconds on a busy one, so
+// a thread must get a fraction of a millisecond of work to pay for itself.
+constexpr index_t kMinBytesPerThread = index_t{1} << 21;
+
 // Threads worth using for `work` units when one thread should get at least `min_work_per_thread`
 // of them: small inputs run on one thread (thread start-up costs more than they do).
 inline int threads_for_work(int num_threads, index_t work, index_t min_work_per_thread) {

@@ -1,0 +1,87 @@
+"""Turn pytest-benchmark JSON into ratio tables (markdown) and a plot: maskprep against the
+anchor(s) that share its benchmark group.
+
+In a group, an entry is maskprep's when a parameter value or its name starts with "maskprep";
+every other entry is an anchor. Ratios are anchor median / maskprep median, same run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+
+@dataclass
+class Row:
+    group: str
+    impl: str
+    median_s: float
+    ratios: Dict[str, float]  # anchor impl -> anchor median / this median
+
+
+def _impl(bench: dict) -> str:
+    params = bench.get("params") or {}
+    for v in params.values():
+        if str(v).startswith("maskprep"):
+            return str(v)
+    if params:
+        return "-".join(str(v) for v in params.values())
+    return bench.get("name", "?")
+
+
+def rows(data: Union[dict, str, Path]) -> List[Row]:
+    if not isinstance(data, dict):
+        data = json.loads(Path(data).read_text())
+    groups: Dict[str, List[dict]] = {}
+    for b in data.get("benchmarks", []):
+        groups.setdefault(b.get("group") or b["name"], []).append(b)
+    out = []
+    for group, benches in sorted(groups.items()):
+        mine = [b for b in benches if _impl(b).startswith("maskprep")]
+        anchors = {_impl(b): b["stats"]["median"] for b in benches if b not in mine}
+        for b in sorted(mine, key=_impl):
+            med = b["stats"]["median"]
+            out.append(Row(group, _impl(b), med, {a: m / med for a, m in anchors.items()}))
+    return out
+
+
+def markdown(table: List[Row]) -> str:
+    lines = ["| group | maskprep | median | vs anchor (anchor median / maskprep median) |",
+             "|---|---|---|---|"]
+    for r in table:
+        ratios = ", ".join(f"{v:.1f}x vs {k}" for k, v in r.ratios.items()) or "no anchor"
+        lines.append(f"| {r.group} | {r.impl} | {_fmt(r.median_s)} | {ratios} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def plot(table: List[Row], path: Union[str, Path], title: Optional[str] = None) -> None:
+    """Horizontal bars of the ratio against each group's first anchor (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in table if r.ratios]
+    labels = [f"{r.group} [{r.impl}]" for r in shown]
+    values = [next(iter(r.ratios.values())) for r in shown]
+    fig, ax = plt.subplots(figsize=(9, 0.3 * len(shown) + 1.5))
+    ax.barh(range(len(shown)), values, color=["tab:green" if v >= 1 else "tab:red" for v in values])
+    ax.set_yticks(range(len(shown)), labels, fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("speed-up over the anchor in the same group (x, log scale)")
+    ax.set_title(title or "maskprep vs anchors")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
