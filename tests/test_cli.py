@@ -145,3 +145,158 @@ def test_demo_runs_on_the_bundled_sample(tmp_path, capsys):
     data = json.loads((tmp_path / "demo" / "instances_rle.json").read_text())
     original = json.loads((cli.sample_dir() / "instances.json").read_text())
     assert [a["segmentation"] for a in data["annotations"]] == reference_rle(original)
+
+
+def _planted():
+    img = {"id": 1, "height": 10, "width": 12, "file_name": "x.png"}
+    good = [[1, 1, 6, 1, 6, 6, 1, 6]]
+    anns = [
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "segmentation": good,
+            "area": 25.0,
+            "bbox": [1, 1, 5, 5],
+        },
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "segmentation": good,
+            "area": 25.0,
+            "bbox": [1, 1, 5, 5],
+        },
+        {"id": 3, "image_id": 99, "category_id": 1, "segmentation": good},
+        {"id": 4, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 6, 1, 6]]},
+        {"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 6, 1]]},
+        {
+            "id": 6,
+            "image_id": 1,
+            "category_id": 1,
+            "segmentation": {"size": [5, 5], "counts": [25]},
+        },
+        {
+            "id": 7,
+            "image_id": 1,
+            "category_id": 1,
+            "segmentation": {"size": [10, 12], "counts": [100]},
+        },
+        {"id": 8, "image_id": 1, "category_id": 1, "segmentation": good, "area": 90.0},
+        {"id": 9, "image_id": 1, "category_id": 1, "segmentation": good, "bbox": [0, 0, 10, 10]},
+        {"id": 10, "image_id": 1, "category_id": 1, "segmentation": [[-3, 1, 6, 1, 6, 6]]},
+        {"id": 11, "image_id": 1, "category_id": 42, "segmentation": good},
+    ]
+    return {"images": [img], "annotations": anns, "categories": [{"id": 1, "name": "thing"}]}
+
+
+def test_validate_finds_every_planted_problem_by_id(tmp_path, capsys):
+    src = _write(tmp_path / "in.json", _planted())
+    assert cli.main(["validate", str(src)]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    expected = [
+        "error: annotation 1: duplicate annotation id",
+        "error: annotation 3: image_id 99 is not in images",
+        "error: annotation 4: segmentation polygon 0 must have an even number",
+        "error: annotation 5: segmentation polygon 0 must have at least 3 point(s)",
+        "error: annotation 6: segmentation has size [5, 5] but its image is 10 x 12",
+        "error: annotation 7: segmentation: counts sum to 100, expected h*w = 120",
+        "warning: annotation 8: area 90.0 but the mask has 25 pixels",
+        "warning: annotation 9: bbox [0, 0, 10, 10] but the mask's box is",
+        "warning: annotation 10: polygon 0 has points outside the 12x10 image",
+        "error: annotation 11: category_id 42 is not in categories",
+    ]
+    for line in expected:
+        assert line in text, line
+    assert "7 error(s), 3 warning(s)" in text
+
+
+def test_validate_clean_real_file_exits_0(capsys):
+    src = shared_file("annotations", "cocomini_instances_val2017.json")
+    assert cli.main(["validate", str(src), "--quiet"]) == 0
+    assert "error" not in capsys.readouterr().err
+
+
+def test_show_writes_overlays_that_change_pixels_where_masks_are(tmp_path):
+    from PIL import Image
+
+    from maskprep import rle
+
+    images = tmp_path / "images"
+    images.mkdir()
+    pixels = np.full((10, 12, 3), 40, np.uint8)
+    Image.fromarray(pixels).save(images / "x.png")
+    data = _planted()
+    data["annotations"] = [data["annotations"][0]]
+    del data["annotations"][0]["bbox"]
+    src = _write(tmp_path / "in.json", data)
+    assert (
+        cli.main(
+            ["show", str(src), "--images", str(images), "--out", str(tmp_path / "o"), "--quiet"]
+        )
+        == 0
+    )
+    shown = np.asarray(Image.open(tmp_path / "o" / "1.png").convert("RGB"))
+    mask = rle.decode(rle.from_polygons(data["annotations"][0]["segmentation"], 10, 12)[0]).astype(
+        bool
+    )
+    changed = (shown != pixels).any(axis=2)
+    assert changed[mask].all()
+    assert not changed[~mask].any()
+
+
+def test_show_unknown_image_id_exits_2(tmp_path, capsys):
+    src = _write(tmp_path / "in.json", _planted())
+    assert (
+        cli.main(
+            [
+                "show",
+                str(src),
+                "--images",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--ids",
+                "5",
+            ]
+        )
+        == 2
+    )
+    assert "image ids not in" in capsys.readouterr().err
+
+
+def test_bench_report_from_json(tmp_path):
+    def entry(group, impl, median):
+        return {
+            "group": group,
+            "name": f"t[{impl}]",
+            "params": {"impl": impl},
+            "stats": {"median": median},
+        }
+
+    data = {
+        "benchmarks": [
+            entry("g", "pycocotools", 1.0),
+            entry("g", "maskprep-1t", 0.1),
+            entry("g", "maskprep-all", 0.05),
+        ]
+    }
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    out = tmp_path / "report"
+    assert (
+        cli.main(["bench", "--from-json", str(tmp_path / "b.json"), "--out", str(out), "--quiet"])
+        == 0
+    )
+    md = (out / "report.md").read_text()
+    assert "| g | maskprep-1t | 100.00 ms | 10.0x vs pycocotools |" in md
+    assert "| g | maskprep-all | 50.00 ms | 20.0x vs pycocotools |" in md
+    assert (out / "report.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_bench_runs_the_suite(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    assert cli.main(["bench", "-k", "test_area", "--out", str(out), "--quiet"]) == 0
+    assert "rle-area" in (out / "report.md").read_text()

@@ -48,8 +48,10 @@ def rows(data: Union[dict, str, Path]) -> List[Row]:
 
 
 def markdown(table: List[Row]) -> str:
-    lines = ["| group | maskprep | median | vs anchor (anchor median / maskprep median) |",
-             "|---|---|---|---|"]
+    lines = [
+        "| group | maskprep | median | vs anchor (anchor median / maskprep median) |",
+        "|---|---|---|---|",
+    ]
     for r in table:
         ratios = ", ".join(f"{v:.1f}x vs {k}" for k, v in r.ratios.items()) or "no anchor"
         lines.append(f"| {r.group} | {r.impl} | {_fmt(r.median_s)} | {ratios} |")

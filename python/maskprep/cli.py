@@ -18,6 +18,9 @@ from . import coco
 
 EXAMPLES = {
     "convert": "maskprep convert instances.json -o instances_rle.json --to rle --recompute",
+    "validate": "maskprep validate instances.json",
+    "show": "maskprep show instances.json --images val2017/ --out overlays/ --ids 139 285",
+    "bench": "maskprep bench --out bench-report/",
     "demo": "maskprep demo --out maskprep-demo",
 }
 
@@ -60,7 +63,37 @@ def _parser() -> argparse.ArgumentParser:
         help="leave unconvertible annotations as they are and list their ids",
     )
 
-    d = add("demo", "Run convert on the bundled sample (4 COCO val2017 images, CC BY).")
+    v = add("validate", "Report every problem of a COCO instances file by annotation id.")
+    v.add_argument("input", type=Path, help="COCO instances JSON")
+    v.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
+
+    s = add("show", "Write PNG overlays of masks, boxes and labels.")
+    s.add_argument("input", type=Path, help="COCO instances JSON")
+    s.add_argument("--images", type=Path, required=True, help="folder of the image files")
+    s.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
+    s.add_argument("--ids", type=int, nargs="*", help="image ids (default: the first --limit)")
+    s.add_argument("--limit", type=int, default=20, help="at most this many images (default 20)")
+
+    b = add("bench", "Run the benchmarks and write a ratio table (markdown) and a plot (PNG).")
+    b.add_argument("--out", type=Path, default=Path("bench-report"), help="output folder")
+    b.add_argument(
+        "--benchmarks",
+        type=Path,
+        default=None,
+        help="benchmark folder (default: ./benchmarks or the source checkout's)",
+    )
+    b.add_argument("-k", dest="keyword", default=None, help="only benchmarks matching (pytest -k)")
+    b.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="report an existing pytest-benchmark JSON instead of running",
+    )
+
+    d = add(
+        "demo",
+        "Run convert, validate and show on the bundled sample (4 COCO val2017 images, CC BY).",
+    )
     d.add_argument("--out", type=Path, default=Path("maskprep-demo"), help="output folder")
     return p
 
@@ -107,6 +140,122 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    data = coco.load(args.input)
+    problems = coco.validate(data, num_threads=args.num_threads)
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    for p in problems:
+        print(p, file=sys.stderr if p.level == "error" else sys.stdout)
+    _say(
+        args,
+        f"{args.input}: {len(data.get('annotations', []))} annotations, "
+        f"{errors} error(s), {warnings} warning(s)",
+    )
+    return 1 if errors or (warnings and args.warnings_as_errors) else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from . import rle, visualize
+
+    data = coco.load(args.input)
+    images = {im["id"]: im for im in data.get("images", [])}
+    ids = args.ids if args.ids else list(images)[: args.limit]
+    missing = [i for i in ids if i not in images]
+    if missing:
+        print(f"maskprep show: image ids not in {args.input}: {missing}", file=sys.stderr)
+        return 2
+    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
+    by_image: dict = {}
+    for a in data.get("annotations", []):
+        by_image.setdefault(a.get("image_id"), []).append(a)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for image_id in ids:
+        im = images[image_id]
+        path = args.images / im["file_name"]
+        if not path.exists():
+            print(f"maskprep show: {path} not found", file=sys.stderr)
+            return 2
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        anns = [a for a in by_image.get(image_id, []) if a.get("segmentation")]
+        rles = rle.from_segmentations(
+            [a["segmentation"] for a in anns],
+            im["height"],
+            im["width"],
+            num_threads=args.num_threads,
+        )
+        picture = visualize.overlay(
+            pixels,
+            rles,
+            boxes=[a["bbox"] for a in anns if "bbox" in a]
+            if all("bbox" in a for a in anns)
+            else None,
+            labels=[names.get(a.get("category_id"), a.get("category_id")) for a in anns],
+        )
+        Image.fromarray(picture).save(args.out / f"{image_id}.png")
+        written += 1
+    _say(args, f"wrote {written} overlay(s) to {args.out}")
+    return 0
+
+
+def _benchmark_dir(explicit: Optional[Path]) -> Optional[Path]:
+    candidates = (
+        [explicit]
+        if explicit
+        else [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    )
+    for c in candidates:
+        if c is not None and c.is_dir():
+            return c
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from . import benchreport
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.from_json
+    if json_path is None:
+        bench_dir = _benchmark_dir(args.benchmarks)
+        if bench_dir is None:
+            print(
+                "maskprep bench: no benchmarks folder (run from a source checkout or pass "
+                "--benchmarks)",
+                file=sys.stderr,
+            )
+            return 2
+        json_path = args.out / "benchmarks.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(bench_dir),
+            "-q",
+            "--benchmark-enable",
+            f"--benchmark-json={json_path}",
+            "-p",
+            "no:cacheprovider",
+        ]
+        if args.keyword:
+            cmd += ["-k", args.keyword]
+        rc = subprocess.call(cmd, cwd=bench_dir.parent)
+        if rc != 0:
+            print(f"maskprep bench: the benchmark run failed (pytest exit {rc})", file=sys.stderr)
+            return 1
+    table = benchreport.rows(json_path)
+    (args.out / "report.md").write_text(benchreport.markdown(table))
+    benchreport.plot(table, args.out / "report.png")
+    _say(args, benchreport.markdown(table))
+    _say(args, f"wrote {args.out / 'report.md'} and {args.out / 'report.png'}")
+    return 0
+
+
 def sample_dir() -> Path:
     return Path(str(resources.files("maskprep") / "data" / "sample"))
 
@@ -126,15 +275,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     rc = cmd_convert(ns)
-    if rc == 0:
-        data = coco.load(ns.output)
-        total = sum(a["area"] for a in data["annotations"])
-        _say(
-            args,
-            f"{len(data['images'])} images, {len(data['annotations'])} masks, "
-            f"{int(total)} foreground pixels in all",
-        )
-        _say(args, f"outputs in {out.resolve()}")
+    if rc != 0:
+        return rc
+    data = coco.load(ns.output)
+    total = sum(a["area"] for a in data["annotations"])
+    _say(
+        args,
+        f"{len(data['images'])} images, {len(data['annotations'])} masks, "
+        f"{int(total)} foreground pixels in all",
+    )
+    problems = coco.validate(data)
+    _say(
+        args,
+        f"validate: {sum(p.level == 'error' for p in problems)} error(s), "
+        f"{sum(p.level == 'warning' for p in problems)} warning(s)",
+    )
+    show = argparse.Namespace(
+        input=ns.output,
+        images=sample_dir() / "images",
+        out=out / "overlays",
+        ids=None,
+        limit=20,
+        num_threads=args.num_threads,
+        quiet=args.quiet,
+    )
+    rc = cmd_show(show)
+    _say(args, f"outputs in {out.resolve()}: instances_rle.json, overlays/*.png")
     return rc
 
 
@@ -144,7 +310,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("maskprep: --num-threads must be -1 or a positive integer", file=sys.stderr)
         return 2
     try:
-        return {"convert": cmd_convert, "demo": cmd_demo}[args.command](args)
+        commands = {
+            "convert": cmd_convert,
+            "validate": cmd_validate,
+            "show": cmd_show,
+            "bench": cmd_bench,
+            "demo": cmd_demo,
+        }
+        return commands[args.command](args)
     except FileNotFoundError as exc:
         print(f"maskprep {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -112,3 +112,101 @@ def segmentations_to_rle(
             ann["bbox"] = boxes[k].tolist()
         report.converted += 1
     return report
+
+
+@dataclass
+class Problem:
+    level: str  # "error" or "warning"
+    ann_id: Any
+    message: str
+
+    def __str__(self) -> str:
+        where = "dataset" if self.ann_id is None else f"annotation {self.ann_id}"
+        return f"{self.level}: {where}: {self.message}"
+
+
+def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List[Problem]:
+    """Every problem of a COCO instances dict, by annotation id.
+
+    Errors (the data is unusable as it is): duplicate annotation or image ids, an image_id or
+    category_id that does not exist, polygons that are odd-length, non-finite or have fewer than
+    3 points, RLEs whose size is not the image's or whose counts do not sum to h*w or are
+    malformed. Warnings: coordinates outside the image (pycocotools clips them), and a stored
+    area or bbox that disagrees with the mask (area off by more than 10% and 10 pixels, a bbox
+    edge off by more than 2 pixels; COCO stores polygon areas, so small differences are normal).
+    """
+    problems: List[Problem] = []
+    seen_images: set = set()
+    for im in data.get("images", []):
+        if im.get("id") in seen_images:
+            problems.append(Problem("error", None, f"duplicate image id {im.get('id')!r}"))
+        seen_images.add(im.get("id"))
+    sizes = image_sizes(data)
+    categories = {c.get("id") for c in data.get("categories", [])}
+    seen: set = set()
+    checkable = []
+    for ann in data.get("annotations", []):
+        aid = ann.get("id")
+        if aid in seen:
+            problems.append(Problem("error", aid, "duplicate annotation id"))
+        seen.add(aid)
+        if ann.get("image_id") not in sizes:
+            problems.append(
+                Problem("error", aid, f"image_id {ann.get('image_id')!r} is not in images")
+            )
+            continue
+        if categories and ann.get("category_id") not in categories:
+            problems.append(
+                Problem(
+                    "error", aid, f"category_id {ann.get('category_id')!r} is not in categories"
+                )
+            )
+        seg = ann.get("segmentation")
+        if seg is None or (isinstance(seg, list) and not seg):
+            continue
+        h, w = sizes[ann["image_id"]]
+        if isinstance(seg, list):
+            for p, poly in enumerate(seg):
+                try:
+                    xs = poly[0::2]
+                    ys = poly[1::2]
+                    if any(x < 0 or x > w for x in xs) or any(y < 0 or y > h for y in ys):
+                        problems.append(
+                            Problem(
+                                "warning", aid, f"polygon {p} has points outside the {w}x{h} image"
+                            )
+                        )
+                except TypeError:
+                    pass  # reported by the conversion below
+        try:
+            r = rle.from_segmentations([seg], h, w, num_threads=1)[0]
+        except (ValueError, TypeError) as exc:
+            problems.append(
+                Problem("error", aid, str(exc).replace("segmentations[0]", "segmentation"))
+            )
+            continue
+        checkable.append((ann, r))
+    if checkable:
+        rles = [r for _, r in checkable]
+        areas = rle.area(rles, num_threads=num_threads)
+        boxes = rle.to_bbox(rles, num_threads=num_threads)
+        for (ann, _), a, b in zip(checkable, areas, boxes):
+            aid = ann.get("id")
+            stored = ann.get("area")
+            if isinstance(stored, (int, float)) and abs(stored - float(a)) > max(
+                10.0, 0.1 * float(a)
+            ):
+                problems.append(
+                    Problem("warning", aid, f"area {stored} but the mask has {int(a)} pixels")
+                )
+            bbox = ann.get("bbox")
+            if isinstance(bbox, list) and len(bbox) == 4 and a > 0:
+                x0, y0 = b[0], b[1]
+                x1, y1 = b[0] + b[2], b[1] + b[3]
+                s0, t0 = bbox[0], bbox[1]
+                s1, t1 = bbox[0] + bbox[2], bbox[1] + bbox[3]
+                if max(abs(x0 - s0), abs(y0 - t0), abs(x1 - s1), abs(y1 - t1)) > 2:
+                    problems.append(
+                        Problem("warning", aid, f"bbox {bbox} but the mask's box is {b.tolist()}")
+                    )
+    return problems
