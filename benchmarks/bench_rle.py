@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _rle_data import ann_to_rle
 from conftest import load_json
 from maskprep import rle
 
@@ -15,14 +16,6 @@ M = pytest.importorskip("pycocotools.mask")
 THREADS = {"maskprep-1t": 1, "maskprep-all": -1}
 IMPLS = ["pycocotools", *THREADS]
 H, W, N = 480, 640, 500
-
-
-def ann_to_rle(seg, h, w):
-    if isinstance(seg, list):
-        return M.merge(M.frPyObjects(seg, h, w))
-    if isinstance(seg["counts"], list):
-        return M.frPyObjects(seg, h, w)
-    return seg
 
 
 @pytest.fixture(scope="module")

@@ -60,3 +60,14 @@ def random_polygons(rng: np.random.Generator, n: int, h: int, w: int) -> list:
         else:
             polys.append(star_polygon(rng, h, w, int(rng.integers(3, 41))))
     return polys
+
+
+def ann_to_rle(seg, h: int, w: int) -> dict:
+    """The anchor for one COCO segmentation: pycocotools' COCO.annToRLE."""
+    import pycocotools.mask as M
+
+    if isinstance(seg, list):
+        return M.merge(M.frPyObjects(seg, h, w))
+    if isinstance(seg["counts"], list):
+        return M.frPyObjects(seg, h, w)
+    return seg

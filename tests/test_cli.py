@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from _rle_data import ann_to_rle
 from conftest import shared_file
 from maskprep import cli, coco
 
@@ -19,14 +20,8 @@ def reference_rle(data):
     imgs = {im["id"]: im for im in data["images"]}
     out = []
     for a in data["annotations"]:
-        h, w = imgs[a["image_id"]]["height"], imgs[a["image_id"]]["width"]
-        seg = a["segmentation"]
-        if isinstance(seg, list):
-            r = M.merge(M.frPyObjects(seg, h, w))
-        elif isinstance(seg["counts"], list):
-            r = M.frPyObjects(seg, h, w)
-        else:
-            r = seg
+        im = imgs[a["image_id"]]
+        r = ann_to_rle(a["segmentation"], im["height"], im["width"])
         c = r["counts"]
         out.append({"size": r["size"], "counts": c.decode() if isinstance(c, bytes) else c})
     return out

@@ -9,20 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _rle_data import random_polygons, star_polygon
+from _rle_data import ann_to_rle, random_polygons, star_polygon
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
 _mask = pytest.importorskip("pycocotools._mask")
-
-
-def ann_to_rle(seg, h, w):
-    """pycocotools' COCO.annToRLE for one segmentation."""
-    if isinstance(seg, list):
-        return M.merge(M.frPyObjects(seg, h, w))
-    if isinstance(seg["counts"], list):
-        return M.frPyObjects(seg, h, w)
-    return seg
 
 
 def image_sizes(dataset):
