@@ -250,8 +250,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 1
     table = benchreport.rows(json_path)
     (args.out / "report.md").write_text(benchreport.markdown(table))
-    benchreport.plot(table, args.out / "report.png")
     _say(args, benchreport.markdown(table))
+    try:
+        benchreport.plot(table, args.out / "report.png")
+    except ImportError:
+        print(
+            "maskprep bench: the plot needs matplotlib (pip install 'maskprep[bench]'); "
+            f"wrote only {args.out / 'report.md'}",
+            file=sys.stderr,
+        )
+        return 1
     _say(args, f"wrote {args.out / 'report.md'} and {args.out / 'report.png'}")
     return 0
 
