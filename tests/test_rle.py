@@ -79,6 +79,20 @@ def test_encode_empty_masks_like_pycocotools():
     assert rle.encode(masks, compressed=False)[0]["counts"] == [0]
 
 
+@pytest.mark.parametrize("shape", [(3, 0, 7), (3, 7, 0), (2, 0, 0)])
+def test_encode_zero_area_masks_in_every_layout(shape):
+    # One zero-length background run per mask whatever the layout (pycocotools writes "0").
+    masks = np.zeros(shape, np.uint8)
+    n, h, w = shape
+    for arr, layout in [(masks, "nhw"), (np.asfortranarray(masks.transpose(1, 2, 0)), "hwn")]:
+        out = rle.encode(arr, layout=layout, compressed=False)
+        assert [r["counts"] for r in out] == [[0]] * n
+        assert all(r["size"] == [h, w] for r in out)
+    assert rle.encode(np.asfortranarray(masks.transpose(1, 2, 0))) == ref_encode(
+        np.asfortranarray(masks.transpose(1, 2, 0))
+    )
+
+
 def test_encode_uncompressed_matches_pycocotools_counts(rng):
     masks = blob_masks(rng, 4, 31, 17)
     for ours, ref in zip(rle.encode(masks, compressed=False), ref_encode(masks)):

@@ -188,43 +188,6 @@ std::pair<index_t, index_t> common_size(const RleInputs& in) {
   return {in.h.empty() ? 0 : in.h[0], in.w.empty() ? 0 : in.w[0]};
 }
 
-py::dict make_rle(index_t h, index_t w, py::object counts) {
-  py::dict d;
-  py::list size;
-  size.append(h);
-  size.append(w);
-  d["size"] = size;
-  d["counts"] = std::move(counts);
-  return d;
-}
-
-py::object counts_object(const Counts& c, bool compressed) {
-  if (compressed) return py::bytes(rle::to_string(c));
-  py::list l(c.size());
-  for (size_t j = 0; j < c.size(); ++j) l[j] = py::int_(c[j]);
-  return std::move(l);
-}
-
-py::list make_rles(const std::vector<Counts>& counts, const std::vector<std::string>* strings,
-                   index_t h, index_t w, bool compressed) {
-  py::list out(counts.size());
-  for (size_t i = 0; i < counts.size(); ++i) {
-    py::object c = strings ? py::bytes((*strings)[i]) : counts_object(counts[i], compressed);
-    out[i] = make_rle(h, w, c);
-  }
-  return out;
-}
-
-std::vector<std::string> to_strings(const std::vector<Counts>& counts, int num_threads) {
-  std::vector<std::string> s(counts.size());
-  const index_t n = static_cast<index_t>(counts.size());
-  index_t work = 0;
-  for (const auto& c : counts) work += static_cast<index_t>(c.size());
-  parallel_for(n, threads_for_work(num_threads, work, 1 << 15),
-               [&](index_t i) { s[i] = rle::to_string(counts[i]); }, 16);
-  return s;
-}
-
 // ---- encode -------------------------------------------------------------------------------------
 
 py::list encode(py::array masks, const std::string& layout, bool compressed,
@@ -264,9 +227,9 @@ py::list encode(py::array masks, const std::string& layout, bool compressed,
   {
     py::gil_scoped_release release;  // `data` is pinned by this frame; outputs are C++-owned
     rle::encode(ptr, h, w, n, kind, counts, nt);
-    if (compressed) strings = to_strings(counts, nt);
+    if (compressed) strings = bind::to_strings(counts, nt);
   }
-  return make_rles(counts, compressed ? &strings : nullptr, h, w, compressed);
+  return bind::make_rles(counts, compressed ? &strings : nullptr, h, w, compressed);
 }
 
 // ---- decode -------------------------------------------------------------------------------------
@@ -371,11 +334,11 @@ py::array_t<double> bbox_iou(Boxes dt, Boxes gt, py::handle iscrowd, py::object 
 
 py::dict merge(py::handle rles, bool intersect) {
   RleInputs in = load_rles(rles, "rles", 1);
-  if (in.size() == 0) return make_rle(0, 0, py::bytes(""));  // pycocotools' result for []
+  if (in.size() == 0) return bind::make_rle(0, 0, py::bytes(""));  // pycocotools' result for []
   const auto [h, w] = common_size(in);
   Counts out;
   rle::merge(pointers(in.counts), intersect, out);
-  return make_rle(h, w, py::bytes(rle::to_string(out)));
+  return bind::make_rle(h, w, py::bytes(rle::to_string(out)));
 }
 
 // ---- polygons and boxes -------------------------------------------------------------------------
@@ -421,7 +384,7 @@ py::list from_bbox(Boxes boxes, index_t h, index_t w, bool compressed) {
     py::gil_scoped_release release;  // numpy buffer pinned by this frame
     for (index_t i = 0; i < n; ++i) polygon::box_to_rle(boxes.data() + 4 * i, h, w, counts[i]);
   }
-  return make_rles(counts, nullptr, h, w, compressed);
+  return bind::make_rles(counts, nullptr, h, w, compressed);
 }
 
 py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
@@ -442,7 +405,7 @@ py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
     if (!problem.empty()) throw py::value_error(what + " " + problem);
     polygon::to_rle(xy.data(), static_cast<index_t>(xy.size() / 2), h, w, counts[i]);
   }
-  return make_rles(counts, nullptr, h, w, compressed);
+  return bind::make_rles(counts, nullptr, h, w, compressed);
 }
 
 // A COCO `segmentation` per annotation -> one compressed RLE dict each (pycocotools' annToRLE).
@@ -520,7 +483,7 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
       }
       throw std::invalid_argument(msg);
     }
-    poly_strings = to_strings(poly_counts, nt);
+    poly_strings = bind::to_strings(poly_counts, nt);
     parse_rles(rles, nt);
     const index_t nr = static_cast<index_t>(rles.size());
     parallel_for(nr, threads_for_work(nt, nr, 64), [&](index_t r) {
@@ -530,13 +493,13 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   py::list out(n);
   for (size_t k = 0; k < poly_objects.size(); ++k) {
     const size_t i = static_cast<size_t>(poly_objects[k]);
-    out[i] = make_rle(heights[i], widths[i], py::bytes(poly_strings[k]));
+    out[i] = bind::make_rle(heights[i], widths[i], py::bytes(poly_strings[k]));
   }
   for (size_t r = 0; r < rle_objects.size(); ++r) {
     const size_t i = static_cast<size_t>(rle_objects[r]);
     // A compressed RLE is returned as given (pycocotools' annToRLE returns it untouched).
     py::object c = kind[i] == 2 ? original_counts[i] : py::object(py::bytes(rle_strings[r]));
-    out[i] = make_rle(heights[i], widths[i], c);
+    out[i] = bind::make_rle(heights[i], widths[i], c);
   }
   return out;
 }

@@ -9,9 +9,11 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "maskprep/common.hpp"
 #include "maskprep/parallel.hpp"
+#include "maskprep/rle.hpp"
 
 namespace maskprep::bind {
 
@@ -39,5 +41,44 @@ inline std::string shape_str(const py::array& a) {
 }
 
 inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+// ---- COCO RLE dicts: {"size": [h, w], "counts": bytes | list} --------------------------------
+
+inline py::dict make_rle(index_t h, index_t w, py::object counts) {
+  py::dict d;
+  py::list size;
+  size.append(h);
+  size.append(w);
+  d["size"] = size;
+  d["counts"] = std::move(counts);
+  return d;
+}
+
+inline py::object counts_object(const rle::Counts& c, bool compressed) {
+  if (compressed) return py::bytes(rle::to_string(c));
+  py::list l(c.size());
+  for (size_t j = 0; j < c.size(); ++j) l[j] = py::int_(c[j]);
+  return std::move(l);
+}
+
+inline py::list make_rles(const std::vector<rle::Counts>& counts, const std::vector<std::string>* strings,
+                          index_t h, index_t w, bool compressed) {
+  py::list out(counts.size());
+  for (size_t i = 0; i < counts.size(); ++i) {
+    py::object c = strings ? py::bytes((*strings)[i]) : counts_object(counts[i], compressed);
+    out[i] = make_rle(h, w, c);
+  }
+  return out;
+}
+
+inline std::vector<std::string> to_strings(const std::vector<rle::Counts>& counts, int num_threads) {
+  std::vector<std::string> s(counts.size());
+  const index_t n = static_cast<index_t>(counts.size());
+  index_t work = 0;
+  for (const auto& c : counts) work += static_cast<index_t>(c.size());
+  parallel_for(n, threads_for_work(num_threads, work, 1 << 15),
+               [&](index_t i) { s[i] = rle::to_string(counts[i]); }, 16);
+  return s;
+}
 
 }  // namespace maskprep::bind

@@ -417,6 +417,10 @@ void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
   MASKPREP_CHECK(h >= 0 && w >= 0 && n >= 0, "mask dimensions must be non-negative");
   out.assign(static_cast<size_t>(n), Counts());
   const index_t len = h * w;
+  if (len == 0) {  // an empty mask is one zero-length background run, as pycocotools writes it
+    for (auto& c : out) c.assign(1, 0);
+    return;
+  }
   switch (layout) {
     case Layout::kColumnMajor:
       parallel_for(n, threads_for_work(num_threads, n * len, kMinBytesPerThread),
