@@ -295,3 +295,136 @@ def test_bench_runs_the_suite(tmp_path):
     out = tmp_path / "report"
     assert cli.main(["bench", "-k", "test_area", "--out", str(out), "--quiet"]) == 0
     assert "rle-area" in (out / "report.md").read_text()
+
+
+def _box_only(data, every=2):
+    """The file with every `every`-th annotation reduced to its bbox (no segmentation)."""
+    for k, a in enumerate(data["annotations"]):
+        if k % every == 0:
+            del a["segmentation"]
+    return data
+
+
+@pytest.mark.parametrize("method", ["box", "ellipse"])
+def test_boxes_adds_masks_to_box_only_annotations(tmp_path, method):
+    from maskprep import boxes
+
+    _mask = pytest.importorskip("pycocotools._mask")
+    src = shared_file("annotations", "cocomini_instances_val2017.json")
+    data = _box_only(json.loads(src.read_text()))
+    inp = _write(tmp_path / "in.json", data)
+    before = inp.read_bytes()
+    out = tmp_path / "out.json"
+    assert cli.main(["boxes", str(inp), "-o", str(out), "--method", method, "--quiet"]) == 0
+    assert inp.read_bytes() == before
+    result = json.loads(out.read_text())
+    imgs = {im["id"]: im for im in data["images"]}
+    assert [a["id"] for a in result["annotations"]] == [a["id"] for a in data["annotations"]]
+    for k, (a, b) in enumerate(zip(data["annotations"], result["annotations"])):
+        if k % 2:
+            assert a == b  # had a segmentation: untouched
+            continue
+        im = imgs[a["image_id"]]
+        box = np.array([a["bbox"]], np.float64)
+        if method == "box":
+            ref = _mask.frBbox(box, im["height"], im["width"])[0]
+        else:
+            ref = M.frPyObjects(boxes.ellipse_polygons(box), im["height"], im["width"])[0]
+        assert b["segmentation"] == {"size": ref["size"], "counts": ref["counts"].decode()}
+        assert b["area"] == float(M.area(ref))
+        assert b["bbox"] == a["bbox"] and b["category_id"] == a["category_id"]
+
+
+def _boxes_tiny():
+    return {
+        "images": [{"id": 1, "height": 10, "width": 12, "file_name": "missing.jpg"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "bbox": [1, 1, 4, 4]},
+            {"id": 2, "image_id": 1, "bbox": [1, 1, -4, 4]},
+            {"id": 3, "image_id": 5, "bbox": [1, 1, 4, 4]},
+            {"id": 4, "image_id": 1, "bbox": [1, 1, "x", 4]},
+            {"id": 5, "image_id": 1, "bbox": [0, 0, 2, 2], "segmentation": [[0, 0, 2, 0, 2, 2]]},
+        ],
+    }
+
+
+def test_boxes_bad_boxes_fail_by_id_and_write_nothing(tmp_path, capsys):
+    src = _write(tmp_path / "in.json", _boxes_tiny())
+    out = tmp_path / "out.json"
+    assert cli.main(["boxes", str(src), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "3 annotation(s) cannot get a mask" in err
+    assert "id 2: bbox must be finite with non-negative width and height" in err
+    assert "id 3: image_id 5 is not in images" in err
+    assert "id 4: bbox must hold 4 numbers" in err
+    assert not out.exists()
+
+
+def test_boxes_skip_invalid_lists_ids_and_keeps_them(tmp_path, capsys):
+    src = _write(tmp_path / "in.json", _boxes_tiny())
+    out = tmp_path / "out.json"
+    assert cli.main(["boxes", str(src), "-o", str(out), "--skip-invalid"]) == 0
+    assert "ids: [2, 3, 4]" in capsys.readouterr().err
+    anns = json.loads(out.read_text())["annotations"]
+    assert anns[0]["segmentation"]["size"] == [10, 12] and anns[0]["area"] == 16.0
+    assert [a for a in anns[1:4]] == _boxes_tiny()["annotations"][1:4]
+    assert anns[4] == _boxes_tiny()["annotations"][4]  # had a mask: kept
+
+
+def test_boxes_unreadable_image_is_an_error_by_id(tmp_path, capsys):
+    data = _boxes_tiny()
+    data["annotations"] = data["annotations"][:1]
+    src = _write(tmp_path / "in.json", data)
+    out = tmp_path / "out.json"
+    code = cli.main(
+        ["boxes", str(src), "-o", str(out), "--method", "grow", "--images", str(tmp_path)]
+    )
+    assert code == 1
+    assert "id 1: image 1" in capsys.readouterr().err and not out.exists()
+
+
+def test_boxes_bad_arguments_exit_2(tmp_path, capsys):
+    src = _write(tmp_path / "in.json", _boxes_tiny())
+    out = str(tmp_path / "out.json")
+    assert cli.main(["boxes", str(src), "-o", out, "--method", "grow"]) == 2
+    assert "--method grow needs --images" in capsys.readouterr().err
+    assert cli.main(["boxes", str(src), "-o", out, "--method", "maskrcnn", "--images", "."]) == 2
+    assert "--method maskrcnn needs --weights" in capsys.readouterr().err
+    assert cli.main(["boxes", str(src), "-o", out, "--method", "grow", "--images", out]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert cli.main(["boxes", str(src), "-o", str(src)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["boxes", str(src), "-o", out, "--method", "magic"])
+    assert exc.value.code == 2
+
+
+def test_unreadable_json_exits_2(tmp_path, capsys):
+    src = tmp_path / "in.json"
+    src.write_text("{not json")
+    assert cli.main(["validate", str(src)]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+
+
+def test_bench_without_matplotlib_says_which_extra(tmp_path, monkeypatch, capsys):
+    import sys
+
+    data = {
+        "benchmarks": [{"group": "g", "name": "t", "params": {"impl": "a"}, "stats": {"median": 1}}]
+    }
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert (
+        cli.main(
+            [
+                "bench",
+                "--from-json",
+                str(tmp_path / "b.json"),
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
+    assert "pip install 'maskprep[bench]'" in capsys.readouterr().err
+    assert (tmp_path / "r" / "report.md").exists()

@@ -14,10 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
+
 from . import coco
 
 EXAMPLES = {
     "convert": "maskprep convert instances.json -o instances_rle.json --to rle --recompute",
+    "boxes": "maskprep boxes instances.json --images val2017/ -o with_masks.json --method grow",
     "validate": "maskprep validate instances.json",
     "show": "maskprep show instances.json --images val2017/ --out overlays/ --ids 139 285",
     "bench": "maskprep bench --out bench-report/",
@@ -55,12 +58,55 @@ def _parser() -> argparse.ArgumentParser:
     c = add("convert", "Convert every segmentation of a COCO instances file.")
     c.add_argument("input", type=Path, help="COCO instances JSON (never modified)")
     c.add_argument("-o", "--output", type=Path, required=True, help="output JSON")
-    c.add_argument("--to", choices=["rle"], default="rle", help="target format (default: rle)")
+    c.add_argument(
+        "--to",
+        choices=["rle", "polygon"],
+        default="rle",
+        help="rle: compressed COCO RLE, as pycocotools writes it; polygon: traced outlines "
+        "(crowd annotations stay RLE) (default: rle)",
+    )
+    c.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="--to polygon: simplify outlines by up to this many pixels (default 0: exact)",
+    )
     c.add_argument("--recompute", action="store_true", help="recompute area and bbox from masks")
     c.add_argument(
         "--skip-invalid",
         action="store_true",
         help="leave unconvertible annotations as they are and list their ids",
+    )
+
+    x = add("boxes", "Add a mask to every annotation that has only a bbox.")
+    x.add_argument("input", type=Path, help="COCO instances JSON (never modified)")
+    x.add_argument("-o", "--output", type=Path, required=True, help="output JSON")
+    x.add_argument(
+        "--method",
+        choices=["box", "ellipse", "grow", "maskrcnn"],
+        default="box",
+        help="box: the filled box (pycocotools frBbox); ellipse: the inscribed ellipse; grow: "
+        "Otsu or flood fill inside the box on the image; maskrcnn: Mask R-CNN's mask head "
+        "prompted with the box (needs --weights) (default: box)",
+    )
+    x.add_argument("--images", type=Path, help="folder of the image files (grow, maskrcnn)")
+    x.add_argument("--seed", choices=["otsu", "flood"], default="otsu", help="grow: how to segment")
+    x.add_argument("--tolerance", type=float, default=None, help="grow --seed flood: grey levels")
+    x.add_argument(
+        "--weights",
+        default=None,
+        help="maskrcnn: a state_dict file (.pth), or a torchvision weights name when online",
+    )
+    x.add_argument(
+        "--arch", choices=["v1", "v2"], default="v1", help="maskrcnn: maskrcnn_resnet50_fpn(_v2)"
+    )
+    x.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="maskrcnn")
+    x.add_argument("--overwrite", action="store_true", help="replace existing segmentations too")
+    x.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave annotations with bad boxes or unreadable images as they are; list their ids",
     )
 
     v = add("validate", "Report every problem of a COCO instances file by annotation id.")
@@ -103,7 +149,32 @@ def _say(args: argparse.Namespace, *msg: object) -> None:
         print(*msg)
 
 
+class _Progress:
+    """A tqdm bar on stderr for ``progress(done, total)`` callbacks; off with --quiet and when
+    stderr is not a terminal (logs stay clean)."""
+
+    def __init__(self, args: argparse.Namespace, desc: str, unit: str = "ann") -> None:
+        self.args, self.desc, self.unit, self.bar = args, desc, unit, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            disable = True if getattr(self.args, "quiet", False) else None
+            self.bar = tqdm(
+                total=total, desc=self.desc, unit=self.unit, disable=disable, leave=False
+            )
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    if args.tolerance < 0:
+        print("maskprep convert: --tolerance must be >= 0", file=sys.stderr)
+        return 2
     if args.input.resolve() == args.output.resolve():
         print(
             "maskprep convert: the output must not be the input (it is never modified)",
@@ -113,29 +184,115 @@ def cmd_convert(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     data = coco.load(args.input)
     t1 = time.perf_counter()
+    bar = _Progress(args, "convert")
     try:
-        report = coco.segmentations_to_rle(
+        report = coco.convert(
             data,
+            to=args.to,
             recompute=args.recompute,
             skip_invalid=args.skip_invalid,
+            tolerance=args.tolerance,
             num_threads=args.num_threads,
+            progress=bar,
         )
     except ValueError as exc:
         print(f"maskprep convert: {exc}", file=sys.stderr)
         return 1
+    finally:
+        bar.close()
     t2 = time.perf_counter()
     coco.save(data, args.output)
     t3 = time.perf_counter()
     _say(
         args,
         f"converted {report.converted} annotations ({report.polygons} polygon, "
-        f"{report.rles} RLE) -> {args.output}",
+        f"{report.rles} RLE) to {args.to} -> {args.output}",
     )
+    if report.kept:
+        _say(args, f"kept {len(report.kept)} crowd annotation(s) as RLE (COCO's rule for crowds)")
     _say(args, f"time: read {t1 - t0:.3f} s, convert {t2 - t1:.3f} s, write {t3 - t2:.3f} s")
     if report.skipped:
         print(
             f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",
             file=sys.stderr,
+        )
+    return 0
+
+
+def _box_method(args: argparse.Namespace):
+    """masks_for_image(boxes_xywh, image, size) for --method, as coco.add_box_masks wants it."""
+    from . import boxes
+
+    if args.method != "maskrcnn":
+        options = {"seed": args.seed, "tolerance": args.tolerance} if args.method == "grow" else {}
+
+        def masks(b, image, size):
+            return boxes.boxes_to_masks(
+                b, size, method=args.method, image=image, num_threads=args.num_threads, **options
+            )
+
+        return masks
+    from . import models
+
+    model = models.MaskRCNN(arch=args.arch, weights=args.weights, device=args.device)
+
+    def refine(b, image, size):
+        xyxy = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+        return model.refine_boxes(image, xyxy)
+
+    return refine
+
+
+def cmd_boxes(args: argparse.Namespace) -> int:
+    needs_images = args.method in ("grow", "maskrcnn")
+    if needs_images and args.images is None:
+        print(f"maskprep boxes: --method {args.method} needs --images DIR", file=sys.stderr)
+        return 2
+    if args.method == "maskrcnn" and not args.weights:
+        print(
+            "maskprep boxes: --method maskrcnn needs --weights (a state_dict file, or a "
+            "torchvision weights name when the network is reachable)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.tolerance is not None and args.tolerance < 0:
+        print("maskprep boxes: --tolerance must be >= 0", file=sys.stderr)
+        return 2
+    if args.input.resolve() == args.output.resolve():
+        print(
+            "maskprep boxes: the output must not be the input (it is never modified)",
+            file=sys.stderr,
+        )
+        return 2
+    if needs_images and not args.images.is_dir():
+        print(f"maskprep boxes: --images {args.images} is not a folder", file=sys.stderr)
+        return 2
+    data = coco.load(args.input)
+    try:
+        method = _box_method(args)
+    except (ImportError, ValueError, OSError) as exc:
+        print(f"maskprep boxes: {exc}", file=sys.stderr)
+        return 2
+    bar = _Progress(args, f"boxes ({args.method})")
+    try:
+        report = coco.add_box_masks(
+            data,
+            method,
+            images_dir=args.images if needs_images else None,
+            overwrite=args.overwrite,
+            skip_invalid=args.skip_invalid,
+            progress=bar,
+        )
+    except ValueError as exc:
+        print(f"maskprep boxes: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    coco.save(data, args.output)
+    _say(args, f"added {report.added} mask(s) with --method {args.method} -> {args.output}")
+    if report.skipped:
+        print(
+            f"skipped {len(report.skipped)} annotation(s), ids: {report.skipped}", file=sys.stderr
         )
     return 0
 
@@ -277,6 +434,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(
         input=out / "instances.json",
         output=out / "instances_rle.json",
+        to="rle",
+        tolerance=0.0,
         recompute=True,
         skip_invalid=False,
         num_threads=args.num_threads,
@@ -320,13 +479,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         commands = {
             "convert": cmd_convert,
+            "boxes": cmd_boxes,
             "validate": cmd_validate,
             "show": cmd_show,
             "bench": cmd_bench,
             "demo": cmd_demo,
         }
         return commands[args.command](args)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, IsADirectoryError, coco.UnreadableInput) as exc:
         print(f"maskprep {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import orjson
 
 from . import rle
@@ -15,31 +17,66 @@ from . import rle
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+class UnreadableInput(ValueError):
+    """The input file is not JSON (the command exits 2, as for a missing file)."""
+
+
 def load(path: PathLike) -> Dict[str, Any]:
-    """Read a COCO JSON file (orjson: several times faster than the json module)."""
+    """Read a COCO JSON file with orjson (several times faster than the json module). The raw
+    bytes are freed as soon as they are parsed, so the peak is the file plus its objects once."""
     with open(path, "rb") as f:
-        return orjson.loads(f.read())
+        raw = f.read()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableInput(f"{path} is not valid JSON: {exc}") from None
+    finally:
+        del raw
+
+
+# Large lists are serialised this many items at a time: the output is never held in memory whole.
+_WRITE_CHUNK = 10000
 
 
 def save(data: Dict[str, Any], path: PathLike) -> None:
     """Write JSON atomically: to a temporary file beside ``path``, renamed only on success, so an
-    interrupted run never leaves a partial file."""
+    interrupted run never leaves a partial file. Top-level lists (``annotations``, ``images``)
+    are streamed in chunks, so writing needs little memory beyond ``data`` itself."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps(data))
+            if isinstance(data, dict):
+                f.write(b"{")
+                for k, (key, value) in enumerate(data.items()):
+                    f.write((b"," if k else b"") + orjson.dumps(key) + b":")
+                    _write_value(f, value)
+                f.write(b"}")
+            else:
+                _write_value(f, data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _write_value(f: Any, value: Any) -> None:
+    if not isinstance(value, list) or len(value) <= _WRITE_CHUNK:
+        f.write(orjson.dumps(value))
+        return
+    f.write(b"[")
+    for start in range(0, len(value), _WRITE_CHUNK):
+        chunk = orjson.dumps(value[start : start + _WRITE_CHUNK])
+        f.write((b"," if start else b"") + chunk[1:-1])  # the items without their brackets
+    f.write(b"]")
+
+
 @dataclass
 class ConvertReport:
     converted: int = 0
-    polygons: int = 0
-    rles: int = 0
+    polygons: int = 0  # inputs that were polygon lists
+    rles: int = 0  # inputs that were RLE dicts
+    kept: List[Any] = field(default_factory=list)  # ids left as they were (crowd RLE -> polygon)
     skipped: List[Any] = field(default_factory=list)  # annotation ids
     errors: Dict[Any, str] = field(default_factory=dict)  # annotation id -> message
 
@@ -48,21 +85,62 @@ def image_sizes(data: Dict[str, Any]) -> Dict[Any, tuple]:
     return {im["id"]: (int(im["height"]), int(im["width"])) for im in data.get("images", [])}
 
 
-def segmentations_to_rle(
+# Annotations converted per batch: big enough to keep every thread busy, small enough that a
+# progress bar moves and a batch's temporary masks stay small.
+_CHUNK = 8192
+
+
+def rles_or_errors(
+    segs: Sequence[Any],
+    heights: Sequence[int],
+    widths: Sequence[int],
+    ids: Sequence[Any],
+    *,
+    num_threads: Optional[int] = None,
+) -> Tuple[List[Optional[Dict[str, Any]]], Dict[Any, str]]:
+    """:func:`maskprep.rle.from_segmentations` over a batch that may hold bad annotations: the
+    RLE of each good one (``None`` for bad ones) and every bad id with its message, not just
+    the first."""
+    try:
+        return list(rle.from_segmentations(segs, heights, widths, num_threads=num_threads)), {}
+    except (ValueError, TypeError):
+        pass
+    out: List[Optional[Dict[str, Any]]] = []
+    errors: Dict[Any, str] = {}
+    for seg, h, w, aid in zip(segs, heights, widths, ids):
+        try:
+            out.append(rle.from_segmentations([seg], h, w, num_threads=1)[0])
+        except (ValueError, TypeError) as exc:
+            errors[aid] = str(exc).replace("segmentations[0]", "segmentation")
+            out.append(None)
+    return out, errors
+
+
+def convert(
     data: Dict[str, Any],
     *,
+    to: str = "rle",
     recompute: bool = False,
     skip_invalid: bool = False,
+    tolerance: float = 0.0,
     num_threads: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
 ) -> ConvertReport:
-    """Replace every annotation's ``segmentation`` by compressed COCO RLE, in place.
+    """Convert every annotation's ``segmentation``, in place.
 
-    Polygons become exactly what ``pycocotools`` would write (``COCO.annToRLE`` with the counts
-    as a str); RLEs are re-encoded compressed. With ``recompute``, ``area`` and ``bbox`` are
-    recomputed from the mask. Annotation order, ids and every other field are kept. An
-    annotation that cannot be converted raises ``ValueError`` listing every bad id, unless
-    ``skip_invalid``, in which case it is left untouched and its id is in the report.
+    ``to="rle"``: compressed COCO RLE with the counts as a str, exactly what ``pycocotools``
+    writes (``COCO.annToRLE``). ``to="polygon"``: polygon lists traced from the mask
+    (:func:`maskprep.contours.mask_to_polygons`, ``tolerance`` in pixels); crowd annotations
+    (``iscrowd`` = 1) stay RLE, as COCO requires, and their ids are in ``report.kept``.
+    With ``recompute``, ``area`` and ``bbox`` are recomputed from the mask. Annotation order, ids
+    and every other field are kept; annotations without a segmentation are left alone.
+
+    An annotation that cannot be converted raises ``ValueError`` listing every bad id, before
+    anything is changed, unless ``skip_invalid``: then it is left untouched and its id is in
+    ``report.skipped``. ``progress(done, total)`` is called after each batch.
     """
+    if to not in ("rle", "polygon"):
+        raise ValueError(f"to must be 'rle' or 'polygon', got {to!r}")
     sizes = image_sizes(data)
     report = ConvertReport()
     todo = []
@@ -75,43 +153,82 @@ def segmentations_to_rle(
             report.errors[ann.get("id")] = f"image_id {ann.get('image_id')!r} is not in images"
             continue
         todo.append((ann, size))
-    segs = [a["segmentation"] for a, _ in todo]
-    hs = [s[0] for _, s in todo]
-    ws = [s[1] for _, s in todo]
-    try:
-        out = rle.from_segmentations(segs, hs, ws, num_threads=num_threads)
-    except (ValueError, TypeError):
-        # Find every bad annotation, not just the first one, so the report is complete.
-        out = []
-        for (ann, (h, w)), seg in zip(todo, segs):
-            try:
-                out.append(rle.from_segmentations([seg], h, w, num_threads=1)[0])
-            except (ValueError, TypeError) as exc:
-                report.errors[ann.get("id")] = str(exc).replace("segmentations[0]", "segmentation")
-                out.append(None)
+    results: List[Tuple[Dict[str, Any], Any, float, List[float]]] = []
+    for start in range(0, len(todo), _CHUNK):
+        batch = todo[start : start + _CHUNK]
+        rles, errors = rles_or_errors(
+            [a["segmentation"] for a, _ in batch],
+            [h for _, (h, _w) in batch],
+            [w for _, (_h, w) in batch],
+            [a.get("id") for a, _ in batch],
+            num_threads=num_threads,
+        )
+        report.errors.update(errors)
+        ok = [(a, r) for (a, _), r in zip(batch, rles) if r is not None]
+        if ok:
+            areas = rle.area([r for _, r in ok], num_threads=num_threads)
+            boxes = rle.to_bbox([r for _, r in ok], num_threads=num_threads)
+            if to == "polygon":
+                new = _to_polygons(ok, report, tolerance, num_threads)
+            else:
+                new = [_rle_json(r) for _, r in ok]
+            results += [
+                (a, seg, float(ar), b.tolist()) for (a, _), seg, ar, b in zip(ok, new, areas, boxes)
+            ]
+        if progress is not None:
+            progress(start + len(batch), len(todo))
     if report.errors and not skip_invalid:
         details = "; ".join(f"id {k}: {v}" for k, v in list(report.errors.items())[:20])
         raise ValueError(f"{len(report.errors)} annotation(s) cannot be converted: {details}")
     report.skipped = list(report.errors)
-    ok = [(ann, r) for (ann, _), r in zip(todo, out) if r is not None]
-    if recompute and ok:
-        areas = rle.area([r for _, r in ok], num_threads=num_threads)
-        boxes = rle.to_bbox([r for _, r in ok], num_threads=num_threads)
-    for k, (ann, r) in enumerate(ok):
+    for ann, seg, area, box in results:
         if isinstance(ann["segmentation"], list):
             report.polygons += 1
         else:
             report.rles += 1
-        counts = r["counts"]
-        ann["segmentation"] = {
-            "size": r["size"],
-            "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
-        }
+        ann["segmentation"] = seg
         if recompute:
-            ann["area"] = float(areas[k])
-            ann["bbox"] = boxes[k].tolist()
+            ann["area"] = area
+            ann["bbox"] = box
         report.converted += 1
     return report
+
+
+def segmentations_to_rle(data: Dict[str, Any], **kwargs: Any) -> ConvertReport:
+    """``convert(data, to="rle", ...)``."""
+    return convert(data, to="rle", **kwargs)
+
+
+def _rle_json(r: Dict[str, Any]) -> Dict[str, Any]:
+    counts = r["counts"]
+    return {
+        "size": r["size"],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
+def _to_polygons(
+    ok: List[Tuple[Dict[str, Any], Dict[str, Any]]],
+    report: ConvertReport,
+    tolerance: float,
+    num_threads: Optional[int],
+) -> List[Any]:
+    from . import contours
+
+    out: List[Any] = []
+    for ann, r in ok:
+        if ann.get("iscrowd", 0):
+            report.kept.append(ann.get("id"))
+            out.append(_rle_json(r))
+        else:
+            out.append(None)
+    todo = [k for k, v in enumerate(out) if v is None]
+    polys = contours.rles_to_polygons(
+        [ok[k][1] for k in todo], tolerance=tolerance, num_threads=num_threads
+    )
+    for k, p in zip(todo, polys):
+        out[k] = p
+    return out
 
 
 @dataclass
@@ -144,7 +261,7 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
     sizes = image_sizes(data)
     categories = {c.get("id") for c in data.get("categories", [])}
     seen: set = set()
-    checkable = []
+    pending = []
     for ann in data.get("annotations", []):
         aid = ann.get("id")
         if aid in seen:
@@ -178,14 +295,16 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
                         )
                 except TypeError:
                     pass  # reported by the conversion below
-        try:
-            r = rle.from_segmentations([seg], h, w, num_threads=1)[0]
-        except (ValueError, TypeError) as exc:
-            problems.append(
-                Problem("error", aid, str(exc).replace("segmentations[0]", "segmentation"))
-            )
-            continue
-        checkable.append((ann, r))
+        pending.append((ann, seg, h, w))
+    rles, errors = rles_or_errors(
+        [p[1] for p in pending],
+        [p[2] for p in pending],
+        [p[3] for p in pending],
+        [p[0].get("id") for p in pending],
+        num_threads=num_threads,
+    )
+    problems += [Problem("error", aid, msg) for aid, msg in errors.items()]
+    checkable = [(p[0], r) for p, r in zip(pending, rles) if r is not None]
     if checkable:
         rles = [r for _, r in checkable]
         areas = rle.area(rles, num_threads=num_threads)
@@ -210,3 +329,111 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
                         Problem("warning", aid, f"bbox {bbox} but the mask's box is {b.tolist()}")
                     )
     return problems
+
+
+@dataclass
+class BoxesReport:
+    added: int = 0  # annotations that received a mask
+    images: int = 0  # images read
+    skipped: List[Any] = field(default_factory=list)
+    errors: Dict[Any, str] = field(default_factory=dict)
+
+
+def _needs_mask(ann: Dict[str, Any], overwrite: bool) -> bool:
+    seg = ann.get("segmentation")
+    return overwrite or seg is None or (isinstance(seg, (list, dict)) and not seg)
+
+
+def _box_error(bbox: Any) -> Optional[str]:
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        return f"bbox must be [x, y, width, height], got {bbox!r}"
+    try:
+        v = [float(x) for x in bbox]
+    except (TypeError, ValueError):
+        return f"bbox must hold 4 numbers, got {bbox!r}"
+    if not all(math.isfinite(x) for x in v) or v[2] < 0 or v[3] < 0:
+        return f"bbox must be finite with non-negative width and height, got {bbox!r}"
+    return None
+
+
+def load_rgb(path: PathLike) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def add_box_masks(
+    data: Dict[str, Any],
+    masks_for_image: Callable[[np.ndarray, Optional[np.ndarray], Tuple[int, int]], List[Any]],
+    *,
+    images_dir: Optional[PathLike] = None,
+    overwrite: bool = False,
+    skip_invalid: bool = False,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> BoxesReport:
+    """Give a mask to every annotation that has a ``bbox`` but no ``segmentation`` (with
+    ``overwrite``: to every annotation with a bbox), in place.
+
+    ``masks_for_image(boxes_xywh (N, 4) float64, image or None, (h, w))`` returns N COCO RLEs;
+    the image, (H, W, 3) uint8 RGB read from ``images_dir / file_name``, is passed only when
+    ``images_dir`` is given. The segmentation becomes compressed RLE and ``area`` its pixel
+    count (COCO's segmentation area); ``bbox`` and every other field are kept.
+
+    Bad boxes, unknown image ids and unreadable images are errors by annotation id: the call
+    raises ``ValueError`` listing them before anything is changed, unless ``skip_invalid``
+    (then those annotations are left as they are and listed in ``report.skipped``).
+    """
+    report = BoxesReport()
+    images = {im["id"]: im for im in data.get("images", [])}
+    by_image: Dict[Any, List[Dict[str, Any]]] = {}
+    for ann in data.get("annotations", []):
+        if "bbox" not in ann or not _needs_mask(ann, overwrite):
+            continue
+        aid = ann.get("id")
+        err = _box_error(ann["bbox"])
+        if err is None and ann.get("image_id") not in images:
+            err = f"image_id {ann.get('image_id')!r} is not in images"
+        if err is not None:
+            report.errors[aid] = err
+            continue
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    results: List[Tuple[Dict[str, Any], Dict[str, Any]]] = []
+    total = sum(len(v) for v in by_image.values())
+    done = 0
+    for image_id, anns in by_image.items():
+        im = images[image_id]
+        size = (int(im["height"]), int(im["width"]))
+        pixels = None
+        if images_dir is not None:
+            path = Path(images_dir) / str(im.get("file_name", ""))
+            try:
+                pixels = load_rgb(path)
+                report.images += 1
+            except (OSError, ValueError) as exc:
+                msg = f"image {image_id} ({path}) cannot be read: {exc}"
+                report.errors.update({a.get("id"): msg for a in anns})
+                anns = []
+            if pixels is not None and pixels.shape[:2] != size:
+                msg = f"image {image_id} is {pixels.shape[1]}x{pixels.shape[0]} but images says {size[1]}x{size[0]}"
+                report.errors.update({a.get("id"): msg for a in anns})
+                anns = []
+        if anns:
+            b = np.array([a["bbox"] for a in anns], dtype=np.float64)
+            rles = masks_for_image(b, pixels, size)
+            results += list(zip(anns, rles))
+        done += len(by_image[image_id])
+        if progress is not None:
+            progress(done, total)
+    if report.errors and not skip_invalid:
+        details = "; ".join(f"id {k}: {v}" for k, v in list(report.errors.items())[:20])
+        raise ValueError(f"{len(report.errors)} annotation(s) cannot get a mask: {details}")
+    report.skipped = list(report.errors)
+    if results:
+        areas = rle.area([r for _, r in results])
+        for (ann, r), a in zip(results, areas):
+            ann["segmentation"] = _rle_json(r)
+            ann["area"] = float(a)
+            report.added += 1
+    return report

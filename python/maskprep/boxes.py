@@ -1,0 +1,140 @@
+"""Bounding boxes to instance masks (seed 000: "how can I convert bounding boxes to instance
+segmentation masks in a COCO dataset?"), many boxes per call.
+
+Methods and what each assumes:
+
+- ``"box"``: the filled box, exactly ``pycocotools.mask.frBbox`` (the box as a 4-point polygon
+  under pycocotools' rasterization rule). Assumes nothing; the crudest mask, area = box area.
+- ``"ellipse"``: the ellipse inscribed in the box, as a polygon (vertices about every 2 pixels of
+  its perimeter) rasterized by the same rule. Assumes a compact, roundish object that touches
+  the box on all four sides; typically closer to the true mask than the box for people,
+  animals, fruit.
+- ``"grow"``: looks at the image inside each box: grey levels, then Otsu's threshold (the side
+  of the threshold that the box border is *not* is the object) or, with ``seed="flood"``, a
+  flood fill from the box centre with ``tolerance``; keeps the connected component that best
+  covers the box centre; closes it and fills its holes. Falls back to the box when nothing
+  plausible is found (no component, or one under ``min_fill`` of the box). Assumes the object
+  contrasts with its surroundings and is one piece (e.g. objects on plain backgrounds);
+  cluttered scenes need ``"maskrcnn"`` (:meth:`maskprep.models.MaskRCNN.refine_boxes`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import rle
+
+__all__ = ["boxes_to_masks", "METHODS"]
+
+METHODS = ("box", "ellipse", "grow")
+RLE = dict
+
+
+def _boxes_xywh(boxes: Any, box_format: str) -> np.ndarray:
+    if box_format not in ("xywh", "xyxy"):
+        raise ValueError(f"box_format must be 'xywh' or 'xyxy', got {box_format!r}")
+    try:
+        b = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("boxes must be an (N, 4) array of numbers") from None
+    if b.ndim == 1 and b.size == 0:
+        b = b.reshape(0, 4)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {b.shape}")
+    if not np.isfinite(b).all():
+        raise ValueError(f"boxes must be finite: box {int(np.argwhere(~np.isfinite(b))[0, 0])}")
+    if box_format == "xyxy":
+        b = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    bad = np.flatnonzero((b[:, 2] < 0) | (b[:, 3] < 0))
+    if bad.size:
+        raise ValueError(
+            f"boxes must have non-negative width and height ({box_format}): box {bad[0]} "
+            f"is {np.asarray(boxes, dtype=np.float64)[bad[0]].tolist()}"
+        )
+    return b
+
+
+def _image_size(image_size: Any) -> Tuple[int, int]:
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (height, width), got {image_size!r}") from None
+    if h < 0 or w < 0 or (h, w) != tuple(image_size):
+        raise ValueError(f"image_size must be two non-negative ints, got {image_size!r}")
+    return h, w
+
+
+def ellipse_polygons(boxes_xywh: np.ndarray) -> List[List[float]]:
+    """The inscribed ellipse of each (x, y, w, h) box as a flat COCO polygon, a vertex about
+    every 2 pixels of perimeter (at least 16): the chord error stays under 0.1 pixel for
+    boxes up to ~1000 pixels, finer than the rasterizer's 1/5-pixel grid matters."""
+    out = []
+    for x, y, w, h in boxes_xywh:
+        rx, ry = w / 2.0, h / 2.0
+        perimeter = math.pi * (3 * (rx + ry) - math.sqrt((3 * rx + ry) * (rx + 3 * ry)))
+        n = max(16, int(math.ceil(perimeter / 2.0)))
+        t = np.arange(n) * (2.0 * math.pi / n)
+        xy = np.empty(2 * n)
+        xy[0::2] = x + rx + rx * np.cos(t)
+        xy[1::2] = y + ry + ry * np.sin(t)
+        out.append(xy.tolist())
+    return out
+
+
+def boxes_to_masks(
+    boxes: Any,
+    image_size: Union[Tuple[int, int], Sequence[int]],
+    *,
+    method: str = "box",
+    image: Optional[np.ndarray] = None,
+    box_format: str = "xywh",
+    output: str = "rle",
+    compressed: bool = True,
+    seed: str = "otsu",
+    tolerance: Optional[float] = None,
+    min_fill: float = 0.1,
+    num_threads: Optional[int] = None,
+) -> Union[List[RLE], np.ndarray]:
+    """One mask per box.
+
+    boxes: (N, 4) floats, COCO ``xywh`` (default) or ``xyxy``, in pixels of an image of
+    ``image_size`` = (height, width). Parts outside the image are clipped; a zero-size box gives
+    an empty mask. method: ``"box"``, ``"ellipse"`` or ``"grow"`` (see the module docs;
+    ``"grow"`` needs ``image``, (H, W) or (H, W, 3) uint8 RGB, and takes ``seed`` =
+    ``"otsu"`` | ``"flood"``, ``tolerance`` for the flood (default: a quarter of the crop's grey
+    level range) and ``min_fill``).
+
+    Returns a list of N COCO RLE dicts (``output="rle"``, compressed strings unless
+    ``compressed=False``) or a bool array (N, H, W) (``output="dense"``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if output not in ("rle", "dense"):
+        raise ValueError(f"output must be 'rle' or 'dense', got {output!r}")
+    b = _boxes_xywh(boxes, box_format)
+    h, w = _image_size(image_size)
+    if method == "box":
+        rles = rle.from_bbox(b, h, w, compressed=compressed)
+    elif method == "ellipse":
+        rles = rle.from_polygons(ellipse_polygons(b), h, w, compressed=compressed)
+    else:
+        from ._grow import grow
+
+        rles = grow(
+            b,
+            (h, w),
+            image,
+            seed=seed,
+            tolerance=tolerance,
+            min_fill=min_fill,
+            compressed=compressed,
+            num_threads=num_threads,
+        )
+    if output == "rle":
+        return rles
+    if not rles:
+        return np.zeros((0, h, w), bool)
+    return rle.decode(rles, layout="nhw", num_threads=num_threads).view(bool)
