@@ -121,6 +121,24 @@ def test_uncompressed_and_compressed_rle_segmentations(coco_val2014, coco_fake_r
     assert out == comp
 
 
+def test_from_segmentations_str_counts(coco_val2014, coco_fake_results):
+    imgs = {im["id"]: im for im in coco_val2014["images"]}
+    anns = coco_val2014["annotations"][:300]  # polygons and crowd RLEs
+    segs = [a["segmentation"] for a in anns]
+    segs += [d["segmentation"] for d in coco_fake_results[:20]]  # compressed, str counts
+    segs += [{**s, "counts": s["counts"].encode()} for s in segs[-20:]]  # compressed, bytes
+    hs = [imgs[a["image_id"]]["height"] for a in anns] + [s["size"][0] for s in segs[-40:]]
+    ws = [imgs[a["image_id"]]["width"] for a in anns] + [s["size"][1] for s in segs[-40:]]
+    as_bytes = rle.from_segmentations(segs, hs, ws)
+    as_str = rle.from_segmentations(segs, hs, ws, counts="str")
+    assert all(isinstance(r["counts"], str) for r in as_str)
+    for b, s in zip(as_bytes, as_str):
+        c = b["counts"]
+        assert s == {"size": b["size"], "counts": c.decode() if isinstance(c, bytes) else c}
+    with pytest.raises(ValueError, match="counts must be 'bytes' or 'str', got 'list'"):
+        rle.from_segmentations(segs, hs, ws, counts="list")
+
+
 def test_polygon_with_numpy_coordinates(rng):
     poly = np.array(star_polygon(rng, 40, 40, 12))
     assert rle.from_polygons([poly], 40, 40) == _mask.frPoly([poly.tolist()], 40, 40)

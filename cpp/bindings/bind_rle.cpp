@@ -409,8 +409,10 @@ py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
 }
 
 // A COCO `segmentation` per annotation -> one compressed RLE dict each (pycocotools' annToRLE).
+// str_counts: counts as str (what JSON files hold) instead of bytes (what pycocotools returns).
 py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
-                            std::vector<index_t> widths, py::object num_threads) {
+                            std::vector<index_t> widths, bool str_counts,
+                            py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   if (!PyList_Check(segs_obj.ptr()) && !PyTuple_Check(segs_obj.ptr()))
     throw py::type_error("segmentations must be a list, got " + type_name(segs_obj));
@@ -490,15 +492,26 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
       if (!rles.str[r]) rle_strings[r] = rle::to_string(rles.counts[r]);
     });
   }
+  auto counts = [&](const std::string& s) -> py::object {
+    if (str_counts) return py::reinterpret_steal<py::object>(
+        PyUnicode_DecodeASCII(s.data(), static_cast<py::ssize_t>(s.size()), nullptr));
+    return py::bytes(s);
+  };
   py::list out(n);
   for (size_t k = 0; k < poly_objects.size(); ++k) {
     const size_t i = static_cast<size_t>(poly_objects[k]);
-    out[i] = bind::make_rle(heights[i], widths[i], py::bytes(poly_strings[k]));
+    out[i] = bind::make_rle(heights[i], widths[i], counts(poly_strings[k]));
   }
   for (size_t r = 0; r < rle_objects.size(); ++r) {
     const size_t i = static_cast<size_t>(rle_objects[r]);
-    // A compressed RLE is returned as given (pycocotools' annToRLE returns it untouched).
-    py::object c = kind[i] == 2 ? original_counts[i] : py::object(py::bytes(rle_strings[r]));
+    py::object c;
+    if (kind[i] != 2) {
+      c = counts(rle_strings[r]);
+    } else if (str_counts && !PyUnicode_Check(original_counts[i].ptr())) {
+      c = counts(std::string(rles.str[r], static_cast<size_t>(rles.str_len[r])));
+    } else {
+      c = original_counts[i];  // as given (pycocotools' annToRLE returns it untouched)
+    }
     out[i] = bind::make_rle(heights[i], widths[i], c);
   }
   return out;
@@ -548,7 +561,7 @@ void bind_rle(py::module_& m) {
   m.def("rle_from_polygons", &from_polygons, py::arg("polygons"), py::arg("h"), py::arg("w"),
         py::arg("compressed"), py::arg("min_points") = 3);
   m.def("rle_from_segmentations", &from_segmentations, py::arg("segmentations"),
-        py::arg("heights"), py::arg("widths"), nt);
+        py::arg("heights"), py::arg("widths"), py::arg("str_counts"), nt);
   m.def("rle_counts_to_string", &counts_to_string, py::arg("counts"));
   m.def("rle_string_to_counts", &string_to_counts, py::arg("s"));
 }

@@ -64,23 +64,28 @@ void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
   }
   const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
   const index_t x_min = *lo;
-  thread_local std::vector<index_t> start, sorted;
-  start.assign(static_cast<size_t>(*hi - x_min + 2), 0);
-  for (index_t x : cols) ++start[static_cast<size_t>(x - x_min + 1)];
-  for (size_t c = 1; c < start.size(); ++c) start[c] += start[c - 1];
+  thread_local std::vector<index_t> start_tls, sorted_tls;
+  // Plain pointers in the loops: every touch of a thread_local costs a __tls_get_addr call.
+  std::vector<index_t>& sorted = sorted_tls;
+  start_tls.assign(static_cast<size_t>(*hi - x_min + 2), 0);
   sorted.resize(a.size());
-  for (size_t i = 0; i < a.size(); ++i)
-    sorted[static_cast<size_t>(start[static_cast<size_t>(cols[i] - x_min)]++)] = a[i];
+  index_t* start = start_tls.data();
+  index_t* out = sorted.data();
+  const index_t* in = a.data();
+  const index_t* col = cols.data();
+  const size_t n = a.size(), n_buckets = start_tls.size();
+  for (size_t i = 0; i < n; ++i) ++start[col[i] - x_min + 1];
+  for (size_t c = 1; c < n_buckets; ++c) start[c] += start[c - 1];
+  for (size_t i = 0; i < n; ++i) out[start[col[i] - x_min]++] = in[i];
   // start[c] now ends bucket c; buckets are small (a boundary crosses a column a few times).
   index_t begin = 0;
-  for (size_t c = 0; c + 1 < start.size(); ++c) {
+  for (size_t c = 0; c + 1 < n_buckets; ++c) {
     const index_t end = start[c];
     for (index_t i = begin + 1; i < end; ++i) {
-      const index_t v = sorted[static_cast<size_t>(i)];
+      const index_t v = out[i];
       index_t j = i;
-      for (; j > begin && sorted[static_cast<size_t>(j - 1)] > v; --j)
-        sorted[static_cast<size_t>(j)] = sorted[static_cast<size_t>(j - 1)];
-      sorted[static_cast<size_t>(j)] = v;
+      for (; j > begin && out[j - 1] > v; --j) out[j] = out[j - 1];
+      out[j] = v;
     }
     begin = end;
   }
@@ -112,10 +117,15 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
     return;
   }
   // Scratch reused across calls on this thread: rasterizing is allocation-bound otherwise.
-  thread_local std::vector<int> x, y;
-  thread_local std::vector<index_t> a, cols;
-  x.resize(static_cast<size_t>(k) + 1);
-  y.resize(static_cast<size_t>(k) + 1);
+  thread_local std::vector<int> x_tls, y_tls;
+  thread_local std::vector<index_t> a_tls, cols_tls;
+  // Plain references/pointers below: every touch of a thread_local costs a __tls_get_addr call.
+  std::vector<index_t>& a = a_tls;
+  std::vector<index_t>& cols = cols_tls;
+  x_tls.resize(static_cast<size_t>(k) + 1);
+  y_tls.resize(static_cast<size_t>(k) + 1);
+  int* x = x_tls.data();
+  int* y = y_tls.data();
   a.clear();
   cols.clear();
   for (index_t j = 0; j < k; ++j) x[j] = static_cast<int>(kScale * xy[j * 2 + 0] + .5);
@@ -196,23 +206,28 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
   // sort the toggle positions x*h + y, append h*w, difference, fold zero-length runs.
   sort_positions(a, cols);
   a.push_back(h * w);
+  index_t* d = a.data();
+  const size_t n = a.size();
   index_t p = 0;
-  for (index_t& v : a) {
-    const index_t t = v;
-    v -= p;
+  for (size_t i = 0; i < n; ++i) {
+    const index_t t = d[i];
+    d[i] -= p;
     p = t;
   }
-  const size_t n = a.size();
-  out.push_back(static_cast<rle::count_t>(a[0]));
+  out.resize(n);
+  rle::count_t* o = out.data();
+  size_t m = 0;
+  o[m++] = static_cast<rle::count_t>(d[0]);
   size_t j = 1;
   while (j < n) {
-    if (a[j] > 0) {
-      out.push_back(static_cast<rle::count_t>(a[j++]));
+    if (d[j] > 0) {
+      o[m++] = static_cast<rle::count_t>(d[j++]);
     } else {
       ++j;  // two toggles at one pixel cancel: fold the next run into the previous one
-      if (j < n) out.back() += static_cast<rle::count_t>(a[j++]);
+      if (j < n) o[m - 1] += static_cast<rle::count_t>(d[j++]);
     }
   }
+  out.resize(m);
 }
 
 void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {

@@ -157,13 +157,13 @@ class _Progress:
         self.args, self.desc, self.unit, self.bar = args, desc, unit, None
 
     def __call__(self, done: int, total: int) -> None:
+        if getattr(self.args, "quiet", False):
+            return  # not even the import: tqdm's first bar costs ~0.1 s of multiprocessing setup
         if self.bar is None:
             from tqdm import tqdm
 
-            disable = True if getattr(self.args, "quiet", False) else None
-            self.bar = tqdm(
-                total=total, desc=self.desc, unit=self.unit, disable=disable, leave=False
-            )
+            # disable=None: no bar when stderr is not a terminal
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=None, leave=False)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

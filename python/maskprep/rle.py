@@ -172,6 +172,7 @@ def from_segmentations(
     heights: Union[int, Sequence[int], np.ndarray],
     widths: Union[int, Sequence[int], np.ndarray],
     *,
+    counts: str = "bytes",
     num_threads: Optional[int] = None,
 ) -> List[RLE]:
     """Convert COCO ``segmentation`` objects to one compressed RLE dict each, in parallel.
@@ -180,13 +181,19 @@ def from_segmentations(
     equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
     (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
     ``heights``/``widths`` are the image sizes, one per segmentation or one for all.
-    Errors name the index: ``segmentations[17] polygon 0 must have at least 3 points ...``.
+    ``counts="bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
+    ``"str"`` gives every counts as a str, as COCO JSON files hold them. Errors name the index: ``segmentations[17] polygon 0 must have at least 3
+    points ...``.
     """
+    if counts not in ("bytes", "str"):
+        raise ValueError(f"counts must be 'bytes' or 'str', got {counts!r}")
     segs = segmentations if isinstance(segmentations, list) else list(segmentations)
     n = len(segs)
     hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
-    return _core.rle_from_segmentations(segs, hs.tolist(), ws.tolist(), num_threads)
+    return _core.rle_from_segmentations(
+        segs, hs.tolist(), ws.tolist(), counts == "str", num_threads
+    )
 
 
 def to_string(counts: Any) -> bytes:
