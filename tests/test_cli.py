@@ -93,19 +93,40 @@ def test_skip_invalid_lists_the_skipped_ids(tmp_path, capsys):
     assert anns[1]["segmentation"] == [[0, 0, 5, 0, 5]]  # untouched, not dropped
 
 
-def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
-    src = _write(
-        tmp_path / "in.json",
-        {"images": _tiny()["images"], "annotations": _tiny()["annotations"][:1]},
-    )
-    out = tmp_path / "out.json"
+class _Interrupting:
+    """A file that takes half of what it is given, then raises KeyboardInterrupt (Ctrl-C in
+    the middle of writing)."""
 
-    def boom(*args, **kwargs):
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, b):
+        b = bytes(b)
+        self.f.write(b[: len(b) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(coco.orjson, "dumps", boom)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+@pytest.mark.parametrize("where", ["mid-write", "before-rename"])
+def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch, where):
+    src = _write(tmp_path / "in.json", _tiny())
+    out = tmp_path / "out.json"
+    if where == "mid-write":
+        fdopen = coco.os.fdopen
+        monkeypatch.setattr(coco.os, "fdopen", lambda *a, **k: _Interrupting(fdopen(*a, **k)))
+    else:
+
+        def boom(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(coco.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
-        cli.main(["convert", str(src), "-o", str(out)])
+        cli.main(["convert", str(src), "-o", str(out), "--skip-invalid"])
     assert list(tmp_path.iterdir()) == [src]
 
 
@@ -353,7 +374,7 @@ def test_boxes_bad_boxes_fail_by_id_and_write_nothing(tmp_path, capsys):
     out = tmp_path / "out.json"
     assert cli.main(["boxes", str(src), "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "3 annotation(s) cannot get a mask" in err
+    assert "3 annotation(s) cannot be given a mask" in err
     assert "id 2: bbox must be finite with non-negative width and height" in err
     assert "id 3: image_id 5 is not in images" in err
     assert "id 4: bbox must hold 4 numbers" in err

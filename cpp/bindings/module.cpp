@@ -12,6 +12,7 @@ void bind_morphology(py::module_& m);
 void bind_components(py::module_& m);
 void bind_contours(py::module_& m);
 void bind_boxes(py::module_& m);
+void bind_coco(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "maskprep compiled kernels (use the maskprep package, not this module directly)";
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   bind_components(m);
   bind_contours(m);
   bind_boxes(m);
+  bind_coco(m);
 }

@@ -1,6 +1,6 @@
 # Type stub for the compiled module maskprep._core (checked by mypy.stubtest in the tests).
 # Each concern keeps its own section, in the order of cpp/bindings/module.cpp.
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -73,3 +73,14 @@ def roi_align_backward(
     features: npt.NDArray[np.floating[Any]] | None,
     num_threads: int | None,
 ) -> npt.NDArray[np.floating[Any]]: ...
+
+# ---- coco (whole files) -------------------------------------------------------------------------
+class JsonSyntaxError(ValueError): ...
+
+def coco_convert_to_rle(
+    data: bytes,
+    recompute: bool,
+    keep_going: bool,
+    progress: Callable[[int, int], object] | None,
+    num_threads: int | None = None,
+) -> tuple[npt.NDArray[np.uint8], dict[str, int], list[tuple[Any, str]]]: ...

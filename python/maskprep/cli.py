@@ -182,12 +182,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
         return 2
     t0 = time.perf_counter()
-    data = coco.load(args.input)
-    t1 = time.perf_counter()
     bar = _Progress(args, "convert")
     try:
-        report = coco.convert(
-            data,
+        report = coco.convert_file(
+            args.input,
+            args.output,
             to=args.to,
             recompute=args.recompute,
             skip_invalid=args.skip_invalid,
@@ -196,21 +195,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
             progress=bar,
         )
     except ValueError as exc:
+        if isinstance(exc, coco.UnreadableInput):
+            raise
         print(f"maskprep convert: {exc}", file=sys.stderr)
         return 1
     finally:
         bar.close()
-    t2 = time.perf_counter()
-    coco.save(data, args.output)
-    t3 = time.perf_counter()
     _say(
         args,
         f"converted {report.converted} annotations ({report.polygons} polygon, "
-        f"{report.rles} RLE) to {args.to} -> {args.output}",
+        f"{report.rles} RLE) to {args.to} -> {args.output} in {time.perf_counter() - t0:.2f} s",
     )
     if report.kept:
         _say(args, f"kept {len(report.kept)} crowd annotation(s) as RLE (COCO's rule for crowds)")
-    _say(args, f"time: read {t1 - t0:.3f} s, convert {t2 - t1:.3f} s, write {t3 - t2:.3f} s")
     if report.skipped:
         print(
             f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import orjson
 
-from . import rle
+from . import _core, rle
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -55,26 +55,35 @@ def load(path: PathLike) -> Dict[str, Any]:
 _WRITE_CHUNK = 10000
 
 
-def save(data: Dict[str, Any], path: PathLike) -> None:
-    """Write JSON atomically: to a temporary file beside ``path``, renamed only on success, so an
-    interrupted run never leaves a partial file. Top-level lists (``annotations``, ``images``)
-    are streamed in chunks, so writing needs little memory beyond ``data`` itself."""
+def _atomic_write(path: PathLike, write: Callable[[Any], None]) -> None:
+    """write(file) into a temporary file beside ``path``, renamed over it only on success, so an
+    interrupted run never leaves a partial file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
-            if isinstance(data, dict):
-                f.write(b"{")
-                for k, (key, value) in enumerate(data.items()):
-                    f.write((b"," if k else b"") + orjson.dumps(key) + b":")
-                    _write_value(f, value)
-                f.write(b"}")
-            else:
-                _write_value(f, data)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save(data: Dict[str, Any], path: PathLike) -> None:
+    """Write JSON atomically (see :func:`_atomic_write`). Top-level lists (``annotations``,
+    ``images``) are streamed in chunks, so writing needs little memory beyond ``data`` itself."""
+
+    def write(f: Any) -> None:
+        if isinstance(data, dict):
+            f.write(b"{")
+            for k, (key, value) in enumerate(data.items()):
+                f.write((b"," if k else b"") + orjson.dumps(key) + b":")
+                _write_value(f, value)
+            f.write(b"}")
+        else:
+            _write_value(f, data)
+
+    _atomic_write(path, write)
 
 
 def _write_value(f: Any, value: Any) -> None:
@@ -200,10 +209,7 @@ def convert(
         new += rles
         if progress is not None:
             progress(min(start + _CHUNK, len(todo)), len(todo))
-    if report.errors and not skip_invalid:
-        details = "; ".join(f"id {k}: {v}" for k, v in list(report.errors.items())[:20])
-        raise ValueError(f"{len(report.errors)} annotation(s) cannot be converted: {details}")
-    report.skipped = list(report.errors)
+    _raise_unless_skipping(report, skip_invalid, "converted")
     k = 0
     for ann, seg in zip(todo, new):
         if seg is None:
@@ -219,6 +225,64 @@ def convert(
         k += 1
     report.converted = k
     return report
+
+
+def convert_file(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    to: str = "rle",
+    recompute: bool = False,
+    skip_invalid: bool = False,
+    tolerance: float = 0.0,
+    num_threads: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> ConvertReport:
+    """:func:`convert` from file to file; ``dst`` is written atomically and only on success.
+
+    ``to="rle"`` works on the JSON text in C++ (``maskprep._core.coco_convert_to_rle``): no
+    Python objects for the annotations, every byte other than the converted values (and, with
+    ``recompute``, ``area`` and ``bbox``) copied verbatim; memory is the file and its output.
+    ``to="polygon"`` loads the file (:func:`load`), runs :func:`convert` and saves it.
+    Raises :class:`UnreadableInput` for a file that is not JSON, ``ValueError`` for invalid
+    annotations (unless ``skip_invalid``) or a file that is not a COCO instances file.
+    """
+    if to != "rle":
+        data = load(src)
+        report = convert(
+            data,
+            to=to,
+            recompute=recompute,
+            skip_invalid=skip_invalid,
+            tolerance=tolerance,
+            num_threads=num_threads,
+            progress=progress,
+        )
+        save(data, dst)
+        return report
+    with open(src, "rb") as f:
+        raw = f.read()
+    try:
+        out, counts, errors = _core.coco_convert_to_rle(
+            raw, recompute, skip_invalid, progress, num_threads
+        )
+    except _core.JsonSyntaxError as exc:
+        raise UnreadableInput(f"{src} is {exc}") from None
+    del raw
+    report = ConvertReport(
+        converted=counts["converted"], polygons=counts["polygons"], rles=counts["rles"]
+    )
+    report.errors = dict(errors)
+    _raise_unless_skipping(report, skip_invalid, "converted")
+    _atomic_write(dst, lambda f: f.write(out))
+    return report
+
+
+def _raise_unless_skipping(report: Any, skip_invalid: bool, what: str) -> None:
+    if report.errors and not skip_invalid:
+        details = "; ".join(f"id {k}: {v}" for k, v in list(report.errors.items())[:20])
+        raise ValueError(f"{len(report.errors)} annotation(s) cannot be {what}: {details}")
+    report.skipped = list(report.errors)
 
 
 def segmentations_to_rle(data: Dict[str, Any], **kwargs: Any) -> ConvertReport:
@@ -452,10 +516,7 @@ def add_box_masks(
         done += len(by_image[image_id])
         if progress is not None:
             progress(done, total)
-    if report.errors and not skip_invalid:
-        details = "; ".join(f"id {k}: {v}" for k, v in list(report.errors.items())[:20])
-        raise ValueError(f"{len(report.errors)} annotation(s) cannot get a mask: {details}")
-    report.skipped = list(report.errors)
+    _raise_unless_skipping(report, skip_invalid, "given a mask")
     if results:
         areas = rle.area([r for _, r in results])
         for (ann, r), a in zip(results, areas):

@@ -1,0 +1,68 @@
+// Bindings for whole-file COCO conversion (coco_json.hpp).
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <string>
+
+#include "bind_util.hpp"
+#include "maskprep/coco_json.hpp"
+
+namespace py = pybind11;
+using namespace maskprep;
+
+namespace {
+
+// An annotation id's JSON text as the Python value json.loads would give for the common cases
+// (an integer, a plain string); other ids are returned as their text.
+py::object id_value(const std::string& text) {
+  if (text.empty()) return py::none();
+  if (text.front() == '"' && text.find('\\') == std::string::npos)
+    return py::str(text.substr(1, text.size() - 2));
+  const size_t digits = text.find_first_not_of("-0123456789");
+  if (digits == std::string::npos) return py::int_(py::str(text));
+  return py::str(text);
+}
+
+py::tuple convert_to_rle(const py::buffer& data, bool recompute, bool keep_going,
+                         const py::object& progress, const py::object& num_threads) {
+  coco_json::ConvertOptions options;
+  options.recompute = recompute;
+  options.num_threads = bind::resolve_threads(num_threads);
+  if (!progress.is_none()) {
+    options.progress = [progress](index_t done, index_t total) {
+      py::gil_scoped_acquire gil;  // called between batches, on this thread only
+      progress(done, total);
+    };
+  }
+  const py::buffer_info buf = data.request();
+  if (buf.ndim != 1 || buf.itemsize != 1)
+    throw py::type_error("data must be bytes (the file's contents)");
+  auto result = std::make_unique<coco_json::ConvertResult>();
+  {
+    py::gil_scoped_release release;  // `data` stays referenced by the caller for the call
+    *result = coco_json::convert_to_rle(static_cast<const char*>(buf.ptr), buf.size, options,
+                                        keep_going);
+  }
+  py::dict report;
+  report["annotations"] = result->annotations;
+  report["converted"] = result->converted;
+  report["polygons"] = result->polygons;
+  report["rles"] = result->rles;
+  py::list errors;
+  for (const auto& e : result->errors) errors.append(py::make_tuple(id_value(e.id), e.message));
+  // The output as a uint8 array owning the string: no copy of what may be hundreds of MB.
+  auto* owner = new std::string(std::move(result->output));
+  py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::string*>(p); });
+  py::array_t<std::uint8_t> output(static_cast<py::ssize_t>(owner->size()),
+                                   reinterpret_cast<const std::uint8_t*>(owner->data()),
+                                   free_when_done);
+  return py::make_tuple(output, report, errors);
+}
+
+}  // namespace
+
+void bind_coco(py::module_& m) {
+  py::register_exception<coco_json::SyntaxError>(m, "JsonSyntaxError", PyExc_ValueError);
+  m.def("coco_convert_to_rle", &convert_to_rle, py::arg("data"), py::arg("recompute"),
+        py::arg("keep_going"), py::arg("progress"), py::arg("num_threads") = py::none());
+}

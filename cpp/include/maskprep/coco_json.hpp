@@ -1,0 +1,57 @@
+// Whole COCO instances files converted to compressed RLE straight from the JSON text.
+//
+// Why: a 500 MB instances file parsed into Python objects takes several GB and most of a
+// conversion's time goes into building, walking and freeing them. Here the file is scanned once
+// (a validating JSON scanner), only the values that matter are parsed (each image's id, height
+// and width; each annotation's id, image_id and segmentation), segmentations are converted in
+// parallel, and the output is the input text with those values replaced: every other byte,
+// field order and number formatting included, is copied verbatim.
+//
+// The result per annotation is what pycocotools' COCO.annToRLE gives, counts as a JSON string:
+// polygon lists -> merge(frPyObjects(seg, h, w)); uncompressed RLE {"size", "counts": [...]} ->
+// compressed, counts kept as given; compressed RLE -> validated and kept as written.
+// Annotations whose segmentation is absent, null or [] are copied unchanged.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "maskprep/common.hpp"
+
+namespace maskprep::coco_json {
+
+// The text is not JSON (the message gives the byte offset and what was expected).
+struct SyntaxError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+struct ConvertOptions {
+  bool recompute = false;  // replace (or add) "area" and "bbox" from the mask
+  int num_threads = 1;
+  // Called between batches with (annotations done, annotations in all), on the calling thread.
+  std::function<void(index_t, index_t)> progress;
+};
+
+struct AnnotationError {
+  std::string id;  // the annotation's "id" as JSON text (e.g. 17 or "a-17"); "" when absent
+  std::string message;
+};
+
+struct ConvertResult {
+  std::string output;  // the converted file (empty when errors is not empty and !keep_going)
+  index_t annotations = 0, converted = 0, polygons = 0, rles = 0;
+  std::vector<AnnotationError> errors;  // annotations that cannot be converted, in file order
+};
+
+// Converts the JSON text data[0..len). Throws SyntaxError for text that is not JSON, and
+// std::invalid_argument for JSON whose structure is not a COCO instances file (a
+// top-level object; "images" and "annotations" arrays of objects; images with integer height
+// and width). Annotations that cannot be converted (bad polygons, sizes that are not their
+// image's, malformed counts, an image_id that is not in images) are listed in errors; they are
+// copied unchanged when keep_going, else the output is left empty.
+ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions& options,
+                             bool keep_going);
+
+}  // namespace maskprep::coco_json

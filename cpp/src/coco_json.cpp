@@ -1,0 +1,514 @@
+// COCO instances JSON -> compressed RLE, on the text (see coco_json.hpp).
+#include "maskprep/coco_json.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include "maskprep/parallel.hpp"
+#include "maskprep/polygon.hpp"
+#include "maskprep/rle.hpp"
+
+namespace maskprep::coco_json {
+
+namespace {
+
+using detail::concat;
+
+constexpr int kMaxDepth = 512;        // deeper nesting is rejected instead of overflowing the stack
+constexpr index_t kBatch = 8192;      // annotations per parallel batch (one progress step each)
+
+// <cctype>'s isdigit goes through the locale: too slow for a byte loop.
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+struct Span {
+  index_t begin = -1, end = -1;  // [begin, end) of a value's text; begin < 0: absent
+  bool present() const { return begin >= 0; }
+};
+
+// A validating JSON scanner over a byte buffer (RFC 8259 grammar; strings are not checked for
+// valid UTF-8, they are only copied). Positions are byte offsets.
+class Scanner {
+ public:
+  Scanner(const char* d, index_t n) : d_(d), n_(n) {}
+
+  [[noreturn]] void fail(index_t p, const char* what) const {
+    throw SyntaxError(concat("not valid JSON at byte ", p, ": ", what));
+  }
+  char at(index_t p) const { return p < n_ ? d_[p] : '\0'; }
+  index_t ws(index_t p) const {
+    while (p < n_ && (d_[p] == ' ' || d_[p] == '\n' || d_[p] == '\r' || d_[p] == '\t')) ++p;
+    return p;
+  }
+
+  index_t string_end(index_t p) const {  // d_[p] == '"'
+    for (++p; p < n_; ++p) {
+      const unsigned char c = static_cast<unsigned char>(d_[p]);
+      if (c == '"') return p + 1;
+      if (c < 0x20) fail(p, "control character in a string");
+      if (c == '\\') {
+        const char e = at(p + 1);
+        if (e == 'u') {
+          for (index_t k = p + 2; k < p + 6; ++k)
+            if (!is_hex(at(k))) fail(k, "bad \\u escape");
+          p += 5;
+        } else if (e != '\0' && std::strchr("\"\\/bfnrt", e)) {
+          ++p;
+        } else {
+          fail(p, "bad escape in a string");
+        }
+      }
+    }
+    fail(p, "unterminated string");
+  }
+
+  index_t number_end(index_t p) const {
+    auto digits = [&](index_t q) {
+      const index_t s = q;
+      while (is_digit(at(q))) ++q;
+      if (q == s) fail(q, "expected a digit");
+      return q;
+    };
+    if (at(p) == '-') ++p;
+    if (at(p) == '0') {
+      ++p;
+    } else {
+      p = digits(p);
+    }
+    if (at(p) == '.') p = digits(p + 1);
+    if (at(p) == 'e' || at(p) == 'E') {
+      ++p;
+      if (at(p) == '+' || at(p) == '-') ++p;
+      p = digits(p);
+    }
+    return p;
+  }
+
+  // End of the value starting at or after p (leading whitespace skipped).
+  index_t value_end(index_t p, int depth = 0) const {
+    p = ws(p);
+    const char c = at(p);
+    if (c == '{') return members(p, depth, [](Span, Span) {});
+    if (c == '[') return elements(p, depth, [](Span) {});
+    if (c == '"') return string_end(p);
+    if (c == '-' || is_digit(c)) return number_end(p);
+    for (const char* lit : {"true", "false", "null"}) {
+      const index_t len = static_cast<index_t>(std::strlen(lit));
+      if (p + len <= n_ && std::memcmp(d_ + p, lit, static_cast<size_t>(len)) == 0) return p + len;
+    }
+    fail(p, p >= n_ ? "unexpected end of the text" : "unexpected character");
+  }
+
+  // Walks the object at p (d_[ws(p)] must be '{'), calling f(key span without quotes, value
+  // span) per member; returns the end of the object.
+  template <typename F>
+  index_t members(index_t p, int depth, F&& f) const {
+    p = ws(p);
+    if (at(p) != '{') fail(p, "expected an object");
+    if (depth >= kMaxDepth) fail(p, "nested too deeply");
+    p = ws(p + 1);
+    if (at(p) == '}') return p + 1;
+    for (;;) {
+      p = ws(p);
+      if (at(p) != '"') fail(p, "expected a string key");
+      const index_t key_end = string_end(p);
+      const Span key{p + 1, key_end - 1};
+      p = ws(key_end);
+      if (at(p) != ':') fail(p, "expected ':'");
+      const index_t vb = ws(p + 1);
+      p = value_end(vb, depth + 1);
+      f(key, Span{vb, p});
+      p = ws(p);
+      if (at(p) == ',') {
+        ++p;
+      } else if (at(p) == '}') {
+        return p + 1;
+      } else {
+        fail(p, "expected ',' or '}'");
+      }
+    }
+  }
+
+  template <typename F>
+  index_t elements(index_t p, int depth, F&& f) const {
+    p = ws(p);
+    if (at(p) != '[') fail(p, "expected an array");
+    if (depth >= kMaxDepth) fail(p, "nested too deeply");
+    p = ws(p + 1);
+    if (at(p) == ']') return p + 1;
+    for (;;) {
+      const index_t vb = ws(p);
+      p = value_end(vb, depth + 1);
+      f(Span{vb, p});
+      p = ws(p);
+      if (at(p) == ',') {
+        ++p;
+      } else if (at(p) == ']') {
+        return p + 1;
+      } else {
+        fail(p, "expected ',' or ']'");
+      }
+    }
+  }
+
+  std::string_view text(Span s) const {
+    return {d_ + s.begin, static_cast<size_t>(s.end - s.begin)};
+  }
+  bool key_is(Span key, const char* name) const { return text(key) == name; }
+
+ private:
+  const char* d_;
+  index_t n_;
+};
+
+// A JSON integer >= 0 (no fraction, no exponent) or -1 when the value is anything else.
+index_t parse_count(std::string_view t) {
+  index_t v = -1;
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  return (ec == std::errc() && ptr == t.data() + t.size() && v >= 0) ? v : -1;
+}
+
+// A JSON number as the nearest double (what Python's float() gives). Fast path (Clinger): an
+// integer mantissa below 2^53 and at most 22 decimals is m / 10^k with both exact doubles, and
+// one IEEE division is correctly rounded. Everything else goes to std::from_chars.
+bool parse_double(std::string_view t, double& v) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* p = t.data();
+  const char* end = p + t.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  std::uint64_t m = 0;
+  int digits = 0, decimals = 0;
+  bool simple = p < end;
+  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits) m = m * 10 + static_cast<unsigned>(*p - '0');
+  if (p < end && *p == '.') {
+    for (++p; p < end && *p >= '0' && *p <= '9'; ++p, ++digits, ++decimals)
+      m = m * 10 + static_cast<unsigned>(*p - '0');
+  }
+  simple = simple && p == end && digits > 0 && digits <= 15 && decimals <= 22;
+  if (simple) {  // 15 digits < 2^53: the mantissa is exact
+    const double x = static_cast<double>(m) / kPow10[decimals];
+    v = negative ? -x : x;
+    return true;
+  }
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  return ec == std::errc() && ptr == t.data() + t.size();
+}
+
+// The characters of a JSON string's content (quotes stripped). Compressed counts use only
+// '0'..'o', whose one escaped character is the backslash; other escapes are decoded too.
+std::string unescape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out += s[i];
+      continue;
+    }
+    const char e = s[++i];
+    if (e == 'u') {  // only ASCII can be compressed counts; others become '?' and fail parsing
+      const unsigned long c = std::strtoul(std::string(s.substr(i + 1, 4)).c_str(), nullptr, 16);
+      out += c < 0x80 ? static_cast<char>(c) : '?';
+      i += 4;
+    } else {
+      const char* from = "\"\\/bfnrt";
+      const char* to = "\"\\/\b\f\n\r\t";
+      out += to[std::strchr(from, e) - from];
+    }
+  }
+  return out;
+}
+
+void append_escaped(std::string& out, const std::string& counts) {
+  for (const char c : counts) {
+    if (c == '\\') out += '\\';
+    out += c;
+  }
+}
+
+// Python's repr of a float for the values area and bbox take (to_chars gives the shortest
+// round-trip digits; a float that prints as an integer gets ".0", as json and orjson write it).
+void append_float(std::string& out, double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string_view s(buf, static_cast<size_t>(r.ptr - buf));
+  out += s;
+  if (s.find_first_of(".eEn") == std::string_view::npos) out += ".0";
+}
+
+struct Image {
+  index_t h, w;
+};
+
+struct Annotation {
+  Span id, image_id, segmentation, area, bbox;
+  index_t close = 0;  // position of the object's closing '}'
+  // Results.
+  bool convert = false, polygons = false;
+  std::string segmentation_text, area_text, bbox_text, error;
+};
+
+// Converts one annotation's segmentation (ann.convert true on success, ann.error otherwise).
+void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, Image>& images,
+                 bool recompute, Annotation& ann) {
+  const std::string_view seg = sc.text(ann.segmentation);
+  if (seg == "null") return;
+  if (seg.front() == '[' && sc.ws(ann.segmentation.begin + 1) < ann.segmentation.end &&
+      sc.at(sc.ws(ann.segmentation.begin + 1)) == ']')
+    return;  // [] : a box-only annotation, nothing to convert
+  if (seg.front() != '[' && seg.front() != '{') {
+    ann.error = "segmentation must be a polygon list or an RLE dict";
+    return;
+  }
+  if (!ann.image_id.present()) {
+    ann.error = "has a segmentation but no image_id";
+    return;
+  }
+  const auto it = images.find(sc.text(ann.image_id));
+  if (it == images.end()) {
+    ann.error = concat("image_id ", sc.text(ann.image_id), " is not in images");
+    return;
+  }
+  const index_t h = it->second.h, w = it->second.w;
+  rle::Counts counts;
+  const std::string* given = nullptr;  // compressed counts kept as written
+  std::string given_text;
+  if (seg.front() == '[') {
+    ann.polygons = true;
+    thread_local std::vector<double> xy;
+    std::vector<rle::Counts> parts;
+    index_t p = 0;
+    sc.elements(ann.segmentation.begin, 1, [&](Span poly) {
+      xy.clear();
+      bool numbers = sc.at(poly.begin) == '[';
+      if (numbers) {
+        sc.elements(poly.begin, 2, [&](Span v) {
+          double x = 0;
+          if (!parse_double(sc.text(v), x)) numbers = false;
+          xy.push_back(x);
+        });
+      }
+      if (!ann.error.empty()) return;
+      if (!numbers) {
+        ann.error = concat("segmentation polygon ", p, " must be a list of numbers");
+        return;
+      }
+      const std::string problem =
+          polygon::check(xy.data(), static_cast<index_t>(xy.size()));
+      if (!problem.empty()) {
+        ann.error = concat("segmentation polygon ", p, " ", problem);
+        return;
+      }
+      parts.emplace_back();
+      polygon::to_rle(xy.data(), static_cast<index_t>(xy.size()) / 2, h, w, parts.back());
+      ++p;
+    });
+    if (!ann.error.empty()) return;
+    if (parts.size() == 1) {
+      counts.swap(parts[0]);
+    } else {
+      std::vector<const rle::Counts*> ptrs;
+      for (const auto& part : parts) ptrs.push_back(&part);
+      rle::merge(ptrs, false, counts);
+    }
+  } else {
+    Span size, counts_span;
+    sc.members(ann.segmentation.begin, 1, [&](Span key, Span value) {
+      if (sc.key_is(key, "size")) size = value;
+      if (sc.key_is(key, "counts")) counts_span = value;
+    });
+    if (!size.present() || !counts_span.present()) {
+      ann.error = "segmentation is a dict without \"size\" and \"counts\"";
+      return;
+    }
+    std::vector<index_t> hw;
+    if (sc.at(size.begin) == '[')
+      sc.elements(size.begin, 2, [&](Span v) { hw.push_back(parse_count(sc.text(v))); });
+    if (hw.size() != 2 || hw[0] < 0 || hw[1] < 0) {
+      ann.error = concat("segmentation size must be [height, width], got ", sc.text(size));
+      return;
+    }
+    if (hw[0] != h || hw[1] != w) {
+      ann.error = concat("segmentation has size [", hw[0], ", ", hw[1], "] but its image is ", h,
+                         " x ", w);
+      return;
+    }
+    rle::count_t sum = 0;
+    if (sc.at(counts_span.begin) == '"') {
+      given_text = unescape(sc.text(Span{counts_span.begin + 1, counts_span.end - 1}));
+      try {
+        sum = rle::from_string(given_text.data(), static_cast<index_t>(given_text.size()), counts);
+      } catch (const std::invalid_argument& e) {
+        ann.error = concat("segmentation counts: ", e.what());
+        return;
+      }
+      given = &given_text;
+    } else if (sc.at(counts_span.begin) == '[') {
+      bool ok = true;
+      sc.elements(counts_span.begin, 2, [&](Span v) {
+        const index_t c = parse_count(sc.text(v));
+        if (c < 0 || c > (index_t{1} << 62)) ok = false;
+        counts.push_back(static_cast<rle::count_t>(c));
+      });
+      if (!ok) {
+        ann.error = "segmentation counts must be non-negative integers";
+        return;
+      }
+      try {
+        sum = rle::total(counts);
+      } catch (const std::invalid_argument& e) {
+        ann.error = concat("segmentation counts: ", e.what());
+        return;
+      }
+    } else {
+      ann.error = "segmentation counts must be a string or a list of integers";
+      return;
+    }
+    if (sum != static_cast<rle::count_t>(h * w)) {
+      ann.error = concat("segmentation counts sum to ", sum, " but size ", h, " x ", w, " has ",
+                         h * w, " pixels");
+      return;
+    }
+  }
+  std::string& out = ann.segmentation_text;
+  out = concat("{\"size\":[", h, ",", w, "],\"counts\":\"");
+  append_escaped(out, given ? *given : rle::to_string(counts));
+  out += "\"}";
+  if (recompute) {
+    double box[4];
+    rle::to_bbox(counts, h, w, box);
+    ann.area_text.clear();
+    append_float(ann.area_text, static_cast<double>(rle::area(counts)));
+    ann.bbox_text = "[";
+    for (int k = 0; k < 4; ++k) {
+      if (k) ann.bbox_text += ',';
+      append_float(ann.bbox_text, box[k]);
+    }
+    ann.bbox_text += ']';
+  }
+  ann.convert = true;
+}
+
+}  // namespace
+
+ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions& options,
+                             bool keep_going) {
+  MASKPREP_CHECK(len >= 0, "len must be non-negative");
+  const Scanner sc(data, len);
+  Span images_span, annotations_span;
+  index_t end = sc.members(0, 0, [&](Span key, Span value) {
+    if (sc.key_is(key, "images")) images_span = value;
+    if (sc.key_is(key, "annotations")) annotations_span = value;
+  });
+  if (sc.ws(end) != len) sc.fail(sc.ws(end), "text after the top-level object");
+
+  std::unordered_map<std::string_view, Image> images;
+  if (images_span.present()) {
+    MASKPREP_CHECK(sc.at(images_span.begin) == '[', "\"images\" must be an array");
+    index_t k = 0;
+    sc.elements(images_span.begin, 1, [&](Span im) {
+      MASKPREP_CHECK(sc.at(im.begin) == '{', "images[", k, "] must be an object");
+      Span id, h, w;
+      sc.members(im.begin, 2, [&](Span key, Span value) {
+        if (sc.key_is(key, "id")) id = value;
+        if (sc.key_is(key, "height")) h = value;
+        if (sc.key_is(key, "width")) w = value;
+      });
+      const index_t hv = h.present() ? parse_count(sc.text(h)) : -1;
+      const index_t wv = w.present() ? parse_count(sc.text(w)) : -1;
+      MASKPREP_CHECK(id.present() && hv >= 0 && wv >= 0, "images[", k,
+                     "] needs an id and non-negative integer height and width");
+      images[sc.text(id)] = Image{hv, wv};
+      ++k;
+    });
+  }
+
+  ConvertResult result;
+  std::vector<Annotation> anns;
+  if (annotations_span.present()) {
+    MASKPREP_CHECK(sc.at(annotations_span.begin) == '[', "\"annotations\" must be an array");
+    sc.elements(annotations_span.begin, 1, [&](Span a) {
+      MASKPREP_CHECK(sc.at(a.begin) == '{', "annotations[", anns.size(), "] must be an object");
+      Annotation ann;
+      sc.members(a.begin, 2, [&](Span key, Span value) {
+        if (sc.key_is(key, "id")) ann.id = value;
+        if (sc.key_is(key, "image_id")) ann.image_id = value;
+        if (sc.key_is(key, "segmentation")) ann.segmentation = value;
+        if (sc.key_is(key, "area")) ann.area = value;
+        if (sc.key_is(key, "bbox")) ann.bbox = value;
+      });
+      ann.close = a.end - 1;
+      anns.push_back(std::move(ann));
+    });
+  }
+  const index_t n = static_cast<index_t>(anns.size());
+  result.annotations = n;
+  for (index_t start = 0; start < n; start += kBatch) {
+    const index_t stop = std::min(n, start + kBatch);
+    // Each annotation writes only its own results; conversion errors are data, not exceptions.
+    parallel_for(stop - start, threads_for_work(options.num_threads, stop - start, 64),
+                 [&](index_t i) {
+                   Annotation& ann = anns[static_cast<size_t>(start + i)];
+                   if (ann.segmentation.present())
+                     convert_one(sc, images, options.recompute, ann);
+                 }, 16);
+    if (options.progress) options.progress(stop, n);
+  }
+  for (const Annotation& ann : anns) {
+    if (!ann.error.empty())
+      result.errors.push_back({ann.id.present() ? std::string(sc.text(ann.id)) : "", ann.error});
+    if (!ann.convert) continue;
+    ++result.converted;
+    ++(ann.polygons ? result.polygons : result.rles);
+  }
+  if (!result.errors.empty() && !keep_going) return result;
+
+  // The output: the input with each converted annotation's values replaced (area and bbox
+  // appended before the closing brace when the annotation has none).
+  struct Edit {
+    index_t begin, end;
+    const std::string* text;
+    const char* prefix;
+  };
+  std::vector<Edit> edits;
+  size_t extra = 0;
+  for (const Annotation& ann : anns) {
+    if (!ann.convert) continue;
+    const size_t first = edits.size();
+    edits.push_back({ann.segmentation.begin, ann.segmentation.end, &ann.segmentation_text, ""});
+    if (options.recompute) {
+      if (ann.area.present()) {
+        edits.push_back({ann.area.begin, ann.area.end, &ann.area_text, ""});
+      } else {
+        edits.push_back({ann.close, ann.close, &ann.area_text, ",\"area\":"});
+      }
+      if (ann.bbox.present()) {
+        edits.push_back({ann.bbox.begin, ann.bbox.end, &ann.bbox_text, ""});
+      } else {
+        edits.push_back({ann.close, ann.close, &ann.bbox_text, ",\"bbox\":"});
+      }
+    }
+    std::sort(edits.begin() + static_cast<std::ptrdiff_t>(first), edits.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    for (size_t k = first; k < edits.size(); ++k) extra += edits[k].text->size() + 8;
+  }
+  std::string& out = result.output;
+  out.reserve(static_cast<size_t>(len) + extra);
+  index_t copied = 0;
+  for (const Edit& e : edits) {
+    out.append(data + copied, static_cast<size_t>(e.begin - copied));
+    out += e.prefix;
+    out += *e.text;
+    copied = e.end;
+  }
+  out.append(data + copied, static_cast<size_t>(len - copied));
+  return result;
+}
+
+}  // namespace maskprep::coco_json
