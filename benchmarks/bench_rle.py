@@ -164,9 +164,16 @@ def test_merge_groups_of_5(benchmark, impl, rles):
     if impl == "pycocotools":
         out = run(benchmark, "rle-merge", impl, lambda: [M.merge(g) for g in groups])
     else:
-        # merge is one call per group: threads do not apply (num_threads is ignored).
-        out = run(benchmark, "rle-merge", impl, lambda: [rle.merge(g) for g in groups])
+        nt = THREADS[impl]
+        out = run(benchmark, "rle-merge", impl, lambda: rle.merge_groups(groups, num_threads=nt))
     assert out == expected
+
+
+def test_merge_one_call_per_group(benchmark, rles):
+    """maskprep's per-call merge (the drop-in path), for comparison with the group above."""
+    groups = [rles[i : i + 5] for i in range(0, N, 5)]
+    out = run(benchmark, "rle-merge", "maskprep-per-call", lambda: [rle.merge(g) for g in groups])
+    assert out == [M.merge(g) for g in groups]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

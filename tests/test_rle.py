@@ -268,6 +268,17 @@ def test_merge_empty_list_like_pycocotools():
     assert rle.merge([]) == M.merge([])
 
 
+@pytest.mark.parametrize("intersect", [False, True])
+def test_merge_groups_equals_merge_per_group(rng, intersect, coco_fake_results):
+    # Groups of 0..6 masks of random sizes, including real compressed results.
+    groups = [ref_encode(blob_masks(rng, n, 20 + n, 30)) for n in (1, 2, 3, 6)] + [[]]
+    groups += [[d["segmentation"] for d in coco_fake_results[i : i + 4]] for i in (0, 8)]
+    groups = [g for g in groups if len({tuple(r["size"]) for r in g}) <= 1]
+    for nt in (1, 2):
+        got = rle.merge_groups(groups, intersect=intersect, num_threads=nt)
+        assert got == [M.merge(g, intersect=intersect) for g in groups]
+
+
 # ---- serial == parallel, 64-bit sizes -----------------------------------------------------------
 
 

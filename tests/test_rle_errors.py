@@ -136,6 +136,26 @@ def test_merge_size_mismatch():
         rle.merge([GOOD, {"size": [3, 2], "counts": [6]}])
 
 
+def test_merge_groups_not_a_list():
+    with pytest.raises(TypeError, match="groups must be a list of lists of RLE dicts, got int"):
+        rle.merge_groups(3)
+
+
+def test_merge_groups_group_not_a_list():
+    with pytest.raises(TypeError, match=r"groups\[1\] must be a list of RLE dicts, got dict"):
+        rle.merge_groups([[GOOD], GOOD])
+
+
+def test_merge_groups_size_mismatch():
+    with pytest.raises(ValueError, match=r"groups\[1\]\[1\] has size \[3, 2\]"):
+        rle.merge_groups([[GOOD], [GOOD, {"size": [3, 2], "counts": [6]}]])
+
+
+def test_merge_groups_bad_counts():
+    with pytest.raises(ValueError, match=r"groups\[0\]\[0\]: counts sum to 5"):
+        rle.merge_groups([[{"size": [2, 3], "counts": [5]}]])
+
+
 def test_iou_size_mismatch():
     with pytest.raises(ValueError, match="dt masks are 2 x 3 but gt masks are 3 x 2"):
         rle.iou([GOOD], [{"size": [3, 2], "counts": [6]}])

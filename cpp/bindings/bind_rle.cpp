@@ -341,14 +341,50 @@ py::dict merge(py::handle rles, bool intersect) {
   return bind::make_rle(h, w, py::bytes(rle::to_string(out)));
 }
 
+// Many independent merges in one call: groups[i] is a list of RLEs of one size. The groups are
+// read with the GIL, then parsed, merged and compressed in parallel.
+py::list merge_groups(py::handle groups, bool intersect, py::object num_threads) {
+  const int nt = bind::resolve_threads(num_threads);
+  if (!PyList_Check(groups.ptr()) && !PyTuple_Check(groups.ptr()))
+    throw py::type_error("groups must be a list of lists of RLE dicts, got " + type_name(groups));
+  const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(groups.ptr()));
+  PyObject** items = PySequence_Fast_ITEMS(groups.ptr());
+  std::vector<RleInputs> in(n);
+  for (size_t i = 0; i < n; ++i)
+    in[i] = read_rles(items[i], ("groups[" + std::to_string(i) + "]").c_str());
+  std::vector<std::pair<index_t, index_t>> sizes(n);
+  std::vector<Counts> out(n);
+  std::vector<std::string> strings(n);
+  {
+    py::gil_scoped_release release;  // only C++ buffers below; `keep` pins the Python strings
+    index_t work = 0;
+    for (const auto& g : in) work += static_cast<index_t>(g.size());
+    parallel_for(static_cast<index_t>(n), threads_for_work(nt, work, 256), [&](index_t i) {
+      RleInputs& g = in[static_cast<size_t>(i)];
+      parse_rles(g, 1);
+      if (g.size() == 0) return;  // pycocotools' merge([]) is the empty {'size': [0, 0]}
+      sizes[static_cast<size_t>(i)] = common_size(g);
+      rle::merge(pointers(g.counts), intersect, out[static_cast<size_t>(i)]);
+      strings[static_cast<size_t>(i)] = rle::to_string(out[static_cast<size_t>(i)]);
+    }, 4);
+  }
+  py::list result(n);
+  for (size_t i = 0; i < n; ++i)
+    result[i] = bind::make_rle(sizes[i].first, sizes[i].second, py::bytes(strings[i]));
+  return result;
+}
+
 // ---- polygons and boxes -------------------------------------------------------------------------
 
 // Appends the numbers of one polygon (any sequence of numbers) to xy.
-void read_polygon(py::handle poly, std::vector<double>& xy, const std::string& what) {
+// what() names the polygon in an error; it is only called to build one (no string work per
+// polygon on the hot path).
+template <typename Name>
+void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
   py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(poly.ptr(), ""));
   if (!seq) {
     PyErr_Clear();
-    throw py::type_error(what + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
+    throw py::type_error(what() + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
                          type_name(poly));
   }
   const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
@@ -357,7 +393,7 @@ void read_polygon(py::handle poly, std::vector<double>& xy, const std::string& w
     const double v = PyFloat_AsDouble(items[j]);
     if (v == -1.0 && PyErr_Occurred()) {
       PyErr_Clear();
-      throw py::type_error(what + "[" + std::to_string(j) + "] must be a number, got " +
+      throw py::type_error(what() + "[" + std::to_string(j) + "] must be a number, got " +
                            type_name(items[j]));
     }
     xy.push_back(v);
@@ -399,7 +435,7 @@ py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
   for (size_t i = 0; i < seq.size(); ++i) {
     const std::string what = "polygons[" + std::to_string(i) + "]";
     xy.clear();
-    read_polygon(seq[i], xy, what);
+    read_polygon(seq[i], xy, [&] { return what; });
     const std::string problem =
         polygon::check(xy.data(), static_cast<index_t>(xy.size()), min_points);
     if (!problem.empty()) throw py::value_error(what + " " + problem);
@@ -433,12 +469,12 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   std::vector<py::object> original_counts(n);
   for (size_t i = 0; i < n; ++i) {
     py::handle s = segs[i];
-    const std::string what = "segmentations[" + std::to_string(i) + "]";
+    auto what = [i] { return "segmentations[" + std::to_string(i) + "]"; };
     if (PyList_Check(s.ptr()) || PyTuple_Check(s.ptr())) {
       py::sequence polys = py::reinterpret_borrow<py::sequence>(s);
-      if (polys.size() == 0) throw py::value_error(what + " is an empty polygon list");
+      if (polys.size() == 0) throw py::value_error(what() + " is an empty polygon list");
       for (size_t p = 0; p < polys.size(); ++p) {
-        read_polygon(polys[p], xy, what + "[" + std::to_string(p) + "]");
+        read_polygon(polys[p], xy, [&] { return what() + "[" + std::to_string(p) + "]"; });
         poly_offsets.push_back(static_cast<index_t>(xy.size()));
       }
       obj_offsets.push_back(static_cast<index_t>(poly_offsets.size() - 1));
@@ -455,14 +491,14 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
       rles.str_len.push_back(0);
       read_rle(s, rles, r);
       if (rles.h[r] != heights[i] || rles.w[r] != widths[i])
-        throw py::value_error(what + " has size [" + std::to_string(rles.h[r]) + ", " +
+        throw py::value_error(what() + " has size [" + std::to_string(rles.h[r]) + ", " +
                               std::to_string(rles.w[r]) + "] but its image is " +
                               std::to_string(heights[i]) + " x " + std::to_string(widths[i]));
       kind[i] = rles.str[r] ? 2 : 1;
       if (kind[i] == 2) original_counts[i] = py::reinterpret_borrow<py::dict>(s)["counts"];
       rle_objects.push_back(static_cast<index_t>(i));
     } else {
-      throw py::type_error(what + " must be a polygon list or an RLE dict, got " + type_name(s));
+      throw py::type_error(what() + " must be a polygon list or an RLE dict, got " + type_name(s));
     }
   }
   std::vector<Counts> poly_counts;
@@ -556,6 +592,7 @@ void bind_rle(py::module_& m) {
   m.def("rle_iou", &rle_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), nt);
   m.def("bbox_iou", &bbox_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), nt);
   m.def("rle_merge", &merge, py::arg("rles"), py::arg("intersect"));
+  m.def("rle_merge_groups", &merge_groups, py::arg("groups"), py::arg("intersect"), nt);
   m.def("rle_from_bbox", &from_bbox, py::arg("boxes"), py::arg("h"), py::arg("w"),
         py::arg("compressed"));
   m.def("rle_from_polygons", &from_polygons, py::arg("polygons"), py::arg("h"), py::arg("w"),

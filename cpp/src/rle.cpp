@@ -560,7 +560,13 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   // pycocotools folds pairwise with a walk over both run lists (which stops early on zero-length
   // runs). Folding the foreground intervals instead yields the same canonical result (no empty
   // runs but a possible leading 0) with less work per run, and is right on zero-length runs.
-  Foreground acc, next, b;
+  thread_local Foreground acc_tls, next_tls, b_tls;  // scratch: merges are often tiny and many
+  Foreground& acc = acc_tls;
+  Foreground& next = next_tls;
+  Foreground& b = b_tls;
+  acc.start.clear();
+  acc.end.clear();
+  acc.area = 0;
   foreground_runs(*rles[0], acc);
   for (size_t r = 1; r < n; ++r) {
     b.start.clear();
@@ -575,6 +581,7 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   }
   const count_t size = total(*rles[0]);
   out.clear();
+  out.reserve(2 * acc.start.size() + 1);
   count_t pos = 0;
   for (size_t i = 0; i < acc.start.size(); ++i) {
     out.push_back(acc.start[i] - pos);
