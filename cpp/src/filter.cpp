@@ -1,0 +1,249 @@
+// Gaussian blur and histogram equalisation (see filter.hpp).
+//
+// The blur runs bands of output rows in parallel. A band filters the source rows it needs
+// (reflected at the image edges) horizontally into a buffer, then each output row is the
+// vertical combination of ksize_y buffered rows. The 8-bit path is integer arithmetic that is
+// exact at every step (taps sum to 256: no overflow, no rounding until the final shift), so the
+// order of the taps does not matter and the result equals OpenCV's SIMD code bit for bit.
+#include "maskprep/filter.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "maskprep/parallel.hpp"
+
+namespace maskprep {
+namespace {
+
+// OpenCV's borderInterpolate for BORDER_REFLECT_101 (repeats for kernels wider than the image).
+index_t reflect101(index_t p, index_t len) {
+  if (len == 1) return 0;
+  while (p < 0 || p >= len) p = p < 0 ? -p : 2 * (len - 1) - p;
+  return p;
+}
+
+constexpr index_t kBandRows = 32;
+
+// Accumulator types: 8-bit rows become 8.8 fixed point (uint16) after the horizontal pass and
+// 16.16 (uint32) in the vertical one; float stays float.
+template <typename T>
+struct BlurTypes {
+  using tap = std::uint16_t;
+  using row = std::uint16_t;
+  using acc = std::uint32_t;
+};
+template <>
+struct BlurTypes<float> {
+  using tap = float;
+  using row = float;
+  using acc = float;
+};
+
+template <typename T>
+void blur(const T* src, index_t height, index_t width, index_t cn,
+          const std::vector<typename BlurTypes<T>::tap>& kx,
+          const std::vector<typename BlurTypes<T>::tap>& ky, T* dst, int num_threads) {
+  using Tap = typename BlurTypes<T>::tap;
+  using Row = typename BlurTypes<T>::row;
+  using Acc = typename BlurTypes<T>::acc;
+  const index_t nx = static_cast<index_t>(kx.size()), ny = static_cast<index_t>(ky.size());
+  const index_t rx = nx / 2, ry = ny / 2;
+  const index_t rowlen = width * cn;
+  const index_t bands = (height + kBandRows - 1) / kBandRows;
+  // Work in multiply-adds; a thread should get a couple of million of them (see parallel.hpp).
+  const int threads =
+      threads_for_work(num_threads, height * rowlen * (nx + ny), kMinBytesPerThread);
+  parallel_for(bands, threads, [&](index_t band) {
+    const index_t y0 = band * kBandRows;
+    const index_t y1 = y0 + kBandRows < height ? y0 + kBandRows : height;
+    const index_t nrows = y1 - y0 + ny - 1;
+    std::vector<T> padded((width + nx - 1) * cn);
+    std::vector<Row> rows(nrows * rowlen);
+    std::vector<Acc> acc(rowlen);
+    for (index_t i = 0; i < nrows; ++i) {
+      const T* s = src + reflect101(y0 - ry + i, height) * rowlen;
+      for (index_t x = 0; x < width + nx - 1; ++x) {
+        const T* px = s + reflect101(x - rx, width) * cn;
+        for (index_t c = 0; c < cn; ++c) padded[x * cn + c] = px[c];
+      }
+      Row* out = rows.data() + i * rowlen;
+      std::fill(out, out + rowlen, Row(0));
+      for (index_t k = 0; k < nx; ++k) {
+        const Tap w = kx[k];
+        const T* q = padded.data() + k * cn;
+        for (index_t j = 0; j < rowlen; ++j) out[j] = static_cast<Row>(out[j] + w * q[j]);
+      }
+    }
+    for (index_t y = y0; y < y1; ++y) {
+      std::fill(acc.begin(), acc.end(), Acc(0));
+      Acc* a = acc.data();
+      for (index_t k = 0; k < ny; ++k) {
+        const Acc w = ky[k];
+        const Row* h = rows.data() + (y - y0 + k) * rowlen;
+        for (index_t j = 0; j < rowlen; ++j) a[j] += w * h[j];
+      }
+      T* o = dst + y * rowlen;
+      if constexpr (std::is_same_v<T, float>) {
+        std::memcpy(o, a, rowlen * sizeof(float));
+      } else {
+        // 16.16 fixed point to uint8, rounding half up (ufixedpoint32 -> uchar in OpenCV).
+        for (index_t j = 0; j < rowlen; ++j) o[j] = static_cast<T>((a[j] + 0x8000u) >> 16);
+      }
+    }
+  });
+}
+
+void check_blur_args(index_t height, index_t width, index_t channels, index_t& ksize_y,
+                     index_t& ksize_x, double sigma_y, double sigma_x, bool uint8) {
+  MASKPREP_CHECK(height > 0 && width > 0, "image must not be empty, got ", height, "x", width);
+  MASKPREP_CHECK(channels >= 1, "image must have at least one channel, got ", channels);
+  MASKPREP_CHECK(std::isfinite(sigma_x) && std::isfinite(sigma_y) && sigma_x >= 0 && sigma_y >= 0,
+                 "sigma must be finite and >= 0, got (", sigma_y, ", ", sigma_x, ")");
+  if (ksize_x <= 0 && sigma_x > 0) ksize_x = gaussian_ksize_for_sigma(sigma_x, uint8);
+  if (ksize_y <= 0 && sigma_y > 0) ksize_y = gaussian_ksize_for_sigma(sigma_y, uint8);
+  MASKPREP_CHECK(ksize_x > 0 && ksize_y > 0,
+                 "ksize must be given (or derived from a positive sigma), got (", ksize_y, ", ",
+                 ksize_x, ")");
+  MASKPREP_CHECK(ksize_x % 2 == 1 && ksize_y % 2 == 1, "ksize must be odd, got (", ksize_y, ", ",
+                 ksize_x, ")");
+}
+
+}  // namespace
+
+index_t gaussian_ksize_for_sigma(double sigma, bool uint8) {
+  MASKPREP_CHECK(std::isfinite(sigma) && sigma > 0 && sigma < 1e8,
+                 "sigma must be positive and finite to derive ksize, got ", sigma);
+  return static_cast<index_t>(std::llrint(sigma * (uint8 ? 3 : 4) * 2 + 1)) | 1;
+}
+
+std::vector<double> gaussian_kernel(index_t n, double sigma) {
+  MASKPREP_CHECK(n > 0, "ksize must be positive, got ", n);
+  if (sigma <= 0) {
+    switch (n) {
+      case 1: return {1.0};
+      case 3: return {0.25, 0.5, 0.25};
+      case 5: return {0.0625, 0.25, 0.375, 0.25, 0.0625};
+      case 7: return {0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125};
+      case 9: {
+        std::vector<double> k = {4, 13, 30, 51, 60, 51, 30, 13, 4};
+        for (double& v : k) v /= 256;
+        return k;
+      }
+      default: break;
+    }
+  }
+  // OpenCV evaluates this in soft-float (IEEE double operations, a fused mulAdd for the default
+  // sigma); std::exp may differ from its exp in the last bit, which the 8-bit rounding absorbs.
+  const double s = sigma > 0 ? sigma : std::fma(static_cast<double>(n), 0.15, 0.35);
+  const double scale = -0.125 / (s * s);  // x below is twice the offset from the centre
+  const index_t half = (n - 1) / 2;
+  std::vector<double> values(half);
+  double sum = 0;
+  for (index_t i = 0, x = 1 - n; i < half; ++i, x += 2) {
+    values[i] = std::exp(static_cast<double>(x * x) * scale);
+    sum += values[i];
+  }
+  sum *= 2;
+  sum += 1;
+  if (n % 2 == 0) sum += 1;
+  const double mul = 1 / sum;
+  std::vector<double> k(n);
+  for (index_t i = 0; i < half; ++i) k[i] = k[n - 1 - i] = values[i] * mul;
+  k[half] = mul;
+  if (n % 2 == 0) k[half + 1] = mul;
+  return k;
+}
+
+std::vector<std::uint16_t> gaussian_kernel_fixed(index_t n, double sigma) {
+  MASKPREP_CHECK(n > 0 && n % 2 == 1, "ksize must be odd and positive, got ", n);
+  const std::vector<double> k = gaussian_kernel(n, sigma);
+  std::vector<std::uint16_t> fixed(n);
+  // getGaussianKernelFixedPoint_ED: round each outer tap with the running error carried inwards.
+  double err = 0;
+  std::int64_t sum = 0;
+  for (index_t i = 0; i < n / 2; ++i) {
+    const double adj = k[i] * 256.0 + err;
+    const std::int64_t v = std::llrint(adj);
+    err = adj - static_cast<double>(v);
+    fixed[i] = fixed[n - 1 - i] = static_cast<std::uint16_t>(v);
+    sum += v;
+  }
+  fixed[n / 2] = static_cast<std::uint16_t>(256 - 2 * sum);
+  return fixed;
+}
+
+void gaussian_blur_u8(const std::uint8_t* src, index_t height, index_t width, index_t channels,
+                      index_t ksize_y, index_t ksize_x, double sigma_y, double sigma_x,
+                      std::uint8_t* dst, int num_threads) {
+  check_blur_args(height, width, channels, ksize_y, ksize_x, sigma_y, sigma_x, true);
+  blur<std::uint8_t>(src, height, width, channels, gaussian_kernel_fixed(ksize_x, sigma_x),
+                     gaussian_kernel_fixed(ksize_y, sigma_y), dst, num_threads);
+}
+
+void gaussian_blur_f32(const float* src, index_t height, index_t width, index_t channels,
+                       index_t ksize_y, index_t ksize_x, double sigma_y, double sigma_x, float* dst,
+                       int num_threads) {
+  check_blur_args(height, width, channels, ksize_y, ksize_x, sigma_y, sigma_x, false);
+  auto taps = [](index_t n, double sigma) {
+    const std::vector<double> k = gaussian_kernel(n, sigma);
+    return std::vector<float>(k.begin(), k.end());  // OpenCV's CV_32F kernel
+  };
+  blur<float>(src, height, width, channels, taps(ksize_x, sigma_x), taps(ksize_y, sigma_y), dst,
+              num_threads);
+}
+
+void histogram_u8(const std::uint8_t* src, index_t n, index_t* hist, int num_threads) {
+  const int threads = threads_for_work(num_threads, n, kMinBytesPerThread);
+  const index_t chunk = (n + threads - 1) / threads;
+  // Four interleaved tables per thread: consecutive equal bytes do not wait on one counter.
+  std::vector<index_t> partial(static_cast<size_t>(threads) * 4 * 256, 0);
+  parallel_for(threads, threads, [&](index_t t) {
+    index_t* h = partial.data() + t * 4 * 256;
+    const index_t begin = t * chunk;
+    const index_t end = begin + chunk < n ? begin + chunk : n;
+    index_t i = begin;
+    for (; i + 4 <= end; i += 4) {
+      ++h[src[i]];
+      ++h[256 + src[i + 1]];
+      ++h[512 + src[i + 2]];
+      ++h[768 + src[i + 3]];
+    }
+    for (; i < end; ++i) ++h[src[i]];
+  });
+  for (int v = 0; v < 256; ++v) {
+    index_t s = 0;
+    for (index_t j = 0; j < static_cast<index_t>(threads) * 4; ++j) s += partial[j * 256 + v];
+    hist[v] = s;
+  }
+}
+
+void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst, int num_threads) {
+  MASKPREP_CHECK(n_pixels > 0, "image must not be empty");
+  index_t hist[256];
+  histogram_u8(src, n_pixels, hist, num_threads);
+  std::uint8_t lut[256];
+  int i = 0;
+  while (hist[i] == 0) ++i;
+  if (hist[i] == n_pixels) {
+    for (int v = 0; v < 256; ++v) lut[v] = static_cast<std::uint8_t>(i);  // constant image
+  } else {
+    // OpenCV computes in float with int counts: keep both conversions.
+    const float scale = 255.f / static_cast<float>(static_cast<int>(n_pixels - hist[i]));
+    for (int v = 0; v <= i; ++v) lut[v] = 0;
+    int sum = 0;
+    for (++i; i < 256; ++i) {
+      sum += static_cast<int>(hist[i]);
+      const long r = std::lrint(static_cast<float>(sum) * scale);
+      lut[i] = static_cast<std::uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
+    }
+  }
+  const index_t block = index_t{1} << 16;
+  const int threads = threads_for_work(num_threads, n_pixels, kMinBytesPerThread);
+  parallel_for((n_pixels + block - 1) / block, threads, [&](index_t b) {
+    const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
+    for (index_t j = b * block; j < end; ++j) dst[j] = lut[src[j]];
+  }, 4);
+}
+
+}  // namespace maskprep

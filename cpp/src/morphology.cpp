@@ -1,0 +1,171 @@
+// Binary erosion and dilation by span decomposition (see morphology.hpp for the contract).
+#include "maskprep/morphology.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "maskprep/parallel.hpp"
+
+namespace maskprep {
+namespace {
+
+struct Span {
+  index_t a, b;  // horizontal offsets [a, b] from the output column
+};
+
+// A kernel as distinct horizontal spans plus, per member row, (row offset, span id) entries.
+struct Plan {
+  std::vector<Span> spans;
+  std::vector<std::pair<index_t, size_t>> rows;
+  index_t dy_min = 0, dy_max = 0, pad = 0, levels = 1;
+};
+
+Plan make_plan(const std::uint8_t* kernel, index_t kh, index_t kw) {
+  Plan plan;
+  const index_t ay = kh / 2, ax = kw / 2;
+  plan.dy_min = kh;
+  plan.dy_max = -kh;
+  index_t max_len = 1;
+  for (index_t i = 0; i < kh; ++i) {
+    for (index_t j = 0; j < kw; ++j) {
+      if (!kernel[i * kw + j] || (j > 0 && kernel[i * kw + j - 1])) continue;
+      index_t e = j;
+      while (e + 1 < kw && kernel[i * kw + e + 1]) ++e;
+      const Span s{j - ax, e - ax};
+      size_t id = 0;
+      while (id < plan.spans.size() && (plan.spans[id].a != s.a || plan.spans[id].b != s.b)) ++id;
+      if (id == plan.spans.size()) plan.spans.push_back(s);
+      plan.rows.emplace_back(i - ay, id);
+      plan.dy_min = std::min(plan.dy_min, i - ay);
+      plan.dy_max = std::max(plan.dy_max, i - ay);
+      plan.pad = std::max({plan.pad, -s.a, s.b});
+      max_len = std::max(max_len, s.b - s.a + 1);
+    }
+  }
+  while ((index_t{1} << plan.levels) <= max_len) ++plan.levels;
+  return plan;
+}
+
+// 0/1 bytes: erosion is AND (outside = 1), dilation OR (outside = 0).
+struct AndOp {
+  static constexpr std::uint8_t neutral = 1;
+  static std::uint8_t apply(std::uint8_t x, std::uint8_t y) { return x & y; }
+};
+struct OrOp {
+  static constexpr std::uint8_t neutral = 0;
+  static std::uint8_t apply(std::uint8_t x, std::uint8_t y) { return x | y; }
+};
+
+template <typename Op>
+void pass(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
+          std::uint8_t* dst, int num_threads) {
+  const index_t kh = plan.dy_max - plan.dy_min + 1;
+  const index_t band_rows = std::max<index_t>(64, 2 * kh);
+  const index_t bands = (height + band_rows - 1) / band_rows;
+  const index_t pw = width + 2 * plan.pad;  // padded row length
+  const index_t nspans = static_cast<index_t>(plan.spans.size());
+  const index_t work = height * width * (plan.levels + nspans + static_cast<index_t>(plan.rows.size()));
+  parallel_for(bands, threads_for_work(num_threads, work, kMinBytesPerThread), [&](index_t band) {
+    const index_t y0 = band * band_rows;
+    const index_t y1 = std::min(height, y0 + band_rows);
+    const index_t r0 = std::max<index_t>(0, y0 + plan.dy_min);
+    const index_t r1 = std::min(height, y1 + plan.dy_max);
+    const index_t nr = std::max<index_t>(0, r1 - r0);
+    std::vector<std::uint8_t> lev(plan.levels * pw, Op::neutral);
+    std::vector<std::uint8_t> filt(nspans * nr * width);
+    for (index_t r = r0; r < r1; ++r) {
+      // Level j holds the op over the 2^j pixels starting at each padded position.
+      std::uint8_t* l0 = lev.data();
+      const std::uint8_t* s = src + r * width;
+      for (index_t x = 0; x < width; ++x) l0[plan.pad + x] = s[x] != 0;
+      for (index_t j = 1; j < plan.levels; ++j) {
+        const index_t step = index_t{1} << (j - 1);
+        const std::uint8_t* __restrict prev = lev.data() + (j - 1) * pw;
+        std::uint8_t* __restrict cur = lev.data() + j * pw;
+        for (index_t i = 0; i + 2 * step <= pw; ++i) cur[i] = Op::apply(prev[i], prev[i + step]);
+      }
+      for (index_t k = 0; k < nspans; ++k) {
+        const Span sp = plan.spans[k];
+        index_t j = 0;
+        while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
+        const std::uint8_t* __restrict lj = lev.data() + j * pw;
+        const std::uint8_t* __restrict left = lj + plan.pad + sp.a;
+        const std::uint8_t* __restrict right = lj + plan.pad + sp.b - (index_t{1} << j) + 1;
+        std::uint8_t* __restrict o = filt.data() + (k * nr + (r - r0)) * width;
+        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(left[x], right[x]);
+      }
+    }
+    for (index_t y = y0; y < y1; ++y) {
+      std::uint8_t* __restrict o = dst + y * width;
+      std::fill(o, o + width, Op::neutral);
+      for (const auto& [dy, k] : plan.rows) {
+        const index_t r = y + dy;
+        if (r < 0 || r >= height) continue;  // outside rows are neutral
+        const std::uint8_t* __restrict f =
+            filt.data() + (static_cast<index_t>(k) * nr + (r - r0)) * width;
+        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(o[x], f[x]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, index_t kw) {
+  MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel size must be positive, got (", kh, ", ", kw, ")");
+  if (kh == 1 && kw == 1) shape = MorphShape::rect;  // as OpenCV
+  std::vector<std::uint8_t> k(kh * kw, 0);
+  const index_t r = kh / 2, c = kw / 2;
+  const double inv_r2 = r ? 1. / (static_cast<double>(r) * static_cast<double>(r)) : 0;
+  for (index_t i = 0; i < kh; ++i) {
+    index_t j1 = 0, j2 = 0;
+    if (shape == MorphShape::rect || (shape == MorphShape::cross && i == r)) {
+      j2 = kw;
+    } else if (shape == MorphShape::cross) {
+      j1 = c;
+      j2 = c + 1;
+    } else {
+      const index_t dy = i - r;
+      if (std::abs(dy) <= r) {
+        // saturate_cast<int>(double) rounds half to even.
+        const auto dx = static_cast<index_t>(
+            std::lrint(static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
+        j1 = std::max<index_t>(c - dx, 0);
+        j2 = std::min(c + dx + 1, kw);
+      }
+    }
+    std::fill(k.begin() + i * kw + j1, k.begin() + i * kw + j2, std::uint8_t{1});
+  }
+  return k;
+}
+
+void morphology(const std::uint8_t* src, index_t height, index_t width, const std::uint8_t* kernel,
+                index_t kh, index_t kw, MorphOp op, index_t iterations, std::uint8_t* dst,
+                int num_threads) {
+  MASKPREP_CHECK(height > 0 && width > 0, "mask must not be empty, got ", height, "x", width);
+  MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel must not be empty, got (", kh, ", ", kw, ")");
+  MASKPREP_CHECK(iterations >= 1, "iterations must be >= 1, got ", iterations);
+  MASKPREP_CHECK(std::any_of(kernel, kernel + kh * kw, [](std::uint8_t v) { return v != 0; }),
+                 "kernel must have at least one nonzero element");
+  const Plan plan = make_plan(kernel, kh, kw);
+  std::vector<bool> erode_steps;  // the sequence of passes
+  const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
+  for (index_t i = 0; i < iterations; ++i) erode_steps.push_back(first_erode);
+  if (op == MorphOp::open || op == MorphOp::close)
+    for (index_t i = 0; i < iterations; ++i) erode_steps.push_back(!first_erode);
+  const index_t n = static_cast<index_t>(erode_steps.size());
+  std::vector<std::uint8_t> tmp(n > 1 ? height * width : 0);
+  const std::uint8_t* in = src;
+  for (index_t p = 0; p < n; ++p) {
+    // Alternate between dst and tmp so that the last pass writes dst.
+    std::uint8_t* out = (n - 1 - p) % 2 == 0 ? dst : tmp.data();
+    if (erode_steps[p])
+      pass<AndOp>(in, height, width, plan, out, num_threads);
+    else
+      pass<OrOp>(in, height, width, plan, out, num_threads);
+    in = out;
+  }
+}
+
+}  // namespace maskprep
