@@ -38,17 +38,54 @@ struct HsvTables {
   }
 };
 
+// Channel counts are template arguments and sizes locals: with a runtime stride (or one read
+// through a reference that a byte store might alias) the compiler cannot vectorise the loops.
+template <int C>
+void gray_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
+                std::uint8_t* __restrict gray) {
+  for (index_t i = begin; i < end; ++i) {
+    const std::uint8_t* p = rgb + i * C;
+    const std::uint32_t v = p[0] * 9798u + p[1] * 19235u + p[2] * 3735u + (1u << 14);
+    gray[i] = static_cast<std::uint8_t>(v >> 15);
+  }
+}
+
+template <int C>
+void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
+               const int* __restrict sdiv, const int* __restrict hdiv,
+               std::uint8_t* __restrict hsv) {
+  for (index_t i = begin; i < end; ++i) {
+    const std::uint8_t* p = rgb + i * C;
+    const int r = p[0], g = p[1], b = p[2];
+    int v = b, vmin = b;
+    v = g > v ? g : v;
+    v = r > v ? r : v;
+    vmin = g < vmin ? g : vmin;
+    vmin = r < vmin ? r : vmin;
+    const int diff = v - vmin;
+    // OpenCV's branch-free selection: red max first, then green, else blue.
+    const int vr = v == r ? -1 : 0;
+    const int vg = v == g ? -1 : 0;
+    const int s = (diff * sdiv[v] + (1 << (kHsvShift - 1))) >> kHsvShift;
+    int h = (vr & (g - b)) + (~vr & ((vg & (b - r + 2 * diff)) + ((~vg) & (r - g + 4 * diff))));
+    h = (h * hdiv[diff] + (1 << (kHsvShift - 1))) >> kHsvShift;  // arithmetic shift: floor
+    h += h < 0 ? 180 : 0;
+    hsv[3 * i] = static_cast<std::uint8_t>(h);
+    hsv[3 * i + 1] = static_cast<std::uint8_t>(s);
+    hsv[3 * i + 2] = static_cast<std::uint8_t>(v);
+  }
+}
+
 }  // namespace
 
 void rgb_to_gray(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std::uint8_t* gray,
                  int num_threads) {
   MASKPREP_CHECK(channels == 3 || channels == 4, "image must have 3 or 4 channels, got ", channels);
   for_blocks(n_pixels, channels, num_threads, [&](index_t begin, index_t end) {
-    const std::uint8_t* p = rgb + begin * channels;
-    for (index_t i = begin; i < end; ++i, p += channels) {
-      const std::uint32_t v = p[0] * 9798u + p[1] * 19235u + p[2] * 3735u + (1u << 14);
-      gray[i] = static_cast<std::uint8_t>(v >> 15);
-    }
+    if (channels == 3)
+      gray_range<3>(rgb, begin, end, gray);
+    else
+      gray_range<4>(rgb, begin, end, gray);
   });
 }
 
@@ -60,27 +97,10 @@ void rgb_to_hsv(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std
   const int* hdiv = tables.hdiv.data();
   // Division tables make the work per pixel larger than a byte stream: count 8 bytes a pixel.
   for_blocks(n_pixels, 8, num_threads, [&](index_t begin, index_t end) {
-    const std::uint8_t* p = rgb + begin * channels;
-    std::uint8_t* o = hsv + begin * 3;
-    for (index_t i = begin; i < end; ++i, p += channels, o += 3) {
-      const int r = p[0], g = p[1], b = p[2];
-      int v = b, vmin = b;
-      v = g > v ? g : v;
-      v = r > v ? r : v;
-      vmin = g < vmin ? g : vmin;
-      vmin = r < vmin ? r : vmin;
-      const int diff = v - vmin;
-      // OpenCV's branch-free selection: red max first, then green, else blue.
-      const int vr = v == r ? -1 : 0;
-      const int vg = v == g ? -1 : 0;
-      const int s = (diff * sdiv[v] + (1 << (kHsvShift - 1))) >> kHsvShift;
-      int h = (vr & (g - b)) + (~vr & ((vg & (b - r + 2 * diff)) + ((~vg) & (r - g + 4 * diff))));
-      h = (h * hdiv[diff] + (1 << (kHsvShift - 1))) >> kHsvShift;  // arithmetic shift: floor
-      h += h < 0 ? 180 : 0;
-      o[0] = static_cast<std::uint8_t>(h);
-      o[1] = static_cast<std::uint8_t>(s);
-      o[2] = static_cast<std::uint8_t>(v);
-    }
+    if (channels == 3)
+      hsv_range<3>(rgb, begin, end, sdiv, hdiv, hsv);
+    else
+      hsv_range<4>(rgb, begin, end, sdiv, hdiv, hsv);
   });
 }
 

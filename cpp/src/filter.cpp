@@ -7,6 +7,7 @@
 // order of the taps does not matter and the result equals OpenCV's SIMD code bit for bit.
 #include "maskprep/filter.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -23,7 +24,7 @@ index_t reflect101(index_t p, index_t len) {
   return p;
 }
 
-constexpr index_t kBandRows = 32;
+constexpr index_t kBandRows = 64;
 
 // Accumulator types: 8-bit rows become 8.8 fixed point (uint16) after the horizontal pass and
 // 16.16 (uint32) in the vertical one; float stays float.
@@ -40,57 +41,90 @@ struct BlurTypes<float> {
   using acc = float;
 };
 
+// One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
+// reached through a reference, which would stop the compiler from vectorising the row loops.
+template <typename T>
+void blur_band(const T* src, const index_t height, const index_t width, const index_t cn,
+               const typename BlurTypes<T>::tap* kx, const index_t nx,
+               const typename BlurTypes<T>::tap* ky, const index_t ny, const index_t y0,
+               const index_t y1, T* dst) {
+  using Tap = typename BlurTypes<T>::tap;
+  using Row = typename BlurTypes<T>::row;
+  using Acc = typename BlurTypes<T>::acc;
+  const index_t rx = nx / 2, ry = ny / 2;
+  const index_t rowlen = width * cn;
+  const index_t nrows = y1 - y0 + ny - 1;
+  std::vector<T> padded((width + nx - 1) * cn);
+  std::vector<Row> rows(nrows * rowlen);
+  std::vector<Acc> acc(rowlen);
+  for (index_t i = 0; i < nrows; ++i) {
+    const T* s = src + reflect101(y0 - ry + i, height) * rowlen;
+    T* __restrict pd = padded.data();
+    std::copy(s, s + rowlen, pd + rx * cn);
+    for (index_t x = -rx; x < 0; ++x) {  // reflected borders only
+      const T* l = s + reflect101(x, width) * cn;
+      const T* r = s + reflect101(width - 1 - x, width) * cn;
+      for (index_t c = 0; c < cn; ++c) {
+        pd[(x + rx) * cn + c] = l[c];
+        pd[(width - 1 - x + rx) * cn + c] = r[c];
+      }
+    }
+    Row* __restrict out = rows.data() + i * rowlen;
+    // Symmetric taps: pair the mirror-image inputs before the multiply (exact for 8-bit: every
+    // partial sum stays below 256 * 255).
+    {
+      const Tap w = kx[rx];
+      const T* __restrict q = pd + rx * cn;
+      for (index_t j = 0; j < rowlen; ++j) out[j] = static_cast<Row>(w * q[j]);
+    }
+    for (index_t k = 0; k < rx; ++k) {
+      const Tap w = kx[k];
+      const T* __restrict q0 = pd + k * cn;
+      const T* __restrict q1 = pd + (nx - 1 - k) * cn;
+      for (index_t j = 0; j < rowlen; ++j)
+        out[j] = static_cast<Row>(out[j] + w * static_cast<Row>(q0[j] + q1[j]));
+    }
+  }
+  for (index_t y = y0; y < y1; ++y) {
+    Acc* __restrict a = acc.data();
+    const Row* base = rows.data() + (y - y0) * rowlen;
+    {
+      const Acc w = ky[ry];
+      const Row* __restrict h = base + ry * rowlen;
+      for (index_t j = 0; j < rowlen; ++j) a[j] = w * static_cast<Acc>(h[j]);
+    }
+    for (index_t k = 0; k < ry; ++k) {
+      const Acc w = ky[k];
+      const Row* __restrict h0 = base + k * rowlen;
+      const Row* __restrict h1 = base + (ny - 1 - k) * rowlen;
+      for (index_t j = 0; j < rowlen; ++j)
+        a[j] += w * (static_cast<Acc>(h0[j]) + static_cast<Acc>(h1[j]));
+    }
+    T* __restrict o = dst + y * rowlen;
+    if constexpr (std::is_same_v<T, float>) {
+      std::memcpy(o, a, rowlen * sizeof(float));
+    } else {
+      // 16.16 fixed point to uint8, rounding half up (ufixedpoint32 -> uchar in OpenCV).
+      for (index_t j = 0; j < rowlen; ++j) o[j] = static_cast<T>((a[j] + 0x8000u) >> 16);
+    }
+  }
+}
+
 template <typename T>
 void blur(const T* src, index_t height, index_t width, index_t cn,
           const std::vector<typename BlurTypes<T>::tap>& kx,
           const std::vector<typename BlurTypes<T>::tap>& ky, T* dst, int num_threads) {
-  using Tap = typename BlurTypes<T>::tap;
-  using Row = typename BlurTypes<T>::row;
-  using Acc = typename BlurTypes<T>::acc;
   const index_t nx = static_cast<index_t>(kx.size()), ny = static_cast<index_t>(ky.size());
-  const index_t rx = nx / 2, ry = ny / 2;
-  const index_t rowlen = width * cn;
-  const index_t bands = (height + kBandRows - 1) / kBandRows;
+  // Each band refilters ny - 1 rows of its neighbours: keep that overhead small.
+  const index_t band_rows = std::max<index_t>(kBandRows, 4 * ny);
+  const index_t bands = (height + band_rows - 1) / band_rows;
   // Work in multiply-adds; a thread should get a couple of million of them (see parallel.hpp).
   const int threads =
-      threads_for_work(num_threads, height * rowlen * (nx + ny), kMinBytesPerThread);
+      threads_for_work(num_threads, height * width * cn * (nx + ny), kMinBytesPerThread);
   parallel_for(bands, threads, [&](index_t band) {
-    const index_t y0 = band * kBandRows;
-    const index_t y1 = y0 + kBandRows < height ? y0 + kBandRows : height;
-    const index_t nrows = y1 - y0 + ny - 1;
-    std::vector<T> padded((width + nx - 1) * cn);
-    std::vector<Row> rows(nrows * rowlen);
-    std::vector<Acc> acc(rowlen);
-    for (index_t i = 0; i < nrows; ++i) {
-      const T* s = src + reflect101(y0 - ry + i, height) * rowlen;
-      for (index_t x = 0; x < width + nx - 1; ++x) {
-        const T* px = s + reflect101(x - rx, width) * cn;
-        for (index_t c = 0; c < cn; ++c) padded[x * cn + c] = px[c];
-      }
-      Row* out = rows.data() + i * rowlen;
-      std::fill(out, out + rowlen, Row(0));
-      for (index_t k = 0; k < nx; ++k) {
-        const Tap w = kx[k];
-        const T* q = padded.data() + k * cn;
-        for (index_t j = 0; j < rowlen; ++j) out[j] = static_cast<Row>(out[j] + w * q[j]);
-      }
-    }
-    for (index_t y = y0; y < y1; ++y) {
-      std::fill(acc.begin(), acc.end(), Acc(0));
-      Acc* a = acc.data();
-      for (index_t k = 0; k < ny; ++k) {
-        const Acc w = ky[k];
-        const Row* h = rows.data() + (y - y0 + k) * rowlen;
-        for (index_t j = 0; j < rowlen; ++j) a[j] += w * h[j];
-      }
-      T* o = dst + y * rowlen;
-      if constexpr (std::is_same_v<T, float>) {
-        std::memcpy(o, a, rowlen * sizeof(float));
-      } else {
-        // 16.16 fixed point to uint8, rounding half up (ufixedpoint32 -> uchar in OpenCV).
-        for (index_t j = 0; j < rowlen; ++j) o[j] = static_cast<T>((a[j] + 0x8000u) >> 16);
-      }
-    }
+    const index_t y0 = band * band_rows;
+    blur_band<T>(src, height, width, cn, kx.data(), nx, ky.data(), ny, y0,
+                 std::min(height, y0 + band_rows), dst);
   });
 }
 

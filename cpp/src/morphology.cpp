@@ -57,56 +57,73 @@ struct OrOp {
   static std::uint8_t apply(std::uint8_t x, std::uint8_t y) { return x | y; }
 };
 
+// One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
+// reached through a reference, which would stop the compiler from vectorising the row loops.
+template <typename Op>
+void pass_band(const std::uint8_t* src, const index_t height, const index_t width,
+               const Plan& plan, const index_t y0, const index_t y1, std::uint8_t* dst) {
+  const index_t pad = plan.pad, levels = plan.levels;
+  const index_t pw = width + 2 * pad;  // padded row length
+  const index_t nspans = static_cast<index_t>(plan.spans.size());
+  const index_t r0 = std::max<index_t>(0, y0 + plan.dy_min);
+  const index_t r1 = std::min(height, y1 + plan.dy_max);
+  const index_t nr = std::max<index_t>(0, r1 - r0);
+  std::vector<std::uint8_t> lev(levels * pw, Op::neutral);
+  std::vector<std::uint8_t> filt(nspans * nr * width);
+  for (index_t r = r0; r < r1; ++r) {
+    // Level j holds the op over the 2^j pixels starting at each padded position.
+    std::uint8_t* __restrict l0 = lev.data() + pad;
+    const std::uint8_t* __restrict s = src + r * width;
+    for (index_t x = 0; x < width; ++x) l0[x] = s[x] != 0;
+    for (index_t j = 1; j < levels; ++j) {
+      const index_t step = index_t{1} << (j - 1);
+      const index_t n = pw - 2 * step + 1;
+      const std::uint8_t* __restrict prev = lev.data() + (j - 1) * pw;
+      std::uint8_t* __restrict cur = lev.data() + j * pw;
+      for (index_t i = 0; i < n; ++i) cur[i] = Op::apply(prev[i], prev[i + step]);
+    }
+    for (index_t k = 0; k < nspans; ++k) {
+      const Span sp = plan.spans[k];
+      index_t j = 0;
+      while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
+      const std::uint8_t* lj = lev.data() + j * pw;
+      const std::uint8_t* __restrict left = lj + pad + sp.a;
+      const std::uint8_t* __restrict right = lj + pad + sp.b - (index_t{1} << j) + 1;
+      std::uint8_t* __restrict o = filt.data() + (k * nr + (r - r0)) * width;
+      for (index_t x = 0; x < width; ++x) o[x] = Op::apply(left[x], right[x]);
+    }
+  }
+  for (index_t y = y0; y < y1; ++y) {
+    std::uint8_t* __restrict o = dst + y * width;
+    bool first = true;
+    for (const auto& [dy, k] : plan.rows) {
+      const index_t r = y + dy;
+      if (r < 0 || r >= height) continue;  // outside rows are neutral
+      const std::uint8_t* __restrict f =
+          filt.data() + (static_cast<index_t>(k) * nr + (r - r0)) * width;
+      if (first) {
+        std::copy(f, f + width, o);
+        first = false;
+      } else {
+        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(o[x], f[x]);
+      }
+    }
+    if (first) std::fill(o, o + width, Op::neutral);
+  }
+}
+
 template <typename Op>
 void pass(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
           std::uint8_t* dst, int num_threads) {
   const index_t kh = plan.dy_max - plan.dy_min + 1;
-  const index_t band_rows = std::max<index_t>(64, 2 * kh);
+  // Each band refilters kh - 1 rows of its neighbours: keep that overhead small.
+  const index_t band_rows = std::max<index_t>(64, 8 * kh);
   const index_t bands = (height + band_rows - 1) / band_rows;
-  const index_t pw = width + 2 * plan.pad;  // padded row length
-  const index_t nspans = static_cast<index_t>(plan.spans.size());
-  const index_t work = height * width * (plan.levels + nspans + static_cast<index_t>(plan.rows.size()));
+  const index_t work = height * width *
+                       (plan.levels + static_cast<index_t>(plan.spans.size() + plan.rows.size()));
   parallel_for(bands, threads_for_work(num_threads, work, kMinBytesPerThread), [&](index_t band) {
     const index_t y0 = band * band_rows;
-    const index_t y1 = std::min(height, y0 + band_rows);
-    const index_t r0 = std::max<index_t>(0, y0 + plan.dy_min);
-    const index_t r1 = std::min(height, y1 + plan.dy_max);
-    const index_t nr = std::max<index_t>(0, r1 - r0);
-    std::vector<std::uint8_t> lev(plan.levels * pw, Op::neutral);
-    std::vector<std::uint8_t> filt(nspans * nr * width);
-    for (index_t r = r0; r < r1; ++r) {
-      // Level j holds the op over the 2^j pixels starting at each padded position.
-      std::uint8_t* l0 = lev.data();
-      const std::uint8_t* s = src + r * width;
-      for (index_t x = 0; x < width; ++x) l0[plan.pad + x] = s[x] != 0;
-      for (index_t j = 1; j < plan.levels; ++j) {
-        const index_t step = index_t{1} << (j - 1);
-        const std::uint8_t* __restrict prev = lev.data() + (j - 1) * pw;
-        std::uint8_t* __restrict cur = lev.data() + j * pw;
-        for (index_t i = 0; i + 2 * step <= pw; ++i) cur[i] = Op::apply(prev[i], prev[i + step]);
-      }
-      for (index_t k = 0; k < nspans; ++k) {
-        const Span sp = plan.spans[k];
-        index_t j = 0;
-        while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
-        const std::uint8_t* __restrict lj = lev.data() + j * pw;
-        const std::uint8_t* __restrict left = lj + plan.pad + sp.a;
-        const std::uint8_t* __restrict right = lj + plan.pad + sp.b - (index_t{1} << j) + 1;
-        std::uint8_t* __restrict o = filt.data() + (k * nr + (r - r0)) * width;
-        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(left[x], right[x]);
-      }
-    }
-    for (index_t y = y0; y < y1; ++y) {
-      std::uint8_t* __restrict o = dst + y * width;
-      std::fill(o, o + width, Op::neutral);
-      for (const auto& [dy, k] : plan.rows) {
-        const index_t r = y + dy;
-        if (r < 0 || r >= height) continue;  // outside rows are neutral
-        const std::uint8_t* __restrict f =
-            filt.data() + (static_cast<index_t>(k) * nr + (r - r0)) * width;
-        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(o[x], f[x]);
-      }
-    }
+    pass_band<Op>(src, height, width, plan, y0, std::min(height, y0 + band_rows), dst);
   });
 }
 
