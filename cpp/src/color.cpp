@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "isa_dispatch.hpp"
 #include "maskprep/parallel.hpp"
 
 namespace maskprep {
@@ -41,7 +42,7 @@ struct HsvTables {
 // Channel counts are template arguments and sizes locals: with a runtime stride (or one read
 // through a reference that a byte store might alias) the compiler cannot vectorise the loops.
 template <int C>
-void gray_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
+MASKPREP_ALWAYS_INLINE void gray_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
                 std::uint8_t* __restrict gray) {
   for (index_t i = begin; i < end; ++i) {
     const std::uint8_t* p = rgb + i * C;
@@ -51,7 +52,7 @@ void gray_range(const std::uint8_t* __restrict rgb, const index_t begin, const i
 }
 
 template <int C>
-void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
+MASKPREP_ALWAYS_INLINE void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
                const int* __restrict sdiv, const int* __restrict hdiv,
                std::uint8_t* __restrict hsv) {
   for (index_t i = begin; i < end; ++i) {
@@ -76,6 +77,38 @@ void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin, const in
   }
 }
 
+template <int C>
+MASKPREP_TARGET_AVX2_FN void gray_range_avx2(const std::uint8_t* rgb, index_t begin, index_t end,
+                                             std::uint8_t* gray) {
+  gray_range<C>(rgb, begin, end, gray);
+}
+template <int C>
+void gray_range_generic(const std::uint8_t* rgb, index_t begin, index_t end, std::uint8_t* gray) {
+  gray_range<C>(rgb, begin, end, gray);
+}
+template <int C>
+MASKPREP_TARGET_AVX2_FN void hsv_range_avx2(const std::uint8_t* rgb, index_t begin, index_t end,
+                                            const int* sdiv, const int* hdiv, std::uint8_t* hsv) {
+  hsv_range<C>(rgb, begin, end, sdiv, hdiv, hsv);
+}
+template <int C>
+void hsv_range_generic(const std::uint8_t* rgb, index_t begin, index_t end, const int* sdiv,
+                       const int* hdiv, std::uint8_t* hsv) {
+  hsv_range<C>(rgb, begin, end, sdiv, hdiv, hsv);
+}
+
+template <int C>
+void gray_any(const std::uint8_t* rgb, index_t begin, index_t end, std::uint8_t* gray) {
+  detail::dispatch_avx2([&] { gray_range_avx2<C>(rgb, begin, end, gray); },
+                        [&] { gray_range_generic<C>(rgb, begin, end, gray); });
+}
+template <int C>
+void hsv_any(const std::uint8_t* rgb, index_t begin, index_t end, const int* sdiv, const int* hdiv,
+             std::uint8_t* hsv) {
+  detail::dispatch_avx2([&] { hsv_range_avx2<C>(rgb, begin, end, sdiv, hdiv, hsv); },
+                        [&] { hsv_range_generic<C>(rgb, begin, end, sdiv, hdiv, hsv); });
+}
+
 }  // namespace
 
 void rgb_to_gray(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std::uint8_t* gray,
@@ -83,9 +116,9 @@ void rgb_to_gray(const std::uint8_t* rgb, index_t n_pixels, index_t channels, st
   MASKPREP_CHECK(channels == 3 || channels == 4, "image must have 3 or 4 channels, got ", channels);
   for_blocks(n_pixels, channels, num_threads, [&](index_t begin, index_t end) {
     if (channels == 3)
-      gray_range<3>(rgb, begin, end, gray);
+      gray_any<3>(rgb, begin, end, gray);
     else
-      gray_range<4>(rgb, begin, end, gray);
+      gray_any<4>(rgb, begin, end, gray);
   });
 }
 
@@ -98,9 +131,9 @@ void rgb_to_hsv(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std
   // Division tables make the work per pixel larger than a byte stream: count 8 bytes a pixel.
   for_blocks(n_pixels, 8, num_threads, [&](index_t begin, index_t end) {
     if (channels == 3)
-      hsv_range<3>(rgb, begin, end, sdiv, hdiv, hsv);
+      hsv_any<3>(rgb, begin, end, sdiv, hdiv, hsv);
     else
-      hsv_range<4>(rgb, begin, end, sdiv, hdiv, hsv);
+      hsv_any<4>(rgb, begin, end, sdiv, hdiv, hsv);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "isa_dispatch.hpp"
 #include "maskprep/parallel.hpp"
 
 namespace maskprep {
@@ -44,7 +45,7 @@ struct BlurTypes<float> {
 // One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
 // reached through a reference, which would stop the compiler from vectorising the row loops.
 template <typename T>
-void blur_band(const T* src, const index_t height, const index_t width, const index_t cn,
+MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const index_t width, const index_t cn,
                const typename BlurTypes<T>::tap* kx, const index_t nx,
                const typename BlurTypes<T>::tap* ky, const index_t ny, const index_t y0,
                const index_t y1, T* dst) {
@@ -111,6 +112,21 @@ void blur_band(const T* src, const index_t height, const index_t width, const in
 }
 
 template <typename T>
+MASKPREP_TARGET_AVX2_FN void blur_band_avx2(const T* src, index_t height, index_t width, index_t cn,
+                                            const typename BlurTypes<T>::tap* kx, index_t nx,
+                                            const typename BlurTypes<T>::tap* ky, index_t ny,
+                                            index_t y0, index_t y1, T* dst) {
+  blur_band<T>(src, height, width, cn, kx, nx, ky, ny, y0, y1, dst);
+}
+template <typename T>
+void blur_band_generic(const T* src, index_t height, index_t width, index_t cn,
+                       const typename BlurTypes<T>::tap* kx, index_t nx,
+                       const typename BlurTypes<T>::tap* ky, index_t ny, index_t y0, index_t y1,
+                       T* dst) {
+  blur_band<T>(src, height, width, cn, kx, nx, ky, ny, y0, y1, dst);
+}
+
+template <typename T>
 void blur(const T* src, index_t height, index_t width, index_t cn,
           const std::vector<typename BlurTypes<T>::tap>& kx,
           const std::vector<typename BlurTypes<T>::tap>& ky, T* dst, int num_threads) {
@@ -123,8 +139,12 @@ void blur(const T* src, index_t height, index_t width, index_t cn,
       threads_for_work(num_threads, height * width * cn * (nx + ny), kMinBytesPerThread);
   parallel_for(bands, threads, [&](index_t band) {
     const index_t y0 = band * band_rows;
-    blur_band<T>(src, height, width, cn, kx.data(), nx, ky.data(), ny, y0,
-                 std::min(height, y0 + band_rows), dst);
+    const index_t y1 = std::min(height, y0 + band_rows);
+    const auto* px = kx.data();
+    const auto* py = ky.data();
+    detail::dispatch_avx2(
+        [&] { blur_band_avx2<T>(src, height, width, cn, px, nx, py, ny, y0, y1, dst); },
+        [&] { blur_band_generic<T>(src, height, width, cn, px, nx, py, ny, y0, y1, dst); });
   });
 }
 
@@ -234,16 +254,17 @@ void histogram_u8(const std::uint8_t* src, index_t n, index_t* hist, int num_thr
   std::vector<index_t> partial(static_cast<size_t>(threads) * 4 * 256, 0);
   parallel_for(threads, threads, [&](index_t t) {
     index_t* h = partial.data() + t * 4 * 256;
+    const std::uint8_t* __restrict s = src;
     const index_t begin = t * chunk;
     const index_t end = begin + chunk < n ? begin + chunk : n;
     index_t i = begin;
     for (; i + 4 <= end; i += 4) {
-      ++h[src[i]];
-      ++h[256 + src[i + 1]];
-      ++h[512 + src[i + 2]];
-      ++h[768 + src[i + 3]];
+      ++h[s[i]];
+      ++h[256 + s[i + 1]];
+      ++h[512 + s[i + 2]];
+      ++h[768 + s[i + 3]];
     }
-    for (; i < end; ++i) ++h[src[i]];
+    for (; i < end; ++i) ++h[s[i]];
   });
   for (int v = 0; v < 256; ++v) {
     index_t s = 0;
@@ -276,7 +297,9 @@ void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst,
   const int threads = threads_for_work(num_threads, n_pixels, kMinBytesPerThread);
   parallel_for((n_pixels + block - 1) / block, threads, [&](index_t b) {
     const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
-    for (index_t j = b * block; j < end; ++j) dst[j] = lut[src[j]];
+    const std::uint8_t* __restrict s = src;
+    std::uint8_t* __restrict d = dst;
+    for (index_t j = b * block; j < end; ++j) d[j] = lut[s[j]];
   }, 4);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "isa_dispatch.hpp"
 #include "maskprep/parallel.hpp"
 
 namespace maskprep {
@@ -60,7 +61,7 @@ struct OrOp {
 // One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
 // reached through a reference, which would stop the compiler from vectorising the row loops.
 template <typename Op>
-void pass_band(const std::uint8_t* src, const index_t height, const index_t width,
+MASKPREP_ALWAYS_INLINE void pass_band(const std::uint8_t* src, const index_t height, const index_t width,
                const Plan& plan, const index_t y0, const index_t y1, std::uint8_t* dst) {
   const index_t pad = plan.pad, levels = plan.levels;
   const index_t pw = width + 2 * pad;  // padded row length
@@ -113,6 +114,18 @@ void pass_band(const std::uint8_t* src, const index_t height, const index_t widt
 }
 
 template <typename Op>
+MASKPREP_TARGET_AVX2_FN void pass_band_avx2(const std::uint8_t* src, index_t height, index_t width,
+                                            const Plan& plan, index_t y0, index_t y1,
+                                            std::uint8_t* dst) {
+  pass_band<Op>(src, height, width, plan, y0, y1, dst);
+}
+template <typename Op>
+void pass_band_generic(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
+                       index_t y0, index_t y1, std::uint8_t* dst) {
+  pass_band<Op>(src, height, width, plan, y0, y1, dst);
+}
+
+template <typename Op>
 void pass(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
           std::uint8_t* dst, int num_threads) {
   const index_t kh = plan.dy_max - plan.dy_min + 1;
@@ -123,7 +136,9 @@ void pass(const std::uint8_t* src, index_t height, index_t width, const Plan& pl
                        (plan.levels + static_cast<index_t>(plan.spans.size() + plan.rows.size()));
   parallel_for(bands, threads_for_work(num_threads, work, kMinBytesPerThread), [&](index_t band) {
     const index_t y0 = band * band_rows;
-    pass_band<Op>(src, height, width, plan, y0, std::min(height, y0 + band_rows), dst);
+    const index_t y1 = std::min(height, y0 + band_rows);
+    detail::dispatch_avx2([&] { pass_band_avx2<Op>(src, height, width, plan, y0, y1, dst); },
+                          [&] { pass_band_generic<Op>(src, height, width, plan, y0, y1, dst); });
   });
 }
 
