@@ -18,10 +18,15 @@ struct Range {
 };
 
 // Fills `filled` (0/1) with every pixel 4/8-connected to `starts` through values in [lo, hi].
-void fill_range(const std::uint8_t* image, index_t height, index_t width, Range range,
-                const std::vector<index_t>& starts, bool eight, std::uint8_t* filled) {
-  const auto lo = static_cast<std::uint8_t>(range.lo), hi = static_cast<std::uint8_t>(range.hi);
-  auto open = [&](index_t p) { return !filled[p] && image[p] >= lo && image[p] <= hi; };
+void fill_range(const std::uint8_t* __restrict image, const index_t height, const index_t width,
+                const Range range, const std::vector<index_t>& starts, const bool eight,
+                std::uint8_t* __restrict filled) {
+  // (v - lo) <= (hi - lo) in unsigned arithmetic tests lo <= v <= hi with one comparison.
+  const auto lo = static_cast<std::uint8_t>(range.lo);
+  const auto span = static_cast<std::uint8_t>(range.hi - range.lo);
+  auto open = [image, filled, lo, span](index_t p) {
+    return !filled[p] && static_cast<std::uint8_t>(image[p] - lo) <= span;
+  };
   std::vector<index_t> stack(starts.begin(), starts.end());
   while (!stack.empty()) {
     const index_t p = stack.back();
