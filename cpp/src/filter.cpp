@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "isa_dispatch.hpp"
@@ -55,12 +56,13 @@ MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const 
   const index_t rx = nx / 2, ry = ny / 2;
   const index_t rowlen = width * cn;
   const index_t nrows = y1 - y0 + ny - 1;
-  std::vector<T> padded((width + nx - 1) * cn);
-  std::vector<Row> rows(nrows * rowlen);
-  std::vector<Acc> acc(rowlen);
+  // Scratch that is fully written before it is read: no zero-fill.
+  std::unique_ptr<T[]> padded(new T[(width + nx - 1) * cn]);
+  std::unique_ptr<Row[]> rows(new Row[nrows * rowlen]);
+  std::unique_ptr<Acc[]> acc(new Acc[rowlen]);
   for (index_t i = 0; i < nrows; ++i) {
     const T* s = src + reflect101(y0 - ry + i, height) * rowlen;
-    T* __restrict pd = padded.data();
+    T* __restrict pd = padded.get();
     std::copy(s, s + rowlen, pd + rx * cn);
     for (index_t x = -rx; x < 0; ++x) {  // reflected borders only
       const T* l = s + reflect101(x, width) * cn;
@@ -70,7 +72,7 @@ MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const 
         pd[(width - 1 - x + rx) * cn + c] = r[c];
       }
     }
-    Row* __restrict out = rows.data() + i * rowlen;
+    Row* __restrict out = rows.get() + i * rowlen;
     // Symmetric taps: pair the mirror-image inputs before the multiply (exact for 8-bit: every
     // partial sum stays below 256 * 255).
     {
@@ -87,8 +89,8 @@ MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const 
     }
   }
   for (index_t y = y0; y < y1; ++y) {
-    Acc* __restrict a = acc.data();
-    const Row* base = rows.data() + (y - y0) * rowlen;
+    Acc* __restrict a = acc.get();
+    const Row* base = rows.get() + (y - y0) * rowlen;
     {
       const Acc w = ky[ry];
       const Row* __restrict h = base + ry * rowlen;

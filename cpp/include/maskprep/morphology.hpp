@@ -12,7 +12,8 @@
 // Algorithm: each kernel row is a set of horizontal spans. A row of the mask is filtered once
 // per distinct span with a doubling table (O(log span) byte ops per pixel, vectorised), then
 // every output row combines the filtered rows its kernel rows select (O(kh)). Bands of output
-// rows run in parallel; the result does not depend on the thread count.
+// rows run in parallel; the result does not depend on the thread count. A single opening or
+// closing runs both operations per band through a band-sized buffer (no intermediate image).
 #pragma once
 
 #include <cstdint>
