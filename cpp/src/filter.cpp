@@ -92,16 +92,19 @@ MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const 
     Acc* __restrict a = acc.get();
     const Row* base = rows.get() + (y - y0) * rowlen;
     {
-      const Acc w = ky[ry];
+      const Tap w = ky[ry];
       const Row* __restrict h = base + ry * rowlen;
-      for (index_t j = 0; j < rowlen; ++j) a[j] = w * static_cast<Acc>(h[j]);
+      for (index_t j = 0; j < rowlen; ++j) a[j] = static_cast<Acc>(w) * static_cast<Acc>(h[j]);
     }
     for (index_t k = 0; k < ry; ++k) {
-      const Acc w = ky[k];
+      const Tap w = ky[k];
       const Row* __restrict h0 = base + k * rowlen;
       const Row* __restrict h1 = base + (ny - 1 - k) * rowlen;
       for (index_t j = 0; j < rowlen; ++j)
-        a[j] += w * (static_cast<Acc>(h0[j]) + static_cast<Acc>(h1[j]));
+        // Two 16 x 16 -> 32-bit products (a widening multiply in SIMD) rather than one 32-bit
+        // multiply of the pair's sum, which needs the slow 32-bit lane multiply.
+        a[j] += static_cast<Acc>(w) * static_cast<Acc>(h0[j]) +
+                static_cast<Acc>(w) * static_cast<Acc>(h1[j]);
     }
     T* __restrict o = dst + y * rowlen;
     if constexpr (std::is_same_v<T, float>) {
