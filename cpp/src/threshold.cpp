@@ -93,10 +93,11 @@ int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention con
     const auto tb = static_cast<std::uint8_t>(t);
     parallel_for((n_pixels + block - 1) / block, threads, [&](index_t b) {
       const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
-      // Local restrict copies: a byte store could otherwise alias the captured pointers.
+      // Local copies: a byte store could otherwise alias the captured pointers and threshold.
       const std::uint8_t* __restrict s = src;
       std::uint8_t* __restrict m = mask;
-      for (index_t j = b * block; j < end; ++j) m[j] = s[j] > tb;
+      const std::uint8_t t8 = tb;
+      for (index_t j = b * block; j < end; ++j) m[j] = s[j] > t8;
     }, 4);
   }
   return t;
