@@ -1,6 +1,182 @@
-// Bindings for the imgproc kernels (not yet implemented).
-#include <pybind11/pybind11.h>
+// Bindings for the image kernels: colour (color.hpp), blur and equalisation (filter.hpp), Otsu
+// (threshold.hpp) and flood fill (flood.hpp). maskprep.imgproc coerces and validates first;
+// these checks repeat the ones a direct _core caller could get wrong.
+#include <string>
+#include <utility>
+
+#include "bind_util.hpp"
+#include "maskprep/color.hpp"
+#include "maskprep/filter.hpp"
+#include "maskprep/flood.hpp"
+#include "maskprep/threshold.hpp"
 
 namespace py = pybind11;
+using namespace maskprep;
 
-void bind_imgproc(py::module_& /*m*/) {}
+namespace {
+
+template <typename T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <typename T>
+carray<T> checked(const py::array& a, const char* name, const char* dtype) {
+  MASKPREP_CHECK(py::isinstance<py::array_t<T>>(a), name, " must have dtype ", dtype, ", got ",
+                 bind::dtype_str(a));
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    MASKPREP_CHECK(a.shape(i) > 0, name, " must not be empty, got shape ", bind::shape_str(a));
+  return carray<T>::ensure(a);
+}
+
+carray<std::uint8_t> checked_rgb(const py::array& image) {
+  auto a = checked<std::uint8_t>(image, "image", "uint8");
+  MASKPREP_CHECK(a.ndim() == 3 && (a.shape(2) == 3 || a.shape(2) == 4),
+                 "image must have shape (H, W, 3) or (H, W, 4), got ", bind::shape_str(a));
+  return a;
+}
+
+carray<std::uint8_t> checked_gray(const py::array& image) {
+  auto a = checked<std::uint8_t>(image, "image", "uint8");
+  MASKPREP_CHECK(a.ndim() == 2, "image must have shape (H, W), got ", bind::shape_str(a));
+  return a;
+}
+
+template <typename T>
+py::array blur(const py::array& image, std::pair<index_t, index_t> ksize,
+               std::pair<double, double> sigma, int threads) {
+  const auto a = carray<T>::ensure(image);
+  const index_t h = a.shape(0), w = a.shape(1), c = a.ndim() == 3 ? a.shape(2) : 1;
+  carray<T> out(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  const T* src = a.data();
+  T* dst = out.mutable_data();
+  {
+    // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+    py::gil_scoped_release release;
+    if constexpr (std::is_same_v<T, float>)
+      gaussian_blur_f32(src, h, w, c, ksize.first, ksize.second, sigma.first, sigma.second, dst,
+                        threads);
+    else
+      gaussian_blur_u8(src, h, w, c, ksize.first, ksize.second, sigma.first, sigma.second, dst,
+                       threads);
+  }
+  return std::move(out);
+}
+
+OtsuConvention parse_convention(const std::string& s) {
+  if (s == "skimage") return OtsuConvention::skimage;
+  if (s == "opencv") return OtsuConvention::opencv;
+  throw std::invalid_argument("convention must be 'skimage' or 'opencv', got '" + s + "'");
+}
+
+}  // namespace
+
+void bind_imgproc(py::module_& m) {
+  m.def(
+      "rgb_to_gray",
+      [](const py::array& image, const py::object& num_threads) {
+        const auto a = checked_rgb(image);
+        const int threads = bind::resolve_threads(num_threads);
+        carray<std::uint8_t> out({a.shape(0), a.shape(1)});
+        const std::uint8_t* src = a.data();
+        std::uint8_t* dst = out.mutable_data();
+        const index_t n = a.shape(0) * a.shape(1), c = a.shape(2);
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          rgb_to_gray(src, n, c, dst, threads);
+        }
+        return out;
+      },
+      py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
+  m.def(
+      "rgb_to_hsv",
+      [](const py::array& image, const py::object& num_threads) {
+        const auto a = checked_rgb(image);
+        const int threads = bind::resolve_threads(num_threads);
+        carray<std::uint8_t> out({a.shape(0), a.shape(1), py::ssize_t{3}});
+        const std::uint8_t* src = a.data();
+        std::uint8_t* dst = out.mutable_data();
+        const index_t n = a.shape(0) * a.shape(1), c = a.shape(2);
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          rgb_to_hsv(src, n, c, dst, threads);
+        }
+        return out;
+      },
+      py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
+  m.def(
+      "gaussian_blur",
+      [](const py::array& image, std::pair<index_t, index_t> ksize,
+         std::pair<double, double> sigma, const py::object& num_threads) -> py::array {
+        MASKPREP_CHECK(image.ndim() == 2 || image.ndim() == 3,
+                       "image must have shape (H, W) or (H, W, C), got ", bind::shape_str(image));
+        const int threads = bind::resolve_threads(num_threads);
+        if (py::isinstance<py::array_t<float>>(image)) {
+          checked<float>(image, "image", "uint8 or float32");
+          return blur<float>(image, ksize, sigma, threads);
+        }
+        checked<std::uint8_t>(image, "image", "uint8 or float32");
+        return blur<std::uint8_t>(image, ksize, sigma, threads);
+      },
+      py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::arg("num_threads"),
+      "cv2.GaussianBlur (BORDER_REFLECT_101); ksize (kh, kw) <= 0 derives from sigma (sy, sx).");
+  m.def(
+      "equalize_hist",
+      [](const py::array& image, const py::object& num_threads) {
+        const auto a = checked_gray(image);
+        const int threads = bind::resolve_threads(num_threads);
+        carray<std::uint8_t> out({a.shape(0), a.shape(1)});
+        const std::uint8_t* src = a.data();
+        std::uint8_t* dst = out.mutable_data();
+        const index_t n = a.shape(0) * a.shape(1);
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          equalize_hist(src, n, dst, threads);
+        }
+        return out;
+      },
+      py::arg("image"), py::arg("num_threads"), "cv2.equalizeHist of a (H, W) uint8 image.");
+  m.def(
+      "otsu_threshold",
+      [](const py::array& image, const std::string& convention, const py::object& num_threads) {
+        const OtsuConvention conv = parse_convention(convention);
+        const auto a = checked_gray(image);
+        const int threads = bind::resolve_threads(num_threads);
+        py::array_t<bool> mask({a.shape(0), a.shape(1)});
+        const std::uint8_t* src = a.data();
+        auto* dst = reinterpret_cast<std::uint8_t*>(mask.mutable_data());
+        const index_t n = a.shape(0) * a.shape(1);
+        int t = 0;
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          t = otsu_threshold(src, n, conv, dst, threads);
+        }
+        return py::make_tuple(t, mask);
+      },
+      py::arg("image"), py::arg("convention"), py::arg("num_threads"),
+      "Otsu threshold t of a (H, W) uint8 image and the mask image > t.");
+  m.def(
+      "flood",
+      [](const py::array& image, const py::array& seed_points, double tolerance,
+         int connectivity) {
+        const auto a = checked_gray(image);
+        MASKPREP_CHECK(seed_points.ndim() == 2 && seed_points.shape(1) == 2,
+                       "seed_points must have shape (N, 2), got ", bind::shape_str(seed_points));
+        const auto seeds = carray<index_t>::ensure(seed_points);
+        py::array_t<bool> mask({a.shape(0), a.shape(1)});
+        const std::uint8_t* src = a.data();
+        const index_t* s = seeds.data();
+        auto* dst = reinterpret_cast<std::uint8_t*>(mask.mutable_data());
+        const index_t h = a.shape(0), w = a.shape(1), n = seeds.shape(0);
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          flood_fill(src, h, w, s, n, tolerance, connectivity, dst);
+        }
+        return mask;
+      },
+      py::arg("image"), py::arg("seed_points"), py::arg("tolerance"), py::arg("connectivity"),
+      "skimage.segmentation.flood of a (H, W) uint8 image from (N, 2) (row, col) seeds.");
+}

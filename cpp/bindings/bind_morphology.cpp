@@ -1,6 +1,76 @@
-// Bindings for the morphology kernels (not yet implemented).
-#include <pybind11/pybind11.h>
+// Bindings for binary morphology (morphology.hpp). maskprep.morphology builds the kernel and
+// turns bool masks into bytes; the kernel runs without the GIL.
+#include <string>
+
+#include "bind_util.hpp"
+#include "maskprep/morphology.hpp"
 
 namespace py = pybind11;
+using namespace maskprep;
 
-void bind_morphology(py::module_& /*m*/) {}
+namespace {
+
+using bytes = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+
+MorphOp parse_op(const std::string& s) {
+  if (s == "erode") return MorphOp::erode;
+  if (s == "dilate") return MorphOp::dilate;
+  if (s == "open") return MorphOp::open;
+  if (s == "close") return MorphOp::close;
+  throw std::invalid_argument("op must be 'erode', 'dilate', 'open' or 'close', got '" + s + "'");
+}
+
+MorphShape parse_shape(const std::string& s) {
+  if (s == "rect") return MorphShape::rect;
+  if (s == "ellipse") return MorphShape::ellipse;
+  if (s == "cross") return MorphShape::cross;
+  throw std::invalid_argument("shape must be 'rect', 'ellipse' or 'cross', got '" + s + "'");
+}
+
+bytes checked_bytes(const py::array& a, const char* name) {
+  MASKPREP_CHECK(py::isinstance<py::array_t<std::uint8_t>>(a) || py::isinstance<py::array_t<bool>>(a),
+                 name, " must have dtype bool or uint8, got ", bind::dtype_str(a));
+  MASKPREP_CHECK(a.ndim() == 2 && a.shape(0) > 0 && a.shape(1) > 0, name,
+                 " must be a non-empty 2-d array, got shape ", bind::shape_str(a));
+  // bool and uint8 share a byte layout: reinterpret instead of converting.
+  if (py::isinstance<py::array_t<bool>>(a)) return bytes::ensure(a.attr("view")("uint8"));
+  return bytes::ensure(a);
+}
+
+}  // namespace
+
+void bind_morphology(py::module_& m) {
+  m.def(
+      "structuring_element",
+      [](const std::string& shape, index_t kh, index_t kw) {
+        const auto k = structuring_element(parse_shape(shape), kh, kw);
+        bytes out({kh, kw});
+        std::copy(k.begin(), k.end(), out.mutable_data());
+        return out;
+      },
+      py::arg("shape"), py::arg("kh"), py::arg("kw"),
+      "cv2.getStructuringElement(shape, (kw, kh)) as a (kh, kw) uint8 array.");
+  m.def(
+      "morphology",
+      [](const py::array& mask, const py::array& kernel, const std::string& op,
+         index_t iterations, const py::object& num_threads) {
+        const MorphOp o = parse_op(op);
+        const auto src = checked_bytes(mask, "mask");
+        const auto k = checked_bytes(kernel, "kernel");
+        const int threads = bind::resolve_threads(num_threads);
+        py::array_t<bool> out({src.shape(0), src.shape(1)});
+        const std::uint8_t* s = src.data();
+        const std::uint8_t* kp = k.data();
+        auto* d = reinterpret_cast<std::uint8_t*>(out.mutable_data());
+        const index_t h = src.shape(0), w = src.shape(1), kh = k.shape(0), kw = k.shape(1);
+        {
+          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+          py::gil_scoped_release release;
+          morphology(s, h, w, kp, kh, kw, o, iterations, d, threads);
+        }
+        return out;
+      },
+      py::arg("mask"), py::arg("kernel"), py::arg("op"), py::arg("iterations"),
+      py::arg("num_threads"),
+      "Binary erode/dilate/open/close of a (H, W) bool/uint8 mask by a (kh, kw) kernel.");
+}

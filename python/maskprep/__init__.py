@@ -5,6 +5,9 @@ C++ kernels (OpenMP, GIL released) under a thin Python API:
 - :mod:`maskprep.rle` - COCO RLE encode/decode, compressed strings, area, bbox, IoU, merge,
   polygons and boxes to RLE, whole-dataset conversion (bit-identical to pycocotools).
 - :mod:`maskprep.mask` - a drop-in for ``pycocotools.mask`` (see :func:`install_as_pycocotools`).
+- :mod:`maskprep.imgproc` - grey/HSV conversion, Gaussian blur, histogram equalisation, Otsu
+  thresholding and flood fill (bit-identical to OpenCV / scikit-image).
+- :mod:`maskprep.morphology` - binary erode/dilate/open/close (bit-identical to OpenCV).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - only when the extension was not
         "compiler and CMake), or `bash scripts/setup.sh`."
     ) from exc
 
-from . import ops  # noqa: F401  (maskprep.ops: RoI Align, paste)
+from . import imgproc, morphology, ops  # noqa: F401  (ops: RoI Align, paste)
 from ._threads import get_num_threads, resolve_num_threads, set_num_threads, threads
 
 __version__: str = _core.build_info()["version"]
@@ -70,4 +73,4 @@ def install_as_pycocotools() -> None:
             module.maskUtils = mask  # type: ignore[attr-defined]
 
 
-__all__ += ["install_as_pycocotools", "mask", "rle"]
+__all__ += ["install_as_pycocotools", "imgproc", "mask", "morphology", "rle"]

@@ -77,6 +77,38 @@ def roi_align_backward(
     num_threads: int | None,
 ) -> npt.NDArray[np.floating[Any]]: ...
 
+# ---- imgproc ------------------------------------------------------------------------------------
+def rgb_to_gray(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
+def rgb_to_hsv(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
+def gaussian_blur(
+    image: npt.NDArray[Any],
+    ksize: tuple[int, int],
+    sigma: tuple[float, float],
+    num_threads: int | None,
+) -> npt.NDArray[Any]: ...
+def equalize_hist(
+    image: npt.NDArray[np.uint8], num_threads: int | None
+) -> npt.NDArray[np.uint8]: ...
+def otsu_threshold(
+    image: npt.NDArray[np.uint8], convention: str, num_threads: int | None
+) -> tuple[int, npt.NDArray[np.bool_]]: ...
+def flood(
+    image: npt.NDArray[np.uint8],
+    seed_points: npt.NDArray[np.int64],
+    tolerance: float,
+    connectivity: int,
+) -> npt.NDArray[np.bool_]: ...
+
+# ---- morphology ---------------------------------------------------------------------------------
+def structuring_element(shape: str, kh: int, kw: int) -> npt.NDArray[np.uint8]: ...
+def morphology(
+    mask: npt.NDArray[Any],
+    kernel: npt.NDArray[Any],
+    op: str,
+    iterations: int,
+    num_threads: int | None,
+) -> npt.NDArray[np.bool_]: ...
+
 # ---- coco (whole files) -------------------------------------------------------------------------
 class JsonSyntaxError(ValueError): ...
 
