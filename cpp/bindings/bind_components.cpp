@@ -67,14 +67,14 @@ void bind_components(py::module_& m) {
         std::copy(s.centroid.begin(), s.centroid.end(), centroid.mutable_data());
         return py::tuple(py::make_tuple(labels, n, area, bbox, centroid));
       },
-      py::arg("mask"), py::arg("connectivity"), py::arg("stats"), py::arg("num_threads"),
+      py::arg("mask"), py::arg("connectivity"), py::arg("stats"), py::arg("num_threads") = py::none(),
       "(labels int32 (H, W), n) or, with stats, (labels, n, area (n,), bbox (n, 4), centroid (n, 2)).");
   m.def(
       "fill_holes",
       [](const mask_array& mask, const py::object& num_threads) {
         return bool_op(mask, num_threads, components::fill_holes);
       },
-      py::arg("mask"), py::arg("num_threads"),
+      py::arg("mask"), py::arg("num_threads") = py::none(),
       "scipy.ndimage.binary_fill_holes (default structure) of a 2-d mask, as bool.");
   m.def(
       "remove_small_objects",
@@ -87,7 +87,7 @@ void bind_components(py::module_& m) {
                                                           threads);
                        });
       },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads"),
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads") = py::none(),
       "skimage remove_small_objects: drops foreground components of at most max_size pixels.");
   m.def(
       "remove_small_holes",
@@ -100,6 +100,6 @@ void bind_components(py::module_& m) {
                                                         threads);
                        });
       },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads"),
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads") = py::none(),
       "skimage remove_small_holes: fills background components of at most max_size pixels.");
 }

@@ -77,5 +77,5 @@ void bind_contours(py::module_& m) {
         return out;
       },
       py::arg("masks"), py::arg("tolerance"), py::arg("holes"), py::arg("min_area"),
-      py::arg("num_threads"), "COCO polygons of each of (N, H, W) masks, parallel across masks.");
+      py::arg("num_threads") = py::none(), "COCO polygons of each of (N, H, W) masks, parallel across masks.");
 }
