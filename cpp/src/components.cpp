@@ -14,14 +14,17 @@ namespace {
 
 // The runs of one polarity (foreground or background) of a mask, with a union-find over them.
 // Run indices follow raster order; parent[i] <= i always (a root is its component's first run).
+// I is int32 for images below 2^31 pixels (half the memory traffic), int64 above.
+template <typename I>
 struct Runs {
-  std::vector<index_t> row_begin;  // h + 1 offsets into start/end
-  std::vector<index_t> start, end;  // [start, end) columns
-  std::vector<index_t> parent;      // after number(): the component number, 0-based
-  index_t count = 0;                // components, after number()
+  std::vector<I> row_begin;   // h + 1 offsets into start/end
+  std::vector<I> start, end;  // [start, end) columns
+  std::vector<I> parent;      // after build_runs: the component number, 0-based
+  index_t count = 0;          // components
 };
 
-inline index_t find_root(std::vector<index_t>& parent, index_t i) {
+template <typename I>
+inline I find_root(I* parent, I i) {
   while (parent[i] != i) {
     parent[i] = parent[parent[i]];  // path halving keeps parent[i] <= i
     i = parent[i];
@@ -29,7 +32,8 @@ inline index_t find_root(std::vector<index_t>& parent, index_t i) {
   return i;
 }
 
-inline void unite(std::vector<index_t>& parent, index_t a, index_t b) {
+template <typename I>
+inline void unite(I* parent, I a, I b) {
   a = find_root(parent, a);
   b = find_root(parent, b);
   if (a < b) {
@@ -41,103 +45,95 @@ inline void unite(std::vector<index_t>& parent, index_t a, index_t b) {
 
 // Unions the runs [cur, cur_end) of a row with the overlapping runs [prev, prev_end) of the row
 // above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1).
-inline void union_rows(const index_t* start, const index_t* end, std::vector<index_t>& parent,
-                       index_t prev, index_t prev_end, index_t cur, index_t cur_end,
-                       index_t reach) {
-  index_t j = prev;
-  for (index_t i = cur; i < cur_end; ++i) {
+template <typename I>
+inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_end, I cur,
+                       I cur_end, I reach) {
+  I j = prev;
+  for (I i = cur; i < cur_end; ++i) {
     while (j < prev_end && end[j] + reach <= start[i]) ++j;
-    for (index_t k = j; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
+    for (I k = j; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
   }
 }
 
-// Extracts the runs of polarity kForeground and unions them (pass 1). Bands of rows run in
-// parallel with band-local indices, are concatenated, and their borders are unioned serially.
+// Runs of polarity kForeground in one row: byte-parallel transition count (vectorised).
 template <bool kForeground>
-Runs build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, int num_threads) {
-  const index_t reach = connectivity == 8 ? 1 : 0;
+inline index_t count_runs(const byte_t* row, index_t w) {
+  index_t c = (row[0] != 0) == kForeground;
+  for (index_t x = 1; x < w; ++x) {
+    c += static_cast<index_t>(((row[x] != 0) == kForeground) & ((row[x - 1] != 0) != kForeground));
+  }
+  return c;
+}
+
+// Extracts the runs of polarity kForeground and unions them (pass 1). Bands of rows run in
+// parallel: count the runs of each row, place them at their final (prefix-sum) positions, union
+// within the band; then the band borders are unioned serially and the components numbered.
+template <typename I, bool kForeground>
+Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, int num_threads) {
+  const I reach = connectivity == 8 ? 1 : 0;
   const int bands = std::max(1, threads_for_work(num_threads, h * w, kMinBytesPerThread));
-  const index_t n_bands = std::min<index_t>(bands, std::max<index_t>(h, 1));
-  struct Band {
-    std::vector<index_t> row_count, start, end, parent;
-  };
-  std::vector<Band> part(static_cast<size_t>(n_bands));
+  const index_t n_bands = std::min<index_t>(bands, h);
+  Runs<I> runs;
+  runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
+  I* row_begin = runs.row_begin.data();
+  parallel_for(n_bands, static_cast<int>(n_bands), [&](index_t b) {
+    for (index_t r = h * b / n_bands; r < h * (b + 1) / n_bands; ++r) {
+      row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
+    }
+  });
+  for (index_t r = 0; r < h; ++r) row_begin[r + 1] += row_begin[r];
+  const size_t n_runs = static_cast<size_t>(row_begin[h]);
+  runs.start.resize(n_runs);
+  runs.end.resize(n_runs);
+  runs.parent.resize(n_runs);
+  I* start = runs.start.data();
+  I* end = runs.end.data();
+  I* parent = runs.parent.data();
   parallel_for(n_bands, static_cast<int>(n_bands), [&](index_t b) {
     const index_t r0 = h * b / n_bands, r1 = h * (b + 1) / n_bands;
-    Band& band = part[static_cast<size_t>(b)];
-    band.row_count.assign(static_cast<size_t>(r1 - r0), 0);
-    index_t prev = 0;
     for (index_t r = r0; r < r1; ++r) {
       const byte_t* row = mask + r * w;
-      const index_t cur = static_cast<index_t>(band.start.size());
-      for (index_t x = 0; x < w;) {
+      I i = row_begin[r];
+      for (index_t x = 0; x < w; ++i) {
         x = detail::find_next<kForeground>(row, x, w);
         if (x >= w) break;
-        const index_t s = x;
+        start[i] = static_cast<I>(x);
         x = detail::find_next<!kForeground>(row, x, w);
-        band.start.push_back(s);
-        band.end.push_back(x);
-        band.parent.push_back(static_cast<index_t>(band.parent.size()));
+        end[i] = static_cast<I>(x);
+        parent[i] = i;
       }
-      const index_t cur_end = static_cast<index_t>(band.start.size());
-      band.row_count[static_cast<size_t>(r - r0)] = cur_end - cur;
       if (r > r0) {
-        union_rows(band.start.data(), band.end.data(), band.parent, prev, cur, cur, cur_end,
-                   reach);
+        union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                   row_begin[r + 1], reach);
       }
-      prev = cur;
     }
   });
-
-  Runs runs;
-  std::vector<index_t> offset(static_cast<size_t>(n_bands) + 1, 0);
-  for (index_t b = 0; b < n_bands; ++b) {
-    offset[b + 1] = offset[b] + static_cast<index_t>(part[b].start.size());
-  }
-  const index_t n_runs = offset[n_bands];
-  runs.start.resize(static_cast<size_t>(n_runs));
-  runs.end.resize(static_cast<size_t>(n_runs));
-  runs.parent.resize(static_cast<size_t>(n_runs));
-  runs.row_begin.resize(static_cast<size_t>(h) + 1);
-  parallel_for(n_bands, static_cast<int>(n_bands), [&](index_t b) {
-    const Band& band = part[static_cast<size_t>(b)];
-    const index_t off = offset[b];
-    std::copy(band.start.begin(), band.start.end(), runs.start.begin() + off);
-    std::copy(band.end.begin(), band.end.end(), runs.end.begin() + off);
-    for (size_t i = 0; i < band.parent.size(); ++i) runs.parent[off + i] = band.parent[i] + off;
-    index_t pos = off;
-    const index_t r0 = h * b / n_bands;
-    for (size_t r = 0; r < band.row_count.size(); ++r) {
-      runs.row_begin[static_cast<size_t>(r0) + r] = pos;
-      pos += band.row_count[r];
-    }
-  });
-  runs.row_begin[static_cast<size_t>(h)] = n_runs;
   for (index_t b = 1; b < n_bands; ++b) {
     const index_t r = h * b / n_bands;
-    union_rows(runs.start.data(), runs.end.data(), runs.parent, runs.row_begin[r - 1],
-               runs.row_begin[r], runs.row_begin[r], runs.row_begin[r + 1], reach);
+    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+               row_begin[r + 1], reach);
   }
   // Ascending sweep: a root opens the next component; any other run takes its parent's number,
   // already final because parent[i] < i.
-  index_t n = 0;
-  for (index_t i = 0; i < n_runs; ++i) {
-    runs.parent[i] = runs.parent[i] == i ? n++ : runs.parent[runs.parent[i]];
+  I n = 0;
+  for (size_t i = 0; i < n_runs; ++i) {
+    parent[i] = parent[i] == static_cast<I>(i) ? n++ : parent[parent[i]];
   }
   runs.count = n;
   return runs;
 }
 
-std::vector<index_t> areas(const Runs& runs) {
+template <typename I>
+std::vector<index_t> areas(const Runs<I>& runs) {
   std::vector<index_t> area(static_cast<size_t>(runs.count), 0);
   for (size_t i = 0; i < runs.start.size(); ++i) area[runs.parent[i]] += runs.end[i] - runs.start[i];
   return area;
 }
 
-// Writes every row of out (h x w): `fill` everywhere, then `run_value` over the runs for which
-// paint(component) is true. Rows in parallel.
-template <typename T, typename Paint>
-void paint_rows(const Runs& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
+// Writes every row of out (h x w): `fill` everywhere, then over each run of a component c for
+// which paint(c, v) is true, v. Rows in parallel.
+template <typename I, typename T, typename Paint>
+void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
                 int num_threads) {
   const int threads = threads_for_work(num_threads, h * w * index_t(sizeof(T)), kMinBytesPerThread);
   parallel_for(
@@ -145,13 +141,98 @@ void paint_rows(const Runs& runs, index_t h, index_t w, T fill, Paint&& paint, T
       [&](index_t r) {
         T* row = out + r * w;
         std::fill(row, row + w, fill);
-        for (index_t i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
-          const index_t c = runs.parent[i];
+        for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
           T v;
-          if (paint(c, v)) std::fill(row + runs.start[i], row + runs.end[i], v);
+          if (paint(runs.parent[i], v)) std::fill(row + runs.start[i], row + runs.end[i], v);
         }
       },
       64);
+}
+
+template <typename I>
+index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, std::int32_t* labels,
+                   Stats* stats, int num_threads) {
+  const Runs<I> runs = build_runs<I, true>(mask, h, w, connectivity, num_threads);
+  MASKPREP_CHECK(runs.count <= std::numeric_limits<std::int32_t>::max(),
+                 "too many components for int32 labels: ", runs.count);
+  paint_rows<I, std::int32_t>(
+      runs, h, w, 0,
+      [](I c, std::int32_t& v) {
+        v = static_cast<std::int32_t>(c + 1);
+        return true;
+      },
+      labels, num_threads);
+  if (!stats) return runs.count;
+  const size_t n = static_cast<size_t>(runs.count);
+  std::vector<index_t> sum_x(n, 0), sum_y(n, 0), x0(n, w), y0(n, h), x1(n, -1), y1(n, -1);
+  stats->area.assign(n, 0);
+  for (index_t r = 0; r < h; ++r) {
+    for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
+      const size_t c = static_cast<size_t>(runs.parent[i]);
+      const index_t s = runs.start[i], e = runs.end[i], len = e - s;
+      stats->area[c] += len;
+      sum_x[c] += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
+      sum_y[c] += r * len;
+      x0[c] = std::min(x0[c], s);
+      x1[c] = std::max(x1[c], e - 1);
+      y0[c] = std::min(y0[c], r);
+      y1[c] = r;  // rows ascend
+    }
+  }
+  stats->bbox.resize(4 * n);
+  stats->centroid.resize(2 * n);
+  for (size_t c = 0; c < n; ++c) {
+    stats->bbox[4 * c + 0] = x0[c];
+    stats->bbox[4 * c + 1] = y0[c];
+    stats->bbox[4 * c + 2] = x1[c] - x0[c] + 1;
+    stats->bbox[4 * c + 3] = y1[c] - y0[c] + 1;
+    // cv2 sums coordinates in doubles (exact below 2^53) and divides once: same result.
+    const double a = static_cast<double>(stats->area[c]);
+    stats->centroid[2 * c + 0] = static_cast<double>(sum_x[c]) / a;
+    stats->centroid[2 * c + 1] = static_cast<double>(sum_y[c]) / a;
+  }
+  return runs.count;
+}
+
+template <typename I>
+void fill_holes_impl(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
+  const Runs<I> bg = build_runs<I, false>(mask, h, w, 4, num_threads);
+  std::vector<char> open(static_cast<size_t>(bg.count), 0);  // touches the border
+  for (index_t r = 0; r < h; ++r) {
+    const bool edge_row = r == 0 || r == h - 1;
+    for (I i = bg.row_begin[r]; i < bg.row_begin[r + 1]; ++i) {
+      if (edge_row || bg.start[i] == 0 || bg.end[i] == w) open[bg.parent[i]] = 1;
+    }
+  }
+  paint_rows<I, byte_t>(
+      bg, h, w, 1,
+      [&](I c, byte_t& v) {
+        v = 0;
+        return open[c] != 0;
+      },
+      out, num_threads);
+}
+
+// remove_small_objects (kForeground) / remove_small_holes: components of polarity kForeground
+// with at most max_size pixels take the other value.
+template <typename I, bool kForeground>
+void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_size,
+                       int connectivity, byte_t* out, int num_threads) {
+  const Runs<I> runs = build_runs<I, kForeground>(mask, h, w, connectivity, num_threads);
+  const std::vector<index_t> area = areas(runs);
+  paint_rows<I, byte_t>(
+      runs, h, w, kForeground ? 0 : 1,
+      [&](I c, byte_t& v) {
+        v = kForeground ? 1 : 0;
+        return area[c] > max_size;
+      },
+      out, num_threads);
+}
+
+// int32 run indices and columns when every count fits (fewer than 2^31 pixels).
+bool small(index_t h, index_t w) {
+  return w < std::numeric_limits<std::int32_t>::max() &&
+         h * w < std::numeric_limits<std::int32_t>::max();
 }
 
 void check_size(index_t h, index_t w) {
@@ -169,66 +250,22 @@ index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::i
               Stats* stats, int num_threads) {
   check_connectivity(connectivity);
   check_size(h, w);
-  Runs runs = build_runs<true>(mask, h, w, connectivity, num_threads);
-  MASKPREP_CHECK(runs.count <= std::numeric_limits<std::int32_t>::max(),
-                 "too many components for int32 labels: ", runs.count);
-  paint_rows<std::int32_t>(
-      runs, h, w, 0,
-      [](index_t c, std::int32_t& v) {
-        v = static_cast<std::int32_t>(c + 1);
-        return true;
-      },
-      labels, num_threads);
-  if (stats) {
-    const size_t n = static_cast<size_t>(runs.count);
-    std::vector<index_t> sum_x(n, 0), sum_y(n, 0), x0(n, w), y0(n, h), x1(n, -1), y1(n, -1);
-    stats->area.assign(n, 0);
-    for (index_t r = 0; r < h; ++r) {
-      for (index_t i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
-        const size_t c = static_cast<size_t>(runs.parent[i]);
-        const index_t s = runs.start[i], e = runs.end[i], len = e - s;
-        stats->area[c] += len;
-        sum_x[c] += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
-        sum_y[c] += r * len;
-        x0[c] = std::min(x0[c], s);
-        x1[c] = std::max(x1[c], e - 1);
-        y0[c] = std::min(y0[c], r);
-        y1[c] = std::max(y1[c], r);
-      }
-    }
-    stats->bbox.resize(4 * n);
-    stats->centroid.resize(2 * n);
-    for (size_t c = 0; c < n; ++c) {
-      stats->bbox[4 * c + 0] = x0[c];
-      stats->bbox[4 * c + 1] = y0[c];
-      stats->bbox[4 * c + 2] = x1[c] - x0[c] + 1;
-      stats->bbox[4 * c + 3] = y1[c] - y0[c] + 1;
-      // cv2 sums coordinates in doubles (exact below 2^53) and divides once: same result.
-      const double a = static_cast<double>(stats->area[c]);
-      stats->centroid[2 * c + 0] = static_cast<double>(sum_x[c]) / a;
-      stats->centroid[2 * c + 1] = static_cast<double>(sum_y[c]) / a;
-    }
+  if (h == 0 || w == 0) {
+    if (stats) *stats = Stats{};
+    return 0;
   }
-  return runs.count;
+  return small(h, w) ? label_impl<std::int32_t>(mask, h, w, connectivity, labels, stats, num_threads)
+                     : label_impl<index_t>(mask, h, w, connectivity, labels, stats, num_threads);
 }
 
 void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
   check_size(h, w);
-  const Runs bg = build_runs<false>(mask, h, w, 4, num_threads);
-  std::vector<char> open(static_cast<size_t>(bg.count), 0);  // touches the border
-  for (index_t r = 0; r < h; ++r) {
-    const bool edge_row = r == 0 || r == h - 1;
-    for (index_t i = bg.row_begin[r]; i < bg.row_begin[r + 1]; ++i) {
-      if (edge_row || bg.start[i] == 0 || bg.end[i] == w) open[bg.parent[i]] = 1;
-    }
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    fill_holes_impl<std::int32_t>(mask, h, w, out, num_threads);
+  } else {
+    fill_holes_impl<index_t>(mask, h, w, out, num_threads);
   }
-  paint_rows<byte_t>(
-      bg, h, w, 1,
-      [&](index_t c, byte_t& v) {
-        v = 0;
-        return open[c] != 0;
-      },
-      out, num_threads);
 }
 
 void remove_small_objects(const byte_t* mask, index_t h, index_t w, index_t max_size,
@@ -236,15 +273,12 @@ void remove_small_objects(const byte_t* mask, index_t h, index_t w, index_t max_
   check_connectivity(connectivity);
   check_size(h, w);
   MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-  const Runs fg = build_runs<true>(mask, h, w, connectivity, num_threads);
-  const std::vector<index_t> area = areas(fg);
-  paint_rows<byte_t>(
-      fg, h, w, 0,
-      [&](index_t c, byte_t& v) {
-        v = 1;
-        return area[c] > max_size;
-      },
-      out, num_threads);
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    remove_small_impl<std::int32_t, true>(mask, h, w, max_size, connectivity, out, num_threads);
+  } else {
+    remove_small_impl<index_t, true>(mask, h, w, max_size, connectivity, out, num_threads);
+  }
 }
 
 void remove_small_holes(const byte_t* mask, index_t h, index_t w, index_t max_size,
@@ -252,15 +286,12 @@ void remove_small_holes(const byte_t* mask, index_t h, index_t w, index_t max_si
   check_connectivity(connectivity);
   check_size(h, w);
   MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-  const Runs bg = build_runs<false>(mask, h, w, connectivity, num_threads);
-  const std::vector<index_t> area = areas(bg);
-  paint_rows<byte_t>(
-      bg, h, w, 1,
-      [&](index_t c, byte_t& v) {
-        v = 0;
-        return area[c] > max_size;
-      },
-      out, num_threads);
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    remove_small_impl<std::int32_t, false>(mask, h, w, max_size, connectivity, out, num_threads);
+  } else {
+    remove_small_impl<index_t, false>(mask, h, w, max_size, connectivity, out, num_threads);
+  }
 }
 
 }  // namespace maskprep::components
