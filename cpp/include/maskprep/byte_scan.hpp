@@ -28,4 +28,25 @@ inline index_t find_next(const byte_t* row, index_t x, index_t w) {
   return x;
 }
 
+// Index of the last nonzero byte of row[0, w), or -1.
+inline index_t find_last_nonzero(const byte_t* row, index_t w) {
+  index_t x = w;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; x >= 8; x -= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, row + x - 8, 8);
+    if (v) return x - 8 + ((63 - __builtin_clzll(v)) >> 3);
+  }
+#endif
+  while (x > 0 && row[x - 1] == 0) --x;
+  return x - 1;
+}
+
+// Whether row[0, w) has a nonzero byte; a plain OR reduction the compiler vectorises.
+inline bool any_nonzero(const byte_t* row, index_t w) {
+  byte_t acc = 0;
+  for (index_t x = 0; x < w; ++x) acc |= row[x];
+  return acc != 0;
+}
+
 }  // namespace maskprep::detail
