@@ -67,8 +67,10 @@ void bind_components(py::module_& m) {
         std::copy(s.centroid.begin(), s.centroid.end(), centroid.mutable_data());
         return py::tuple(py::make_tuple(labels, n, area, bbox, centroid));
       },
-      py::arg("mask"), py::arg("connectivity"), py::arg("stats"), py::arg("num_threads") = py::none(),
-      "(labels int32 (H, W), n) or, with stats, (labels, n, area (n,), bbox (n, 4), centroid (n, 2)).");
+      py::arg("mask"), py::arg("connectivity"), py::arg("stats"),
+      py::arg("num_threads") = py::none(),
+      "(labels int32 (H, W), n) or, with stats, (labels, n, area (n,), bbox (n, 4), centroid (n, "
+      "2)).");
   m.def(
       "fill_holes",
       [](const mask_array& mask, const py::object& num_threads) {
@@ -78,7 +80,8 @@ void bind_components(py::module_& m) {
       "scipy.ndimage.binary_fill_holes (default structure) of a 2-d mask, as bool.");
   m.def(
       "remove_small_objects",
-      [](const mask_array& mask, index_t max_size, int connectivity, const py::object& num_threads) {
+      [](const mask_array& mask, index_t max_size, int connectivity,
+         const py::object& num_threads) {
         components::check_connectivity(connectivity);
         MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
         return bool_op(mask, num_threads,
@@ -87,11 +90,13 @@ void bind_components(py::module_& m) {
                                                           threads);
                        });
       },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads") = py::none(),
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
+      py::arg("num_threads") = py::none(),
       "skimage remove_small_objects: drops foreground components of at most max_size pixels.");
   m.def(
       "remove_small_holes",
-      [](const mask_array& mask, index_t max_size, int connectivity, const py::object& num_threads) {
+      [](const mask_array& mask, index_t max_size, int connectivity,
+         const py::object& num_threads) {
         components::check_connectivity(connectivity);
         MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
         return bool_op(mask, num_threads,
@@ -100,6 +105,7 @@ void bind_components(py::module_& m) {
                                                         threads);
                        });
       },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::arg("num_threads") = py::none(),
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
+      py::arg("num_threads") = py::none(),
       "skimage remove_small_holes: fills background components of at most max_size pixels.");
 }

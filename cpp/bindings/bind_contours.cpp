@@ -40,8 +40,10 @@ void bind_contours(py::module_& m) {
       "mask_to_polygons",
       [](const mask_array& mask, double tolerance, bool holes, index_t min_area) {
         const contours::Options options = make_options(tolerance, holes, min_area);
-        MASKPREP_CHECK(mask.ndim() == 2, "mask must have shape (H, W), got ", bind::shape_str(mask));
-        MASKPREP_CHECK(mask.size() > 0, "mask must not be empty, got shape ", bind::shape_str(mask));
+        MASKPREP_CHECK(mask.ndim() == 2, "mask must have shape (H, W), got ",
+                       bind::shape_str(mask));
+        MASKPREP_CHECK(mask.size() > 0, "mask must not be empty, got shape ",
+                       bind::shape_str(mask));
         std::vector<contours::Polygon> polys;
         const std::uint8_t* src = mask.data();
         const index_t h = mask.shape(0), w = mask.shape(1);
@@ -77,5 +79,6 @@ void bind_contours(py::module_& m) {
         return out;
       },
       py::arg("masks"), py::arg("tolerance"), py::arg("holes"), py::arg("min_area"),
-      py::arg("num_threads") = py::none(), "COCO polygons of each of (N, H, W) masks, parallel across masks.");
+      py::arg("num_threads") = py::none(),
+      "COCO polygons of each of (N, H, W) masks, parallel across masks.");
 }

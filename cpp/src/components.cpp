@@ -110,8 +110,8 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   });
   for (index_t b = 1; b < n_bands; ++b) {
     const index_t r = h * b / n_bands;
-    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
-               row_begin[r + 1], reach);
+    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r], row_begin[r + 1],
+               reach);
   }
   // Ascending sweep: a root opens the next component; any other run takes its parent's number,
   // already final because parent[i] < i.
@@ -126,7 +126,8 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
 template <typename I>
 std::vector<index_t> areas(const Runs<I>& runs) {
   std::vector<index_t> area(static_cast<size_t>(runs.count), 0);
-  for (size_t i = 0; i < runs.start.size(); ++i) area[runs.parent[i]] += runs.end[i] - runs.start[i];
+  for (size_t i = 0; i < runs.start.size(); ++i)
+    area[runs.parent[i]] += runs.end[i] - runs.start[i];
   return area;
 }
 
@@ -216,8 +217,8 @@ void fill_holes_impl(const byte_t* mask, index_t h, index_t w, byte_t* out, int 
 // remove_small_objects (kForeground) / remove_small_holes: components of polarity kForeground
 // with at most max_size pixels take the other value.
 template <typename I, bool kForeground>
-void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_size,
-                       int connectivity, byte_t* out, int num_threads) {
+void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_size, int connectivity,
+                       byte_t* out, int num_threads) {
   const Runs<I> runs = build_runs<I, kForeground>(mask, h, w, connectivity, num_threads);
   const std::vector<index_t> area = areas(runs);
   paint_rows<I, byte_t>(
@@ -254,8 +255,9 @@ index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::i
     if (stats) *stats = Stats{};
     return 0;
   }
-  return small(h, w) ? label_impl<std::int32_t>(mask, h, w, connectivity, labels, stats, num_threads)
-                     : label_impl<index_t>(mask, h, w, connectivity, labels, stats, num_threads);
+  return small(h, w)
+             ? label_impl<std::int32_t>(mask, h, w, connectivity, labels, stats, num_threads)
+             : label_impl<index_t>(mask, h, w, connectivity, labels, stats, num_threads);
 }
 
 void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {

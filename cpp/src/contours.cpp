@@ -269,12 +269,11 @@ void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& o
   }
 }
 
-void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w,
-                       const Options& options, std::vector<std::vector<Polygon>>& out,
-                       int num_threads) {
+void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w, const Options& options,
+                       std::vector<std::vector<Polygon>>& out, int num_threads) {
   check_options(options);
-  MASKPREP_CHECK(n >= 0 && h >= 0 && w >= 0, "masks shape must be non-negative, got (", n, ", ",
-                 h, ", ", w, ")");
+  MASKPREP_CHECK(n >= 0 && h >= 0 && w >= 0, "masks shape must be non-negative, got (", n, ", ", h,
+                 ", ", w, ")");
   out.assign(static_cast<size_t>(n), {});
   const int threads = threads_for_work(num_threads, n * h * w, kMinBytesPerThread / 4);
   parallel_for(n, threads, [&](index_t i) {

@@ -85,5 +85,9 @@ def mask_to_polygons(
     mask: npt.ArrayLike, tolerance: float, holes: bool, min_area: int
 ) -> list[list[float]]: ...
 def masks_to_polygons(
-    masks: npt.ArrayLike, tolerance: float, holes: bool, min_area: int, num_threads: int | None = None
+    masks: npt.ArrayLike,
+    tolerance: float,
+    holes: bool,
+    min_area: int,
+    num_threads: int | None = None,
 ) -> list[list[list[float]]]: ...

@@ -23,9 +23,9 @@ namespace maskprep::components {
 
 // Per-component statistics; entry i describes label i + 1 (no background entry, unlike cv2).
 struct Stats {
-  std::vector<std::int64_t> area;    // pixels
-  std::vector<std::int64_t> bbox;    // 4 per component: x, y, width, height (cv2.CC_STAT_*)
-  std::vector<double> centroid;      // 2 per component: mean x, mean y (cv2's centroids)
+  std::vector<std::int64_t> area;  // pixels
+  std::vector<std::int64_t> bbox;  // 4 per component: x, y, width, height (cv2.CC_STAT_*)
+  std::vector<double> centroid;    // 2 per component: mean x, mean y (cv2's centroids)
 };
 
 // Throws std::invalid_argument unless connectivity is 4 or 8.

@@ -47,8 +47,7 @@ void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& o
                       std::vector<Polygon>& out);
 
 // n masks of h x w, contiguous; out[i] gets mask i's polygons. Parallel across masks.
-void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w,
-                       const Options& options, std::vector<std::vector<Polygon>>& out,
-                       int num_threads);
+void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w, const Options& options,
+                       std::vector<std::vector<Polygon>>& out, int num_threads);
 
 }  // namespace maskprep::contours
