@@ -39,6 +39,24 @@ py::array_t<bool> bool_op(const mask_array& mask, const py::object& num_threads,
   return out;
 }
 
+using RemoveSmall = void (*)(const byte_t*, index_t, index_t, index_t, int, byte_t*, int);
+
+void def_remove_small(py::module_& m, const char* name, RemoveSmall kernel, const char* doc) {
+  m.def(
+      name,
+      [kernel](const mask_array& mask, index_t max_size, int connectivity,
+               const py::object& num_threads) {
+        components::check_connectivity(connectivity);
+        MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
+        return bool_op(mask, num_threads,
+                       [&](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
+                         kernel(in, h, w, max_size, connectivity, out, threads);
+                       });
+      },
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
+      py::arg("num_threads") = py::none(), doc);
+}
+
 }  // namespace
 
 void bind_components(py::module_& m) {
@@ -78,34 +96,10 @@ void bind_components(py::module_& m) {
       },
       py::arg("mask"), py::arg("num_threads") = py::none(),
       "scipy.ndimage.binary_fill_holes (default structure) of a 2-d mask, as bool.");
-  m.def(
-      "remove_small_objects",
-      [](const mask_array& mask, index_t max_size, int connectivity,
-         const py::object& num_threads) {
-        components::check_connectivity(connectivity);
-        MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-        return bool_op(mask, num_threads,
-                       [&](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
-                         components::remove_small_objects(in, h, w, max_size, connectivity, out,
-                                                          threads);
-                       });
-      },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
-      py::arg("num_threads") = py::none(),
-      "skimage remove_small_objects: drops foreground components of at most max_size pixels.");
-  m.def(
-      "remove_small_holes",
-      [](const mask_array& mask, index_t max_size, int connectivity,
-         const py::object& num_threads) {
-        components::check_connectivity(connectivity);
-        MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-        return bool_op(mask, num_threads,
-                       [&](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
-                         components::remove_small_holes(in, h, w, max_size, connectivity, out,
-                                                        threads);
-                       });
-      },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
-      py::arg("num_threads") = py::none(),
-      "skimage remove_small_holes: fills background components of at most max_size pixels.");
+  def_remove_small(m, "remove_small_objects", components::remove_small_objects,
+                   "skimage remove_small_objects: drops foreground components of at most "
+                   "max_size pixels.");
+  def_remove_small(m, "remove_small_holes", components::remove_small_holes,
+                   "skimage remove_small_holes: fills background components of at most max_size "
+                   "pixels.");
 }

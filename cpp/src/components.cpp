@@ -247,6 +247,25 @@ void check_connectivity(int connectivity) {
                  connectivity);
 }
 
+namespace {
+
+template <bool kForeground>
+void remove_small(const byte_t* mask, index_t h, index_t w, index_t max_size, int connectivity,
+                  byte_t* out, int num_threads) {
+  check_connectivity(connectivity);
+  check_size(h, w);
+  MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    remove_small_impl<std::int32_t, kForeground>(mask, h, w, max_size, connectivity, out,
+                                                 num_threads);
+  } else {
+    remove_small_impl<index_t, kForeground>(mask, h, w, max_size, connectivity, out, num_threads);
+  }
+}
+
+}  // namespace
+
 index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::int32_t* labels,
               Stats* stats, int num_threads) {
   check_connectivity(connectivity);
@@ -272,28 +291,12 @@ void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_t
 
 void remove_small_objects(const byte_t* mask, index_t h, index_t w, index_t max_size,
                           int connectivity, byte_t* out, int num_threads) {
-  check_connectivity(connectivity);
-  check_size(h, w);
-  MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-  if (h == 0 || w == 0) return;
-  if (small(h, w)) {
-    remove_small_impl<std::int32_t, true>(mask, h, w, max_size, connectivity, out, num_threads);
-  } else {
-    remove_small_impl<index_t, true>(mask, h, w, max_size, connectivity, out, num_threads);
-  }
+  remove_small<true>(mask, h, w, max_size, connectivity, out, num_threads);
 }
 
 void remove_small_holes(const byte_t* mask, index_t h, index_t w, index_t max_size,
                         int connectivity, byte_t* out, int num_threads) {
-  check_connectivity(connectivity);
-  check_size(h, w);
-  MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
-  if (h == 0 || w == 0) return;
-  if (small(h, w)) {
-    remove_small_impl<std::int32_t, false>(mask, h, w, max_size, connectivity, out, num_threads);
-  } else {
-    remove_small_impl<index_t, false>(mask, h, w, max_size, connectivity, out, num_threads);
-  }
+  remove_small<false>(mask, h, w, max_size, connectivity, out, num_threads);
 }
 
 }  // namespace maskprep::components
