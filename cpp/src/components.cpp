@@ -165,32 +165,42 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
       labels, num_threads);
   if (!stats) return runs.count;
   const size_t n = static_cast<size_t>(runs.count);
-  std::vector<index_t> sum_x(n, 0), sum_y(n, 0), x0(n, w), y0(n, h), x1(n, -1), y1(n, -1);
-  stats->area.assign(n, 0);
+  // One cache line per component: noisy masks have millions of runs in near-raster order.
+  struct Acc {
+    index_t area = 0, sum_x = 0, sum_y = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  };
+  std::vector<Acc> acc(n);
   for (index_t r = 0; r < h; ++r) {
     for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
-      const size_t c = static_cast<size_t>(runs.parent[i]);
+      Acc& c = acc[static_cast<size_t>(runs.parent[i])];
       const index_t s = runs.start[i], e = runs.end[i], len = e - s;
-      stats->area[c] += len;
-      sum_x[c] += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
-      sum_y[c] += r * len;
-      x0[c] = std::min(x0[c], s);
-      x1[c] = std::max(x1[c], e - 1);
-      y0[c] = std::min(y0[c], r);
-      y1[c] = r;  // rows ascend
+      if (c.area == 0) {  // the component's first run (raster order)
+        c.x0 = s;
+        c.x1 = e - 1;
+        c.y0 = r;
+      }
+      c.area += len;
+      c.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
+      c.sum_y += r * len;
+      c.x0 = std::min(c.x0, s);
+      c.x1 = std::max(c.x1, e - 1);
+      c.y1 = r;  // rows ascend
     }
   }
+  stats->area.resize(n);
   stats->bbox.resize(4 * n);
   stats->centroid.resize(2 * n);
-  for (size_t c = 0; c < n; ++c) {
-    stats->bbox[4 * c + 0] = x0[c];
-    stats->bbox[4 * c + 1] = y0[c];
-    stats->bbox[4 * c + 2] = x1[c] - x0[c] + 1;
-    stats->bbox[4 * c + 3] = y1[c] - y0[c] + 1;
+  for (size_t k = 0; k < n; ++k) {
+    const Acc& c = acc[k];
+    stats->area[k] = c.area;
+    stats->bbox[4 * k + 0] = c.x0;
+    stats->bbox[4 * k + 1] = c.y0;
+    stats->bbox[4 * k + 2] = c.x1 - c.x0 + 1;
+    stats->bbox[4 * k + 3] = c.y1 - c.y0 + 1;
     // cv2 sums coordinates in doubles (exact below 2^53) and divides once: same result.
-    const double a = static_cast<double>(stats->area[c]);
-    stats->centroid[2 * c + 0] = static_cast<double>(sum_x[c]) / a;
-    stats->centroid[2 * c + 1] = static_cast<double>(sum_y[c]) / a;
+    const double a = static_cast<double>(c.area);
+    stats->centroid[2 * k + 0] = static_cast<double>(c.sum_x) / a;
+    stats->centroid[2 * k + 1] = static_cast<double>(c.sum_y) / a;
   }
   return runs.count;
 }
