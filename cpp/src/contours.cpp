@@ -275,6 +275,8 @@ void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w, con
   MASKPREP_CHECK(n >= 0 && h >= 0 && w >= 0, "masks shape must be non-negative, got (", n, ", ", h,
                  ", ", w, ")");
   out.assign(static_cast<size_t>(n), {});
+  // A mask costs more than a byte scan (crop copy, tracing, Python-bound output), so a thread
+  // pays for itself on a quarter of the streaming kernels' minimum.
   const int threads = threads_for_work(num_threads, n * h * w, kMinBytesPerThread / 4);
   parallel_for(n, threads, [&](index_t i) {
     mask_to_polygons(masks + i * h * w, h, w, options, out[static_cast<size_t>(i)]);
