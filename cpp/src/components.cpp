@@ -71,16 +71,20 @@ inline index_t count_runs(const byte_t* row, index_t w) {
 template <typename I, bool kForeground>
 Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, int num_threads) {
   const I reach = connectivity == 8 ? 1 : 0;
-  const int bands = std::max(1, threads_for_work(num_threads, h * w, kMinBytesPerThread));
-  const index_t n_bands = std::min<index_t>(bands, h);
+  const int threads = std::max(1, threads_for_work(num_threads, h * w, kMinBytesPerThread));
+  // Eight bands per thread, taken dynamically: a thread that starts late (a busy machine) finds
+  // the work done instead of holding back its fixed half. The numbering is canonical, so the
+  // band count changes nothing in the result.
+  const index_t n_bands = threads == 1 ? 1 : std::min<index_t>(h, index_t{8} * threads);
   Runs<I> runs;
   runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
   I* row_begin = runs.row_begin.data();
-  parallel_for(n_bands, static_cast<int>(n_bands), [&](index_t b) {
-    for (index_t r = h * b / n_bands; r < h * (b + 1) / n_bands; ++r) {
-      row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
-    }
-  });
+  parallel_for(
+      h, threads,
+      [&](index_t r) {
+        row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
+      },
+      64);
   for (index_t r = 0; r < h; ++r) row_begin[r + 1] += row_begin[r];
   const size_t n_runs = static_cast<size_t>(row_begin[h]);
   runs.start.resize(n_runs);
@@ -89,7 +93,7 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   I* start = runs.start.data();
   I* end = runs.end.data();
   I* parent = runs.parent.data();
-  parallel_for(n_bands, static_cast<int>(n_bands), [&](index_t b) {
+  parallel_for(n_bands, threads, [&](index_t b) {
     const index_t r0 = h * b / n_bands, r1 = h * (b + 1) / n_bands;
     for (index_t r = r0; r < r1; ++r) {
       const byte_t* row = mask + r * w;
