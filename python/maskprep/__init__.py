@@ -4,6 +4,9 @@ C++ kernels (OpenMP, GIL released) under a thin Python API:
 
 - :mod:`maskprep.rle` - COCO RLE encode/decode, compressed strings, area, bbox, IoU, merge,
   polygons and boxes to RLE, whole-dataset conversion (bit-identical to pycocotools).
+- :mod:`maskprep.components` - connected components with stats, hole filling, small-region
+  removal (parity with scikit-image, OpenCV, scipy).
+- :mod:`maskprep.contours` - masks to COCO polygons that rasterize back exactly.
 - :mod:`maskprep.mask` - a drop-in for ``pycocotools.mask`` (see :func:`install_as_pycocotools`).
 - :mod:`maskprep.imgproc` - grey/HSV conversion, Gaussian blur, histogram equalisation, Otsu
   thresholding and flood fill (bit-identical to OpenCV / scikit-image).
@@ -42,7 +45,7 @@ __all__ = [
     "resolve_num_threads",
 ]
 
-from . import mask, rle  # noqa: E402
+from . import components, contours, mask, rle  # noqa: E402
 
 
 def install_as_pycocotools() -> None:
@@ -73,4 +76,12 @@ def install_as_pycocotools() -> None:
             module.maskUtils = mask  # type: ignore[attr-defined]
 
 
-__all__ += ["install_as_pycocotools", "imgproc", "mask", "morphology", "rle"]
+__all__ += [
+    "install_as_pycocotools",
+    "components",
+    "contours",
+    "imgproc",
+    "mask",
+    "morphology",
+    "rle",
+]

@@ -109,6 +109,30 @@ def morphology(
     num_threads: int | None,
 ) -> npt.NDArray[np.bool_]: ...
 
+# ---- components ---------------------------------------------------------------------------------
+def label(
+    mask: npt.ArrayLike, connectivity: int, stats: bool, num_threads: int | None = None
+) -> tuple[Any, ...]: ...
+def fill_holes(mask: npt.ArrayLike, num_threads: int | None = None) -> npt.NDArray[np.bool_]: ...
+def remove_small_objects(
+    mask: npt.ArrayLike, max_size: int, connectivity: int, num_threads: int | None = None
+) -> npt.NDArray[np.bool_]: ...
+def remove_small_holes(
+    mask: npt.ArrayLike, max_size: int, connectivity: int, num_threads: int | None = None
+) -> npt.NDArray[np.bool_]: ...
+
+# ---- contours -----------------------------------------------------------------------------------
+def mask_to_polygons(
+    mask: npt.ArrayLike, tolerance: float, holes: bool, min_area: int
+) -> list[list[float]]: ...
+def masks_to_polygons(
+    masks: npt.ArrayLike,
+    tolerance: float,
+    holes: bool,
+    min_area: int,
+    num_threads: int | None = None,
+) -> list[list[list[float]]]: ...
+
 # ---- coco (whole files) -------------------------------------------------------------------------
 class JsonSyntaxError(ValueError): ...
 

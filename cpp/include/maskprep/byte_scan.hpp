@@ -1,0 +1,52 @@
+// Byte-mask scanning shared by the region kernels (components, contours).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "maskprep/common.hpp"
+
+namespace maskprep::detail {
+
+// Index of the first byte at or after x whose "nonzero" state is kNonzero, or w.
+// Word-at-a-time: a run of 8 equal-state bytes costs one load (masks are mostly long runs).
+template <bool kNonzero>
+inline index_t find_next(const byte_t* row, index_t x, index_t w) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  for (; x + 8 <= w; x += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, row + x, 8);
+    // The lowest set bit lies in the first matching byte: for kNonzero trivially; for zero bytes
+    // the has-zero-byte test below is exact for the lowest one (false hits only above it).
+    const std::uint64_t hit = kNonzero ? v : ((v - kOnes) & ~v & kHigh);
+    if (hit) return x + (__builtin_ctzll(hit) >> 3);
+  }
+#endif
+  while (x < w && ((row[x] != 0) != kNonzero)) ++x;
+  return x;
+}
+
+// Index of the last nonzero byte of row[0, w), or -1.
+inline index_t find_last_nonzero(const byte_t* row, index_t w) {
+  index_t x = w;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; x >= 8; x -= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, row + x - 8, 8);
+    if (v) return x - 8 + ((63 - __builtin_clzll(v)) >> 3);
+  }
+#endif
+  while (x > 0 && row[x - 1] == 0) --x;
+  return x - 1;
+}
+
+// Whether row[0, w) has a nonzero byte; a plain OR reduction the compiler vectorises.
+inline bool any_nonzero(const byte_t* row, index_t w) {
+  byte_t acc = 0;
+  for (index_t x = 0; x < w; ++x) acc |= row[x];
+  return acc != 0;
+}
+
+}  // namespace maskprep::detail

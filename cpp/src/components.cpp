@@ -1,0 +1,331 @@
+// Connected components by run-based union-find (components.hpp).
+#include "maskprep/components.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "maskprep/byte_scan.hpp"
+#include "maskprep/parallel.hpp"
+
+namespace maskprep::components {
+
+namespace {
+
+// The runs of one polarity (foreground or background) of a mask, with a union-find over them.
+// Run indices follow raster order; parent[i] <= i always (a root is its component's first run).
+// I is int32 for images below 2^31 pixels (half the memory traffic), int64 above.
+template <typename I>
+struct Runs {
+  std::vector<I> row_begin;   // h + 1 offsets into start/end
+  std::vector<I> start, end;  // [start, end) columns
+  std::vector<I> parent;      // after build_runs: the component number, 0-based
+  index_t count = 0;          // components
+};
+
+template <typename I>
+inline I find_root(I* parent, I i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];  // path halving keeps parent[i] <= i
+    i = parent[i];
+  }
+  return i;
+}
+
+template <typename I>
+inline void unite(I* parent, I a, I b) {
+  a = find_root(parent, a);
+  b = find_root(parent, b);
+  if (a < b) {
+    parent[b] = a;
+  } else if (b < a) {
+    parent[a] = b;
+  }
+}
+
+// Unions the runs [cur, cur_end) of a row with the overlapping runs [prev, prev_end) of the row
+// above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1).
+template <typename I>
+inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_end, I cur,
+                       I cur_end, I reach) {
+  I j = prev;
+  for (I i = cur; i < cur_end; ++i) {
+    while (j < prev_end && end[j] + reach <= start[i]) ++j;
+    for (I k = j; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
+  }
+}
+
+// Runs of polarity kForeground in one row: byte-parallel transition count (vectorised).
+template <bool kForeground>
+inline index_t count_runs(const byte_t* row, index_t w) {
+  index_t c = (row[0] != 0) == kForeground;
+  for (index_t x = 1; x < w; ++x) {
+    c += static_cast<index_t>(((row[x] != 0) == kForeground) & ((row[x - 1] != 0) != kForeground));
+  }
+  return c;
+}
+
+// Extracts the runs of polarity kForeground and unions them (pass 1). Bands of rows run in
+// parallel: count the runs of each row, place them at their final (prefix-sum) positions, union
+// within the band; then the band borders are unioned serially and the components numbered.
+template <typename I, bool kForeground>
+Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, int num_threads) {
+  const I reach = connectivity == 8 ? 1 : 0;
+  const int threads = std::max(1, threads_for_work(num_threads, h * w, kMinBytesPerThread));
+  // Eight bands per thread, taken dynamically: a thread that starts late (a busy machine) finds
+  // the work done instead of holding back its fixed half. The numbering is canonical, so the
+  // band count changes nothing in the result.
+  const index_t n_bands = threads == 1 ? 1 : std::min<index_t>(h, index_t{8} * threads);
+  Runs<I> runs;
+  runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
+  I* row_begin = runs.row_begin.data();
+  parallel_for(
+      h, threads,
+      [&](index_t r) {
+        row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
+      },
+      64);
+  for (index_t r = 0; r < h; ++r) row_begin[r + 1] += row_begin[r];
+  const size_t n_runs = static_cast<size_t>(row_begin[h]);
+  runs.start.resize(n_runs);
+  runs.end.resize(n_runs);
+  runs.parent.resize(n_runs);
+  I* start = runs.start.data();
+  I* end = runs.end.data();
+  I* parent = runs.parent.data();
+  parallel_for(n_bands, threads, [&](index_t b) {
+    const index_t r0 = h * b / n_bands, r1 = h * (b + 1) / n_bands;
+    for (index_t r = r0; r < r1; ++r) {
+      const byte_t* row = mask + r * w;
+      I i = row_begin[r];
+      for (index_t x = 0; x < w; ++i) {
+        x = detail::find_next<kForeground>(row, x, w);
+        if (x >= w) break;
+        start[i] = static_cast<I>(x);
+        x = detail::find_next<!kForeground>(row, x, w);
+        end[i] = static_cast<I>(x);
+        parent[i] = i;
+      }
+      if (r > r0) {
+        union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                   row_begin[r + 1], reach);
+      }
+    }
+  });
+  for (index_t b = 1; b < n_bands; ++b) {
+    const index_t r = h * b / n_bands;
+    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r], row_begin[r + 1],
+               reach);
+  }
+  // Ascending sweep: a root opens the next component; any other run takes its parent's number,
+  // already final because parent[i] < i.
+  I n = 0;
+  for (size_t i = 0; i < n_runs; ++i) {
+    parent[i] = parent[i] == static_cast<I>(i) ? n++ : parent[parent[i]];
+  }
+  runs.count = n;
+  return runs;
+}
+
+template <typename I>
+std::vector<index_t> areas(const Runs<I>& runs) {
+  std::vector<index_t> area(static_cast<size_t>(runs.count), 0);
+  for (size_t i = 0; i < runs.start.size(); ++i)
+    area[runs.parent[i]] += runs.end[i] - runs.start[i];
+  return area;
+}
+
+// Writes out[0, n) = v. Runs of noisy masks are a few pixels long, where std::fill's vector
+// prologue costs more than a plain loop.
+template <typename T>
+inline void put(T* out, index_t n, T v) {
+  if (n <= 16) {
+    for (index_t k = 0; k < n; ++k) out[k] = v;
+  } else {
+    std::fill(out, out + n, v);
+  }
+}
+
+// Writes every row of out (h x w) once, left to right: `fill` between runs and over runs of a
+// component c for which paint(c, v) is false, else v. Rows in parallel.
+template <typename I, typename T, typename Paint>
+void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
+                int num_threads) {
+  const int threads = threads_for_work(num_threads, h * w * index_t(sizeof(T)), kMinBytesPerThread);
+  parallel_for(
+      h, threads,
+      [&](index_t r) {
+        T* row = out + r * w;
+        index_t x = 0;
+        for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
+          T v;
+          if (!paint(runs.parent[i], v)) continue;  // stays `fill`, written with the next gap
+          put(row + x, runs.start[i] - x, fill);
+          put(row + runs.start[i], runs.end[i] - runs.start[i], v);
+          x = runs.end[i];
+        }
+        put(row + x, w - x, fill);
+      },
+      64);
+}
+
+template <typename I>
+index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, std::int32_t* labels,
+                   Stats* stats, int num_threads) {
+  const Runs<I> runs = build_runs<I, true>(mask, h, w, connectivity, num_threads);
+  MASKPREP_CHECK(runs.count <= std::numeric_limits<std::int32_t>::max(),
+                 "too many components for int32 labels: ", runs.count);
+  paint_rows<I, std::int32_t>(
+      runs, h, w, 0,
+      [](I c, std::int32_t& v) {
+        v = static_cast<std::int32_t>(c + 1);
+        return true;
+      },
+      labels, num_threads);
+  if (!stats) return runs.count;
+  const size_t n = static_cast<size_t>(runs.count);
+  // One cache line per component: noisy masks have millions of runs in near-raster order.
+  struct Acc {
+    index_t area = 0, sum_x = 0, sum_y = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  };
+  std::vector<Acc> acc(n);
+  for (index_t r = 0; r < h; ++r) {
+    for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
+      Acc& c = acc[static_cast<size_t>(runs.parent[i])];
+      const index_t s = runs.start[i], e = runs.end[i], len = e - s;
+      if (c.area == 0) {  // the component's first run (raster order)
+        c.x0 = s;
+        c.x1 = e - 1;
+        c.y0 = r;
+      }
+      c.area += len;
+      c.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
+      c.sum_y += r * len;
+      c.x0 = std::min(c.x0, s);
+      c.x1 = std::max(c.x1, e - 1);
+      c.y1 = r;  // rows ascend
+    }
+  }
+  stats->area.resize(n);
+  stats->bbox.resize(4 * n);
+  stats->centroid.resize(2 * n);
+  for (size_t k = 0; k < n; ++k) {
+    const Acc& c = acc[k];
+    stats->area[k] = c.area;
+    stats->bbox[4 * k + 0] = c.x0;
+    stats->bbox[4 * k + 1] = c.y0;
+    stats->bbox[4 * k + 2] = c.x1 - c.x0 + 1;
+    stats->bbox[4 * k + 3] = c.y1 - c.y0 + 1;
+    // cv2 sums coordinates in doubles (exact below 2^53) and divides once: same result.
+    const double a = static_cast<double>(c.area);
+    stats->centroid[2 * k + 0] = static_cast<double>(c.sum_x) / a;
+    stats->centroid[2 * k + 1] = static_cast<double>(c.sum_y) / a;
+  }
+  return runs.count;
+}
+
+template <typename I>
+void fill_holes_impl(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
+  const Runs<I> bg = build_runs<I, false>(mask, h, w, 4, num_threads);
+  std::vector<char> open(static_cast<size_t>(bg.count), 0);  // touches the border
+  for (index_t r = 0; r < h; ++r) {
+    const bool edge_row = r == 0 || r == h - 1;
+    for (I i = bg.row_begin[r]; i < bg.row_begin[r + 1]; ++i) {
+      if (edge_row || bg.start[i] == 0 || bg.end[i] == w) open[bg.parent[i]] = 1;
+    }
+  }
+  paint_rows<I, byte_t>(
+      bg, h, w, 1,
+      [&](I c, byte_t& v) {
+        v = 0;
+        return open[c] != 0;
+      },
+      out, num_threads);
+}
+
+// remove_small_objects (kForeground) / remove_small_holes: components of polarity kForeground
+// with at most max_size pixels take the other value.
+template <typename I, bool kForeground>
+void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_size, int connectivity,
+                       byte_t* out, int num_threads) {
+  const Runs<I> runs = build_runs<I, kForeground>(mask, h, w, connectivity, num_threads);
+  const std::vector<index_t> area = areas(runs);
+  paint_rows<I, byte_t>(
+      runs, h, w, kForeground ? 0 : 1,
+      [&](I c, byte_t& v) {
+        v = kForeground ? 1 : 0;
+        return area[c] > max_size;
+      },
+      out, num_threads);
+}
+
+// int32 run indices and columns when every count fits (fewer than 2^31 pixels).
+bool small(index_t h, index_t w) {
+  return w < std::numeric_limits<std::int32_t>::max() &&
+         h * w < std::numeric_limits<std::int32_t>::max();
+}
+
+void check_size(index_t h, index_t w) {
+  MASKPREP_CHECK(h >= 0 && w >= 0, "mask size must be non-negative, got ", h, " x ", w);
+}
+
+}  // namespace
+
+void check_connectivity(int connectivity) {
+  MASKPREP_CHECK(connectivity == 4 || connectivity == 8, "connectivity must be 4 or 8, got ",
+                 connectivity);
+}
+
+namespace {
+
+template <bool kForeground>
+void remove_small(const byte_t* mask, index_t h, index_t w, index_t max_size, int connectivity,
+                  byte_t* out, int num_threads) {
+  check_connectivity(connectivity);
+  check_size(h, w);
+  MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    remove_small_impl<std::int32_t, kForeground>(mask, h, w, max_size, connectivity, out,
+                                                 num_threads);
+  } else {
+    remove_small_impl<index_t, kForeground>(mask, h, w, max_size, connectivity, out, num_threads);
+  }
+}
+
+}  // namespace
+
+index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::int32_t* labels,
+              Stats* stats, int num_threads) {
+  check_connectivity(connectivity);
+  check_size(h, w);
+  if (h == 0 || w == 0) {
+    if (stats) *stats = Stats{};
+    return 0;
+  }
+  return small(h, w)
+             ? label_impl<std::int32_t>(mask, h, w, connectivity, labels, stats, num_threads)
+             : label_impl<index_t>(mask, h, w, connectivity, labels, stats, num_threads);
+}
+
+void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
+  check_size(h, w);
+  if (h == 0 || w == 0) return;
+  if (small(h, w)) {
+    fill_holes_impl<std::int32_t>(mask, h, w, out, num_threads);
+  } else {
+    fill_holes_impl<index_t>(mask, h, w, out, num_threads);
+  }
+}
+
+void remove_small_objects(const byte_t* mask, index_t h, index_t w, index_t max_size,
+                          int connectivity, byte_t* out, int num_threads) {
+  remove_small<true>(mask, h, w, max_size, connectivity, out, num_threads);
+}
+
+void remove_small_holes(const byte_t* mask, index_t h, index_t w, index_t max_size,
+                        int connectivity, byte_t* out, int num_threads) {
+  remove_small<false>(mask, h, w, max_size, connectivity, out, num_threads);
+}
+
+}  // namespace maskprep::components

@@ -1,0 +1,151 @@
+"""Connected components of binary masks: labels and statistics, hole filling, removal of small
+objects and holes.
+
+Masks are 2-D ``bool`` or ``uint8`` arrays (any nonzero value is foreground); mask outputs are
+``bool`` of the same shape. Connectivity is ``4`` (edge neighbours) or ``8`` (edge and corner
+neighbours), i.e. scikit-image's ``connectivity=1`` and ``2``.
+
+Anchors (see tests/test_components.py): labels are identical to ``skimage.measure.label``
+(components numbered 1..n in raster order of their first pixel); the partition and the stats are
+those of ``cv2.connectedComponentsWithStats`` (whose default numbering differs by a permutation);
+:func:`fill_holes` equals ``scipy.ndimage.binary_fill_holes``; :func:`remove_small_objects` and
+:func:`remove_small_holes` equal scikit-image 0.26's functions of the same names.
+
+Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
+``n >= 1``); the result does not depend on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from . import _core
+from ._arrays import to_numpy
+
+__all__ = [
+    "Components",
+    "label",
+    "connected_components",
+    "fill_holes",
+    "remove_small_objects",
+    "remove_small_holes",
+]
+
+
+def _binary_masks(mask: Any, name: str, ndim: int) -> np.ndarray:
+    """C-ordered uint8 view of a bool/uint8 mask array of `ndim` dims with non-empty images."""
+    arr = to_numpy(mask)
+    if arr.dtype != np.bool_ and arr.dtype != np.uint8:
+        raise TypeError(f"{name} must be a bool or uint8 array, got dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        expected = "(H, W)" if ndim == 2 else "(N, H, W)"
+        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
+    if arr.shape[-1] == 0 or arr.shape[-2] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return np.ascontiguousarray(arr).view(np.uint8)
+
+
+def _connectivity(connectivity: Any) -> int:
+    if connectivity not in (4, 8) or isinstance(connectivity, bool):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    return int(connectivity)
+
+
+def _size(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+class Components(NamedTuple):
+    """Result of :func:`connected_components`. Entry ``i`` of the stats describes label ``i+1``
+    (there is no background row, unlike OpenCV's)."""
+
+    labels: np.ndarray  #: int32 ``(H, W)``, 0 = background, 1..num in raster order
+    num: int  #: number of components
+    area: Optional[np.ndarray]  #: int64 ``(num,)`` pixels
+    bbox: Optional[np.ndarray]  #: int64 ``(num, 4)`` x, y, width, height (``cv2.CC_STAT_*``)
+    centroid: Optional[np.ndarray]  #: float64 ``(num, 2)`` mean x, mean y (OpenCV's centroids)
+
+
+def label(mask: Any, *, connectivity: int = 8, num_threads: Optional[int] = None) -> np.ndarray:
+    """Label the connected components of a ``(H, W)`` mask.
+
+    Returns int32 ``(H, W)``: 0 for background, components numbered 1..n in raster order of
+    their first pixel, exactly as ``skimage.measure.label(mask, connectivity=1|2)``. The default
+    ``connectivity=8`` is scikit-image's and OpenCV's default.
+    """
+    arr = _binary_masks(mask, "mask", 2)
+    labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads)
+    return labels
+
+
+def connected_components(
+    mask: Any, *, connectivity: int = 8, stats: bool = True, num_threads: Optional[int] = None
+) -> Components:
+    """Labels (as :func:`label`) and, with ``stats=True``, per-component area, bounding box and
+    centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels."""
+    arr = _binary_masks(mask, "mask", 2)
+    out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads)
+    if not stats:
+        return Components(out[0], int(out[1]), None, None, None)
+    return Components(out[0], int(out[1]), out[2], out[3], out[4])
+
+
+def fill_holes(mask: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
+    """Fill the holes of a ``(H, W)`` mask: background not 4-connected to the image border
+    becomes foreground (``scipy.ndimage.binary_fill_holes`` with its default structure).
+    Returns bool ``(H, W)``."""
+    return _core.fill_holes(_binary_masks(mask, "mask", 2), num_threads)
+
+
+def _max_size(min_size: Any, max_size: Any, min_name: str) -> int:
+    if (min_size is None) == (max_size is None):
+        raise TypeError(f"give exactly one of {min_name} and max_size")
+    if max_size is not None:
+        return _size(max_size, "max_size")
+    return max(_size(min_size, min_name) - 1, 0)
+
+
+def remove_small_objects(
+    mask: Any,
+    min_size: Optional[int] = None,
+    *,
+    max_size: Optional[int] = None,
+    connectivity: int = 4,
+    num_threads: Optional[int] = None,
+) -> np.ndarray:
+    """Remove the small foreground components of a ``(H, W)`` mask; returns bool ``(H, W)``.
+
+    Give one size: ``min_size`` removes components of *fewer than* ``min_size`` pixels
+    (scikit-image < 0.26, deprecated there); ``max_size`` removes components of *at most*
+    ``max_size`` pixels (scikit-image >= 0.26). ``connectivity`` defaults to 4 as
+    scikit-image's ``connectivity=1``.
+    """
+    size = _max_size(min_size, max_size, "min_size")
+    arr = _binary_masks(mask, "mask", 2)
+    return _core.remove_small_objects(arr, size, _connectivity(connectivity), num_threads)
+
+
+def remove_small_holes(
+    mask: Any,
+    area_threshold: Optional[int] = None,
+    *,
+    max_size: Optional[int] = None,
+    connectivity: int = 4,
+    num_threads: Optional[int] = None,
+) -> np.ndarray:
+    """Fill the small background components of a ``(H, W)`` mask; returns bool ``(H, W)``.
+
+    As scikit-image, a "hole" is any background component, including one that touches the
+    image border. ``area_threshold`` fills components of *fewer than* that many pixels
+    (scikit-image < 0.26); ``max_size`` fills those of *at most* ``max_size`` pixels
+    (scikit-image >= 0.26). ``connectivity`` (default 4) is the holes' connectivity.
+    """
+    size = _max_size(area_threshold, max_size, "area_threshold")
+    arr = _binary_masks(mask, "mask", 2)
+    return _core.remove_small_holes(arr, size, _connectivity(connectivity), num_threads)

@@ -1,0 +1,72 @@
+"""Binary masks to COCO polygons that rasterize back to the same mask.
+
+Boundaries follow pixel edges, so vertices are pixel corners (integer coordinates; pixel
+``(row y, column x)`` spans ``[x, x+1] x [y, y+1]``). Under pycocotools' rasterization rule
+(pixel on iff its centre is inside, even-odd) such polygons cover exactly the original pixels:
+with ``tolerance=0`` the round trip ``mask -> mask_to_polygons -> maskprep.rle.from_polygons``
+(or ``pycocotools.mask.frPyObjects`` + ``merge``) ``-> decode`` is the identity.
+
+One polygon per 8-connected component, in raster order of the component's first pixel; the
+outer boundary runs clockwise on screen (x right, y down) from the top-left corner of that pixel.
+
+Holes: a COCO object is the *union* of its polygons, so a hole cannot be a polygon of its own.
+With ``holes=True`` (the default) each hole ring is cut into its component's polygon through a
+zero-width bridge from the outer ring's first vertex (``outer ring, A0, hole ring, H0, ...``,
+closing back to ``A0``): the bridge's two coincident edges cancel under the even-odd rule, so
+pycocotools reproduces the hole exactly. Tools that expect simple polygons (shapely, cv2 drawing)
+see the bridge as a slit; pass ``holes=False`` to get the outer rings only (holes filled, i.e.
+the mask's ``scipy.ndimage.binary_fill_holes``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from . import _core
+from .components import _binary_masks, _size
+
+__all__ = ["mask_to_polygons", "masks_to_polygons"]
+
+Polygon = List[float]
+
+
+def _options(tolerance: Any, min_area: Any) -> tuple[float, int]:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
+        raise TypeError(f"tolerance must be a number, got {type(tolerance).__name__}")
+    tol = float(tolerance)
+    if not tol >= 0 or tol == float("inf"):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance}")
+    return tol, _size(min_area, "min_area")
+
+
+def mask_to_polygons(
+    mask: Any, *, tolerance: float = 0.0, holes: bool = True, min_area: int = 0
+) -> List[Polygon]:
+    """COCO polygons (flat ``[x0, y0, x1, y1, ...]`` float lists) of a ``(H, W)`` bool/uint8
+    mask: one per 8-connected component (see the module docstring for holes).
+
+    Args:
+        tolerance: Douglas-Peucker tolerance in pixels, per ring; 0 keeps every corner
+            (collinear corners are never emitted) and makes the round trip exact. A ring left
+            with fewer than 3 vertices is dropped.
+        holes: cut holes into the polygons (exact round trip) or return outer rings only.
+        min_area: drop components of fewer pixels, and fill holes of fewer pixels.
+    Returns:
+        ``[]`` for an empty mask; usable as a COCO ``segmentation``.
+    """
+    tol, area = _options(tolerance, min_area)
+    return _core.mask_to_polygons(_binary_masks(mask, "mask", 2), tol, bool(holes), area)
+
+
+def masks_to_polygons(
+    masks: Any,
+    *,
+    tolerance: float = 0.0,
+    holes: bool = True,
+    min_area: int = 0,
+    num_threads: Optional[int] = None,
+) -> List[List[Polygon]]:
+    """:func:`mask_to_polygons` of each of ``(N, H, W)`` masks, in parallel across masks."""
+    tol, area = _options(tolerance, min_area)
+    arr = _binary_masks(masks, "masks", 3)
+    return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads)
