@@ -449,3 +449,89 @@ def test_bench_without_matplotlib_says_which_extra(tmp_path, monkeypatch, capsys
     )
     assert "pip install 'maskprep[bench]'" in capsys.readouterr().err
     assert (tmp_path / "r" / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["coco_instances_val2014_100img.json", "cocomini_instances_val2017.json"]
+)
+def test_convert_to_polygon_rasterizes_back_exactly(tmp_path, name, capsys):
+    # Traced outlines under pycocotools' own rule give back the original masks bit for bit;
+    # crowd annotations stay RLE (COCO's convention), reported as kept.
+    src = shared_file("annotations", name)
+    out = tmp_path / "poly.json"
+    assert cli.main(["convert", str(src), "-o", str(out), "--to", "polygon"]) == 0
+    original = json.loads(src.read_text())
+    result = json.loads(out.read_text())
+    crowd = [a["id"] for a in original["annotations"] if a.get("iscrowd")]
+    if crowd:
+        assert f"kept {len(crowd)} crowd annotation(s) as RLE" in capsys.readouterr().out
+    imgs = {im["id"]: im for im in original["images"]}
+    for a, b in zip(original["annotations"], result["annotations"]):
+        im = imgs[a["image_id"]]
+        h, w = im["height"], im["width"]
+        ref = ann_to_rle(a["segmentation"], h, w)
+        if a.get("iscrowd"):
+            c = ref["counts"]
+            assert b["segmentation"] == {
+                "size": [h, w],
+                "counts": c.decode() if isinstance(c, bytes) else c,
+            }
+            continue
+        assert isinstance(b["segmentation"], list)
+        assert all(len(p) >= 6 and len(p) % 2 == 0 for p in b["segmentation"])
+        back = M.merge(M.frPyObjects(b["segmentation"], h, w))
+        np.testing.assert_array_equal(M.decode(back), M.decode(ref))
+        assert {k: v for k, v in a.items() if k != "segmentation"} == {
+            k: v for k, v in b.items() if k != "segmentation"
+        }
+
+
+def test_convert_to_polygon_with_tolerance_simplifies(tmp_path):
+    src = shared_file("annotations", "cocomini_instances_val2017.json")
+    exact, simple = tmp_path / "exact.json", tmp_path / "simple.json"
+    assert cli.main(["convert", str(src), "-o", str(exact), "--to", "polygon", "--quiet"]) == 0
+    args = [
+        "convert",
+        str(src),
+        "-o",
+        str(simple),
+        "--to",
+        "polygon",
+        "--tolerance",
+        "1.5",
+        "--quiet",
+    ]
+    assert cli.main(args) == 0
+    count = lambda p: sum(
+        len(x)
+        for a in json.loads(p.read_text())["annotations"]
+        if isinstance(a["segmentation"], list)
+        for x in a["segmentation"]
+    )  # noqa: E731
+    assert count(simple) < 0.7 * count(exact)
+    assert (
+        cli.main(["convert", str(src), "-o", str(simple), "--to", "polygon", "--tolerance", "-1"])
+        == 2
+    )
+
+
+def test_convert_to_polygon_reports_empty_masks(tmp_path, capsys):
+    data = {
+        "images": [{"id": 1, "height": 10, "width": 10}],
+        "annotations": [
+            {"id": 4, "image_id": 1, "segmentation": {"size": [10, 10], "counts": [100]}},
+            {"id": 5, "image_id": 1, "segmentation": [[1, 1, 6, 1, 6, 6, 1, 6]]},
+        ],
+    }
+    src = _write(tmp_path / "in.json", data)
+    out = tmp_path / "out.json"
+    assert cli.main(["convert", str(src), "-o", str(out), "--to", "polygon"]) == 0
+    assert (
+        "1 annotation(s) have an empty mask (segmentation []), ids: [4]" in capsys.readouterr().err
+    )
+    anns = json.loads(out.read_text())["annotations"]
+    assert (
+        anns[0]["segmentation"] == []
+        and anns[1]["segmentation"] == [[1.0, 1.0, 6.0, 1.0, 6.0, 6.0, 1.0, 6.0]]
+        or anns[1]["segmentation"]
+    )

@@ -208,6 +208,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     )
     if report.kept:
         _say(args, f"kept {len(report.kept)} crowd annotation(s) as RLE (COCO's rule for crowds)")
+    if report.empty:
+        print(
+            f"{len(report.empty)} annotation(s) have an empty mask (segmentation []), ids: "
+            f"{report.empty}",
+            file=sys.stderr,
+        )
     if report.skipped:
         print(
             f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",

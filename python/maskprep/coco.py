@@ -103,6 +103,7 @@ class ConvertReport:
     polygons: int = 0  # inputs that were polygon lists
     rles: int = 0  # inputs that were RLE dicts
     kept: List[Any] = field(default_factory=list)  # ids left as they were (crowd RLE -> polygon)
+    empty: List[Any] = field(default_factory=list)  # ids whose mask is empty (polygons: [])
     skipped: List[Any] = field(default_factory=list)  # annotation ids
     errors: Dict[Any, str] = field(default_factory=dict)  # annotation id -> message
 
@@ -298,6 +299,10 @@ def _rle_json(r: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+# Masks decoded at once when tracing polygons: bounds the dense memory (64 x 480 x 640 = 20 MB).
+_TRACE_BATCH = 64
+
+
 def _to_polygons(
     anns: List[Dict[str, Any]],
     rles: List[Optional[Dict[str, Any]]],
@@ -308,14 +313,24 @@ def _to_polygons(
     """Polygon lists for the non-crowd annotations; crowd ones (and failures, None) as given."""
     from . import contours
 
-    todo = [k for k, (a, r) in enumerate(zip(anns, rles)) if r is not None and not a.get("iscrowd")]
-    report.kept += [a.get("id") for a, r in zip(anns, rles) if r is not None and a.get("iscrowd")]
-    polys = contours.rles_to_polygons(
-        [rles[k] for k in todo], tolerance=tolerance, num_threads=num_threads
-    )
     out: List[Any] = list(rles)
-    for k, p in zip(todo, polys):
-        out[k] = p
+    by_size: Dict[tuple, List[int]] = {}
+    for k, (a, r) in enumerate(zip(anns, rles)):
+        if r is None:
+            continue
+        if a.get("iscrowd"):
+            report.kept.append(a.get("id"))
+        else:
+            by_size.setdefault(tuple(r["size"]), []).append(k)
+    for todo in by_size.values():
+        for start in range(0, len(todo), _TRACE_BATCH):
+            part = todo[start : start + _TRACE_BATCH]
+            masks = rle.decode([rles[k] for k in part], layout="nhw", num_threads=num_threads)
+            polys = contours.masks_to_polygons(masks, tolerance=tolerance, num_threads=num_threads)
+            for k, p in zip(part, polys):
+                out[k] = p
+                if not p:
+                    report.empty.append(anns[k].get("id"))
     return out
 
 
