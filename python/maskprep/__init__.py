@@ -7,6 +7,7 @@ C++ kernels (OpenMP, GIL released) under a thin Python API:
 - :mod:`maskprep.components` - connected components with stats, hole filling, small-region
   removal (parity with scikit-image, OpenCV, scipy).
 - :mod:`maskprep.contours` - masks to COCO polygons that rasterize back exactly.
+- :mod:`maskprep.boxes` - bounding boxes to instance masks (box, ellipse, grow on the image).
 - :mod:`maskprep.mask` - a drop-in for ``pycocotools.mask`` (see :func:`install_as_pycocotools`).
 - :mod:`maskprep.imgproc` - grey/HSV conversion, Gaussian blur, histogram equalisation, Otsu
   thresholding and flood fill (bit-identical to OpenCV / scikit-image).
@@ -45,7 +46,7 @@ __all__ = [
     "resolve_num_threads",
 ]
 
-from . import components, contours, mask, rle  # noqa: E402
+from . import boxes, components, contours, mask, rle  # noqa: E402
 
 
 def install_as_pycocotools() -> None:
@@ -78,6 +79,7 @@ def install_as_pycocotools() -> None:
 
 __all__ += [
     "install_as_pycocotools",
+    "boxes",
     "components",
     "contours",
     "imgproc",

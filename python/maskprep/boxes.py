@@ -13,9 +13,17 @@ Methods and what each assumes:
   of the threshold that the box border is *not* is the object) or, with ``seed="flood"``, a
   flood fill from the box centre with ``tolerance``; keeps the connected component that best
   covers the box centre; closes it and fills its holes. Falls back to the box when nothing
-  plausible is found (no component, or one under ``min_fill`` of the box). Assumes the object
+  plausible is found: no component, one under ``min_fill`` of the box, or one whose IoU with
+  the box's inscribed ellipse is under ``min_ellipse_iou`` (an object that its box was drawn
+  around touches all four sides; a region that does not is usually background or a part).
+  On the cocomini val2017 photos (619 objects in clutter) the mean IoU with the true masks is
+  0.63 for grow, 0.62 for the box and 0.66 for the ellipse: grow pays off on plain
+  backgrounds (documents, products, cells, coins), not in clutter. Assumes the object
   contrasts with its surroundings and is one piece (e.g. objects on plain backgrounds);
   cluttered scenes need ``"maskrcnn"`` (:meth:`maskprep.models.MaskRCNN.refine_boxes`).
+  The flood seeds at the box centre, so it also assumes the centre is on the object (not true
+  of rings or of an object with a hole in the middle: Otsu, the default, handles those).
+  On a textureless or pure-noise crop the result approaches the box itself.
 """
 
 from __future__ import annotations
@@ -96,6 +104,7 @@ def boxes_to_masks(
     seed: str = "otsu",
     tolerance: Optional[float] = None,
     min_fill: float = 0.1,
+    min_ellipse_iou: float = 0.5,
     num_threads: Optional[int] = None,
 ) -> Union[List[RLE], np.ndarray]:
     """One mask per box.
@@ -105,7 +114,7 @@ def boxes_to_masks(
     an empty mask. method: ``"box"``, ``"ellipse"`` or ``"grow"`` (see the module docs;
     ``"grow"`` needs ``image``, (H, W) or (H, W, 3) uint8 RGB, and takes ``seed`` =
     ``"otsu"`` | ``"flood"``, ``tolerance`` for the flood (default: a quarter of the crop's grey
-    level range) and ``min_fill``).
+    level range), ``min_fill`` and ``min_ellipse_iou``).
 
     Returns a list of N COCO RLE dicts (``output="rle"``, compressed strings unless
     ``compressed=False``) or a bool array (N, H, W) (``output="dense"``).
@@ -130,6 +139,7 @@ def boxes_to_masks(
             seed=seed,
             tolerance=tolerance,
             min_fill=min_fill,
+            min_ellipse_iou=min_ellipse_iou,
             compressed=compressed,
             num_threads=num_threads,
         )
