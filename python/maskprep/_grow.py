@@ -5,15 +5,29 @@ a thread pool, one kernel thread each."""
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from . import components, imgproc, morphology, rle
+from . import _core, components, imgproc, morphology, rle
 from ._threads import resolve_num_threads
 
 SEEDS = ("otsu", "flood")
+
+
+@functools.lru_cache(maxsize=64)
+def _disc(k: int) -> np.ndarray:
+    kernel = morphology.structuring_element("ellipse", k)
+    kernel.setflags(write=False)
+    return kernel
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool (a pool per call costs more than growing a few boxes)."""
+    return ThreadPoolExecutor(_core.available_cores(), thread_name_prefix="maskprep-grow")
 
 
 def _gray(image: Any, size: Tuple[int, int]) -> np.ndarray:
@@ -46,28 +60,35 @@ def _object(crop: np.ndarray, seed: str, tolerance: Optional[float]) -> np.ndarr
 
 def _pick(obj: np.ndarray) -> Optional[np.ndarray]:
     """The component under the crop centre, else the largest one meeting the central half."""
-    comps = components.connected_components(obj, connectivity=8, num_threads=1)
-    if comps.num == 0:
-        return None
+    labels = components.label(obj, connectivity=8, num_threads=1)
     ch, cw = obj.shape
-    at_centre = comps.labels[ch // 2, cw // 2]
+    at_centre = labels[ch // 2, cw // 2]
     if at_centre == 0:
-        core = comps.labels[ch // 4 : ch - ch // 4, cw // 4 : cw - cw // 4]
-        counts = np.bincount(core.ravel(), minlength=comps.num + 1)[1:]
+        core = labels[ch // 4 : ch - ch // 4, cw // 4 : cw - cw // 4]
+        counts = np.bincount(core.ravel())
+        counts[0] = 0
         if counts.max() == 0:
             return None
-        at_centre = int(np.argmax(counts)) + 1
-    return comps.labels == at_centre
+        at_centre = int(np.argmax(counts))
+    return labels == at_centre
 
 
 def _ellipse_iou(mask: np.ndarray, box: np.ndarray, y0: int, x0: int) -> float:
-    """IoU of a crop mask with the ellipse inscribed in the box (pixel-centre rule)."""
+    """IoU of a crop mask with the ellipse inscribed in the box (pixel-centre rule), from the
+    ellipse's row spans (integer compares only)."""
     x, y, bw, bh = box
-    ys = (np.arange(mask.shape[0]) + y0 + 0.5 - (y + bh / 2)) / (bh / 2)
-    xs = (np.arange(mask.shape[1]) + x0 + 0.5 - (x + bw / 2)) / (bw / 2)
-    ellipse = ys[:, None] ** 2 + xs[None, :] ** 2 <= 1
-    union = np.count_nonzero(mask | ellipse)
-    return np.count_nonzero(mask & ellipse) / union if union else 0.0
+    ch, cw = mask.shape
+    dy = (np.arange(ch) + y0 + 0.5 - (y + bh / 2)) / (bh / 2)
+    half = (bw / 2) * np.sqrt(np.clip(1 - dy * dy, 0, None))  # half-width of each row's span
+    centre = x + bw / 2 - x0 - 0.5  # crop column of the ellipse centre
+    lo = np.clip(np.ceil(centre - half), 0, cw).astype(np.intp)
+    hi = np.clip(np.floor(centre + half) + 1, 0, cw).astype(np.intp)
+    hi = np.where(np.abs(dy) <= 1, np.maximum(hi, lo), lo)
+    cols = np.arange(cw)
+    ellipse = (cols >= lo[:, None]) & (cols < hi[:, None])
+    inter = np.count_nonzero(mask & ellipse)
+    union = np.count_nonzero(mask) + int((hi - lo).sum()) - inter
+    return inter / union if union else 0.0
 
 
 def _grow_one(
@@ -90,9 +111,7 @@ def _grow_one(
     if picked is None:
         return None
     k = max(3, int(round(0.05 * min(crop.shape))) | 1)  # closes gaps ~5% of the box
-    mask = components.fill_holes(
-        morphology.close(picked, shape="ellipse", size=k, num_threads=1), num_threads=1
-    )
+    mask = components.fill_holes(morphology.close(picked, _disc(k), num_threads=1), num_threads=1)
     if mask.sum() < min_fill * mask.size or _ellipse_iou(mask, box, y0, x0) < min_ellipse_iou:
         return None
     return (y0, y1, x0, x1), mask
@@ -132,11 +151,16 @@ def grow(
     def work(k: int) -> Optional[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         return _grow_one(gray, boxes_xywh[k], crops[k], seed, tolerance, min_fill, min_ellipse_iou)
 
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            grown = list(pool.map(work, range(len(boxes_xywh))))
+    n = len(boxes_xywh)
+    if workers > 1:  # `workers` interleaved shares of the boxes, one task each
+        shares = [range(t, n, workers) for t in range(workers)]
+        done = _pool().map(lambda share: [(k, work(k)) for k in share], shares)
+        grown: List[Any] = [None] * n
+        for part in done:
+            for k, g in part:
+                grown[k] = g
     else:
-        grown = [work(k) for k in range(len(boxes_xywh))]
+        grown = [work(k) for k in range(n)]
     out = []
     full = np.zeros((h, w), np.uint8, order="F")
     for k, g in enumerate(grown):
