@@ -377,13 +377,15 @@ def multi_scale_roi_align(
 
         rois = torch.from_numpy(_rois(boxes, _features_dtype(first)))
         rois = rois.to(first.device)
-        result = torch.zeros(
+        # empty, not zeros: every box belongs to exactly one level, so every row is written
+        # (zero-filling 100 MB of output cost a fifth of the whole call)
+        result = torch.empty(
             (len(rois), shapes[0][1]) + output_size, dtype=first.dtype, device=first.device
         )
     else:
         dtype = _features_dtype(np.asarray(first))
         rois = _rois(boxes, dtype)
-        result = np.zeros((len(rois), shapes[0][1]) + output_size, dtype=dtype)
+        result = np.empty((len(rois), shapes[0][1]) + output_size, dtype=dtype)
     k_min = int(-np.log2(np.float32(scales[0])))
     k_max = int(-np.log2(np.float32(scales[-1])))
     levels = _fpn_levels(boxes, k_min, k_max, canonical_scale, canonical_level, eps)
