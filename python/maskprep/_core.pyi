@@ -67,3 +67,15 @@ def roi_align_backward(
     features: npt.NDArray[np.floating[Any]] | None,
     num_threads: int | None,
 ) -> npt.NDArray[np.floating[Any]]: ...
+
+# ---- paste --------------------------------------------------------------------------------------
+def paste_masks(
+    masks: npt.NDArray[np.floating[Any]],
+    boxes: npt.NDArray[np.floating[Any]],
+    height: int,
+    width: int,
+    threshold: float,
+    output: str,
+    compressed: bool,
+    num_threads: int | None,
+) -> Any: ...
