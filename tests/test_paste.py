@@ -174,6 +174,17 @@ def test_tensor_inputs_give_a_bool_tensor(rng):
     np.testing.assert_array_equal(out.numpy(), ops.paste_masks(masks, boxes, (H, W)))
 
 
+def test_logits_flag(rng):
+    torch = torch_or_skip()
+    logits = torch.from_numpy(rng.standard_normal((20, 28, 28)).astype(np.float32) * 4)
+    _, boxes = random_case(rng, 20, 28)
+    expected = ops.paste_masks(torch.sigmoid(logits), boxes, (H, W))
+    assert torch.equal(ops.paste_masks(logits, boxes, (H, W), logits=True), expected)
+    from_numpy = ops.paste_masks(logits.numpy(), boxes, (H, W), logits=True)
+    assert (from_numpy != expected.numpy()).sum() <= 2  # numpy's exp is not torch's, bitwise
+    assert expected.any()
+
+
 @pytest.mark.parametrize("compressed", [True, False])
 def test_fused_rle_equals_encode_of_dense(rng, compressed):
     masks, boxes = random_case(rng, 120, 28)

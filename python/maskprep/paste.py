@@ -31,6 +31,14 @@ def _float_array(x: Any, name: str) -> np.ndarray:
     raise ValueError(f"{name} must be float32 or float64, got dtype {a.dtype}")
 
 
+def _sigmoid(x: Any) -> Any:
+    if is_tensor(x):
+        return x.detach().cpu().sigmoid()
+    a = _float_array(x, "masks")
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0: sigmoid is then 0
+        return 1 / (1 + np.exp(-a))
+
+
 def _image_size(image_size: Any) -> tuple[int, int]:
     size = tuple(image_size) if isinstance(image_size, (tuple, list)) else None
     ok = size is not None and len(size) == 2
@@ -46,6 +54,7 @@ def paste_masks(
     image_size: Sequence[int],
     *,
     threshold: float = 0.5,
+    logits: bool = False,
     output: str = "dense",
     compressed: bool = True,
     num_threads: Union[int, None] = None,
@@ -67,6 +76,9 @@ def paste_masks(
             float64; integer boxes are cast to float32. Must be finite.
         image_size: ``(height, width)``.
         threshold: foreground where the pasted probability >= threshold, in (0, 1].
+        logits: the masks are logits: they go through a sigmoid first (``torch.sigmoid`` for
+            tensors, as torchvision's ``maskrcnn_inference``; ``1 / (1 + exp(-x))`` in numpy for
+            arrays, which may differ from torch's vectorised sigmoid in the last bit).
         output: ``"dense"`` for an (N, H, W) bool array (a bool tensor for tensor masks), or
             ``"rle"`` for a list of N COCO RLE dicts ``{"size": [H, W], "counts": ...}`` built
             while pasting, with no N x H x W buffer.
@@ -79,6 +91,8 @@ def paste_masks(
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
         raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
     height, width = _image_size(image_size)
+    if logits:
+        masks = _sigmoid(masks)
     m = _float_array(masks, "masks")
     if m.ndim == 4 and m.shape[1] == 1:
         m = m[:, 0]
