@@ -13,7 +13,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import is_tensor, to_numpy
+from ._arrays import is_tensor, like_input, to_numpy
 
 __all__ = ["paste_masks"]
 
@@ -79,7 +79,8 @@ def paste_masks(
         logits: the masks are logits: they go through a sigmoid first (``torch.sigmoid`` for
             tensors, as torchvision's ``maskrcnn_inference``; ``1 / (1 + exp(-x))`` in numpy for
             arrays, which may differ from torch's vectorised sigmoid in the last bit).
-        output: ``"dense"`` for an (N, H, W) bool array (a bool tensor for tensor masks), or
+        output: ``"dense"`` for an (N, H, W) bool array (a bool tensor on the masks' device
+            for tensor masks), or
             ``"rle"`` for a list of N COCO RLE dicts ``{"size": [H, W], "counts": ...}`` built
             while pasting, with no N x H x W buffer.
         compressed: for ``"rle"``: counts as pycocotools' compressed bytes (True) or a list of
@@ -100,8 +101,4 @@ def paste_masks(
     result = _core.paste_masks(
         m, b, height, width, float(threshold), output, bool(compressed), num_threads
     )
-    if output == "dense" and is_tensor(masks):
-        import torch
-
-        return torch.from_numpy(result)
-    return result
+    return like_input(result, masks) if output == "dense" else result
