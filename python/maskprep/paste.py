@@ -66,11 +66,15 @@ def paste_masks(
     its centre and truncated to integers, the padded mask is resized bilinearly
     (align_corners=False) to the integer box, clipped to the image and thresholded with
     ``>= threshold``. The result equals ``paste_masks_in_image(masks[:, None], boxes, (H, W))[:,
-    0] >= threshold`` bit for bit (with torch's default-ISA kernels; see paste.hpp). Boxes
-    partly or entirely outside the image are fine (outside parts are empty).
+    0] >= threshold`` bit for bit against torch's portable kernels (``ATEN_CPU_CAPABILITY=
+    default``). torch's AVX2/AVX-512 kernels contract ``a*b+c`` into FMAs and so can round a
+    value one ulp apart: a pixel may then differ where the probability is within about 1e-7 of
+    the threshold (none did on random probabilities; a few in 1e7 pixels did with random-weight
+    Mask R-CNN outputs, which cluster at 0.5). Boxes partly or entirely outside the image are
+    fine (outside parts are empty).
 
     Args:
-        masks: (N, M, M) float32 or float64 probabilities (numpy array or CPU tensor;
+        masks: (N, M, M) float32 or float64 probabilities (numpy array or tensor, CUDA ones are copied to the host;
             ``(N, 1, M, M)`` is accepted too). The interpolation runs in this dtype.
         boxes: (N, 4) ``(x1, y1, x2, y2)`` in image pixels, float32 (torchvision's dtype) or
             float64; integer boxes are cast to float32. Must be finite.
