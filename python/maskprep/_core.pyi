@@ -77,6 +77,18 @@ def roi_align_backward(
     num_threads: int | None,
 ) -> npt.NDArray[np.floating[Any]]: ...
 
+# ---- paste --------------------------------------------------------------------------------------
+def paste_masks(
+    masks: npt.NDArray[np.floating[Any]],
+    boxes: npt.NDArray[np.floating[Any]],
+    height: int,
+    width: int,
+    threshold: float,
+    output: str,
+    compressed: bool,
+    num_threads: int | None,
+) -> Any: ...
+
 # ---- imgproc ------------------------------------------------------------------------------------
 def rgb_to_gray(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
 def rgb_to_hsv(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...

@@ -5,6 +5,9 @@ bit for bit in average mode, adds a max mode and NHWC feature maps, runs on seve
 has a deterministic backward. Tensors in give tensors out: a contiguous CPU tensor is read in
 place, gradients flow through a ``torch.autograd.Function``, and CUDA tensors are handed to
 ``torchvision.ops.roi_align`` on the GPU. torch is imported only when a tensor is passed.
+
+:func:`paste_masks` (from :mod:`maskprep.paste`) pastes Mask R-CNN's mask probabilities into the
+image exactly as torchvision does, thresholded, as bool masks or COCO RLE.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from . import _core
+from .paste import paste_masks
 
-__all__ = ["roi_align", "multi_scale_roi_align"]
+__all__ = ["roi_align", "multi_scale_roi_align", "paste_masks"]
 
 _LAYOUTS = ("NCHW", "NHWC")
 
