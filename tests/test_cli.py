@@ -564,3 +564,38 @@ def test_boxes_grow_on_real_photos(tmp_path):
             assert b["area"] == float(got.sum())
             scores[name].append((got & truth).sum() / max(1, (got | truth).sum()))
     assert np.mean(scores["grow"]) >= np.mean(scores["box"])
+
+
+@pytest.mark.needs_torch
+def test_boxes_maskrcnn_with_a_weights_file(tmp_path):
+    # Seeded random weights saved as a state_dict file (no weights can be downloaded here):
+    # the command must load them and give every box-only annotation a mask from the model's
+    # mask head, equal to MaskRCNN.refine_boxes on the same image and boxes.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    from maskprep import models
+
+    model = models.MaskRCNN("v1", seed=0, device="cpu")
+    weights = tmp_path / "mrcnn.pth"
+    torch.save(model.model.state_dict(), weights)
+    sample = cli.sample_dir()
+    data = json.loads((sample / "instances.json").read_text())
+    first = data["images"][0]
+    data["images"] = [first]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] == first["id"]][:4]
+    for a in data["annotations"][:3]:
+        del a["segmentation"]
+    src = _write(tmp_path / "in.json", data)
+    out = tmp_path / "out.json"
+    args = ["boxes", str(src), "-o", str(out), "--method", "maskrcnn", "--weights", str(weights)]
+    assert cli.main([*args, "--images", str(sample / "images"), "--device", "cpu", "--quiet"]) == 0
+    anns = json.loads(out.read_text())["annotations"]
+    assert anns[3] == data["annotations"][3]  # had a mask: untouched
+    image = coco.load_rgb(sample / "images" / first["file_name"])
+    b = np.array([a["bbox"] for a in data["annotations"][:3]], float)
+    expected = model.refine_boxes(image, np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1))
+    for a, e in zip(anns[:3], expected):
+        assert a["segmentation"] == {"size": e["size"], "counts": e["counts"].decode()}
+        assert a["area"] == float(M.area(e))
+    missing = ["boxes", str(src), "-o", str(out), "--method", "maskrcnn", "--images", str(sample)]
+    assert cli.main([*missing, "--weights", str(tmp_path / "nope.pth")]) == 2

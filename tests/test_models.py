@@ -131,6 +131,14 @@ def test_refine_boxes(torch, model, image):
     assert model.refine_boxes(image, np.zeros((0, 4))) == []
 
 
+def test_read_only_images_are_accepted(model, image):
+    # PIL-backed arrays are read-only; torch would warn (an error under filterwarnings=error).
+    frozen = image.copy()
+    frozen.setflags(write=False)
+    boxes = np.array([[10, 20, 120, 90]])
+    assert model.refine_boxes(frozen, boxes) == model.refine_boxes(image, boxes)
+
+
 def test_refine_boxes_errors(model, image):
     with pytest.raises(ValueError, match=r"boxes must be a real \(K, 4\) array"):
         model.refine_boxes(image, np.zeros((2, 5)))

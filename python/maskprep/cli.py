@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         "--arch", choices=["v1", "v2"], default="v1", help="maskrcnn: maskrcnn_resnet50_fpn(_v2)"
     )
     x.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="maskrcnn")
+    x.add_argument(
+        "--use-labels",
+        action="store_true",
+        help="maskrcnn: take each box's category_id as the model's class (COCO ids match "
+        "torchvision's COCO weights); default: class-agnostic masks",
+    )
     x.add_argument("--overwrite", action="store_true", help="replace existing segmentations too")
     x.add_argument(
         "--skip-invalid",
@@ -229,7 +235,7 @@ def _box_method(args: argparse.Namespace):
     if args.method != "maskrcnn":
         options = {"seed": args.seed, "tolerance": args.tolerance} if args.method == "grow" else {}
 
-        def masks(b, image, size):
+        def masks(b, image, size, categories):
             return boxes.boxes_to_masks(
                 b, size, method=args.method, image=image, num_threads=args.num_threads, **options
             )
@@ -237,11 +243,13 @@ def _box_method(args: argparse.Namespace):
         return masks
     from . import models
 
-    model = models.MaskRCNN(arch=args.arch, weights=args.weights, device=args.device)
+    model = models.MaskRCNN(
+        arch=args.arch, weights=args.weights, device=args.device, num_threads=args.num_threads
+    )
 
-    def refine(b, image, size):
+    def refine(b, image, size, categories):
         xyxy = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
-        return model.refine_boxes(image, xyxy)
+        return model.refine_boxes(image, xyxy, labels=categories if args.use_labels else None)
 
     return refine
 
@@ -273,7 +281,7 @@ def cmd_boxes(args: argparse.Namespace) -> int:
     data = coco.load(args.input)
     try:
         method = _box_method(args)
-    except (ImportError, ValueError, OSError) as exc:
+    except (ImportError, ValueError, OSError, RuntimeError) as exc:
         print(f"maskprep boxes: {exc}", file=sys.stderr)
         return 2
     bar = _Progress(args, f"boxes ({args.method})")

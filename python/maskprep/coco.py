@@ -471,7 +471,9 @@ def load_rgb(path: PathLike) -> np.ndarray:
 @no_gc()
 def add_box_masks(
     data: Dict[str, Any],
-    masks_for_image: Callable[[np.ndarray, Optional[np.ndarray], Tuple[int, int]], List[Any]],
+    masks_for_image: Callable[
+        [np.ndarray, Optional[np.ndarray], Tuple[int, int], List[Any]], List[Any]
+    ],
     *,
     images_dir: Optional[PathLike] = None,
     overwrite: bool = False,
@@ -481,7 +483,8 @@ def add_box_masks(
     """Give a mask to every annotation that has a ``bbox`` but no ``segmentation`` (with
     ``overwrite``: to every annotation with a bbox), in place.
 
-    ``masks_for_image(boxes_xywh (N, 4) float64, image or None, (h, w))`` returns N COCO RLEs;
+    ``masks_for_image(boxes_xywh (N, 4) float64, image or None, (h, w), category_ids)`` returns
+    N COCO RLEs;
     the image, (H, W, 3) uint8 RGB read from ``images_dir / file_name``, is passed only when
     ``images_dir`` is given. The segmentation becomes compressed RLE and ``area`` its pixel
     count (COCO's segmentation area); ``bbox`` and every other field are kept.
@@ -526,7 +529,7 @@ def add_box_masks(
                 anns = []
         if anns:
             b = np.array([a["bbox"] for a in anns], dtype=np.float64)
-            rles = masks_for_image(b, pixels, size)
+            rles = masks_for_image(b, pixels, size, [a.get("category_id") for a in anns])
             results += list(zip(anns, rles))
         done += len(by_image[image_id])
         if progress is not None:

@@ -233,6 +233,8 @@ class MaskRCNN:
                 raise ValueError(f"{name} must be uint8, got dtype {a.dtype}")
             if a.ndim != 3 or a.shape[2] != 3:
                 raise ValueError(f"{name} must have shape (H, W, 3), got {a.shape}")
+            if not a.flags.writeable:  # e.g. from PIL; torch warns on read-only buffers
+                a = a.copy()
             t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255
         if t.shape[1] == 0 or t.shape[2] == 0:
             raise ValueError(f"{name} is empty: shape {tuple(image.shape)}")
