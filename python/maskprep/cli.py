@@ -150,6 +150,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(command: str, message: str, code: int = 2) -> int:
+    """Print ``maskprep COMMAND: message`` on stderr and return the exit code."""
+    print(f"maskprep {command}: {message}", file=sys.stderr)
+    return code
+
+
+def _same_file(command: str, args: argparse.Namespace) -> Optional[int]:
+    if args.input.resolve() == args.output.resolve():
+        return _fail(command, "the output must not be the input (it is never modified)")
+    return None
+
+
 def _say(args: argparse.Namespace, *msg: object) -> None:
     if not args.quiet:
         print(*msg)
@@ -179,14 +191,9 @@ class _Progress:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     if args.tolerance < 0:
-        print("maskprep convert: --tolerance must be >= 0", file=sys.stderr)
-        return 2
-    if args.input.resolve() == args.output.resolve():
-        print(
-            "maskprep convert: the output must not be the input (it is never modified)",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail("convert", "--tolerance must be >= 0")
+    if (rc := _same_file("convert", args)) is not None:
+        return rc
     t0 = time.perf_counter()
     bar = _Progress(args, "convert")
     try:
@@ -203,8 +210,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         if isinstance(exc, coco.UnreadableInput):
             raise
-        print(f"maskprep convert: {exc}", file=sys.stderr)
-        return 1
+        return _fail("convert", str(exc), 1)
     finally:
         bar.close()
     _say(
@@ -257,33 +263,24 @@ def _box_method(args: argparse.Namespace):
 def cmd_boxes(args: argparse.Namespace) -> int:
     needs_images = args.method in ("grow", "maskrcnn")
     if needs_images and args.images is None:
-        print(f"maskprep boxes: --method {args.method} needs --images DIR", file=sys.stderr)
-        return 2
+        return _fail("boxes", f"--method {args.method} needs --images DIR")
     if args.method == "maskrcnn" and not args.weights:
-        print(
-            "maskprep boxes: --method maskrcnn needs --weights (a state_dict file, or a "
-            "torchvision weights name when the network is reachable)",
-            file=sys.stderr,
+        return _fail(
+            "boxes",
+            "--method maskrcnn needs --weights (a state_dict file, or a torchvision weights "
+            "name when the network is reachable)",
         )
-        return 2
     if args.tolerance is not None and args.tolerance < 0:
-        print("maskprep boxes: --tolerance must be >= 0", file=sys.stderr)
-        return 2
-    if args.input.resolve() == args.output.resolve():
-        print(
-            "maskprep boxes: the output must not be the input (it is never modified)",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail("boxes", "--tolerance must be >= 0")
+    if (rc := _same_file("boxes", args)) is not None:
+        return rc
     if needs_images and not args.images.is_dir():
-        print(f"maskprep boxes: --images {args.images} is not a folder", file=sys.stderr)
-        return 2
+        return _fail("boxes", f"--images {args.images} is not a folder")
     data = coco.load(args.input)
     try:
         method = _box_method(args)
     except (ImportError, ValueError, OSError, RuntimeError) as exc:
-        print(f"maskprep boxes: {exc}", file=sys.stderr)
-        return 2
+        return _fail("boxes", str(exc))
     bar = _Progress(args, f"boxes ({args.method})")
     try:
         report = coco.add_box_masks(
@@ -295,8 +292,7 @@ def cmd_boxes(args: argparse.Namespace) -> int:
             progress=bar,
         )
     except ValueError as exc:
-        print(f"maskprep boxes: {exc}", file=sys.stderr)
-        return 1
+        return _fail("boxes", str(exc), 1)
     finally:
         bar.close()
     coco.save(data, args.output)
@@ -334,8 +330,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     ids = args.ids if args.ids else list(images)[: args.limit]
     missing = [i for i in ids if i not in images]
     if missing:
-        print(f"maskprep show: image ids not in {args.input}: {missing}", file=sys.stderr)
-        return 2
+        return _fail("show", f"image ids not in {args.input}: {missing}")
     names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
     by_image: dict = {}
     for a in data.get("annotations", []):
@@ -346,8 +341,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         im = images[image_id]
         path = args.images / im["file_name"]
         if not path.exists():
-            print(f"maskprep show: {path} not found", file=sys.stderr)
-            return 2
+            return _fail("show", f"{path} not found")
         pixels = np.asarray(Image.open(path).convert("RGB"))
         anns = [a for a in by_image.get(image_id, []) if a.get("segmentation")]
         rles = rle.from_segmentations(
@@ -414,8 +408,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             cmd += ["-k", args.keyword]
         rc = subprocess.call(cmd, cwd=bench_dir.parent)
         if rc != 0:
-            print(f"maskprep bench: the benchmark run failed (pytest exit {rc})", file=sys.stderr)
-            return 1
+            return _fail("bench", f"the benchmark run failed (pytest exit {rc})", 1)
     table = benchreport.rows(json_path)
     (args.out / "report.md").write_text(benchreport.markdown(table))
     _say(args, benchreport.markdown(table))
