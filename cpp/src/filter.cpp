@@ -303,12 +303,13 @@ void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst,
   if (hist[i] == n_pixels) {
     for (int v = 0; v < 256; ++v) lut[v] = static_cast<std::uint8_t>(i);  // constant image
   } else {
-    // OpenCV computes in float with int counts: keep both conversions.
-    const float scale = 255.f / static_cast<float>(static_cast<int>(n_pixels - hist[i]));
+    // OpenCV computes in float from int counts; 64-bit counts convert to the same floats below
+    // 2^31 pixels and keep working above.
+    const float scale = 255.f / static_cast<float>(n_pixels - hist[i]);
     for (int v = 0; v <= i; ++v) lut[v] = 0;
-    int sum = 0;
+    index_t sum = 0;
     for (++i; i < 256; ++i) {
-      sum += static_cast<int>(hist[i]);
+      sum += hist[i];
       const long r = std::lrint(static_cast<float>(sum) * scale);
       lut[i] = static_cast<std::uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
     }
