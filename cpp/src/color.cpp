@@ -5,6 +5,10 @@
 #include <cmath>
 
 #include "isa_dispatch.hpp"
+
+#if MASKPREP_HAVE_AVX2_CLONES
+#include <immintrin.h>
+#endif
 #include "maskprep/parallel.hpp"
 
 namespace maskprep {
@@ -77,11 +81,57 @@ MASKPREP_ALWAYS_INLINE void hsv_range(const std::uint8_t* __restrict rgb, const 
   }
 }
 
+#if MASKPREP_HAVE_AVX2_CLONES
+// 16 pixels a step with pmaddwd: a byte shuffle spreads each pixel's (R, G) and (B, 0) into
+// 16-bit pairs, and one multiply-add per pair gives the exact 32-bit weighted sum of the scalar
+// formula (weights < 2^15, so the signed 16-bit multiply is exact). The compiler's own
+// vectorisation of the stride-3 loop was 1.4x slower than OpenCV.
 template <int C>
 MASKPREP_TARGET_AVX2_FN void gray_range_avx2(const std::uint8_t* rgb, index_t begin, index_t end,
                                              std::uint8_t* gray) {
+  const __m128i rg_idx = C == 3 ? _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1)
+                                : _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
+  const __m128i b_idx = C == 3 ? _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1)
+                               : _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1);
+  const __m128i w_rg = _mm_setr_epi16(9798, 19235, 9798, 19235, 9798, 19235, 9798, 19235);
+  const __m128i w_b = _mm_setr_epi16(3735, 0, 3735, 0, 3735, 0, 3735, 0);
+  const __m128i half = _mm_set1_epi32(1 << 14);
+  // (A lambda would not inherit the target attribute: SSSE3 intrinsics need it.)
+#define MASKPREP_GRAY4(x)                                                               \
+  _mm_srli_epi32(_mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_shuffle_epi8(x, rg_idx), w_rg), \
+                                             _mm_madd_epi16(_mm_shuffle_epi8(x, b_idx), w_b)),  \
+                               half),                                                    \
+                 15)
+  index_t i = begin;
+  for (; i + 16 <= end; i += 16) {
+    const std::uint8_t* p = rgb + i * C;
+    __m128i g0, g1, g2, g3;
+    if constexpr (C == 3) {
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
+      g0 = MASKPREP_GRAY4(x0);
+      g1 = MASKPREP_GRAY4(_mm_alignr_epi8(x1, x0, 12));
+      g2 = MASKPREP_GRAY4(_mm_alignr_epi8(x2, x1, 8));
+      g3 = MASKPREP_GRAY4(_mm_srli_si128(x2, 4));
+    } else {
+      g0 = MASKPREP_GRAY4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      g1 = MASKPREP_GRAY4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)));
+      g2 = MASKPREP_GRAY4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32)));
+      g3 = MASKPREP_GRAY4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 48)));
+    }
+    const __m128i out = _mm_packus_epi16(_mm_packs_epi32(g0, g1), _mm_packs_epi32(g2, g3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(gray + i), out);
+  }
+#undef MASKPREP_GRAY4
+  gray_range<C>(rgb, i, end, gray);
+}
+#else
+template <int C>
+void gray_range_avx2(const std::uint8_t* rgb, index_t begin, index_t end, std::uint8_t* gray) {
   gray_range<C>(rgb, begin, end, gray);
 }
+#endif
 template <int C>
 void gray_range_generic(const std::uint8_t* rgb, index_t begin, index_t end, std::uint8_t* gray) {
   gray_range<C>(rgb, begin, end, gray);
