@@ -104,8 +104,8 @@ void bind_imgproc(py::module_& m) {
       py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
   m.def(
       "gaussian_blur",
-      [](const py::array& image, std::pair<index_t, index_t> ksize,
-         std::pair<double, double> sigma, const py::object& num_threads) -> py::array {
+      [](const py::array& image, std::pair<index_t, index_t> ksize, std::pair<double, double> sigma,
+         const py::object& num_threads) -> py::array {
         MASKPREP_CHECK(image.ndim() == 2 || image.ndim() == 3,
                        "image must have shape (H, W) or (H, W, C), got ", bind::shape_str(image));
         const int threads = bind::resolve_threads(num_threads);
@@ -157,8 +157,7 @@ void bind_imgproc(py::module_& m) {
       "Otsu threshold t of a (H, W) uint8 image and the mask image > t.");
   m.def(
       "flood",
-      [](const py::array& image, const py::array& seed_points, double tolerance,
-         int connectivity) {
+      [](const py::array& image, const py::array& seed_points, double tolerance, int connectivity) {
         const auto a = checked_gray(image);
         MASKPREP_CHECK(seed_points.ndim() == 2 && seed_points.shape(1) == 2,
                        "seed_points must have shape (N, 2), got ", bind::shape_str(seed_points));

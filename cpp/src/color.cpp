@@ -47,8 +47,8 @@ struct HsvTables {
 // Channel counts are template arguments and sizes locals: with a runtime stride (or one read
 // through a reference that a byte store might alias) the compiler cannot vectorise the loops.
 template <int C>
-MASKPREP_ALWAYS_INLINE void gray_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
-                std::uint8_t* __restrict gray) {
+MASKPREP_ALWAYS_INLINE void gray_range(const std::uint8_t* __restrict rgb, const index_t begin,
+                                       const index_t end, std::uint8_t* __restrict gray) {
   for (index_t i = begin; i < end; ++i) {
     const std::uint8_t* p = rgb + i * C;
     const std::uint32_t v = p[0] * 9798u + p[1] * 19235u + p[2] * 3735u + (1u << 14);
@@ -57,9 +57,9 @@ MASKPREP_ALWAYS_INLINE void gray_range(const std::uint8_t* __restrict rgb, const
 }
 
 template <int C>
-MASKPREP_ALWAYS_INLINE void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin, const index_t end,
-               const int* __restrict sdiv, const int* __restrict hdiv,
-               std::uint8_t* __restrict hsv) {
+MASKPREP_ALWAYS_INLINE void hsv_range(const std::uint8_t* __restrict rgb, const index_t begin,
+                                      const index_t end, const int* __restrict sdiv,
+                                      const int* __restrict hdiv, std::uint8_t* __restrict hsv) {
   for (index_t i = begin; i < end; ++i) {
     const std::uint8_t* p = rgb + i * C;
     const int r = p[0], g = p[1], b = p[2];
@@ -90,18 +90,20 @@ MASKPREP_ALWAYS_INLINE void hsv_range(const std::uint8_t* __restrict rgb, const 
 template <int C>
 MASKPREP_TARGET_AVX2_FN void gray_range_avx2(const std::uint8_t* rgb, index_t begin, index_t end,
                                              std::uint8_t* gray) {
-  const __m128i rg_idx = C == 3 ? _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1)
-                                : _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
-  const __m128i b_idx = C == 3 ? _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1)
-                               : _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1);
+  const __m128i rg_idx =
+      C == 3 ? _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1)
+             : _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
+  const __m128i b_idx =
+      C == 3 ? _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1)
+             : _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1);
   const __m128i w_rg = _mm_setr_epi16(9798, 19235, 9798, 19235, 9798, 19235, 9798, 19235);
   const __m128i w_b = _mm_setr_epi16(3735, 0, 3735, 0, 3735, 0, 3735, 0);
   const __m128i half = _mm_set1_epi32(1 << 14);
   // (A lambda would not inherit the target attribute: SSSE3 intrinsics need it.)
-#define MASKPREP_GRAY4(x)                                                               \
+#define MASKPREP_GRAY4(x)                                                                       \
   _mm_srli_epi32(_mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(_mm_shuffle_epi8(x, rg_idx), w_rg), \
                                              _mm_madd_epi16(_mm_shuffle_epi8(x, b_idx), w_b)),  \
-                               half),                                                    \
+                               half),                                                           \
                  15)
   index_t i = begin;
   for (; i + 16 <= end; i += 16) {
@@ -176,20 +178,20 @@ MASKPREP_TARGET_AVX2_FN inline void hsv8(__m256i r, __m256i g, __m256i b, __m256
   const __m256i vr = _mm256_cmpeq_epi32(v, r);
   const __m256i vg = _mm256_cmpeq_epi32(v, g);
   const __m256i round = _mm256_set1_epi32(1 << (kHsvShift - 1));
-  const __m256i sd = _mm256_cvtps_epi32(
-      _mm256_div_ps(_mm256_set1_ps(255 << kHsvShift), _mm256_cvtepi32_ps(v)));
-  const __m256i s = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(diff, sd), round),
-                                      kHsvShift);
+  const __m256i sd =
+      _mm256_cvtps_epi32(_mm256_div_ps(_mm256_set1_ps(255 << kHsvShift), _mm256_cvtepi32_ps(v)));
+  const __m256i s =
+      _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(diff, sd), round), kHsvShift);
   const __m256i d2 = _mm256_add_epi32(diff, diff);
-  const __m256i h_g = _mm256_add_epi32(_mm256_sub_epi32(b, r), d2);               // g is max
+  const __m256i h_g = _mm256_add_epi32(_mm256_sub_epi32(b, r), d2);  // g is max
   const __m256i h_b = _mm256_add_epi32(_mm256_sub_epi32(r, g), _mm256_add_epi32(d2, d2));  // b
-  const __m256i h_r = _mm256_sub_epi32(g, b);                                      // r is max
+  const __m256i h_r = _mm256_sub_epi32(g, b);  // r is max
   __m256i h = _mm256_blendv_epi8(_mm256_blendv_epi8(h_b, h_g, vg), h_r, vr);
   const __m256i hd = _mm256_cvtps_epi32(
       _mm256_div_ps(_mm256_set1_ps((180 << kHsvShift) / 6), _mm256_cvtepi32_ps(diff)));
   h = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(h, hd), round), kHsvShift);
-  h = _mm256_add_epi32(h, _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), h),
-                                           _mm256_set1_epi32(180)));
+  h = _mm256_add_epi32(
+      h, _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), h), _mm256_set1_epi32(180)));
   h_out = h;
   s_out = s;
   v_out = v;
@@ -210,7 +212,8 @@ MASKPREP_TARGET_AVX2_FN void hsv_range_avx2(const std::uint8_t* rgb, index_t beg
   for (; i + 16 <= end; i += 16) {
     const std::uint8_t* p = rgb + i * C;
     __m128i x[C];
-    for (int j = 0; j < C; ++j) x[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j));
+    for (int j = 0; j < C; ++j)
+      x[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j));
     __m128i ch[3];  // R, G, B of the 16 pixels
     for (int c = 0; c < 3; ++c) {
       ch[c] = shuffle(x[0], masks.in[c][0]);

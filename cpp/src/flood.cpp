@@ -83,8 +83,8 @@ void flood_fill(const std::uint8_t* image, index_t height, index_t width, const 
   std::map<Range, std::vector<index_t>> groups;  // seeds that share a range grow together
   for (index_t i = 0; i < n_seeds; ++i) {
     const index_t y = seeds[2 * i], x = seeds[2 * i + 1];
-    MASKPREP_CHECK(y >= 0 && y < height && x >= 0 && x < width, "seed_points[", i, "] = (", y,
-                   ", ", x, ") is outside the image of shape (", height, ", ", width, ")");
+    MASKPREP_CHECK(y >= 0 && y < height && x >= 0 && x < width, "seed_points[", i, "] = (", y, ", ",
+                   x, ") is outside the image of shape (", height, ", ", width, ")");
     const double v = image[y * width + x];
     const Range range{static_cast<int>(std::floor(std::max(0.0, v - tolerance))),
                       static_cast<int>(std::floor(std::min(255.0, v + tolerance)))};

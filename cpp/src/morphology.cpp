@@ -214,8 +214,8 @@ std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, inde
       const index_t dy = i - r;
       if (std::abs(dy) <= r) {
         // saturate_cast<int>(double) rounds half to even.
-        const auto dx = static_cast<index_t>(
-            std::lrint(static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
+        const auto dx = static_cast<index_t>(std::lrint(
+            static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
         j1 = std::max<index_t>(c - dx, 0);
         j2 = std::min(c + dx + 1, kw);
       }
