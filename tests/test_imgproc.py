@@ -76,6 +76,16 @@ def test_colour_on_photos_and_rgba(photo):
     np.testing.assert_array_equal(imgproc.rgb_to_hsv(rgba), cv2.cvtColor(photo, cv2.COLOR_RGB2HSV))
 
 
+@pytest.mark.parametrize("shape", [(7, 13, 3), (5, 11, 4), (1, 1, 3), (3, 37, 3)])
+def test_colour_odd_sizes(rng, shape):
+    # Pixel counts that are not a multiple of the 16-pixel SIMD step exercise the scalar tail.
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    code = cv2.COLOR_RGB2GRAY if shape[2] == 3 else cv2.COLOR_RGBA2GRAY
+    np.testing.assert_array_equal(imgproc.rgb_to_gray(image), cv2.cvtColor(image, code))
+    code = cv2.COLOR_RGB2HSV
+    np.testing.assert_array_equal(imgproc.rgb_to_hsv(image), cv2.cvtColor(image[..., :3], code))
+
+
 def test_colour_non_contiguous_input():
     image = skimage_data.astronaut()[::3, ::2]
     np.testing.assert_array_equal(

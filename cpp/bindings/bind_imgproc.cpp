@@ -61,6 +61,26 @@ py::array blur(const py::array& image, std::pair<index_t, index_t> ksize,
   return std::move(out);
 }
 
+// A per-pixel colour conversion into (H, W) (out_channels 0) or (H, W, out_channels) bytes.
+template <typename Kernel>
+carray<std::uint8_t> colour(const py::array& image, const py::object& num_threads,
+                            py::ssize_t out_channels, Kernel kernel) {
+  const auto a = checked_rgb(image);
+  const int threads = bind::resolve_threads(num_threads);
+  std::vector<py::ssize_t> shape{a.shape(0), a.shape(1)};
+  if (out_channels) shape.push_back(out_channels);
+  carray<std::uint8_t> out(shape);
+  const std::uint8_t* src = a.data();
+  std::uint8_t* dst = out.mutable_data();
+  const index_t n = a.shape(0) * a.shape(1), c = a.shape(2);
+  {
+    // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
+    py::gil_scoped_release release;
+    kernel(src, n, c, dst, threads);
+  }
+  return out;
+}
+
 OtsuConvention parse_convention(const std::string& s) {
   if (s == "skimage") return OtsuConvention::skimage;
   if (s == "opencv") return OtsuConvention::opencv;
@@ -73,41 +93,19 @@ void bind_imgproc(py::module_& m) {
   m.def(
       "rgb_to_gray",
       [](const py::array& image, const py::object& num_threads) {
-        const auto a = checked_rgb(image);
-        const int threads = bind::resolve_threads(num_threads);
-        carray<std::uint8_t> out({a.shape(0), a.shape(1)});
-        const std::uint8_t* src = a.data();
-        std::uint8_t* dst = out.mutable_data();
-        const index_t n = a.shape(0) * a.shape(1), c = a.shape(2);
-        {
-          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
-          py::gil_scoped_release release;
-          rgb_to_gray(src, n, c, dst, threads);
-        }
-        return out;
+        return colour(image, num_threads, 0, rgb_to_gray);
       },
       py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
   m.def(
       "rgb_to_hsv",
       [](const py::array& image, const py::object& num_threads) {
-        const auto a = checked_rgb(image);
-        const int threads = bind::resolve_threads(num_threads);
-        carray<std::uint8_t> out({a.shape(0), a.shape(1), py::ssize_t{3}});
-        const std::uint8_t* src = a.data();
-        std::uint8_t* dst = out.mutable_data();
-        const index_t n = a.shape(0) * a.shape(1), c = a.shape(2);
-        {
-          // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
-          py::gil_scoped_release release;
-          rgb_to_hsv(src, n, c, dst, threads);
-        }
-        return out;
+        return colour(image, num_threads, 3, rgb_to_hsv);
       },
       py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
   m.def(
       "gaussian_blur",
-      [](const py::array& image, std::pair<index_t, index_t> ksize,
-         std::pair<double, double> sigma, const py::object& num_threads) -> py::array {
+      [](const py::array& image, std::pair<index_t, index_t> ksize, std::pair<double, double> sigma,
+         const py::object& num_threads) -> py::array {
         MASKPREP_CHECK(image.ndim() == 2 || image.ndim() == 3,
                        "image must have shape (H, W) or (H, W, C), got ", bind::shape_str(image));
         const int threads = bind::resolve_threads(num_threads);
@@ -159,8 +157,7 @@ void bind_imgproc(py::module_& m) {
       "Otsu threshold t of a (H, W) uint8 image and the mask image > t.");
   m.def(
       "flood",
-      [](const py::array& image, const py::array& seed_points, double tolerance,
-         int connectivity) {
+      [](const py::array& image, const py::array& seed_points, double tolerance, int connectivity) {
         const auto a = checked_gray(image);
         MASKPREP_CHECK(seed_points.ndim() == 2 && seed_points.shape(1) == 2,
                        "seed_points must have shape (N, 2), got ", bind::shape_str(seed_points));

@@ -28,8 +28,9 @@ MorphShape parse_shape(const std::string& s) {
 }
 
 bytes checked_bytes(const py::array& a, const char* name) {
-  MASKPREP_CHECK(py::isinstance<py::array_t<std::uint8_t>>(a) || py::isinstance<py::array_t<bool>>(a),
-                 name, " must have dtype bool or uint8, got ", bind::dtype_str(a));
+  MASKPREP_CHECK(
+      py::isinstance<py::array_t<std::uint8_t>>(a) || py::isinstance<py::array_t<bool>>(a), name,
+      " must have dtype bool or uint8, got ", bind::dtype_str(a));
   MASKPREP_CHECK(a.ndim() == 2 && a.shape(0) > 0 && a.shape(1) > 0, name,
                  " must be a non-empty 2-d array, got shape ", bind::shape_str(a));
   // bool and uint8 share a byte layout: reinterpret instead of converting.
@@ -52,8 +53,8 @@ void bind_morphology(py::module_& m) {
       "cv2.getStructuringElement(shape, (kw, kh)) as a (kh, kw) uint8 array.");
   m.def(
       "morphology",
-      [](const py::array& mask, const py::array& kernel, const std::string& op,
-         index_t iterations, const py::object& num_threads) {
+      [](const py::array& mask, const py::array& kernel, const std::string& op, index_t iterations,
+         const py::object& num_threads) {
         const MorphOp o = parse_op(op);
         const auto src = checked_bytes(mask, "mask");
         const auto k = checked_bytes(kernel, "kernel");

@@ -46,10 +46,11 @@ struct BlurTypes<float> {
 // One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
 // reached through a reference, which would stop the compiler from vectorising the row loops.
 template <typename T>
-MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const index_t width, const index_t cn,
-               const typename BlurTypes<T>::tap* kx, const index_t nx,
-               const typename BlurTypes<T>::tap* ky, const index_t ny, const index_t y0,
-               const index_t y1, T* dst) {
+MASKPREP_ALWAYS_INLINE void blur_band(const T* src, const index_t height, const index_t width,
+                                      const index_t cn, const typename BlurTypes<T>::tap* kx,
+                                      const index_t nx, const typename BlurTypes<T>::tap* ky,
+                                      const index_t ny, const index_t y0, const index_t y1,
+                                      T* dst) {
   using Tap = typename BlurTypes<T>::tap;
   using Row = typename BlurTypes<T>::row;
   using Acc = typename BlurTypes<T>::acc;
@@ -180,16 +181,21 @@ std::vector<double> gaussian_kernel(index_t n, double sigma) {
   MASKPREP_CHECK(n > 0, "ksize must be positive, got ", n);
   if (sigma <= 0) {
     switch (n) {
-      case 1: return {1.0};
-      case 3: return {0.25, 0.5, 0.25};
-      case 5: return {0.0625, 0.25, 0.375, 0.25, 0.0625};
-      case 7: return {0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125};
+      case 1:
+        return {1.0};
+      case 3:
+        return {0.25, 0.5, 0.25};
+      case 5:
+        return {0.0625, 0.25, 0.375, 0.25, 0.0625};
+      case 7:
+        return {0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125};
       case 9: {
         std::vector<double> k = {4, 13, 30, 51, 60, 51, 30, 13, 4};
         for (double& v : k) v /= 256;
         return k;
       }
-      default: break;
+      default:
+        break;
     }
   }
   // OpenCV evaluates this in soft-float (IEEE double operations, a fused mulAdd for the default
@@ -303,24 +309,27 @@ void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst,
   if (hist[i] == n_pixels) {
     for (int v = 0; v < 256; ++v) lut[v] = static_cast<std::uint8_t>(i);  // constant image
   } else {
-    // OpenCV computes in float with int counts: keep both conversions.
-    const float scale = 255.f / static_cast<float>(static_cast<int>(n_pixels - hist[i]));
+    // OpenCV computes in float from int counts; 64-bit counts convert to the same floats below
+    // 2^31 pixels and keep working above.
+    const float scale = 255.f / static_cast<float>(n_pixels - hist[i]);
     for (int v = 0; v <= i; ++v) lut[v] = 0;
-    int sum = 0;
+    index_t sum = 0;
     for (++i; i < 256; ++i) {
-      sum += static_cast<int>(hist[i]);
+      sum += hist[i];
       const long r = std::lrint(static_cast<float>(sum) * scale);
       lut[i] = static_cast<std::uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
     }
   }
   const index_t block = index_t{1} << 16;
   const int threads = threads_for_work(num_threads, n_pixels, kMinBytesPerThread);
-  parallel_for((n_pixels + block - 1) / block, threads, [&](index_t b) {
-    const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
-    const std::uint8_t* __restrict s = src;
-    std::uint8_t* __restrict d = dst;
-    for (index_t j = b * block; j < end; ++j) d[j] = lut[s[j]];
-  }, 4);
+  parallel_for((n_pixels + block - 1) / block, threads,
+               [&](index_t b) {
+                 const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
+                 const std::uint8_t* __restrict s = src;
+                 std::uint8_t* __restrict d = dst;
+                 for (index_t j = b * block; j < end; ++j) d[j] = lut[s[j]];
+               },
+               4);
 }
 
 }  // namespace maskprep

@@ -18,6 +18,12 @@ struct Range {
 };
 
 // Fills `filled` (0/1) with every pixel 4/8-connected to `starts` through values in [lo, hi].
+// A pixel to grow from, with the row it was found from (dir = -1 above, +1 below, 0 for a
+// seed) and that row's filled run [pl, pr]: those pixels need not be looked at again.
+struct Item {
+  index_t p, dir, pl, pr;
+};
+
 void fill_range(const std::uint8_t* __restrict image, const index_t height, const index_t width,
                 const Range range, const std::vector<index_t>& starts, const bool eight,
                 std::uint8_t* __restrict filled) {
@@ -27,26 +33,38 @@ void fill_range(const std::uint8_t* __restrict image, const index_t height, cons
   auto open = [image, filled, lo, span](index_t p) {
     return !filled[p] && static_cast<std::uint8_t>(image[p] - lo) <= span;
   };
-  std::vector<index_t> stack(starts.begin(), starts.end());
+  std::vector<Item> stack;
+  for (const index_t p : starts) stack.push_back({p, 0, 0, -1});
+  // Pushes the first pixel of every open run of row ny within [a, b].
+  auto scan = [&](index_t ny, index_t a, index_t b, index_t dir, index_t l, index_t r) {
+    const index_t nrow = ny * width;
+    bool in_run = false;
+    for (index_t x = a; x <= b; ++x) {
+      const bool o = open(nrow + x);
+      if (o && !in_run) stack.push_back({nrow + x, dir, l, r});
+      in_run = o;
+    }
+  };
   while (!stack.empty()) {
-    const index_t p = stack.back();
+    const Item it = stack.back();
     stack.pop_back();
-    if (!open(p)) continue;
-    const index_t y = p / width, row = y * width;
-    index_t l = p - row, r = l;
+    if (!open(it.p)) continue;
+    const index_t y = it.p / width, row = y * width;
+    index_t l = it.p - row, r = l;
     while (l > 0 && open(row + l - 1)) --l;
     while (r + 1 < width && open(row + r + 1)) ++r;
     std::fill(filled + row + l, filled + row + r + 1, std::uint8_t{1});
     const index_t a = eight && l > 0 ? l - 1 : l;
     const index_t b = eight && r + 1 < width ? r + 1 : r;
-    for (const index_t ny : {y - 1, y + 1}) {
+    for (const index_t dir : {index_t{-1}, index_t{1}}) {
+      const index_t ny = y + dir;
       if (ny < 0 || ny >= height) continue;
-      const index_t nrow = ny * width;
-      bool in_run = false;
-      for (index_t x = a; x <= b; ++x) {
-        const bool o = open(nrow + x);
-        if (o && !in_run) stack.push_back(nrow + x);
-        in_run = o;
+      if (dir == -it.dir) {
+        // Back towards the parent row: its run [pl, pr] is filled, scan only what sticks out.
+        scan(ny, a, std::min(b, it.pl - 1), dir, l, r);
+        scan(ny, std::max(a, it.pr + 1), b, dir, l, r);
+      } else {
+        scan(ny, a, b, dir, l, r);
       }
     }
   }
@@ -65,8 +83,8 @@ void flood_fill(const std::uint8_t* image, index_t height, index_t width, const 
   std::map<Range, std::vector<index_t>> groups;  // seeds that share a range grow together
   for (index_t i = 0; i < n_seeds; ++i) {
     const index_t y = seeds[2 * i], x = seeds[2 * i + 1];
-    MASKPREP_CHECK(y >= 0 && y < height && x >= 0 && x < width, "seed_points[", i, "] = (", y,
-                   ", ", x, ") is outside the image of shape (", height, ", ", width, ")");
+    MASKPREP_CHECK(y >= 0 && y < height && x >= 0 && x < width, "seed_points[", i, "] = (", y, ", ",
+                   x, ") is outside the image of shape (", height, ", ", width, ")");
     const double v = image[y * width + x];
     const Range range{static_cast<int>(std::floor(std::max(0.0, v - tolerance))),
                       static_cast<int>(std::floor(std::min(255.0, v + tolerance)))};

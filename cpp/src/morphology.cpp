@@ -50,6 +50,15 @@ Plan make_plan(const std::uint8_t* kernel, index_t kh, index_t kw) {
   return plan;
 }
 
+// Per-thread band buffers, reused across bands and calls: fresh multi-100-KiB allocations are
+// mmap'd and page-faulted every time, which cost more than the filtering itself.
+std::uint8_t* scratch(int slot, index_t n) {
+  thread_local std::vector<std::uint8_t> buffers[3];
+  std::vector<std::uint8_t>& b = buffers[slot];
+  if (static_cast<index_t>(b.size()) < n) b.resize(n);
+  return b.data();
+}
+
 // 0/1 bytes: erosion is AND (outside = 1), dilation OR (outside = 0).
 struct AndOp {
   static constexpr std::uint8_t neutral = 1;
@@ -75,49 +84,65 @@ MASKPREP_ALWAYS_INLINE void pass_band(const std::uint8_t* src, const index_t src
   const index_t r0 = std::max<index_t>(0, y0 + plan.dy_min);
   const index_t r1 = std::min(height, y1 + plan.dy_max);
   const index_t nr = std::max<index_t>(0, r1 - r0);
-  std::vector<std::uint8_t> lev(levels * pw, Op::neutral);
-  // Every byte of filt is written before it is read: skip the zero-fill (it costs a pass).
-  std::unique_ptr<std::uint8_t[]> filt_buf(new std::uint8_t[std::max<index_t>(1, nspans * nr * width)]);
-  std::uint8_t* const filt = filt_buf.get();
+  // Scratch written before it is read, so not zero-filled (that would cost a pass): the band's
+  // rows as 0/1 bytes with neutral padding (kept: one-pixel spans read them directly), the
+  // doubling levels of the current row, and one filtered row per wider span.
+  std::uint8_t* const base = scratch(0, nr * pw);
+  std::vector<std::uint8_t> lev(std::max<index_t>(1, (levels - 1) * pw), Op::neutral);
+  std::uint8_t* const filt = scratch(1, nspans * nr * width);
+  auto row_of = [&](index_t k, index_t r) -> const std::uint8_t* {
+    const Span sp = plan.spans[k];
+    if (sp.a == sp.b) return base + (r - r0) * pw + pad + sp.a;
+    return filt + (k * nr + (r - r0)) * width;
+  };
   for (index_t r = r0; r < r1; ++r) {
-    // Level j holds the op over the 2^j pixels starting at each padded position.
-    std::uint8_t* __restrict l0 = lev.data() + pad;
+    std::uint8_t* __restrict l0 = base + (r - r0) * pw;
     const std::uint8_t* __restrict s = src + (r - src_row0) * width;
-    for (index_t x = 0; x < width; ++x) l0[x] = s[x] != 0;
+    std::fill(l0, l0 + pad, Op::neutral);
+    std::fill(l0 + pad + width, l0 + pw, Op::neutral);
+    for (index_t x = 0; x < width; ++x) l0[pad + x] = s[x] != 0;
+    // Level j holds the op over the 2^j pixels starting at each padded position.
+    auto level = [&](index_t j) -> std::uint8_t* { return j ? lev.data() + (j - 1) * pw : l0; };
     for (index_t j = 1; j < levels; ++j) {
       const index_t step = index_t{1} << (j - 1);
       const index_t n = pw - 2 * step + 1;
-      const std::uint8_t* __restrict prev = lev.data() + (j - 1) * pw;
-      std::uint8_t* __restrict cur = lev.data() + j * pw;
+      const std::uint8_t* __restrict prev = level(j - 1);
+      std::uint8_t* __restrict cur = level(j);
       for (index_t i = 0; i < n; ++i) cur[i] = Op::apply(prev[i], prev[i + step]);
     }
     for (index_t k = 0; k < nspans; ++k) {
       const Span sp = plan.spans[k];
+      if (sp.a == sp.b) continue;  // read from base
       index_t j = 0;
       while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
-      const std::uint8_t* lj = lev.data() + j * pw;
+      const std::uint8_t* lj = level(j);
       const std::uint8_t* __restrict left = lj + pad + sp.a;
       const std::uint8_t* __restrict right = lj + pad + sp.b - (index_t{1} << j) + 1;
       std::uint8_t* __restrict o = filt + (k * nr + (r - r0)) * width;
       for (index_t x = 0; x < width; ++x) o[x] = Op::apply(left[x], right[x]);
     }
   }
+  std::vector<const std::uint8_t*> in;
   for (index_t y = y0; y < y1; ++y) {
     std::uint8_t* __restrict o = dst + (y - dst_row0) * width;
-    bool first = true;
+    in.clear();
     for (const auto& [dy, k] : plan.rows) {
       const index_t r = y + dy;
-      if (r < 0 || r >= height) continue;  // outside rows are neutral
-      const std::uint8_t* __restrict f =
-          filt + (static_cast<index_t>(k) * nr + (r - r0)) * width;
-      if (first) {
-        std::copy(f, f + width, o);
-        first = false;
-      } else {
+      if (r >= 0 && r < height) in.push_back(row_of(static_cast<index_t>(k), r));
+    }
+    if (in.empty()) {  // every kernel row outside the image
+      std::fill(o, o + width, Op::neutral);
+    } else if (in.size() == 1) {
+      std::copy(in[0], in[0] + width, o);
+    } else {
+      const std::uint8_t* __restrict f0 = in[0];
+      const std::uint8_t* __restrict f1 = in[1];
+      for (index_t x = 0; x < width; ++x) o[x] = Op::apply(f0[x], f1[x]);
+      for (size_t i = 2; i < in.size(); ++i) {
+        const std::uint8_t* __restrict f = in[i];
         for (index_t x = 0; x < width; ++x) o[x] = Op::apply(o[x], f[x]);
       }
     }
-    if (first) std::fill(o, o + width, Op::neutral);
   }
 }
 
@@ -132,9 +157,9 @@ MASKPREP_ALWAYS_INLINE void band(const std::uint8_t* src, index_t height, index_
   } else {
     const index_t e0 = std::max<index_t>(0, y0 + plan.dy_min);
     const index_t e1 = std::min(height, y1 + plan.dy_max);
-    std::unique_ptr<std::uint8_t[]> mid(new std::uint8_t[std::max<index_t>(1, (e1 - e0) * width)]);
-    pass_band<First>(src, 0, height, width, plan, e0, e1, mid.get(), e0);
-    pass_band<Second>(mid.get(), e0, height, width, plan, y0, y1, dst, 0);
+    std::uint8_t* const mid = scratch(2, (e1 - e0) * width);
+    pass_band<First>(src, 0, height, width, plan, e0, e1, mid, e0);
+    pass_band<Second>(mid, e0, height, width, plan, y0, y1, dst, 0);
   }
 }
 
@@ -189,8 +214,8 @@ std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, inde
       const index_t dy = i - r;
       if (std::abs(dy) <= r) {
         // saturate_cast<int>(double) rounds half to even.
-        const auto dx = static_cast<index_t>(
-            std::lrint(static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
+        const auto dx = static_cast<index_t>(std::lrint(
+            static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
         j1 = std::max<index_t>(c - dx, 0);
         j2 = std::min(c + dx + 1, kw);
       }

@@ -85,20 +85,23 @@ int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention con
   MASKPREP_CHECK(n_pixels > 0, "image must not be empty");
   index_t hist[256];
   histogram_u8(src, n_pixels, hist, num_threads);
-  const int t = convention == OtsuConvention::skimage ? otsu_skimage(hist)
-                                                      : otsu_opencv(hist, n_pixels);
+  const int t =
+      convention == OtsuConvention::skimage ? otsu_skimage(hist) : otsu_opencv(hist, n_pixels);
   if (mask) {
     const index_t block = index_t{1} << 16;
     const int threads = threads_for_work(num_threads, n_pixels, kMinBytesPerThread);
     const auto tb = static_cast<std::uint8_t>(t);
-    parallel_for((n_pixels + block - 1) / block, threads, [&](index_t b) {
-      const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
-      // Local copies: a byte store could otherwise alias the captured pointers and threshold.
-      const std::uint8_t* __restrict s = src;
-      std::uint8_t* __restrict m = mask;
-      const std::uint8_t t8 = tb;
-      for (index_t j = b * block; j < end; ++j) m[j] = s[j] > t8;
-    }, 4);
+    parallel_for((n_pixels + block - 1) / block, threads,
+                 [&](index_t b) {
+                   const index_t end = (b + 1) * block < n_pixels ? (b + 1) * block : n_pixels;
+                   // Local copies: a byte store could otherwise alias the captured pointers and
+                   // threshold.
+                   const std::uint8_t* __restrict s = src;
+                   std::uint8_t* __restrict m = mask;
+                   const std::uint8_t t8 = tb;
+                   for (index_t j = b * block; j < end; ++j) m[j] = s[j] > t8;
+                 },
+                 4);
   }
   return t;
 }

@@ -35,11 +35,13 @@ void gaussian_blur_f32(const float* src, index_t height, index_t width, index_t 
                        index_t ksize_y, index_t ksize_x, double sigma_y, double sigma_x, float* dst,
                        int num_threads);
 
-// cv2.equalizeHist: lut[v] = round_half_even(float(cdf(v) - cdf(vmin)) * (255.f / (n - count(vmin))))
-// with vmin the smallest value present; a constant image maps to itself. n_pixels >= 1.
+// cv2.equalizeHist: dst = lut[src] with
+//   lut[v] = round_half_even(float(cdf(v) - cdf(vmin)) * (255.f / float(n - count(vmin))))
+// (float arithmetic, as OpenCV), vmin the smallest value present; a constant image maps to
+// itself. n_pixels >= 1. Histogram and LUT pass run in parallel.
 void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst, int num_threads);
 
-// 256-bin histogram of n bytes (per-thread partial histograms over blocks, summed in order).
+// 256-bin histogram of n bytes (one contiguous chunk per thread, partial counts summed).
 void histogram_u8(const std::uint8_t* src, index_t n, index_t* hist, int num_threads);
 
 }  // namespace maskprep
