@@ -90,10 +90,8 @@ struct EdgeIndex {
 };
 
 // Follows the boundary that leaves corner (sx, sy) eastwards, recording the corners where the
-// direction changes and marking the eastward edges it walks (and, with `edges`, every horizontal
-// edge).
-Ring trace(const Crop& c, index_t sx, index_t sy, std::vector<byte_t>& east_seen, EdgeIndex* edges,
-           std::int32_t id) {
+// direction changes (with their step numbers) and marking the eastward edges it walks.
+Ring trace(const Crop& c, index_t sx, index_t sy, std::vector<byte_t>& east_seen) {
   const byte_t* p = c.p.data();
   const index_t pw = c.pw;
   Ring ring;
@@ -110,11 +108,6 @@ Ring trace(const Crop& c, index_t sx, index_t sy, std::vector<byte_t>& east_seen
       ring.step.push_back(k);
     }
     if (nd == kE) east_seen[below] = 1;
-    if (edges && (nd == kE || nd == kW)) {
-      const index_t slot = nd == kE ? below : below - 1;
-      edges->ring[slot] = id;
-      edges->step[slot] = 2 * k + (nd == kE);
-    }
     x += kDx[nd];
     y += kDy[nd];
     d = nd;
@@ -184,6 +177,27 @@ void simplify(const index_t* v, index_t n, double tolerance, std::vector<char>& 
     keep[split % n] = 1;
     stack.push_back({a, split});
     stack.push_back({split, b});
+  }
+}
+
+// Records every horizontal unit edge of every ring (holes need them to find their bridge ends).
+// Only masks with holes pay for it.
+void index_edges(const std::vector<Ring>& rings, index_t pw, EdgeIndex& edges) {
+  for (size_t r = 0; r < rings.size(); ++r) {
+    const Ring& ring = rings[r];
+    const size_t n = ring.step.size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t j = (i + 1) % n;
+      const index_t x = ring.xy[2 * i], y = ring.xy[2 * i + 1], x1 = ring.xy[2 * j];
+      if (x1 == x) continue;
+      const bool east = x1 > x;
+      const index_t len = east ? x1 - x : x - x1;
+      for (index_t t = 0; t < len; ++t) {
+        const index_t slot = y * pw + (east ? x + t : x - t - 1);
+        edges.ring[slot] = static_cast<std::int32_t>(r);
+        edges.step[slot] = 2 * (ring.step[i] + t) + (east ? 1 : 0);
+      }
+    }
   }
 }
 
@@ -285,11 +299,6 @@ void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& o
   // that corner is not eastward (that edge would come first). A component's outer ring starts at
   // its first pixel, so outer rings come out in raster order of components.
   std::vector<byte_t> east_seen(crop.p.size(), 0);
-  EdgeIndex edges;
-  if (options.holes) {
-    edges.ring.assign(crop.p.size(), -1);
-    edges.step.assign(crop.p.size(), 0);
-  }
   std::vector<Ring> rings;
   const byte_t* p = crop.p.data();
   const index_t pw = crop.pw;
@@ -310,8 +319,7 @@ void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& o
         }
       }
       if (row[x] && !up[x] && !seen[x]) {
-        Ring ring = trace(crop, x, y, east_seen, options.holes ? &edges : nullptr,
-                          static_cast<std::int32_t>(rings.size()));
+        Ring ring = trace(crop, x, y, east_seen);
         if (ring.area2 < 0 && !options.holes) {
           ++x;
           continue;
@@ -322,7 +330,13 @@ void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& o
     }
   }
 
-  if (options.holes) {
+  const bool any_hole =
+      std::any_of(rings.begin(), rings.end(), [](const Ring& r) { return r.area2 < 0; });
+  if (any_hole) {
+    EdgeIndex edges;
+    edges.ring.assign(crop.p.size(), -1);
+    edges.step.assign(crop.p.size(), 0);
+    index_edges(rings, pw, edges);
     // Each hole starts at its top-left corner (x, y) and is bridged straight up to the first
     // corner where a horizontal edge of its component meets column line x: between the two the
     // line runs through the component, and a vertical bridge crosses no pixel-centre column, so
