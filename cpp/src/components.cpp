@@ -44,14 +44,17 @@ inline void unite(I* parent, I a, I b) {
 }
 
 // Unions the runs [cur, cur_end) of a row with the overlapping runs [prev, prev_end) of the row
-// above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1).
-template <typename I>
+// above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1). With
+// kFresh the current row's runs are still singletons, so the first overlap links directly.
+template <bool kFresh, typename I>
 inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_end, I cur,
                        I cur_end, I reach) {
   I j = prev;
   for (I i = cur; i < cur_end; ++i) {
     while (j < prev_end && end[j] + reach <= start[i]) ++j;
-    for (I k = j; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
+    I k = j;
+    if (kFresh && k < prev_end && start[k] < end[i] + reach) parent[i] = find_root(parent, k++);
+    for (; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
   }
 }
 
@@ -107,15 +110,15 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
         parent[i] = i;
       }
       if (r > r0) {
-        union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
-                   row_begin[r + 1], reach);
+        union_rows<true>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                         row_begin[r + 1], reach);
       }
     }
   });
   for (index_t b = 1; b < n_bands; ++b) {
     const index_t r = h * b / n_bands;
-    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r], row_begin[r + 1],
-               reach);
+    union_rows<false>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                      row_begin[r + 1], reach);
   }
   // Ascending sweep: a root opens the next component; any other run takes its parent's number,
   // already final because parent[i] < i.
