@@ -92,7 +92,10 @@ void bind_components(py::module_& m) {
   m.def(
       "fill_holes",
       [](const mask_array& mask, const py::object& num_threads) {
-        return bool_op(mask, num_threads, components::fill_holes);
+        return bool_op(mask, num_threads,
+                       [](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
+                         components::fill_holes(in, h, w, out, threads);
+                       });
       },
       py::arg("mask"), py::arg("num_threads") = py::none(),
       "scipy.ndimage.binary_fill_holes (default structure) of a 2-d mask, as bool.");

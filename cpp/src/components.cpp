@@ -44,14 +44,17 @@ inline void unite(I* parent, I a, I b) {
 }
 
 // Unions the runs [cur, cur_end) of a row with the overlapping runs [prev, prev_end) of the row
-// above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1).
-template <typename I>
+// above. Runs touch when they share a column (4-connectivity) or a corner (8: reach = 1). With
+// kFresh the current row's runs are still singletons, so the first overlap links directly.
+template <bool kFresh, typename I>
 inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_end, I cur,
                        I cur_end, I reach) {
   I j = prev;
   for (I i = cur; i < cur_end; ++i) {
     while (j < prev_end && end[j] + reach <= start[i]) ++j;
-    for (I k = j; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
+    I k = j;
+    if (kFresh && k < prev_end && start[k] < end[i] + reach) parent[i] = find_root(parent, k++);
+    for (; k < prev_end && start[k] < end[i] + reach; ++k) unite(parent, i, k);
   }
 }
 
@@ -107,15 +110,15 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
         parent[i] = i;
       }
       if (r > r0) {
-        union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
-                   row_begin[r + 1], reach);
+        union_rows<true>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                         row_begin[r + 1], reach);
       }
     }
   });
   for (index_t b = 1; b < n_bands; ++b) {
     const index_t r = h * b / n_bands;
-    union_rows(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r], row_begin[r + 1],
-               reach);
+    union_rows<false>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
+                      row_begin[r + 1], reach);
   }
   // Ascending sweep: a root opens the next component; any other run takes its parent's number,
   // already final because parent[i] < i.
@@ -224,21 +227,28 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   return runs.count;
 }
 
+// Holes (background not 4-connected to the border) of at most max_size pixels become
+// foreground; max_size < 0: all of them.
 template <typename I>
-void fill_holes_impl(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
+void fill_holes_impl(const byte_t* mask, index_t h, index_t w, index_t max_size, byte_t* out,
+                     int num_threads) {
   const Runs<I> bg = build_runs<I, false>(mask, h, w, 4, num_threads);
-  std::vector<char> open(static_cast<size_t>(bg.count), 0);  // touches the border
+  std::vector<char> keep(static_cast<size_t>(bg.count), 0);  // stays background
   for (index_t r = 0; r < h; ++r) {
     const bool edge_row = r == 0 || r == h - 1;
     for (I i = bg.row_begin[r]; i < bg.row_begin[r + 1]; ++i) {
-      if (edge_row || bg.start[i] == 0 || bg.end[i] == w) open[bg.parent[i]] = 1;
+      if (edge_row || bg.start[i] == 0 || bg.end[i] == w) keep[bg.parent[i]] = 1;
     }
+  }
+  if (max_size >= 0) {
+    const std::vector<index_t> area = areas(bg);
+    for (size_t c = 0; c < keep.size(); ++c) keep[c] = keep[c] || area[c] > max_size;
   }
   paint_rows<I, byte_t>(
       bg, h, w, 1,
       [&](I c, byte_t& v) {
         v = 0;
-        return open[c] != 0;
+        return keep[c] != 0;
       },
       out, num_threads);
 }
@@ -308,13 +318,14 @@ index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::i
              : label_impl<index_t>(mask, h, w, connectivity, labels, stats, num_threads);
 }
 
-void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads) {
+void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads,
+                index_t max_size) {
   check_size(h, w);
   if (h == 0 || w == 0) return;
   if (small(h, w)) {
-    fill_holes_impl<std::int32_t>(mask, h, w, out, num_threads);
+    fill_holes_impl<std::int32_t>(mask, h, w, max_size, out, num_threads);
   } else {
-    fill_holes_impl<index_t>(mask, h, w, out, num_threads);
+    fill_holes_impl<index_t>(mask, h, w, max_size, out, num_threads);
   }
 }
 

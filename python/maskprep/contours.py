@@ -11,11 +11,12 @@ outer boundary runs clockwise on screen (x right, y down) from the top-left corn
 
 Holes: a COCO object is the *union* of its polygons, so a hole cannot be a polygon of its own.
 With ``holes=True`` (the default) each hole ring is cut into its component's polygon through a
-zero-width bridge from the outer ring's first vertex (``outer ring, A0, hole ring, H0, ...``,
-closing back to ``A0``): the bridge's two coincident edges cancel under the even-odd rule, so
-pycocotools reproduces the hole exactly. Tools that expect simple polygons (shapely, cv2 drawing)
-see the bridge as a slit; pass ``holes=False`` to get the outer rings only (holes filled, i.e.
-the mask's ``scipy.ndimage.binary_fill_holes``).
+zero-width bridge that runs straight up from the hole's top-left corner to the nearest boundary
+of the same component above it (path: ... P, hole ring from H, H, P ...). A vertical bridge
+crosses no pixel-centre column, so it adds nothing to pycocotools' even-odd fill and the hole is
+reproduced exactly; bridges are short, so the polygons stay proportional to the boundary. Tools
+that expect simple polygons (shapely, cv2 drawing) see a bridge as a slit; pass ``holes=False``
+to get the outer rings only (holes filled, i.e. the mask's ``scipy.ndimage.binary_fill_holes``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def mask_to_polygons(
             (collinear corners are never emitted) and makes the round trip exact. A ring left
             with fewer than 3 vertices is dropped.
         holes: cut holes into the polygons (exact round trip) or return outer rings only.
-        min_area: drop components of fewer pixels, and fill holes of fewer pixels.
+            Simplification keeps the bridge ends, so bridges stay vertical.
+        min_area: first remove components (8-connected) of fewer pixels, then fill holes
+            (4-connected background not touching the border) of fewer pixels.
     Returns:
         ``[]`` for an empty mask; usable as a COCO ``segmentation``.
     """

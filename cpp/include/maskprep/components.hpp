@@ -39,8 +39,11 @@ index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::i
               Stats* stats, int num_threads);
 
 // scipy.ndimage.binary_fill_holes with its default (cross) structure: background pixels that are
-// not 4-connected to the image border become foreground. out: h*w bytes, 0/1.
-void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads);
+// not 4-connected to the image border become foreground. out: h*w bytes, 0/1. With max_size >= 0
+// only holes (4-connected background components not touching the border) of at most max_size
+// pixels are filled.
+void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads,
+                index_t max_size = -1);
 
 // skimage.morphology.remove_small_objects(mask, max_size=max_size, connectivity=c): foreground
 // components of at most max_size pixels are removed. out: h*w bytes, 0/1.

@@ -12,13 +12,16 @@
 // component touch only at a corner the boundary passes through that corner twice.
 //
 // Holes (4-connected background enclosed by the component): COCO unions the polygons of one
-// object, so a hole cannot be its own polygon. With holes = true each hole ring (anticlockwise)
-// is appended to its component's polygon through a zero-width bridge: the polygon goes
-// outer ring, A0, hole ring, H0, (next hole ...) and closes back to A0, where A0 is the outer
-// ring's first vertex and H0 the hole's. The bridge edges A0 -> H0 and H0 -> A0 coincide, so
-// their pixel-centre crossings cancel under the even-odd rule (pycocotools walks an edge the
-// same way in both directions), and the hole is cut out exactly. With holes = false only the
-// outer rings are returned: holes are filled (what shapely-style consumers expect).
+// object, so a hole cannot be its own polygon. With holes = true each hole ring (anticlockwise,
+// from its top-left corner H) is cut into its component's polygon through a zero-width bridge:
+// from H straight up column line x = H.x to the first corner where a horizontal boundary edge of
+// the component meets that line (on the outer ring or on a hole higher up), then the path goes
+// there -> H -> hole ring -> H -> back and on. A vertical segment crosses no pixel-centre
+// column, so the bridge adds nothing to pycocotools' even-odd fill and the hole is cut out
+// exactly; it spans only the component between the hole and the boundary above, so the polygon
+// stays proportional to the boundary (pycocotools allocates 5 points per pixel of edge). With
+// holes = false only the outer rings are returned: holes are filled (for shapely-style
+// consumers, which see a bridge as a slit).
 #pragma once
 
 #include <vector>
@@ -29,11 +32,13 @@ namespace maskprep::contours {
 
 struct Options {
   // Douglas-Peucker tolerance in pixels, per ring (0 keeps every corner; collinear corners are
-  // never emitted). A ring left with fewer than 3 vertices is dropped (its component, or the hole).
+  // never emitted). Bridge ends are kept, so bridges stay vertical. An outer ring without holes
+  // left with fewer than 3 corners is dropped; a hole, or a ring holding holes, is kept whole.
   double tolerance = 0.0;
   bool holes = true;
-  // Components with fewer pixels are dropped; holes with fewer pixels (islands inside them
-  // included) are not cut out (they are filled).
+  // Cleaning before tracing: components (8-connected) of fewer pixels are removed, then holes
+  // (4-connected background not touching the border) of fewer pixels are filled, so the round
+  // trip gives fill_holes(remove_small_objects(mask, min_size), max_size = min_area - 1).
   index_t min_area = 0;
 };
 
