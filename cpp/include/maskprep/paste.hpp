@@ -24,8 +24,8 @@
 // build bit for bit. Only the part of the box inside the image is ever computed: memory and time
 // per instance are O(visible box area), never O(box area) or, for RLE, O(H * W).
 //
-// Differences from torchvision, all where torchvision raises: boxes entirely outside the image
-// (torchvision's slices go negative) and boxes with x2 < x1 give empty masks.
+// Where torchvision raises (its slices go negative, so its Python slicing wraps around): boxes
+// entirely outside the image, and most boxes with x2 < x1, give empty masks here.
 //
 // Layouts: masks (n, M, M) row-major; boxes (n, 4) rows (x1, y1, x2, y2) in image pixels.
 // Threading: instances run in parallel; each writes only its own output plane or run list, so
