@@ -25,8 +25,9 @@
 // kernels (what torch runs by default on x86-64), whose compiler fused these multiply-adds:
 // real = fma(ratio, (T)o + .5, -.5); generic: t_r = fma(v_r0, l0x, v_r1*l1x) per source row,
 // value = fma(t_0, l0y, t_1*l1y); channels-last: fma(v11, w11, fma(v10, w10, fma(v00, w00,
-// v01*w01))) with the weights w = l_y*l_x as before. Only the part of the box inside the image is ever computed: memory and time
-// per instance are O(visible box area), never O(box area) or, for RLE, O(H * W).
+// v01*w01))) with the weights w = l_y*l_x as before.
+// Only the part of the box inside the image is ever computed: memory and time per instance are
+// O(visible box area), never O(box area) or, for RLE, O(H * W).
 //
 // Where torchvision raises (its slices go negative, so its Python slicing wraps around): boxes
 // entirely outside the image, and most boxes with x2 < x1, give empty masks here.
