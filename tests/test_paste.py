@@ -110,7 +110,10 @@ import torch
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 from maskprep import ops
 
-assert torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+capability, arithmetic = sys.argv[1:]
+if torch.backends.cpu.get_cpu_capability() != capability:
+    print("skip", torch.backends.cpu.get_cpu_capability())
+    sys.exit(0)
 rng = np.random.default_rng(3)
 n, m = 60, 28
 # Probabilities within a few ulps of 0.5: most pasted values then sit on the threshold, so the
@@ -119,7 +122,7 @@ masks = (0.5 + rng.integers(-3, 4, (n, m, m)) * np.float32(2**-24)).astype(np.fl
 sizes = np.linspace(20, 220, n, dtype=np.float32)  # h + w from 33 to 333: both ATen kernels
 boxes = np.stack([np.full(n, 3.3), np.full(n, 2.7), 3.3 + sizes, 2.7 + sizes / 2], 1)
 boxes = boxes.astype(np.float32)
-ours = ops.paste_masks(masks, boxes, (240, 240))
+ours = ops.paste_masks(masks, boxes, (240, 240), arithmetic=arithmetic)
 ref = paste_masks_in_image(torch.from_numpy(masks[:, None]), torch.from_numpy(boxes), (240, 240))
 bad = int((ref[:, 0].numpy() >= 0.5).__ne__(ours).sum())
 near = int((np.abs(ref.numpy() - 0.5) < 1e-6).sum())
@@ -127,24 +130,41 @@ print(bad, near)
 """
 
 
-def test_bit_exact_at_the_threshold_with_default_isa():
-    """Values on the threshold, in a fresh process with ATen's portable (non-FMA) kernels: the
-    definition of bit-exact. ATen's AVX512 build contracts a*b+c into FMAs and so differs from
-    itself across machines in the last bit; on such data only the default build is an anchor.
-    Boxes below and above h + w = 128 exercise both of ATen's summation orders."""
+@pytest.mark.parametrize(
+    "capability, arithmetic",
+    [("default", "portable"), ("default", "auto"), ("avx2", "fma"), ("avx2", "auto")],
+)
+def test_bit_exact_at_the_threshold(capability, arithmetic):
+    """Values on the threshold, in a fresh process under one of ATen's CPU kernels: ATen's
+    portable kernels and its AVX2 (FMA-contracted) ones round differently in the last bit, and
+    each must be matched by the corresponding arithmetic ("auto" must pick it). Boxes below and
+    above h + w = 128 exercise both of ATen's summation orders."""
     torch_or_skip()
-    env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
+    env = dict(os.environ, ATEN_CPU_CAPABILITY=capability)
     res = subprocess.run(
-        [sys.executable, "-c", NEAR_THRESHOLD_SCRIPT],
+        [sys.executable, "-c", NEAR_THRESHOLD_SCRIPT, capability.upper(), arithmetic],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
+    if res.stdout.startswith("skip"):
+        pytest.skip(f"this CPU runs ATen's {res.stdout.split()[1]} kernels, not {capability}")
     bad, near = map(int, res.stdout.split())
     assert near > 10_000, "the case should put many values on the threshold"
     assert bad == 0
+
+
+def test_the_two_arithmetics_differ_on_the_threshold(rng):
+    """The arithmetic switch is not a no-op: on values at 0.5 the two roundings disagree."""
+    masks = (0.5 + rng.integers(-3, 4, (30, 28, 28)) * np.float32(2**-24)).astype(np.float32)
+    sizes = np.linspace(20, 220, 30, dtype=np.float32)
+    boxes = np.stack([np.full(30, 3.3), np.full(30, 2.7), 3.3 + sizes, 2.7 + sizes / 2], 1)
+    boxes = boxes.astype(np.float32)
+    a = ops.paste_masks(masks, boxes, (240, 240), arithmetic="portable")
+    b = ops.paste_masks(masks, boxes, (240, 240), arithmetic="fma")
+    assert (a != b).sum() > 100
 
 
 @pytest.mark.parametrize("threshold", [1e-6, 0.25, 0.7, 1.0])
@@ -292,6 +312,11 @@ def test_error_bad_mask_dtype():
 def test_error_bad_box_dtype():
     with pytest.raises(ValueError, match=r"boxes must be float32 or float64, got dtype complex"):
         ops.paste_masks(M, B.astype(np.complex64), (H, W))
+
+
+def test_error_bad_arithmetic():
+    with pytest.raises(ValueError, match=r"arithmetic must be 'auto', 'portable' or 'fma'"):
+        ops.paste_masks(M, B, (H, W), arithmetic="avx")
 
 
 def test_error_bad_output():

@@ -58,7 +58,7 @@ void bind_paste(py::module_& m) {
   m.def(
       "paste_masks",
       [](const py::array& masks, const py::array& boxes, index_t height, index_t width,
-         double threshold, const std::string& output, bool compressed,
+         double threshold, bool fma, const std::string& output, bool compressed,
          const py::object& num_threads) {
         MASKPREP_CHECK(masks.ndim() == 3, "masks must have shape (N, M, M), got ",
                        bind::shape_str(masks));
@@ -77,6 +77,7 @@ void bind_paste(py::module_& m) {
         spec.height = height;
         spec.width = width;
         spec.threshold = threshold;
+        spec.fma = fma;
         const bool md = is_double(masks, "masks");
         const bool bd = is_double(boxes, "boxes");
         const int threads = bind::resolve_threads(num_threads);
@@ -89,7 +90,8 @@ void bind_paste(py::module_& m) {
                   : run<float, float>(masks, boxes, spec, r, compressed, threads);
       },
       py::arg("masks"), py::arg("boxes"), py::arg("height"), py::arg("width"),
-      py::arg("threshold"), py::arg("output"), py::arg("compressed"), py::arg("num_threads"),
+      py::arg("threshold"), py::arg("fma"), py::arg("output"), py::arg("compressed"), py::arg("num_threads"),
       "Paste (N, M, M) mask probabilities into (height, width) at (N, 4) boxes, torchvision's "
-      "rule, thresholded: a bool (N, H, W) array or a list of COCO RLE dicts.");
+      "rule, thresholded (fma: ATen's AVX2/AVX-512 arithmetic): a bool (N, H, W) array or a "
+      "list of COCO RLE dicts.");
 }

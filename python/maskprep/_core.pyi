@@ -84,6 +84,7 @@ def paste_masks(
     height: int,
     width: int,
     threshold: float,
+    fma: bool,
     output: str,
     compressed: bool,
     num_threads: int | None,

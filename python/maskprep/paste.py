@@ -8,6 +8,7 @@ allocating an (N, H, W) array.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -18,6 +19,22 @@ from ._arrays import is_tensor, like_input, to_numpy
 __all__ = ["paste_masks"]
 
 _OUTPUTS = ("dense", "rle")
+_ARITHMETIC = ("auto", "portable", "fma")
+# ATen CPU capabilities whose upsample kernels were built with FMA contraction (x86-64).
+_FMA_CAPABILITIES = ("AVX2", "AVX512")
+
+
+def _use_fma(arithmetic: str) -> bool:
+    """ "auto": follow the torch already loaded in this process (it is not imported here)."""
+    if arithmetic != "auto":
+        return arithmetic == "fma"
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    try:
+        return torch.backends.cpu.get_cpu_capability() in _FMA_CAPABILITIES
+    except AttributeError:  # torch < 2.1 has no get_cpu_capability
+        return False
 
 
 def _float_array(x: Any, name: str) -> np.ndarray:
@@ -55,6 +72,7 @@ def paste_masks(
     *,
     threshold: float = 0.5,
     logits: bool = False,
+    arithmetic: str = "auto",
     output: str = "dense",
     compressed: bool = True,
     num_threads: Union[int, None] = None,
@@ -66,12 +84,11 @@ def paste_masks(
     its centre and truncated to integers, the padded mask is resized bilinearly
     (align_corners=False) to the integer box, clipped to the image and thresholded with
     ``>= threshold``. The result equals ``paste_masks_in_image(masks[:, None], boxes, (H, W))[:,
-    0] >= threshold`` bit for bit against torch's portable kernels (``ATEN_CPU_CAPABILITY=
-    default``). torch's AVX2/AVX-512 kernels contract ``a*b+c`` into FMAs and so can round a
-    value one ulp apart: a pixel may then differ where the probability is within about 1e-7 of
-    the threshold (none did on random probabilities; a few in 1e7 pixels did with random-weight
-    Mask R-CNN outputs, which cluster at 0.5). Boxes partly or entirely outside the image are
-    fine (outside parts are empty).
+    0] >= threshold`` bit for bit. ATen has two arithmetics for the resize: its portable kernels
+    (``ATEN_CPU_CAPABILITY=default``) and its AVX2/AVX-512 ones, whose compiler fused
+    multiply-adds, so that values can differ in the last bit and a pixel whose probability is
+    within about 1e-7 of the threshold can flip. ``arithmetic`` picks which one to reproduce.
+    Boxes partly or entirely outside the image are fine (outside parts are empty).
 
     Args:
         masks: (N, M, M) float32 or float64 probabilities (numpy array or tensor, CUDA ones are copied to the host;
@@ -83,6 +100,10 @@ def paste_masks(
         logits: the masks are logits: they go through a sigmoid first (``torch.sigmoid`` for
             tensors, as torchvision's ``maskrcnn_inference``; ``1 / (1 + exp(-x))`` in numpy for
             arrays, which may differ from torch's vectorised sigmoid in the last bit).
+        arithmetic: ``"portable"`` (ATen's default-ISA kernels), ``"fma"`` (its AVX2 and
+            AVX-512 kernels, what torch runs on x86-64 unless told otherwise), or ``"auto"``:
+            ``"fma"`` when torch is already imported and reports an AVX2/AVX-512 CPU capability,
+            else ``"portable"``. The choice matters only for values on the threshold.
         output: ``"dense"`` for an (N, H, W) bool array (a bool tensor on the masks' device
             for tensor masks), or
             ``"rle"`` for a list of N COCO RLE dicts ``{"size": [H, W], "counts": ...}`` built
@@ -91,6 +112,8 @@ def paste_masks(
             ints (False).
         num_threads: None = the process budget, -1 = all cores, n >= 1 = n.
     """
+    if arithmetic not in _ARITHMETIC:
+        raise ValueError(f"arithmetic must be 'auto', 'portable' or 'fma', got {arithmetic!r}")
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'dense' or 'rle', got {output!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
@@ -103,6 +126,14 @@ def paste_masks(
         m = m[:, 0]
     b = _float_array(boxes, "boxes")
     result = _core.paste_masks(
-        m, b, height, width, float(threshold), output, bool(compressed), num_threads
+        m,
+        b,
+        height,
+        width,
+        float(threshold),
+        _use_fma(arithmetic),
+        output,
+        bool(compressed),
+        num_threads,
     )
     return like_input(result, masks) if output == "dense" else result

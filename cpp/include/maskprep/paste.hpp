@@ -21,11 +21,16 @@
 // ((v00*(l0y*l0x) + v01*(l0y*l1x)) + v10*(l1y*l0x)) + v11*(l1y*l1x), otherwise its generic
 // kernel computes (v00*l0x + v01*l1x)*l0y + (v10*l0x + v11*l1x)*l1y. Both are reproduced (the
 // build forbids FMA contraction), so the float values equal torch's ATEN_CPU_CAPABILITY=default
-// build bit for bit. Only the part of the box inside the image is ever computed: memory and time
-// per instance are O(visible box area), never O(box area) or, for RLE, O(H * W).
+// kernels bit for bit. With spec.fma the arithmetic is instead that of ATen's AVX2 and AVX-512
+// kernels (what torch runs by default on x86-64), whose compiler fused these multiply-adds:
+// real = fma(ratio, (T)o + .5, -.5); generic: t_r = fma(v_r0, l0x, v_r1*l1x) per source row,
+// value = fma(t_0, l0y, t_1*l1y); channels-last: fma(v11, w11, fma(v10, w10, fma(v00, w00,
+// v01*w01))) with the weights w = l_y*l_x as before.
+// Only the part of the box inside the image is ever computed: memory and time per instance are
+// O(visible box area), never O(box area) or, for RLE, O(H * W).
 //
-// Differences from torchvision, all where torchvision raises: boxes entirely outside the image
-// (torchvision's slices go negative) and boxes with x2 < x1 give empty masks.
+// Where torchvision raises (its slices go negative, so its Python slicing wraps around): boxes
+// entirely outside the image, and most boxes with x2 < x1, give empty masks here.
 //
 // Layouts: masks (n, M, M) row-major; boxes (n, 4) rows (x1, y1, x2, y2) in image pixels.
 // Threading: instances run in parallel; each writes only its own output plane or run list, so
@@ -46,6 +51,7 @@ struct PasteSpec {
   index_t width = 0;      // W >= 0
   // In (0, 1] (0 would also select every pixel outside the box); compared as (T)threshold.
   double threshold = 0.5;
+  bool fma = false;  // ATen's AVX2 / AVX-512 arithmetic instead of its portable one (see above)
 };
 
 // Writes n dense H x W masks of 0/1 bytes, row-major, plane i at out + i*H*W (every byte
