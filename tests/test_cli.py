@@ -262,6 +262,27 @@ def test_show_writes_overlays_that_change_pixels_where_masks_are(tmp_path):
     assert not changed[~mask].any()
 
 
+def test_show_draws_box_only_annotations(tmp_path):
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    pixels = np.full((40, 50, 3), 40, np.uint8)
+    Image.fromarray(pixels).save(images / "x.png")
+    data = {
+        "images": [{"id": 1, "height": 40, "width": 50, "file_name": "x.png"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 40, 30]}],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    src = _write(tmp_path / "in.json", data)
+    out = tmp_path / "o"
+    assert cli.main(["show", str(src), "--images", str(images), "--out", str(out), "--quiet"]) == 0
+    changed = (np.asarray(Image.open(out / "1.png").convert("RGB")) != pixels).any(axis=2)
+    assert changed[5, 5:46].all() and changed[35, 5:46].all()  # the outline
+    assert not changed[:4].any() and not changed[37:].any()  # nothing away from the box
+    assert not changed[22:33, 8:43].any()  # no mask fill inside (the label is at the top)
+
+
 def test_show_unknown_image_id_exits_2(tmp_path, capsys):
     src = _write(tmp_path / "in.json", _planted())
     assert (

@@ -343,19 +343,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         if not path.exists():
             return _fail("show", f"{path} not found")
         pixels = np.asarray(Image.open(path).convert("RGB"))
-        anns = [a for a in by_image.get(image_id, []) if a.get("segmentation")]
+        anns = [a for a in by_image.get(image_id, []) if a.get("segmentation") or "bbox" in a]
+        with_mask = [a for a in anns if a.get("segmentation")]
         rles = rle.from_segmentations(
-            [a["segmentation"] for a in anns],
+            [a["segmentation"] for a in with_mask],
             im["height"],
             im["width"],
             num_threads=args.num_threads,
         )
+        mask_of = {id(a): r for a, r in zip(with_mask, rles)}
         picture = visualize.overlay(
             pixels,
-            rles,
-            boxes=[a["bbox"] for a in anns if "bbox" in a]
-            if all("bbox" in a for a in anns)
-            else None,
+            [mask_of.get(id(a)) for a in anns],
+            boxes=[a["bbox"] for a in anns] if all("bbox" in a for a in anns) else None,
             labels=[names.get(a.get("category_id"), a.get("category_id")) for a in anns],
         )
         Image.fromarray(picture).save(args.out / f"{image_id}.png")

@@ -28,14 +28,15 @@ PALETTE = np.array(
 
 def overlay(
     image: np.ndarray,
-    rles: Sequence[dict],
+    rles: Sequence[Optional[dict]],
     *,
     boxes: Optional[Sequence[Sequence[float]]] = None,
     labels: Optional[Sequence[Any]] = None,
     alpha: float = 0.5,
 ) -> np.ndarray:
     """Blend each mask over ``image`` (H, W, 3) uint8 in its own colour, outline its ``[x, y,
-    w, h]`` box and write its label. Returns a new (H, W, 3) uint8 array."""
+    w, h]`` box and write its label. Instance i has colour i; ``rles[i]`` may be None (a
+    box-only annotation: box and label only). Returns a new (H, W, 3) uint8 array."""
     from PIL import Image, ImageDraw
 
     img = np.asarray(image)
@@ -43,11 +44,12 @@ def overlay(
         raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
     out = img.astype(np.float32)
     h, w = img.shape[:2]
-    if rles:
-        masks = rle.decode(list(rles), layout="nhw")
+    which = [i for i, r in enumerate(rles) if r is not None]
+    if which:
+        masks = rle.decode([rles[i] for i in which], layout="nhw")
         if masks.shape[1:] != (h, w):
             raise ValueError(f"masks are {masks.shape[1:]} but the image is {(h, w)}")
-        for i, m in enumerate(masks):
+        for i, m in zip(which, masks):
             sel = m.astype(bool)
             out[sel] = (1 - alpha) * out[sel] + alpha * PALETTE[i % len(PALETTE)]
     pil = Image.fromarray(out.round().astype(np.uint8))
