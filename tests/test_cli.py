@@ -148,7 +148,13 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 def test_help_shows_examples(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
-    assert "maskprep convert instances.json" in capsys.readouterr().out
+    top = capsys.readouterr().out
+    for command, example in cli.EXAMPLES.items():
+        assert example in top
+        with pytest.raises(SystemExit) as exc:
+            cli.main([command, "--help"])
+        assert exc.value.code == 0
+        assert f"example:\n  {example}" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["convert", "--help"])
     assert "example:" in capsys.readouterr().out
