@@ -281,7 +281,8 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
   std::string given_text;
   if (seg.front() == '[') {
     ann.polygons = true;
-    thread_local std::vector<double> xy;
+    struct Coordinates {};  // tag: this use's own per-thread buffer
+    std::vector<double>& xy = detail::thread_scratch<std::vector<double>, Coordinates>();
     std::vector<rle::Counts> parts;
     index_t p = 0;
     sc.elements(ann.segmentation.begin, 1, [&](Span poly) {

@@ -550,6 +550,14 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
   }, 4);
 }
 
+namespace {
+
+struct MergeScratch {
+  Foreground acc, next, b;
+};
+
+}  // namespace
+
 void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) {
   const size_t n = rles.size();
   MASKPREP_CHECK(n >= 1, "merge needs at least one RLE");
@@ -560,10 +568,11 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   // pycocotools folds pairwise with a walk over both run lists (which stops early on zero-length
   // runs). Folding the foreground intervals instead yields the same canonical result (no empty
   // runs but a possible leading 0) with less work per run, and is right on zero-length runs.
-  thread_local Foreground acc_tls, next_tls, b_tls;  // scratch: merges are often tiny and many
-  Foreground& acc = acc_tls;
-  Foreground& next = next_tls;
-  Foreground& b = b_tls;
+  // Merges are often tiny and many: reused buffers, no allocations.
+  auto& scratch = detail::thread_scratch<MergeScratch, MergeScratch>();
+  Foreground& acc = scratch.acc;
+  Foreground& next = scratch.next;
+  Foreground& b = scratch.b;
   acc.start.clear();
   acc.end.clear();
   acc.area = 0;

@@ -24,6 +24,16 @@ std::string concat(const Args&... args) {
   return os.str();
 }
 
+// Per-thread scratch of type T, one per Tag (give every use its own tag type so that two uses
+// never share a buffer). Reached through an out-of-line call on purpose: GCC re-derives a
+// thread_local's address (a __tls_get_addr call) at every use inside inlined loops, while a
+// reference returned from an opaque call stays in a register.
+template <typename T, typename Tag>
+[[gnu::noinline]] T& thread_scratch() {
+  thread_local T scratch;
+  return scratch;
+}
+
 }  // namespace detail
 
 }  // namespace maskprep
