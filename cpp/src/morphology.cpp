@@ -1,23 +1,32 @@
-// Binary erosion and dilation by span decomposition (see morphology.hpp for the contract).
+// Binary erosion and dilation on bit-packed rows (see morphology.hpp for the contract).
 #include "maskprep/morphology.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
-#include <type_traits>
 #include <utility>
 
 #include "isa_dispatch.hpp"
 #include "maskprep/parallel.hpp"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define MASKPREP_MORPH_SSE2 1
+#else
+#define MASKPREP_MORPH_SSE2 0
+#endif
+
 namespace maskprep {
 namespace {
+
+using word = std::uint64_t;
 
 struct Span {
   index_t a, b;  // horizontal offsets [a, b] from the output column
 };
 
-// A kernel as distinct horizontal spans plus, per member row, (row offset, span id) entries.
+// A kernel as distinct horizontal spans plus, per member run of a row, (row offset, span id).
 struct Plan {
   std::vector<Span> spans;
   std::vector<std::pair<index_t, size_t>> rows;
@@ -50,148 +59,317 @@ Plan make_plan(const std::uint8_t* kernel, index_t kh, index_t kw) {
   return plan;
 }
 
-// Per-thread band buffers, reused across bands and calls: fresh multi-100-KiB allocations are
-// mmap'd and page-faulted every time, which cost more than the filtering itself.
-std::uint8_t* scratch(int slot, index_t n) {
-  thread_local std::vector<std::uint8_t> buffers[3];
-  std::vector<std::uint8_t>& b = buffers[slot];
-  if (static_cast<index_t>(b.size()) < n) b.resize(n);
-  return b.data();
-}
+// Scratch a thread keeps between bands and calls: fresh multi-100-KiB allocations are mmap'd and
+// page-faulted every time, which costs more than the filtering. Bands are sized to fit it; a
+// request above it (very wide images, many fused iterations) gets a buffer freed with the band,
+// so no thread holds more than kKeptScratchWords after a call.
+constexpr index_t kKeptScratchWords = index_t{1} << 15;  // 256 KiB
 
-// 0/1 bytes: erosion is AND (outside = 1), dilation OR (outside = 0).
+class Scratch {
+ public:
+  explicit Scratch(index_t n) {
+    thread_local std::vector<word> kept;
+    if (n > kKeptScratchWords) {
+      own_.reset(new word[static_cast<size_t>(n)]);
+      data_ = own_.get();
+      return;
+    }
+    if (static_cast<index_t>(kept.size()) < n) kept.resize(static_cast<size_t>(n));
+    data_ = kept.data();
+  }
+  word* data() const { return data_; }
+
+ private:
+  std::unique_ptr<word[]> own_;
+  word* data_ = nullptr;
+};
+
+// Erosion is AND with foreground outside the image, dilation OR with background outside.
 struct AndOp {
-  static constexpr std::uint8_t neutral = 1;
-  static std::uint8_t apply(std::uint8_t x, std::uint8_t y) { return x & y; }
+  static constexpr word neutral = ~word{0};
+  static word apply(word x, word y) { return x & y; }
 };
 struct OrOp {
-  static constexpr std::uint8_t neutral = 0;
-  static std::uint8_t apply(std::uint8_t x, std::uint8_t y) { return x | y; }
+  static constexpr word neutral = 0;
+  static word apply(word x, word y) { return x | y; }
 };
 
-// One band of output rows [y0, y1). Sizes arrive by value: byte stores could alias anything
-// reached through a reference, which would stop the compiler from vectorising the row loops.
-// Source row r is at src + (r - src_row0) * width, output row y at dst + (y - dst_row0) * width
-// (so that a band can read and write band-sized buffers).
-template <typename Op>
-MASKPREP_ALWAYS_INLINE void pass_band(const std::uint8_t* src, const index_t src_row0,
-                                      const index_t height, const index_t width, const Plan& plan,
-                                      const index_t y0, const index_t y1, std::uint8_t* dst,
-                                      const index_t dst_row0) {
-  const index_t pad = plan.pad, levels = plan.levels;
-  const index_t pw = width + 2 * pad;  // padded row length
-  const index_t nspans = static_cast<index_t>(plan.spans.size());
-  const index_t r0 = std::max<index_t>(0, y0 + plan.dy_min);
-  const index_t r1 = std::min(height, y1 + plan.dy_max);
-  const index_t nr = std::max<index_t>(0, r1 - r0);
-  // Scratch written before it is read, so not zero-filled (that would cost a pass): the band's
-  // rows as 0/1 bytes with neutral padding (kept: one-pixel spans read them directly), the
-  // doubling levels of the current row, and one filtered row per wider span.
-  std::uint8_t* const base = scratch(0, nr * pw);
-  std::vector<std::uint8_t> lev(std::max<index_t>(1, (levels - 1) * pw), Op::neutral);
-  std::uint8_t* const filt = scratch(1, nspans * nr * width);
-  auto row_of = [&](index_t k, index_t r) -> const std::uint8_t* {
-    const Span sp = plan.spans[k];
-    if (sp.a == sp.b) return base + (r - r0) * pw + pad + sp.a;
-    return filt + (k * nr + (r - r0)) * width;
-  };
-  for (index_t r = r0; r < r1; ++r) {
-    std::uint8_t* __restrict l0 = base + (r - r0) * pw;
-    const std::uint8_t* __restrict s = src + (r - src_row0) * width;
-    std::fill(l0, l0 + pad, Op::neutral);
-    std::fill(l0 + pad + width, l0 + pw, Op::neutral);
-    for (index_t x = 0; x < width; ++x) l0[pad + x] = s[x] != 0;
-    // Level j holds the op over the 2^j pixels starting at each padded position.
-    auto level = [&](index_t j) -> std::uint8_t* { return j ? lev.data() + (j - 1) * pw : l0; };
-    for (index_t j = 1; j < levels; ++j) {
-      const index_t step = index_t{1} << (j - 1);
-      const index_t n = pw - 2 * step + 1;
-      const std::uint8_t* __restrict prev = level(j - 1);
-      std::uint8_t* __restrict cur = level(j);
-      for (index_t i = 0; i < n; ++i) cur[i] = Op::apply(prev[i], prev[i + step]);
+// ---- bytes <-> bits (bit i of word w = pixel 64 w + i) -------------------------------------
+
+// Packs n bytes (nonzero = 1) into ceil(n / 64) words; bits past n are `fill`.
+void pack_generic(const std::uint8_t* s, index_t n, word fill, word* out) {
+  index_t x = 0;
+#if MASKPREP_MORPH_SSE2
+  const __m128i zero = _mm_setzero_si128();
+  for (; x + 64 <= n; x += 64) {
+    word zeros = 0;
+    for (int i = 0; i < 4; ++i) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + x + 16 * i));
+      zeros |= word(static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero))))
+               << (16 * i);
     }
-    for (index_t k = 0; k < nspans; ++k) {
+    out[x / 64] = ~zeros;
+  }
+#endif
+  for (; x < n; x += 64) {
+    word w = 0;
+    const index_t m = std::min<index_t>(64, n - x);
+    for (index_t i = 0; i < m; ++i) w |= word(s[x + i] != 0) << i;
+    out[x / 64] = m == 64 ? w : w | (fill & (~word{0} << m));
+  }
+}
+
+// Unpacks n bits into 0/1 bytes, 8 at a time through a table of 8-byte patterns.
+void unpack_generic(const word* in, index_t n, std::uint8_t* d) {
+  static const auto table = [] {
+    std::unique_ptr<word[]> t(new word[256]);
+    for (unsigned v = 0; v < 256; ++v) {
+      word p = 0;
+      for (unsigned i = 0; i < 8; ++i) p |= word((v >> i) & 1u) << (8 * i);
+      t[v] = p;  // little-endian: byte i = bit i
+    }
+    return t;
+  }();
+  index_t x = 0;
+  for (; x + 8 <= n; x += 8) {
+    const word p = table[(in[x / 64] >> (x % 64)) & 0xffu];
+    std::memcpy(d + x, &p, 8);
+  }
+  for (; x < n; ++x) d[x] = static_cast<std::uint8_t>((in[x / 64] >> (x % 64)) & 1u);
+}
+
+#if MASKPREP_HAVE_AVX2_CLONES
+MASKPREP_TARGET_AVX2_FN void pack_avx2(const std::uint8_t* s, index_t n, word fill, word* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  index_t x = 0;
+  for (; x + 64 <= n; x += 64) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + x));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + x + 32));
+    const auto zl = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, zero)));
+    const auto zh = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, zero)));
+    out[x / 64] = ~(word(zh) << 32 | zl);
+  }
+  if (x < n) pack_generic(s + x, n - x, fill, out + x / 64);
+}
+
+MASKPREP_TARGET_AVX2_FN void unpack_avx2(const word* in, index_t n, std::uint8_t* d) {
+  // Byte i of 32 takes mask byte i / 8 and keeps bit i % 8; min(v, 1) turns it into 0/1.
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                          2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i one = _mm256_set1_epi8(1);
+  index_t x = 0;
+  for (; x + 32 <= n; x += 32) {  // x % 64 is 0 or 32
+    const auto m = static_cast<std::uint32_t>(in[x / 64] >> (x % 64));
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), spread);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x),
+                        _mm256_min_epu8(_mm256_and_si256(v, bit), one));
+  }
+  if (x % 64) {  // finish the half word bit by bit, so that the table starts on a word
+    for (; x < n; ++x) d[x] = static_cast<std::uint8_t>((in[x / 64] >> (x % 64)) & 1u);
+    return;
+  }
+  if (x < n) unpack_generic(in + x / 64, n - x, d + x);
+}
+#endif
+
+template <bool kAvx2>
+void pack(const std::uint8_t* s, index_t n, word fill, word* out) {
+#if MASKPREP_HAVE_AVX2_CLONES
+  if constexpr (kAvx2) return pack_avx2(s, n, fill, out);
+#endif
+  pack_generic(s, n, fill, out);
+}
+template <bool kAvx2>
+void unpack(const word* in, index_t n, std::uint8_t* d) {
+#if MASKPREP_HAVE_AVX2_CLONES
+  if constexpr (kAvx2) return unpack_avx2(in, n, d);
+#endif
+  unpack_generic(in, n, d);
+}
+
+// ---- packed rows -------------------------------------------------------------------------------
+
+// A packed row is `lpad` words of padding (so that spans reaching left of column 0 read at
+// non-negative bit offsets) then nw words of pixels. Padding and the bits past the width hold the
+// current operation's neutral value, and reads past the end of a row see it too.
+struct Geometry {
+  index_t height, width, nw, lpad, rw;  // rw = lpad + nw
+};
+
+// Bits [64 v + s, 64 v + s + 64) of the n-word row x, s >= 0. (hi << 1) << (63 - r) is
+// hi << (64 - r) without the undefined shift by 64 when r = 0.
+template <typename Op>
+MASKPREP_ALWAYS_INLINE word bits_at(const word* x, index_t n, index_t v, index_t s) {
+  const index_t q = v + (s >> 6);
+  const auto r = static_cast<unsigned>(s & 63);
+  const word lo = q < n ? x[q] : Op::neutral;
+  const word hi = q + 1 < n ? x[q + 1] : Op::neutral;
+  return (lo >> r) | ((hi << 1) << (63 - r));
+}
+
+// dst[v] = op(bits of x at 64 v + sa, bits of x at 64 v + sb) for v in [0, n); x has nx words.
+template <typename Op>
+MASKPREP_ALWAYS_INLINE void combine_shifted(const word* __restrict x, const index_t nx,
+                                            const index_t sa, const index_t sb,
+                                            word* __restrict dst, const index_t n) {
+  const index_t qa = sa >> 6, qb = sb >> 6;
+  const auto ra = static_cast<unsigned>(sa & 63), rb = static_cast<unsigned>(sb & 63);
+  // Words whose reads stay inside x: branch-free and vectorised; the rest read the neutral tail.
+  const index_t fast = std::clamp<index_t>(nx - 1 - std::max(qa, qb), 0, n);
+  for (index_t v = 0; v < fast; ++v) {
+    const word a = (x[v + qa] >> ra) | ((x[v + qa + 1] << 1) << (63 - ra));
+    const word b = (x[v + qb] >> rb) | ((x[v + qb + 1] << 1) << (63 - rb));
+    dst[v] = Op::apply(a, b);
+  }
+  for (index_t v = fast; v < n; ++v)
+    dst[v] = Op::apply(bits_at<Op>(x, nx, v, sa), bits_at<Op>(x, nx, v, sb));
+}
+
+// One erosion (AndOp) or dilation (OrOp) from packed rows [r0, r1) (row r at in + (r - r0) * rw)
+// to rows [o0, o1): packed into `out` with the next operation's neutral value `next` in their
+// padding, or, when out is null, unpacked into dst. Each row is filtered once per distinct span
+// with a doubling table (levels[j] = op over 2^j pixels); output rows then combine the filtered
+// rows their kernel rows select.
+template <typename Op, bool kAvx2>
+MASKPREP_ALWAYS_INLINE void step(const Geometry& g, const Plan& plan,
+                                 const std::vector<index_t>& slot, const word* in, const index_t r0,
+                                 const index_t r1, const index_t o0, const index_t o1, word* filt,
+                                 word* lev, word* out, const word next, std::uint8_t* dst,
+                                 word* row_tmp) {
+  const index_t nw = g.nw, rw = g.rw, nr = r1 - r0, origin = 64 * g.lpad;
+  for (index_t r = r0; r < r1; ++r) {
+    const word* row = in + (r - r0) * rw;
+    for (index_t j = 1; j < plan.levels; ++j)
+      combine_shifted<Op>(j > 1 ? lev + (j - 2) * rw : row, rw, 0, index_t{1} << (j - 1),
+                          lev + (j - 1) * rw, rw);
+    for (size_t k = 0; k < plan.spans.size(); ++k) {
+      if (slot[k] < 0) continue;  // the identity span reads the row itself
       const Span sp = plan.spans[k];
-      if (sp.a == sp.b) continue;  // read from base
       index_t j = 0;
       while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
-      const std::uint8_t* lj = level(j);
-      const std::uint8_t* __restrict left = lj + pad + sp.a;
-      const std::uint8_t* __restrict right = lj + pad + sp.b - (index_t{1} << j) + 1;
-      std::uint8_t* __restrict o = filt + (k * nr + (r - r0)) * width;
-      for (index_t x = 0; x < width; ++x) o[x] = Op::apply(left[x], right[x]);
+      combine_shifted<Op>(j ? lev + (j - 1) * rw : row, rw, origin + sp.a,
+                          origin + sp.b - (index_t{1} << j) + 1,
+                          filt + (slot[k] * nr + (r - r0)) * nw, nw);
     }
   }
-  std::vector<const std::uint8_t*> in;
-  for (index_t y = y0; y < y1; ++y) {
-    std::uint8_t* __restrict o = dst + (y - dst_row0) * width;
-    in.clear();
+  std::vector<const word*> sel;
+  sel.reserve(plan.rows.size());
+  for (index_t y = o0; y < o1; ++y) {
+    word* __restrict o = out ? out + (y - o0) * rw + g.lpad : row_tmp;
+    sel.clear();
     for (const auto& [dy, k] : plan.rows) {
       const index_t r = y + dy;
-      if (r >= 0 && r < height) in.push_back(row_of(static_cast<index_t>(k), r));
+      if (r < 0 || r >= g.height) continue;  // outside the image: ignored
+      sel.push_back(slot[k] < 0 ? in + (r - r0) * rw + g.lpad
+                                : filt + (slot[k] * nr + (r - r0)) * nw);
     }
-    if (in.empty()) {  // every kernel row outside the image
-      std::fill(o, o + width, Op::neutral);
-    } else if (in.size() == 1) {
-      std::copy(in[0], in[0] + width, o);
+    if (sel.empty()) {
+      std::fill(o, o + nw, Op::neutral);
+    } else if (sel.size() == 1) {
+      std::copy(sel[0], sel[0] + nw, o);
     } else {
-      const std::uint8_t* __restrict f0 = in[0];
-      const std::uint8_t* __restrict f1 = in[1];
-      for (index_t x = 0; x < width; ++x) o[x] = Op::apply(f0[x], f1[x]);
-      for (size_t i = 2; i < in.size(); ++i) {
-        const std::uint8_t* __restrict f = in[i];
-        for (index_t x = 0; x < width; ++x) o[x] = Op::apply(o[x], f[x]);
+      const word* __restrict f0 = sel[0];
+      const word* __restrict f1 = sel[1];
+      for (index_t v = 0; v < nw; ++v) o[v] = Op::apply(f0[v], f1[v]);
+      for (size_t i = 2; i < sel.size(); ++i) {
+        const word* __restrict f = sel[i];
+        for (index_t v = 0; v < nw; ++v) o[v] = Op::apply(o[v], f[v]);
       }
     }
+    if (!out) {
+      unpack<kAvx2>(o, g.width, dst + y * g.width);
+      continue;
+    }
+    std::fill(o - g.lpad, o, next);
+    if (g.width % 64) {
+      const word valid = (word{1} << (g.width % 64)) - 1;
+      o[nw - 1] = (o[nw - 1] & valid) | (next & ~valid);
+    }
   }
 }
 
-// One band of a whole pass, or of an opening/closing fused through a band-sized buffer: the
-// first operation produces the rows the second needs (kh - 1 extra), so the intermediate image
-// never goes to memory.
-template <typename First, typename Second>
-MASKPREP_ALWAYS_INLINE void band(const std::uint8_t* src, index_t height, index_t width,
-                                 const Plan& plan, index_t y0, index_t y1, std::uint8_t* dst) {
-  if constexpr (std::is_same_v<Second, void>) {
-    pass_band<First>(src, 0, height, width, plan, y0, y1, dst, 0);
-  } else {
-    const index_t e0 = std::max<index_t>(0, y0 + plan.dy_min);
-    const index_t e1 = std::min(height, y1 + plan.dy_max);
-    std::uint8_t* const mid = scratch(2, (e1 - e0) * width);
-    pass_band<First>(src, 0, height, width, plan, e0, e1, mid, e0);
-    pass_band<Second>(mid, e0, height, width, plan, y0, y1, dst, 0);
+// The operations one call runs: true = erosion, false = dilation.
+struct Job {
+  const std::uint8_t* src;
+  std::uint8_t* dst;
+  Geometry g;
+  Plan plan;
+  std::vector<index_t> slot;  // per span: its filtered-row slot, -1 for the identity span
+  index_t nslots;
+  std::vector<bool> erode;
+};
+
+// Words of scratch for a band whose first step reads `rows` rows: two ping-pong packed images,
+// the filtered rows, the doubling levels and one output row.
+index_t scratch_words(const Job& job, index_t rows) {
+  const Geometry& g = job.g;
+  return rows * (2 * g.rw + job.nslots * g.nw) + (job.plan.levels - 1) * g.rw + g.nw;
+}
+
+// Output rows [y0, y1): every step of the job fused through band-sized packed buffers. A step
+// k steps before the last produces the rows those k steps need (k (kh - 1) extra), so no
+// intermediate image goes to memory and the result does not depend on the banding.
+template <bool kAvx2>
+MASKPREP_ALWAYS_INLINE void band(const Job& job, const index_t y0, const index_t y1) {
+  const Geometry& g = job.g;
+  const Plan& plan = job.plan;
+  const auto n_steps = static_cast<index_t>(job.erode.size());
+  auto rows_for = [&](index_t k, index_t& a, index_t& b) {
+    a = std::clamp<index_t>(y0 + k * plan.dy_min, 0, g.height);
+    b = std::clamp<index_t>(y1 + k * plan.dy_max, a, g.height);
+  };
+  const index_t rows = std::min(g.height, (y1 - y0) + n_steps * (plan.dy_max - plan.dy_min));
+  Scratch scratch(scratch_words(job, rows));
+  word* const bufs[2] = {scratch.data(), scratch.data() + rows * g.rw};
+  word* const filt = bufs[1] + rows * g.rw;
+  word* const lev = filt + rows * job.nslots * g.nw;
+  word* const row_tmp = lev + (plan.levels - 1) * g.rw;
+  auto neutral = [&](index_t s) { return job.erode[s] ? AndOp::neutral : OrOp::neutral; };
+  index_t r0, r1;
+  rows_for(n_steps, r0, r1);
+  for (index_t r = r0; r < r1; ++r) {
+    word* row = bufs[0] + (r - r0) * g.rw;
+    std::fill(row, row + g.lpad, neutral(0));
+    pack<kAvx2>(job.src + r * g.width, g.width, neutral(0), row + g.lpad);
+  }
+  for (index_t s = 0; s < n_steps; ++s) {
+    index_t o0, o1;
+    rows_for(n_steps - 1 - s, o0, o1);
+    const bool last = s + 1 == n_steps;
+    word* out = last ? nullptr : bufs[(s + 1) % 2];
+    const word next = last ? 0 : neutral(s + 1);
+    if (job.erode[s])
+      step<AndOp, kAvx2>(g, plan, job.slot, bufs[s % 2], r0, r1, o0, o1, filt, lev, out, next,
+                         job.dst, row_tmp);
+    else
+      step<OrOp, kAvx2>(g, plan, job.slot, bufs[s % 2], r0, r1, o0, o1, filt, lev, out, next,
+                        job.dst, row_tmp);
+    r0 = o0;
+    r1 = o1;
   }
 }
 
-template <typename First, typename Second>
-MASKPREP_TARGET_AVX2_FN void band_avx2(const std::uint8_t* src, index_t height, index_t width,
-                                       const Plan& plan, index_t y0, index_t y1,
-                                       std::uint8_t* dst) {
-  band<First, Second>(src, height, width, plan, y0, y1, dst);
+MASKPREP_TARGET_AVX2_FN void band_avx2(const Job& job, index_t y0, index_t y1) {
+  band<true>(job, y0, y1);
 }
-template <typename First, typename Second>
-void band_generic(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
-                  index_t y0, index_t y1, std::uint8_t* dst) {
-  band<First, Second>(src, height, width, plan, y0, y1, dst);
-}
+void band_generic(const Job& job, index_t y0, index_t y1) { band<false>(job, y0, y1); }
 
-// Second = void: one erosion or dilation; else First then Second, fused per band.
-template <typename First, typename Second = void>
-void pass(const std::uint8_t* src, index_t height, index_t width, const Plan& plan,
-          std::uint8_t* dst, int num_threads) {
-  const index_t kh = plan.dy_max - plan.dy_min + 1;
-  const index_t n_ops = std::is_same_v<Second, void> ? 1 : 2;
-  // Each band recomputes (kh - 1) rows per operation of its neighbours: keep that small.
-  const index_t band_rows = std::max<index_t>(64, 8 * kh);
-  const index_t bands = (height + band_rows - 1) / band_rows;
-  const index_t work = n_ops * height * width *
-                       (plan.levels + static_cast<index_t>(plan.spans.size() + plan.rows.size()));
+void run(const Job& job, int num_threads) {
+  const Geometry& g = job.g;
+  const index_t halo = static_cast<index_t>(job.erode.size()) * (job.plan.dy_max - job.plan.dy_min);
+  // As many rows as keep the scratch within what a thread keeps, but at least four times the halo
+  // (each band recomputes it).
+  const index_t fit = (kKeptScratchWords - scratch_words(job, 0)) / scratch_words(job, 1) - halo;
+  const index_t band_rows = std::min(g.height, std::max({fit, 4 * halo, index_t{16}}));
+  const index_t bands = (g.height + band_rows - 1) / band_rows;
+  // Bytes packed and unpacked, plus the word operations of each step (a fraction of a byte op
+  // per pixel each).
+  const index_t work = g.height * g.width * (1 + static_cast<index_t>(job.erode.size()));
   parallel_for(bands, threads_for_work(num_threads, work, kMinBytesPerThread), [&](index_t b) {
     const index_t y0 = b * band_rows;
-    const index_t y1 = std::min(height, y0 + band_rows);
-    detail::dispatch_avx2(
-        [&] { band_avx2<First, Second>(src, height, width, plan, y0, y1, dst); },
-        [&] { band_generic<First, Second>(src, height, width, plan, y0, y1, dst); });
+    const index_t y1 = std::min(g.height, y0 + band_rows);
+    detail::dispatch_avx2([&] { band_avx2(job, y0, y1); }, [&] { band_generic(job, y0, y1); });
   });
 }
 
@@ -233,28 +411,15 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   MASKPREP_CHECK(iterations >= 1, "iterations must be >= 1, got ", iterations);
   MASKPREP_CHECK(std::any_of(kernel, kernel + kh * kw, [](std::uint8_t v) { return v != 0; }),
                  "kernel must have at least one nonzero element");
-  const Plan plan = make_plan(kernel, kh, kw);
-  if (iterations == 1 && op == MorphOp::open)
-    return pass<AndOp, OrOp>(src, height, width, plan, dst, num_threads);
-  if (iterations == 1 && op == MorphOp::close)
-    return pass<OrOp, AndOp>(src, height, width, plan, dst, num_threads);
-  std::vector<bool> erode_steps;  // the sequence of passes
+  Job job{src, dst, {}, make_plan(kernel, kh, kw), {}, 0, {}};
+  const index_t nw = (width + 63) / 64, lpad = (job.plan.pad + 63) / 64;
+  job.g = Geometry{height, width, nw, lpad, lpad + nw};
+  for (const Span& s : job.plan.spans) job.slot.push_back(s.a == 0 && s.b == 0 ? -1 : job.nslots++);
   const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
-  for (index_t i = 0; i < iterations; ++i) erode_steps.push_back(first_erode);
+  job.erode.assign(static_cast<size_t>(iterations), first_erode);
   if (op == MorphOp::open || op == MorphOp::close)
-    for (index_t i = 0; i < iterations; ++i) erode_steps.push_back(!first_erode);
-  const index_t n = static_cast<index_t>(erode_steps.size());
-  std::unique_ptr<std::uint8_t[]> tmp(n > 1 ? new std::uint8_t[height * width] : nullptr);
-  const std::uint8_t* in = src;
-  for (index_t p = 0; p < n; ++p) {
-    // Alternate between dst and tmp so that the last pass writes dst.
-    std::uint8_t* out = (n - 1 - p) % 2 == 0 ? dst : tmp.get();
-    if (erode_steps[p])
-      pass<AndOp>(in, height, width, plan, out, num_threads);
-    else
-      pass<OrOp>(in, height, width, plan, out, num_threads);
-    in = out;
-  }
+    job.erode.resize(static_cast<size_t>(2 * iterations), !first_erode);
+  run(job, num_threads);
 }
 
 }  // namespace maskprep
