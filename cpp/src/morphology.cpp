@@ -30,7 +30,7 @@ struct Span {
 struct Plan {
   std::vector<Span> spans;
   std::vector<std::pair<index_t, size_t>> rows;
-  index_t dy_min = 0, dy_max = 0, pad = 0, levels = 1;
+  index_t dy_min = 0, dy_max = 0, pad = 0, levels = 1, max_len = 1;
 };
 
 Plan make_plan(const std::uint8_t* kernel, index_t kh, index_t kw) {
@@ -38,7 +38,7 @@ Plan make_plan(const std::uint8_t* kernel, index_t kh, index_t kw) {
   const index_t ay = kh / 2, ax = kw / 2;
   plan.dy_min = kh;
   plan.dy_max = -kh;
-  index_t max_len = 1;
+  index_t& max_len = plan.max_len;
   for (index_t i = 0; i < kh; ++i) {
     for (index_t j = 0; j < kw; ++j) {
       if (!kernel[i * kw + j] || (j > 0 && kernel[i * kw + j - 1])) continue;
@@ -196,39 +196,52 @@ void unpack(const word* in, index_t n, std::uint8_t* d) {
 // ---- packed rows -------------------------------------------------------------------------------
 
 // A packed row is `lpad` words of padding (so that spans reaching left of column 0 read at
-// non-negative bit offsets) then nw words of pixels. Padding and the bits past the width hold the
-// current operation's neutral value, and reads past the end of a row see it too.
+// non-negative bit offsets), nw words of pixels, then padding to rw words, enough for every
+// shifted read of the nv >= nw words a row loop covers (nv a multiple of 4): the loops need no
+// bounds checks and no scalar tails. Padding and the bits past the width hold the current
+// operation's neutral value.
 struct Geometry {
-  index_t height, width, nw, lpad, rw;  // rw = lpad + nw
+  index_t height, width, nw, nv, lpad, rw;
 };
 
-// Bits [64 v + s, 64 v + s + 64) of the n-word row x, s >= 0. (hi << 1) << (63 - r) is
-// hi << (64 - r) without the undefined shift by 64 when r = 0.
+// dst[v] = op(bits of x at 64 v + sa, bits of x at 64 v + sb) for v in [0, n); the caller keeps
+// the reads inside x. (w << 1) << (63 - r) is w << (64 - r) without the undefined shift by 64.
 template <typename Op>
-MASKPREP_ALWAYS_INLINE word bits_at(const word* x, index_t n, index_t v, index_t s) {
-  const index_t q = v + (s >> 6);
-  const auto r = static_cast<unsigned>(s & 63);
-  const word lo = q < n ? x[q] : Op::neutral;
-  const word hi = q + 1 < n ? x[q + 1] : Op::neutral;
-  return (lo >> r) | ((hi << 1) << (63 - r));
-}
-
-// dst[v] = op(bits of x at 64 v + sa, bits of x at 64 v + sb) for v in [0, n); x has nx words.
-template <typename Op>
-MASKPREP_ALWAYS_INLINE void combine_shifted(const word* __restrict x, const index_t nx,
-                                            const index_t sa, const index_t sb,
-                                            word* __restrict dst, const index_t n) {
-  const index_t qa = sa >> 6, qb = sb >> 6;
+MASKPREP_ALWAYS_INLINE void combine_shifted(const word* __restrict x, const index_t sa,
+                                            const index_t sb, word* __restrict dst,
+                                            const index_t n) {
+  const word* __restrict xa = x + (sa >> 6);
+  const word* __restrict xb = x + (sb >> 6);
   const auto ra = static_cast<unsigned>(sa & 63), rb = static_cast<unsigned>(sb & 63);
-  // Words whose reads stay inside x: branch-free and vectorised; the rest read the neutral tail.
-  const index_t fast = std::clamp<index_t>(nx - 1 - std::max(qa, qb), 0, n);
-  for (index_t v = 0; v < fast; ++v) {
-    const word a = (x[v + qa] >> ra) | ((x[v + qa + 1] << 1) << (63 - ra));
-    const word b = (x[v + qb] >> rb) | ((x[v + qb + 1] << 1) << (63 - rb));
+  for (index_t v = 0; v < n; ++v) {
+    const word a = (xa[v] >> ra) | ((xa[v + 1] << 1) << (63 - ra));
+    const word b = (xb[v] >> rb) | ((xb[v + 1] << 1) << (63 - rb));
     dst[v] = Op::apply(a, b);
   }
-  for (index_t v = fast; v < n; ++v)
-    dst[v] = Op::apply(bits_at<Op>(x, nx, v, sa), bits_at<Op>(x, nx, v, sb));
+}
+
+// o = op over the n-word rows in sel (at least one), four rows per pass over o rather than one
+// pass (a load and store of o) per row. Rows repeat to fill a pass: op is idempotent.
+template <typename Op>
+MASKPREP_ALWAYS_INLINE void combine_rows(const std::vector<const word*>& sel, word* __restrict o,
+                                         const index_t n) {
+  const size_t m = sel.size();
+  auto at = [&](size_t i) { return sel[std::min(i, m - 1)]; };
+  {
+    const word* __restrict f0 = at(0);
+    const word* __restrict f1 = at(1);
+    const word* __restrict f2 = at(2);
+    const word* __restrict f3 = at(3);
+    for (index_t v = 0; v < n; ++v)
+      o[v] = Op::apply(Op::apply(f0[v], f1[v]), Op::apply(f2[v], f3[v]));
+  }
+  for (size_t i = 4; i < m; i += 3) {
+    const word* __restrict f0 = at(i);
+    const word* __restrict f1 = at(i + 1);
+    const word* __restrict f2 = at(i + 2);
+    for (index_t v = 0; v < n; ++v)
+      o[v] = Op::apply(Op::apply(o[v], f0[v]), Op::apply(f1[v], f2[v]));
+  }
 }
 
 // One erosion (AndOp) or dilation (OrOp) from packed rows [r0, r1) (row r at in + (r - r0) * rw)
@@ -242,20 +255,24 @@ MASKPREP_ALWAYS_INLINE void step(const Geometry& g, const Plan& plan,
                                  const index_t r1, const index_t o0, const index_t o1, word* filt,
                                  word* lev, word* out, const word next, std::uint8_t* dst,
                                  word* row_tmp) {
-  const index_t nw = g.nw, rw = g.rw, nr = r1 - r0, origin = 64 * g.lpad;
+  const index_t nv = g.nv, rw = g.rw, nr = r1 - r0, origin = 64 * g.lpad;
   for (index_t r = r0; r < r1; ++r) {
     const word* row = in + (r - r0) * rw;
-    for (index_t j = 1; j < plan.levels; ++j)
-      combine_shifted<Op>(j > 1 ? lev + (j - 2) * rw : row, rw, 0, index_t{1} << (j - 1),
-                          lev + (j - 1) * rw, rw);
+    for (index_t j = 1; j < plan.levels; ++j) {
+      // Words whose reads would pass the row's end start in its padding: neutral.
+      const index_t step = index_t{1} << (j - 1), n = rw - (step >> 6) - 1;
+      word* cur = lev + (j - 1) * rw;
+      combine_shifted<Op>(j > 1 ? cur - rw : row, 0, step, cur, n);
+      std::fill(cur + n, cur + rw, Op::neutral);
+    }
     for (size_t k = 0; k < plan.spans.size(); ++k) {
       if (slot[k] < 0) continue;  // the identity span reads the row itself
       const Span sp = plan.spans[k];
       index_t j = 0;
       while ((index_t{2} << j) <= sp.b - sp.a + 1) ++j;
-      combine_shifted<Op>(j ? lev + (j - 1) * rw : row, rw, origin + sp.a,
+      combine_shifted<Op>(j ? lev + (j - 1) * rw : row, origin + sp.a,
                           origin + sp.b - (index_t{1} << j) + 1,
-                          filt + (slot[k] * nr + (r - r0)) * nw, nw);
+                          filt + (slot[k] * nr + (r - r0)) * nv, nv);
     }
   }
   std::vector<const word*> sel;
@@ -267,29 +284,21 @@ MASKPREP_ALWAYS_INLINE void step(const Geometry& g, const Plan& plan,
       const index_t r = y + dy;
       if (r < 0 || r >= g.height) continue;  // outside the image: ignored
       sel.push_back(slot[k] < 0 ? in + (r - r0) * rw + g.lpad
-                                : filt + (slot[k] * nr + (r - r0)) * nw);
+                                : filt + (slot[k] * nr + (r - r0)) * nv);
     }
-    if (sel.empty()) {
-      std::fill(o, o + nw, Op::neutral);
-    } else if (sel.size() == 1) {
-      std::copy(sel[0], sel[0] + nw, o);
-    } else {
-      const word* __restrict f0 = sel[0];
-      const word* __restrict f1 = sel[1];
-      for (index_t v = 0; v < nw; ++v) o[v] = Op::apply(f0[v], f1[v]);
-      for (size_t i = 2; i < sel.size(); ++i) {
-        const word* __restrict f = sel[i];
-        for (index_t v = 0; v < nw; ++v) o[v] = Op::apply(o[v], f[v]);
-      }
-    }
+    if (sel.empty())
+      std::fill(o, o + nv, Op::neutral);
+    else
+      combine_rows<Op>(sel, o, nv);
     if (!out) {
       unpack<kAvx2>(o, g.width, dst + y * g.width);
       continue;
     }
     std::fill(o - g.lpad, o, next);
+    std::fill(o + g.nw, o - g.lpad + rw, next);
     if (g.width % 64) {
       const word valid = (word{1} << (g.width % 64)) - 1;
-      o[nw - 1] = (o[nw - 1] & valid) | (next & ~valid);
+      o[g.nw - 1] = (o[g.nw - 1] & valid) | (next & ~valid);
     }
   }
 }
@@ -309,7 +318,7 @@ struct Job {
 // the filtered rows, the doubling levels and one output row.
 index_t scratch_words(const Job& job, index_t rows) {
   const Geometry& g = job.g;
-  return rows * (2 * g.rw + job.nslots * g.nw) + (job.plan.levels - 1) * g.rw + g.nw;
+  return rows * (2 * g.rw + job.nslots * g.nv) + (job.plan.levels - 1) * g.rw + g.nv;
 }
 
 // Output rows [y0, y1): every step of the job fused through band-sized packed buffers. A step
@@ -328,7 +337,7 @@ MASKPREP_ALWAYS_INLINE void band(const Job& job, const index_t y0, const index_t
   Scratch scratch(scratch_words(job, rows));
   word* const bufs[2] = {scratch.data(), scratch.data() + rows * g.rw};
   word* const filt = bufs[1] + rows * g.rw;
-  word* const lev = filt + rows * job.nslots * g.nw;
+  word* const lev = filt + rows * job.nslots * g.nv;
   word* const row_tmp = lev + (plan.levels - 1) * g.rw;
   auto neutral = [&](index_t s) { return job.erode[s] ? AndOp::neutral : OrOp::neutral; };
   index_t r0, r1;
@@ -337,6 +346,7 @@ MASKPREP_ALWAYS_INLINE void band(const Job& job, const index_t y0, const index_t
     word* row = bufs[0] + (r - r0) * g.rw;
     std::fill(row, row + g.lpad, neutral(0));
     pack<kAvx2>(job.src + r * g.width, g.width, neutral(0), row + g.lpad);
+    std::fill(row + g.lpad + g.nw, row + g.rw, neutral(0));
   }
   for (index_t s = 0; s < n_steps; ++s) {
     index_t o0, o1;
@@ -417,8 +427,12 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   MASKPREP_CHECK(std::any_of(kernel, kernel + kh * kw, [](std::uint8_t v) { return v != 0; }),
                  "kernel must have at least one nonzero element");
   Job job{src, dst, {}, make_plan(kernel, kh, kw), {}, 0, {}};
-  const index_t nw = (width + 63) / 64, lpad = (job.plan.pad + 63) / 64;
-  job.g = Geometry{height, width, nw, lpad, lpad + nw};
+  const index_t nw = (width + 63) / 64, nv = (nw + 3) / 4 * 4;
+  const index_t lpad = (job.plan.pad + 63) / 64;
+  // Shifted reads reach (pad >> 6) + 1 words past a span's row, a doubling step
+  // (max_len >> 6) + 1 words past a level's.
+  const index_t rpad = (std::max(job.plan.pad, job.plan.max_len) >> 6) + 2;
+  job.g = Geometry{height, width, nw, nv, lpad, lpad + nv + rpad};
   for (const Span& s : job.plan.spans) job.slot.push_back(s.a == 0 && s.b == 0 ? -1 : job.nslots++);
   const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
   job.erode.assign(static_cast<size_t>(iterations), first_erode);
