@@ -163,18 +163,20 @@ MASKPREP_TARGET_AVX2_FN void unpack_avx2(const word* in, index_t n, std::uint8_t
                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
   const __m256i one = _mm256_set1_epi8(1);
-  index_t x = 0;
-  for (; x + 32 <= n; x += 32) {  // x % 64 is 0 or 32
+  // The last partial 32 pixels go through a stack buffer rather than bit by bit.
+  for (index_t x = 0; x < n; x += 32) {
     const auto m = static_cast<std::uint32_t>(in[x / 64] >> (x % 64));
-    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), spread);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x),
-                        _mm256_min_epu8(_mm256_and_si256(v, bit), one));
+    const __m256i v = _mm256_min_epu8(
+        _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(m)), spread), bit),
+        one);
+    if (x + 32 <= n) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + x), v);
+    } else {
+      alignas(32) std::uint8_t tail[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tail), v);
+      std::memcpy(d + x, tail, static_cast<size_t>(n - x));
+    }
   }
-  if (x % 64) {  // finish the half word bit by bit, so that the table starts on a word
-    for (; x < n; ++x) d[x] = static_cast<std::uint8_t>((in[x / 64] >> (x % 64)) & 1u);
-    return;
-  }
-  if (x < n) unpack_generic(in + x / 64, n - x, d + x);
 }
 #endif
 
