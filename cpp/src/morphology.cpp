@@ -119,21 +119,18 @@ void pack_generic(const std::uint8_t* s, index_t n, word fill, word* out) {
   }
 }
 
-// Unpacks n bits into 0/1 bytes, 8 at a time through a table of 8-byte patterns.
+// Unpacks n bits into 0/1 bytes, 8 at a time through a table of 8-byte patterns (bytes, not
+// words, so that the layout does not depend on endianness).
 void unpack_generic(const word* in, index_t n, std::uint8_t* d) {
   static const auto table = [] {
-    std::unique_ptr<word[]> t(new word[256]);
-    for (unsigned v = 0; v < 256; ++v) {
-      word p = 0;
-      for (unsigned i = 0; i < 8; ++i) p |= word((v >> i) & 1u) << (8 * i);
-      t[v] = p;  // little-endian: byte i = bit i
-    }
+    std::unique_ptr<std::uint8_t[]> t(new std::uint8_t[256 * 8]);
+    for (unsigned v = 0; v < 256; ++v)
+      for (unsigned i = 0; i < 8; ++i) t[v * 8 + i] = static_cast<std::uint8_t>((v >> i) & 1u);
     return t;
   }();
   index_t x = 0;
   for (; x + 8 <= n; x += 8) {
-    const word p = table[(in[x / 64] >> (x % 64)) & 0xffu];
-    std::memcpy(d + x, &p, 8);
+    std::memcpy(d + x, &table[8 * ((in[x / 64] >> (x % 64)) & 0xffu)], 8);
   }
   for (; x < n; ++x) d[x] = static_cast<std::uint8_t>((in[x / 64] >> (x % 64)) & 1u);
 }
