@@ -259,9 +259,9 @@ MASKPREP_ALWAYS_INLINE void step(const Geometry& g, const Plan& plan,
     const word* row = in + (r - r0) * rw;
     for (index_t j = 1; j < plan.levels; ++j) {
       // Words whose reads would pass the row's end start in its padding: neutral.
-      const index_t step = index_t{1} << (j - 1), n = rw - (step >> 6) - 1;
+      const index_t half = index_t{1} << (j - 1), n = rw - (half >> 6) - 1;
       word* cur = lev + (j - 1) * rw;
-      combine_shifted<Op>(j > 1 ? cur - rw : row, 0, step, cur, n);
+      combine_shifted<Op>(j > 1 ? cur - rw : row, 0, half, cur, n);
       std::fill(cur + n, cur + rw, Op::neutral);
     }
     for (size_t k = 0; k < plan.spans.size(); ++k) {
