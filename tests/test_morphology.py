@@ -128,15 +128,32 @@ def test_opening_matches_scipy_away_from_borders(coins_mask):
     np.testing.assert_array_equal(got[4:-4, 4:-4], ref[4:-4, 4:-4])
 
 
+def test_kernels_wider_than_a_word(rng):
+    # Spans longer than 64 pixels and reaching more than a word away: multi-word shifts.
+    mask = random_mask(rng, (37, 301), 0.93)
+    kernels = [
+        morphology.structuring_element("rect", (3, 150)),
+        morphology.structuring_element("ellipse", (5, 131)),
+        (rng.random((3, 200)) < 0.97).astype(np.uint8),
+    ]
+    for kernel in kernels:
+        for op in OPS:
+            got = FUNCS[op](mask, kernel)
+            np.testing.assert_array_equal(got, opencv(mask, op, kernel))
+
+
 def test_serial_equals_parallel(rng):
-    # 1200 x 1100 x (levels + spans + kernel rows) byte operations: above parallel.hpp's 2 MiB
-    # per thread, so two threads split the bands.
-    mask = random_mask(rng, (1200, 1100), 0.7)
+    # 1600 x 1500 pixels x (1 + passes) bytes of work: above parallel.hpp's 2 MiB per thread
+    # even for a single erosion, so two threads split the bands.
+    mask = random_mask(rng, (1600, 1500), 0.7)
     for op in OPS:
         for shape in ("ellipse", "rect"):
             one = FUNCS[op](mask, shape=shape, size=5, num_threads=1)
             two = FUNCS[op](mask, shape=shape, size=5, num_threads=2)
             np.testing.assert_array_equal(one, two)
+            np.testing.assert_array_equal(
+                one, opencv(mask, op, morphology.structuring_element(shape, 5))
+            )
 
 
 # ---- errors -------------------------------------------------------------------------------------

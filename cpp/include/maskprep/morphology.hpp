@@ -9,11 +9,17 @@
 // Pixels outside the image are ignored (OpenCV's default border value is +inf for erosion,
 // -inf for dilation). open = erode^n then dilate^n; close = dilate^n then erode^n.
 //
-// Algorithm: each kernel row is a set of horizontal spans. A row of the mask is filtered once
-// per distinct span with a doubling table (O(log span) byte ops per pixel, vectorised), then
-// every output row combines the filtered rows its kernel rows select (O(kh)). Bands of output
-// rows run in parallel; the result does not depend on the thread count. A single opening or
-// closing runs both operations per band through a band-sized buffer (no intermediate image).
+// Algorithm: rows are packed into 64-bit words (bit i = pixel i), so 64 pixels cost one word op.
+// Each kernel row is a set of horizontal spans; a row is filtered once per distinct span (the
+// one-pixel span at the anchor column is the row itself) with a doubling table of shifted words
+// (O(log span) word ops), then every output row ANDs (erosion) or ORs (dilation) the filtered
+// rows its kernel rows select. Bands of output rows run in parallel and run all the passes of a
+// call (iterations, both halves of an opening or closing) through band-sized packed buffers, so
+// no intermediate image goes to memory; the result does not depend on the thread count.
+//
+// Memory: besides dst, each thread keeps at most 256 KiB of band scratch between calls (bands
+// are sized to fit it); a band that needs more (rows of tens of thousands of pixels, many fused
+// iterations with a tall kernel) allocates it for itself and frees it when done.
 #pragma once
 
 #include <cstdint>
