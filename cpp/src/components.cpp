@@ -5,8 +5,11 @@
 #include <cstring>
 #include <limits>
 
-#include "maskprep/byte_scan.hpp"
 #include "maskprep/parallel.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace maskprep::components {
 
@@ -58,14 +61,45 @@ inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_e
   }
 }
 
-// Runs of polarity kForeground in one row: byte-parallel transition count (vectorised).
+// Bit x % 64 of bits[x / 64] is set where row[x] is of polarity kForeground; bits past w are 0.
+// Run boundaries then come from word-wide shifts, one unpredictable branch per word instead of
+// one per run (noise has a run boundary every two pixels).
 template <bool kForeground>
-inline index_t count_runs(const byte_t* row, index_t w) {
-  index_t c = (row[0] != 0) == kForeground;
-  for (index_t x = 1; x < w; ++x) {
-    c += static_cast<index_t>(((row[x] != 0) == kForeground) & ((row[x - 1] != 0) != kForeground));
+inline void row_bits(const byte_t* row, index_t w, std::uint64_t* bits) {
+  index_t x = 0, k = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (; x + 64 <= w; x += 64, ++k) {
+    std::uint64_t z = 0;
+    for (int q = 0; q < 4; ++q) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x + 16 * q));
+      const auto m = static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)));
+      z |= std::uint64_t{m} << (16 * q);
+    }
+    bits[k] = kForeground ? ~z : z;
   }
-  return c;
+#endif
+  for (; x < w; x += 64, ++k) {
+    std::uint64_t b = 0;
+    const index_t n = std::min<index_t>(64, w - x);
+    for (index_t j = 0; j < n; ++j) b |= std::uint64_t{(row[x + j] != 0) == kForeground} << j;
+    bits[k] = b;
+  }
+}
+
+// Run starts (bit x: a run begins at x) and ends (bit x: a run ends just before x) of one word,
+// given the previous word's top bit.
+inline std::uint64_t run_starts(std::uint64_t b, std::uint64_t carry) {
+  return b & ~((b << 1) | carry);
+}
+inline std::uint64_t run_ends(std::uint64_t b, std::uint64_t carry) {
+  return ~b & ((b << 1) | carry);
+}
+
+template <typename I>
+inline I put_bits(std::uint64_t m, I base, I* out, I i) {
+  for (; m; m &= m - 1) out[i++] = base + static_cast<I>(__builtin_ctzll(m));
+  return i;
 }
 
 // Extracts the runs of polarity kForeground and unions them (pass 1). Bands of rows run in
@@ -82,10 +116,18 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   Runs<I> runs;
   runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
   I* row_begin = runs.row_begin.data();
+  const index_t words = (w + 63) / 64;
+  std::vector<std::uint64_t> bitmap(static_cast<size_t>(h * words));
   parallel_for(
       h, threads,
       [&](index_t r) {
-        row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
+        std::uint64_t* bits = bitmap.data() + r * words;
+        row_bits<kForeground>(mask + r * w, w, bits);
+        index_t c = 0;
+        for (index_t k = 0; k < words; ++k) {
+          c += __builtin_popcountll(run_starts(bits[k], k ? bits[k - 1] >> 63 : 0));
+        }
+        row_begin[r + 1] = static_cast<I>(c);
       },
       64);
   for (index_t r = 0; r < h; ++r) row_begin[r + 1] += row_begin[r];
@@ -99,16 +141,17 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   parallel_for(n_bands, threads, [&](index_t b) {
     const index_t r0 = h * b / n_bands, r1 = h * (b + 1) / n_bands;
     for (index_t r = r0; r < r1; ++r) {
-      const byte_t* row = mask + r * w;
-      I i = row_begin[r];
-      for (index_t x = 0; x < w; ++i) {
-        x = detail::find_next<kForeground>(row, x, w);
-        if (x >= w) break;
-        start[i] = static_cast<I>(x);
-        x = detail::find_next<!kForeground>(row, x, w);
-        end[i] = static_cast<I>(x);
-        parent[i] = i;
+      const std::uint64_t* bits = bitmap.data() + r * words;
+      I i = row_begin[r], j = row_begin[r];
+      std::uint64_t carry = 0;
+      for (index_t k = 0; k < words; ++k) {
+        const I base = static_cast<I>(64 * k);
+        i = put_bits(run_starts(bits[k], carry), base, start, i);
+        j = put_bits(run_ends(bits[k], carry), base, end, j);
+        carry = bits[k] >> 63;
       }
+      if (carry) end[j] = static_cast<I>(w);  // a run reaching the last word's top bit (w % 64 == 0)
+      for (I k = row_begin[r]; k < row_begin[r + 1]; ++k) parent[k] = k;
       if (r > r0) {
         union_rows<true>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
                          row_begin[r + 1], reach);
@@ -150,17 +193,35 @@ inline void put(T* out, index_t n, T v) {
 }
 
 // Writes every row of out (h x w) once, left to right: `fill` between runs and over runs of a
-// component c for which paint(c, v) is false, else v. Rows in parallel.
-template <typename I, typename T, typename Paint>
-void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
-                int num_threads) {
+// component c for which paint(c, v) is false, else v. Rows in parallel. Rows with a run every
+// few pixels (noise) are written pixel by pixel without branches: the run index is the count of
+// run starts so far, which costs less than mispredicting every short run's loop.
+template <bool kForeground, typename I, typename T, typename Paint>
+void paint_rows(const byte_t* mask, const Runs<I>& runs, index_t h, index_t w, T fill,
+                Paint&& paint, T* out, int num_threads) {
   const int threads = threads_for_work(num_threads, h * w * index_t(sizeof(T)), kMinBytesPerThread);
   parallel_for(
       h, threads,
       [&](index_t r) {
         T* row = out + r * w;
+        const I first = runs.row_begin[r], last = runs.row_begin[r + 1];
+        if (first < last && index_t{last - first} * 8 > w) {
+          const byte_t* m = mask + r * w;
+          I i = first - 1;
+          unsigned prev = 0;
+          for (index_t x = 0; x < w; ++x) {
+            const unsigned in = static_cast<unsigned>((m[x] != 0) == kForeground);
+            i += static_cast<I>(in & ~prev);
+            prev = in;
+            T v;
+            const unsigned p = paint(runs.parent[i + (i < first)], v) ? in : 0;
+            const T sel = static_cast<T>(T(0) - static_cast<T>(p));  // all ones where painted
+            row[x] = static_cast<T>((v & sel) | (fill & ~sel));
+          }
+          return;
+        }
         index_t x = 0;
-        for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
+        for (I i = first; i < last; ++i) {
           T v;
           if (!paint(runs.parent[i], v)) continue;  // stays `fill`, written with the next gap
           put(row + x, runs.start[i] - x, fill);
@@ -178,8 +239,8 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   const Runs<I> runs = build_runs<I, true>(mask, h, w, connectivity, num_threads);
   MASKPREP_CHECK(runs.count <= std::numeric_limits<std::int32_t>::max(),
                  "too many components for int32 labels: ", runs.count);
-  paint_rows<I, std::int32_t>(
-      runs, h, w, 0,
+  paint_rows<true, I, std::int32_t>(
+      mask, runs, h, w, 0,
       [](I c, std::int32_t& v) {
         v = static_cast<std::int32_t>(c + 1);
         return true;
@@ -244,8 +305,8 @@ void fill_holes_impl(const byte_t* mask, index_t h, index_t w, index_t max_size,
     const std::vector<index_t> area = areas(bg);
     for (size_t c = 0; c < keep.size(); ++c) keep[c] = keep[c] || area[c] > max_size;
   }
-  paint_rows<I, byte_t>(
-      bg, h, w, 1,
+  paint_rows<false, I, byte_t>(
+      mask, bg, h, w, 1,
       [&](I c, byte_t& v) {
         v = 0;
         return keep[c] != 0;
@@ -260,8 +321,8 @@ void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_siz
                        byte_t* out, int num_threads) {
   const Runs<I> runs = build_runs<I, kForeground>(mask, h, w, connectivity, num_threads);
   const std::vector<index_t> area = areas(runs);
-  paint_rows<I, byte_t>(
-      runs, h, w, kForeground ? 0 : 1,
+  paint_rows<kForeground, I, byte_t>(
+      mask, runs, h, w, kForeground ? 0 : 1,
       [&](I c, byte_t& v) {
         v = kForeground ? 1 : 0;
         return area[c] > max_size;
