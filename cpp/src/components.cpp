@@ -181,54 +181,42 @@ std::vector<index_t> areas(const Runs<I>& runs) {
   return area;
 }
 
-// Writes out[0, n) = v. Runs of noisy masks are a few pixels long, where std::fill's vector
-// prologue costs more than a plain loop.
+// Writes out[0, n) = v, where out[n, room) may be overwritten too (the caller writes it next).
+// Runs of noisy masks are a few pixels long: one fixed 32-byte store per run then costs no
+// mispredicted loop exit, and std::fill is left for the long runs.
 template <typename T>
-inline void put(T* out, index_t n, T v) {
-  if (n <= 16) {
-    for (index_t k = 0; k < n; ++k) out[k] = v;
+inline void put(T* out, index_t n, index_t room, T v) {
+  constexpr index_t kChunk = 32 / sizeof(T);
+  if (n <= kChunk && room >= kChunk) {
+    T chunk[kChunk];
+    for (index_t k = 0; k < kChunk; ++k) chunk[k] = v;
+    std::memcpy(out, chunk, sizeof(chunk));
   } else {
     std::fill(out, out + n, v);
   }
 }
 
 // Writes every row of out (h x w) once, left to right: `fill` between runs and over runs of a
-// component c for which paint(c, v) is false, else v. Rows in parallel. Rows with a run every
-// few pixels (noise) are written pixel by pixel without branches: the run index is the count of
-// run starts so far, which costs less than mispredicting every short run's loop.
-template <bool kForeground, typename I, typename T, typename Paint>
-void paint_rows(const byte_t* mask, const Runs<I>& runs, index_t h, index_t w, T fill,
-                Paint&& paint, T* out, int num_threads) {
+// component c for which paint(c, v) is false, else v. Rows in parallel; a store never crosses
+// its row (another thread may own the next).
+template <typename I, typename T, typename Paint>
+void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
+                int num_threads) {
   const int threads = threads_for_work(num_threads, h * w * index_t(sizeof(T)), kMinBytesPerThread);
   parallel_for(
       h, threads,
       [&](index_t r) {
         T* row = out + r * w;
-        const I first = runs.row_begin[r], last = runs.row_begin[r + 1];
-        if (first < last && index_t{last - first} * 8 > w) {
-          const byte_t* m = mask + r * w;
-          I i = first - 1;
-          unsigned prev = 0;
-          for (index_t x = 0; x < w; ++x) {
-            const unsigned in = static_cast<unsigned>((m[x] != 0) == kForeground);
-            i += static_cast<I>(in & ~prev);
-            prev = in;
-            T v;
-            const unsigned p = paint(runs.parent[i + (i < first)], v) ? in : 0;
-            const T sel = static_cast<T>(T(0) - static_cast<T>(p));  // all ones where painted
-            row[x] = static_cast<T>((v & sel) | (fill & ~sel));
-          }
-          return;
-        }
         index_t x = 0;
-        for (I i = first; i < last; ++i) {
+        for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
           T v;
           if (!paint(runs.parent[i], v)) continue;  // stays `fill`, written with the next gap
-          put(row + x, runs.start[i] - x, fill);
-          put(row + runs.start[i], runs.end[i] - runs.start[i], v);
+          const index_t s = runs.start[i];
+          put(row + x, s - x, w - x, fill);
+          put(row + s, runs.end[i] - s, w - s, v);
           x = runs.end[i];
         }
-        put(row + x, w - x, fill);
+        std::fill(row + x, row + w, fill);
       },
       64);
 }
@@ -239,8 +227,8 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   const Runs<I> runs = build_runs<I, true>(mask, h, w, connectivity, num_threads);
   MASKPREP_CHECK(runs.count <= std::numeric_limits<std::int32_t>::max(),
                  "too many components for int32 labels: ", runs.count);
-  paint_rows<true, I, std::int32_t>(
-      mask, runs, h, w, 0,
+  paint_rows<I, std::int32_t>(
+      runs, h, w, 0,
       [](I c, std::int32_t& v) {
         v = static_cast<std::int32_t>(c + 1);
         return true;
@@ -305,8 +293,8 @@ void fill_holes_impl(const byte_t* mask, index_t h, index_t w, index_t max_size,
     const std::vector<index_t> area = areas(bg);
     for (size_t c = 0; c < keep.size(); ++c) keep[c] = keep[c] || area[c] > max_size;
   }
-  paint_rows<false, I, byte_t>(
-      mask, bg, h, w, 1,
+  paint_rows<I, byte_t>(
+      bg, h, w, 1,
       [&](I c, byte_t& v) {
         v = 0;
         return keep[c] != 0;
@@ -321,8 +309,8 @@ void remove_small_impl(const byte_t* mask, index_t h, index_t w, index_t max_siz
                        byte_t* out, int num_threads) {
   const Runs<I> runs = build_runs<I, kForeground>(mask, h, w, connectivity, num_threads);
   const std::vector<index_t> area = areas(runs);
-  paint_rows<kForeground, I, byte_t>(
-      mask, runs, h, w, kForeground ? 0 : 1,
+  paint_rows<I, byte_t>(
+      runs, h, w, kForeground ? 0 : 1,
       [&](I c, byte_t& v) {
         v = kForeground ? 1 : 0;
         return area[c] > max_size;
