@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
+#include <utility>
 
 #include "maskprep/parallel.hpp"
 
@@ -15,14 +18,35 @@ namespace maskprep::components {
 
 namespace {
 
+// An allocator whose resize() leaves new elements uninitialised: every run array is written in
+// full by pass 1, and zeroing them first (18 MB on a 2000 x 3000 noise mask) is a wasted pass.
+template <typename T>
+struct NoInit : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInit<U>;
+  };
+  NoInit() = default;
+  template <typename U>
+  NoInit(const NoInit<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 // The runs of one polarity (foreground or background) of a mask, with a union-find over them.
 // Run indices follow raster order; parent[i] <= i always (a root is its component's first run).
 // I is int32 for images below 2^31 pixels (half the memory traffic), int64 above.
 template <typename I>
 struct Runs {
   std::vector<I> row_begin;   // h + 1 offsets into start/end
-  std::vector<I> start, end;  // [start, end) columns
-  std::vector<I> parent;      // after build_runs: the component number, 0-based
+  std::vector<I, NoInit<I>> start, end;  // [start, end) columns
+  std::vector<I, NoInit<I>> parent;      // after build_runs: the component number, 0-based
   index_t count = 0;          // components
 };
 
@@ -117,7 +141,7 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
   I* row_begin = runs.row_begin.data();
   const index_t words = (w + 63) / 64;
-  std::vector<std::uint64_t> bitmap(static_cast<size_t>(h * words));
+  std::vector<std::uint64_t, NoInit<std::uint64_t>> bitmap(static_cast<size_t>(h * words));
   parallel_for(
       h, threads,
       [&](index_t r) {
