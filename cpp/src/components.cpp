@@ -261,19 +261,22 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   if (!stats) return runs.count;
   const size_t n = static_cast<size_t>(runs.count);
   // One cache line per component: noisy masks have millions of runs in near-raster order.
+  // x0/x1 start empty and y0 is set by the first run through a select: the first-run test
+  // mispredicts on noise, where a run opens a new component at random.
   struct Acc {
-    index_t area = 0, sum_x = 0, sum_y = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+    index_t area = 0, sum_x = 0, sum_y = 0;
+    index_t x0 = std::numeric_limits<index_t>::max(), x1 = -1, y0 = 0, y1 = 0;
   };
   std::vector<Acc> acc(n);
+  const I* start = runs.start.data();
+  const I* end = runs.end.data();
+  const I* comp = runs.parent.data();
   for (index_t r = 0; r < h; ++r) {
-    for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
-      Acc& c = acc[static_cast<size_t>(runs.parent[i])];
-      const index_t s = runs.start[i], e = runs.end[i], len = e - s;
-      if (c.area == 0) {  // the component's first run (raster order)
-        c.x0 = s;
-        c.x1 = e - 1;
-        c.y0 = r;
-      }
+    const I last = runs.row_begin[r + 1];
+    for (I i = runs.row_begin[r]; i < last; ++i) {
+      Acc& c = acc[static_cast<size_t>(comp[i])];
+      const index_t s = start[i], e = end[i], len = e - s;
+      c.y0 = c.area == 0 ? r : c.y0;  // the component's first run (raster order)
       c.area += len;
       c.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
       c.sum_y += r * len;
