@@ -261,8 +261,7 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   if (!stats) return runs.count;
   const size_t n = static_cast<size_t>(runs.count);
   // One cache line per component: noisy masks have millions of runs in near-raster order.
-  // x0/x1 start empty and y0 is set by the first run through a select: the first-run test
-  // mispredicts on noise, where a run opens a new component at random.
+  // x0/x1 start empty and y0 comes from a select, not a branch on the component's first run.
   struct Acc {
     index_t area = 0, sum_x = 0, sum_y = 0;
     index_t x0 = std::numeric_limits<index_t>::max(), x1 = -1, y0 = 0, y1 = 0;
@@ -271,20 +270,39 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   const I* start = runs.start.data();
   const I* end = runs.end.data();
   const I* comp = runs.parent.data();
+  // Consecutive runs of one component (on noise: mostly the spanning one) are summed in
+  // registers, so the read-modify-write chain through acc[] is paid once per change of component.
+  Acc cur;
+  I cur_c = -1;  // none yet
+  auto flush = [&] {
+    Acc& c = acc[static_cast<size_t>(cur_c)];
+    c.y0 = c.area == 0 ? cur.y0 : c.y0;  // the component's first run (raster order)
+    c.area += cur.area;
+    c.sum_x += cur.sum_x;
+    c.sum_y += cur.sum_y;
+    c.x0 = std::min(c.x0, cur.x0);
+    c.x1 = std::max(c.x1, cur.x1);
+    c.y1 = cur.y1;  // rows ascend
+  };
   for (index_t r = 0; r < h; ++r) {
     const I last = runs.row_begin[r + 1];
     for (I i = runs.row_begin[r]; i < last; ++i) {
-      Acc& c = acc[static_cast<size_t>(comp[i])];
+      if (comp[i] != cur_c) {
+        if (cur_c >= 0) flush();
+        cur = Acc{};
+        cur.y0 = r;
+        cur_c = comp[i];
+      }
       const index_t s = start[i], e = end[i], len = e - s;
-      c.y0 = c.area == 0 ? r : c.y0;  // the component's first run (raster order)
-      c.area += len;
-      c.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
-      c.sum_y += r * len;
-      c.x0 = std::min(c.x0, s);
-      c.x1 = std::max(c.x1, e - 1);
-      c.y1 = r;  // rows ascend
+      cur.area += len;
+      cur.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
+      cur.sum_y += r * len;
+      cur.x0 = std::min(cur.x0, s);
+      cur.x1 = std::max(cur.x1, e - 1);
+      cur.y1 = r;
     }
   }
+  if (cur_c >= 0) flush();
   stats->area.resize(n);
   stats->bbox.resize(4 * n);
   stats->centroid.resize(2 * n);
