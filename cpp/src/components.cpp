@@ -44,10 +44,10 @@ struct NoInit : std::allocator<T> {
 // I is int32 for images below 2^31 pixels (half the memory traffic), int64 above.
 template <typename I>
 struct Runs {
-  std::vector<I> row_begin;   // h + 1 offsets into start/end
+  std::vector<I> row_begin;              // h + 1 offsets into start/end
   std::vector<I, NoInit<I>> start, end;  // [start, end) columns
   std::vector<I, NoInit<I>> parent;      // after build_runs: the component number, 0-based
-  index_t count = 0;          // components
+  index_t count = 0;                     // components
 };
 
 template <typename I>
@@ -111,6 +111,27 @@ inline void row_bits(const byte_t* row, index_t w, std::uint64_t* bits) {
   }
 }
 
+// Bit scans (C++17 has no <bit>); the fallbacks keep non-GNU compilers correct, not fast.
+inline int lowest_bit(std::uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(m);
+#else
+  int n = 0;
+  for (; !(m & 1); m >>= 1) ++n;
+  return n;
+#endif
+}
+
+inline int bit_count(std::uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_popcountll(m);
+#else
+  int n = 0;
+  for (; m; m &= m - 1) ++n;
+  return n;
+#endif
+}
+
 // Run starts (bit x: a run begins at x) and ends (bit x: a run ends just before x) of one word,
 // given the previous word's top bit.
 inline std::uint64_t run_starts(std::uint64_t b, std::uint64_t carry) {
@@ -122,7 +143,7 @@ inline std::uint64_t run_ends(std::uint64_t b, std::uint64_t carry) {
 
 template <typename I>
 inline I put_bits(std::uint64_t m, I base, I* out, I i) {
-  for (; m; m &= m - 1) out[i++] = base + static_cast<I>(__builtin_ctzll(m));
+  for (; m; m &= m - 1) out[i++] = base + static_cast<I>(lowest_bit(m));
   return i;
 }
 
@@ -149,7 +170,7 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
         row_bits<kForeground>(mask + r * w, w, bits);
         index_t c = 0;
         for (index_t k = 0; k < words; ++k) {
-          c += __builtin_popcountll(run_starts(bits[k], k ? bits[k - 1] >> 63 : 0));
+          c += bit_count(run_starts(bits[k], k ? bits[k - 1] >> 63 : 0));
         }
         row_begin[r + 1] = static_cast<I>(c);
       },
@@ -174,7 +195,8 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
         j = put_bits(run_ends(bits[k], carry), base, end, j);
         carry = bits[k] >> 63;
       }
-      if (carry) end[j] = static_cast<I>(w);  // a run reaching the last word's top bit (w % 64 == 0)
+      // A run still open after the last word ends at w (only when w % 64 == 0).
+      if (carry) end[j] = static_cast<I>(w);
       for (I k = row_begin[r]; k < row_begin[r + 1]; ++k) parent[k] = k;
       if (r > r0) {
         union_rows<true>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
