@@ -1,5 +1,6 @@
 """Connected components, hole filling, small-object removal and mask -> polygons: maskprep
-(1 thread and all threads) against OpenCV, scikit-image and scipy, one group per operation.
+(1 thread and all threads) against OpenCV (at one thread), scikit-image and scipy, one group
+per operation.
 
 Run: `.venv/bin/python -m pytest benchmarks/bench_regions.py --benchmark-enable`. In CI each
 case runs once as a correctness test (`--benchmark-disable` is the default): every case checks
@@ -33,6 +34,15 @@ def object_mask(rng: np.random.Generator) -> np.ndarray:
         yy, xx = np.mgrid[y0:y1, x0:x1]
         m[y0:y1, x0:x1] ^= ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).astype(np.uint8)
     return m | (rng.random((H, W)) < 0.02).astype(np.uint8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def opencv_one_thread():
+    """OpenCV's labelling runs in parallel by default; the goals compare single-thread kernels."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(before)
 
 
 @pytest.fixture(scope="module")

@@ -4,23 +4,50 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
+#include <utility>
 
-#include "maskprep/byte_scan.hpp"
 #include "maskprep/parallel.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace maskprep::components {
 
 namespace {
+
+// An allocator whose resize() leaves new elements uninitialised: every run array is written in
+// full by pass 1, and zeroing them first (18 MB on a 2000 x 3000 noise mask) is a wasted pass.
+template <typename T>
+struct NoInit : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInit<U>;
+  };
+  NoInit() = default;
+  template <typename U>
+  NoInit(const NoInit<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
 
 // The runs of one polarity (foreground or background) of a mask, with a union-find over them.
 // Run indices follow raster order; parent[i] <= i always (a root is its component's first run).
 // I is int32 for images below 2^31 pixels (half the memory traffic), int64 above.
 template <typename I>
 struct Runs {
-  std::vector<I> row_begin;   // h + 1 offsets into start/end
-  std::vector<I> start, end;  // [start, end) columns
-  std::vector<I> parent;      // after build_runs: the component number, 0-based
-  index_t count = 0;          // components
+  std::vector<I> row_begin;              // h + 1 offsets into start/end
+  std::vector<I, NoInit<I>> start, end;  // [start, end) columns
+  std::vector<I, NoInit<I>> parent;      // after build_runs: the component number, 0-based
+  index_t count = 0;                     // components
 };
 
 template <typename I>
@@ -58,14 +85,66 @@ inline void union_rows(const I* start, const I* end, I* parent, I prev, I prev_e
   }
 }
 
-// Runs of polarity kForeground in one row: byte-parallel transition count (vectorised).
+// Bit x % 64 of bits[x / 64] is set where row[x] is of polarity kForeground; bits past w are 0.
+// Run boundaries then come from word-wide shifts, one unpredictable branch per word instead of
+// one per run (noise has a run boundary every two pixels).
 template <bool kForeground>
-inline index_t count_runs(const byte_t* row, index_t w) {
-  index_t c = (row[0] != 0) == kForeground;
-  for (index_t x = 1; x < w; ++x) {
-    c += static_cast<index_t>(((row[x] != 0) == kForeground) & ((row[x - 1] != 0) != kForeground));
+inline void row_bits(const byte_t* row, index_t w, std::uint64_t* bits) {
+  index_t x = 0, k = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (; x + 64 <= w; x += 64, ++k) {
+    std::uint64_t z = 0;
+    for (int q = 0; q < 4; ++q) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x + 16 * q));
+      const auto m = static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)));
+      z |= std::uint64_t{m} << (16 * q);
+    }
+    bits[k] = kForeground ? ~z : z;
   }
-  return c;
+#endif
+  for (; x < w; x += 64, ++k) {
+    std::uint64_t b = 0;
+    const index_t n = std::min<index_t>(64, w - x);
+    for (index_t j = 0; j < n; ++j) b |= std::uint64_t{(row[x + j] != 0) == kForeground} << j;
+    bits[k] = b;
+  }
+}
+
+// Bit scans (C++17 has no <bit>); the fallbacks keep non-GNU compilers correct, not fast.
+inline int lowest_bit(std::uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(m);
+#else
+  int n = 0;
+  for (; !(m & 1); m >>= 1) ++n;
+  return n;
+#endif
+}
+
+inline int bit_count(std::uint64_t m) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_popcountll(m);
+#else
+  int n = 0;
+  for (; m; m &= m - 1) ++n;
+  return n;
+#endif
+}
+
+// Run starts (bit x: a run begins at x) and ends (bit x: a run ends just before x) of one word,
+// given the previous word's top bit.
+inline std::uint64_t run_starts(std::uint64_t b, std::uint64_t carry) {
+  return b & ~((b << 1) | carry);
+}
+inline std::uint64_t run_ends(std::uint64_t b, std::uint64_t carry) {
+  return ~b & ((b << 1) | carry);
+}
+
+template <typename I>
+inline I put_bits(std::uint64_t m, I base, I* out, I i) {
+  for (; m; m &= m - 1) out[i++] = base + static_cast<I>(lowest_bit(m));
+  return i;
 }
 
 // Extracts the runs of polarity kForeground and unions them (pass 1). Bands of rows run in
@@ -82,10 +161,18 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   Runs<I> runs;
   runs.row_begin.assign(static_cast<size_t>(h) + 1, 0);
   I* row_begin = runs.row_begin.data();
+  const index_t words = (w + 63) / 64;
+  std::vector<std::uint64_t, NoInit<std::uint64_t>> bitmap(static_cast<size_t>(h * words));
   parallel_for(
       h, threads,
       [&](index_t r) {
-        row_begin[r + 1] = static_cast<I>(count_runs<kForeground>(mask + r * w, w));
+        std::uint64_t* bits = bitmap.data() + r * words;
+        row_bits<kForeground>(mask + r * w, w, bits);
+        index_t c = 0;
+        for (index_t k = 0; k < words; ++k) {
+          c += bit_count(run_starts(bits[k], k ? bits[k - 1] >> 63 : 0));
+        }
+        row_begin[r + 1] = static_cast<I>(c);
       },
       64);
   for (index_t r = 0; r < h; ++r) row_begin[r + 1] += row_begin[r];
@@ -99,16 +186,18 @@ Runs<I> build_runs(const byte_t* mask, index_t h, index_t w, int connectivity, i
   parallel_for(n_bands, threads, [&](index_t b) {
     const index_t r0 = h * b / n_bands, r1 = h * (b + 1) / n_bands;
     for (index_t r = r0; r < r1; ++r) {
-      const byte_t* row = mask + r * w;
-      I i = row_begin[r];
-      for (index_t x = 0; x < w; ++i) {
-        x = detail::find_next<kForeground>(row, x, w);
-        if (x >= w) break;
-        start[i] = static_cast<I>(x);
-        x = detail::find_next<!kForeground>(row, x, w);
-        end[i] = static_cast<I>(x);
-        parent[i] = i;
+      const std::uint64_t* bits = bitmap.data() + r * words;
+      I i = row_begin[r], j = row_begin[r];
+      std::uint64_t carry = 0;
+      for (index_t k = 0; k < words; ++k) {
+        const I base = static_cast<I>(64 * k);
+        i = put_bits(run_starts(bits[k], carry), base, start, i);
+        j = put_bits(run_ends(bits[k], carry), base, end, j);
+        carry = bits[k] >> 63;
       }
+      // A run still open after the last word ends at w (only when w % 64 == 0).
+      if (carry) end[j] = static_cast<I>(w);
+      for (I k = row_begin[r]; k < row_begin[r + 1]; ++k) parent[k] = k;
       if (r > r0) {
         union_rows<true>(start, end, parent, row_begin[r - 1], row_begin[r], row_begin[r],
                          row_begin[r + 1], reach);
@@ -138,19 +227,24 @@ std::vector<index_t> areas(const Runs<I>& runs) {
   return area;
 }
 
-// Writes out[0, n) = v. Runs of noisy masks are a few pixels long, where std::fill's vector
-// prologue costs more than a plain loop.
+// Writes out[0, n) = v, where out[n, room) may be overwritten too (the caller writes it next).
+// Runs of noisy masks are a few pixels long: one fixed 32-byte store per run then costs no
+// mispredicted loop exit, and std::fill is left for the long runs.
 template <typename T>
-inline void put(T* out, index_t n, T v) {
-  if (n <= 16) {
-    for (index_t k = 0; k < n; ++k) out[k] = v;
+inline void put(T* out, index_t n, index_t room, T v) {
+  constexpr index_t kChunk = 32 / sizeof(T);
+  if (n <= kChunk && room >= kChunk) {
+    T chunk[kChunk];
+    for (index_t k = 0; k < kChunk; ++k) chunk[k] = v;
+    std::memcpy(out, chunk, sizeof(chunk));
   } else {
     std::fill(out, out + n, v);
   }
 }
 
 // Writes every row of out (h x w) once, left to right: `fill` between runs and over runs of a
-// component c for which paint(c, v) is false, else v. Rows in parallel.
+// component c for which paint(c, v) is false, else v. Rows in parallel; a store never crosses
+// its row (another thread may own the next).
 template <typename I, typename T, typename Paint>
 void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint, T* out,
                 int num_threads) {
@@ -163,11 +257,12 @@ void paint_rows(const Runs<I>& runs, index_t h, index_t w, T fill, Paint&& paint
         for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
           T v;
           if (!paint(runs.parent[i], v)) continue;  // stays `fill`, written with the next gap
-          put(row + x, runs.start[i] - x, fill);
-          put(row + runs.start[i], runs.end[i] - runs.start[i], v);
+          const index_t s = runs.start[i];
+          put(row + x, s - x, w - x, fill);
+          put(row + s, runs.end[i] - s, w - s, v);
           x = runs.end[i];
         }
-        put(row + x, w - x, fill);
+        std::fill(row + x, row + w, fill);
       },
       64);
 }
@@ -188,27 +283,48 @@ index_t label_impl(const byte_t* mask, index_t h, index_t w, int connectivity, s
   if (!stats) return runs.count;
   const size_t n = static_cast<size_t>(runs.count);
   // One cache line per component: noisy masks have millions of runs in near-raster order.
+  // x0/x1 start empty and y0 comes from a select, not a branch on the component's first run.
   struct Acc {
-    index_t area = 0, sum_x = 0, sum_y = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+    index_t area = 0, sum_x = 0, sum_y = 0;
+    index_t x0 = std::numeric_limits<index_t>::max(), x1 = -1, y0 = 0, y1 = 0;
   };
   std::vector<Acc> acc(n);
+  const I* start = runs.start.data();
+  const I* end = runs.end.data();
+  const I* comp = runs.parent.data();
+  // Consecutive runs of one component (on noise: mostly the spanning one) are summed in
+  // registers, so the read-modify-write chain through acc[] is paid once per change of component.
+  Acc cur;
+  I cur_c = -1;  // none yet
+  auto flush = [&] {
+    Acc& c = acc[static_cast<size_t>(cur_c)];
+    c.y0 = c.area == 0 ? cur.y0 : c.y0;  // the component's first run (raster order)
+    c.area += cur.area;
+    c.sum_x += cur.sum_x;
+    c.sum_y += cur.sum_y;
+    c.x0 = std::min(c.x0, cur.x0);
+    c.x1 = std::max(c.x1, cur.x1);
+    c.y1 = cur.y1;  // rows ascend
+  };
   for (index_t r = 0; r < h; ++r) {
-    for (I i = runs.row_begin[r]; i < runs.row_begin[r + 1]; ++i) {
-      Acc& c = acc[static_cast<size_t>(runs.parent[i])];
-      const index_t s = runs.start[i], e = runs.end[i], len = e - s;
-      if (c.area == 0) {  // the component's first run (raster order)
-        c.x0 = s;
-        c.x1 = e - 1;
-        c.y0 = r;
+    const I last = runs.row_begin[r + 1];
+    for (I i = runs.row_begin[r]; i < last; ++i) {
+      if (comp[i] != cur_c) {
+        if (cur_c >= 0) flush();
+        cur = Acc{};
+        cur.y0 = r;
+        cur_c = comp[i];
       }
-      c.area += len;
-      c.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
-      c.sum_y += r * len;
-      c.x0 = std::min(c.x0, s);
-      c.x1 = std::max(c.x1, e - 1);
-      c.y1 = r;  // rows ascend
+      const index_t s = start[i], e = end[i], len = e - s;
+      cur.area += len;
+      cur.sum_x += (s + e - 1) * len / 2;  // s + (s+1) + ... + (e-1)
+      cur.sum_y += r * len;
+      cur.x0 = std::min(cur.x0, s);
+      cur.x1 = std::max(cur.x1, e - 1);
+      cur.y1 = r;
     }
   }
+  if (cur_c >= 0) flush();
   stats->area.resize(n);
   stats->bbox.resize(4 * n);
   stats->centroid.resize(2 * n);
