@@ -78,6 +78,54 @@ def test_float32_avg_bit_exact_with_torchvision(
     np.testing.assert_array_equal(np.moveaxis(got_nhwc, -1, 1), ref)
 
 
+@pytest.mark.parametrize("n_rois", [1, 400])
+def test_float32_wide_channels_bit_exact_with_torchvision(n_rois):
+    """77 channels run every channel path of the vector loops (blocks of 64 and 8, a scalar
+    tail); 400 RoIs make NCHW transpose the image, 1 RoI makes it gather from the planes."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(12)
+    features = rng.standard_normal((2, 77, 19, 29)).astype(np.float32)
+    rois = random_boxes(rng, n_rois, 19, 29, 0.5).astype(np.float32)
+    for size, sampling_ratio in [((7, 7), 2), ((5, 6), -1)]:
+        args = (size, 0.5, sampling_ratio, False)
+        ref = torchvision_roi_align(torch, features, rois, *args).numpy()
+        np.testing.assert_array_equal(ops.roi_align(features, rois, *args), ref)
+        got_nhwc = ops.roi_align(nhwc(features), rois, *args, layout="NHWC")
+        np.testing.assert_array_equal(np.moveaxis(got_nhwc, -1, 1), ref)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_channel_blocks_equal_single_channels_bitwise(mode, layout):
+    """Pooling 77 channels at once (vector blocks) gives, bit for bit, what pooling each channel
+    alone gives (the scalar loop), NaN, infinities and signed zeros included."""
+    rng = np.random.default_rng(13)
+    features = rng.standard_normal((2, 77, 15, 21)).astype(np.float32)
+    flat = features.reshape(-1)
+    picks = rng.choice(flat.size, 40, replace=False)
+    flat[picks[:10]] = np.nan
+    flat[picks[10:20]] = np.inf
+    flat[picks[20:30]] = -np.inf
+    flat[picks[30:]] = -0.0
+    rois = random_boxes(rng, 300, 15, 21, 0.5).astype(np.float32)
+    args = (rois, (4, 3), 0.5, 2, True)
+    if layout == "NHWC":
+        features = nhwc(features)
+
+    def bits(a):  # bitwise, -0.0 included; any NaN counts as one NaN (payloads may differ)
+        b = a.view(np.uint32).copy()
+        b[np.isnan(a)] = 0x7FC00000
+        return b
+
+    got = ops.roi_align(features, *args, mode=mode, layout=layout)
+    assert np.isnan(got).any() and (bits(got) == 0x80000000).any() == (mode == "max")
+    axis = 1 if layout == "NCHW" else 3
+    for c in range(features.shape[axis]):
+        one = np.ascontiguousarray(np.take(features, [c], axis=axis))
+        alone = ops.roi_align(one, *args, mode=mode, layout=layout)
+        np.testing.assert_array_equal(bits(np.take(got, [c], axis=axis)), bits(alone))
+
+
 def test_float32_avg_bit_exact_on_coco_image():
     """A real photo as a 3-channel map with its real annotation boxes, box-head settings."""
     torch = torch_or_skip()
