@@ -366,7 +366,11 @@ def test_multi_scale_single_level_and_gradient():
     ref = torchvision.ops.MultiScaleRoIAlign(["3"], (5, 4), 2)({"3": one}, tboxes, image_shapes)
     assert torch.equal(ops.multi_scale_roi_align([one], tboxes, image_shapes, (5, 4), 2), ref)
     feats = [torch.from_numpy(v).requires_grad_() for v in levels.values()]
-    ops.multi_scale_roi_align(feats, tboxes, image_shapes, 7, 2).sum().backward()
+    out = ops.multi_scale_roi_align(feats, tboxes, image_shapes, 7, 2)
+    out.sum().backward()
+    # the autograd path scatters per-level results; the plain one pools into the result in place
+    plain = ops.multi_scale_roi_align([f.detach() for f in feats], tboxes, image_shapes, 7, 2)
+    assert torch.equal(out.detach(), plain)
     assert (
         all(f.grad is not None for f in feats) and sum(float(f.grad.abs().sum()) for f in feats) > 0
     )
@@ -524,6 +528,39 @@ def test_boxes_dtype_must_match_in_core(feature_map):
     ):
         _core.roi_align_forward(
             feature_map, np.zeros((1, 5)), (2, 2), 1.0, 2, False, "avg", "NCHW", 1
+        )
+
+
+def test_forward_into_rows_of_out(feature_map):
+    rois = random_boxes(np.random.default_rng(14), 6, 23, 31, 1.0).astype(np.float32)
+    spec = ((3, 2), 1.0, 2, False, "avg", "NCHW", 1)
+    out = np.full((9, 5, 3, 2), 7.0, np.float32)
+    rows = np.array([8, 0, 3, 2, 5, 1])
+    got = _core.roi_align_forward(feature_map, rois, *spec, out=out, rows=rows)
+    assert got is out
+    np.testing.assert_array_equal(out[rows], _core.roi_align_forward(feature_map, rois, *spec))
+    assert (out[[4, 6, 7]] == 7).all()  # rows not listed are left alone
+
+
+@pytest.mark.parametrize(
+    "out, rows, message",
+    [
+        (np.zeros((3, 5, 3, 2), np.float32), None, "rows must be given with out"),
+        (None, np.arange(2), "rows needs out"),
+        (np.zeros((3, 5, 3, 2)), np.arange(2), "out must be a float32 array"),
+        (np.zeros((3, 5, 2, 3), np.float32), np.arange(2), r"out must have shape \(3, 5, 3, 2\)"),
+        (np.zeros((3, 5, 3, 2), np.float32)[::-1], np.arange(2), "writeable C-contiguous"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.zeros(2), "rows must be an integer array"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.arange(3), "one entry per box \\(2\\)"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.array([0, 3]), r"rows\[1\] must be in \[0, 3\)"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.array([1, 1]), "rows must be distinct, got 1"),
+    ],
+)
+def test_forward_into_out_checks(feature_map, out, rows, message):
+    rois = np.array([[0, 1, 1, 5, 5], [1, 2, 2, 9, 7]], np.float32)
+    with pytest.raises(ValueError, match=message):
+        _core.roi_align_forward(
+            feature_map, rois, (3, 2), 1.0, 2, False, "avg", "NCHW", 1, out=out, rows=rows
         )
 
 

@@ -533,7 +533,7 @@ void backward_block(const T* grad_out, const T* rois, index_t n_rois, const RoiA
 // the copy costs about what pooling ~0.7 samples per map pixel does, hence the threshold.
 template <typename T>
 void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& s, T* out,
-                  int threads) {
+                  const index_t* out_rows, int threads) {
   const index_t hw = s.height * s.width;
   const index_t bins = s.pooled_height * s.pooled_width;
   const index_t per_roi = s.channels * bins;
@@ -560,13 +560,14 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
       thread_local RoiGrid<T> g;
       thread_local std::vector<T> pooled;
       build_grid(rois + 5 * n, s, g);
+      T* dst = out + (out_rows ? out_rows[n] : n) * per_roi;
       if (!transposed) {
-        pool_nchw(g, image, s, out + n * per_roi);
+        pool_nchw(g, image, s, dst);
         return;
       }
       pooled.resize(static_cast<size_t>(per_roi));
       pool_nhwc(g, hwc.get(), s, pooled.data());
-      transpose(pooled.data(), bins, s.channels, out + n * per_roi, 1);
+      transpose(pooled.data(), bins, s.channels, dst, 1);
     });
   }
 }
@@ -575,7 +576,7 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
 
 template <typename T>
 void roi_align_forward(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
-                       T* out, int num_threads) {
+                       T* out, int num_threads, const index_t* out_rows) {
   check_call(rois, n_rois, spec);
   const index_t per_roi = spec.channels * spec.pooled_height * spec.pooled_width;
   if (per_roi == 0 || n_rois == 0) return;
@@ -585,11 +586,12 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
     parallel_for(n_rois, threads, [&](index_t n) {
       thread_local RoiGrid<T> g;  // reused: its sample table can be large
       build_grid(rois + 5 * n, spec, g);
-      pool_nhwc(g, features + g.batch_index * image_size, spec, out + n * per_roi);
+      pool_nhwc(g, features + g.batch_index * image_size, spec,
+                out + (out_rows ? out_rows[n] : n) * per_roi);
     });
     return;
   }
-  forward_nchw(features, rois, n_rois, spec, out, threads);
+  forward_nchw(features, rois, n_rois, spec, out, out_rows, threads);
 }
 
 template <typename T>
@@ -617,9 +619,9 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
 }
 
 template void roi_align_forward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
-                                       float*, int);
+                                       float*, int, const index_t*);
 template void roi_align_forward<double>(const double*, const double*, index_t,
-                                        const RoiAlignSpec&, double*, int);
+                                        const RoiAlignSpec&, double*, int, const index_t*);
 template void roi_align_backward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
                                         const float*, float*, int);
 template void roi_align_backward<double>(const double*, const double*, index_t,
