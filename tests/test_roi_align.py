@@ -86,7 +86,7 @@ def test_float32_wide_channels_bit_exact_with_torchvision(n_rois):
     rng = np.random.default_rng(12)
     features = rng.standard_normal((2, 77, 19, 29)).astype(np.float32)
     rois = random_boxes(rng, n_rois, 19, 29, 0.5).astype(np.float32)
-    for size, sampling_ratio in [((7, 7), 2), ((5, 6), -1)]:
+    for size, sampling_ratio in [((3, 4), 2), ((7, 7), 2), ((5, 6), -1)]:
         args = (size, 0.5, sampling_ratio, False)
         ref = torchvision_roi_align(torch, features, rois, *args).numpy()
         np.testing.assert_array_equal(ops.roi_align(features, rois, *args), ref)
