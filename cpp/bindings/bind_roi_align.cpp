@@ -98,7 +98,8 @@ py::array_t<T> checked_out(const py::object& out_in, const py::object& rows_in,
   const py::array raw = py::array::ensure(rows_in);
   MASKPREP_CHECK(raw && (raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u'),
                  "rows must be an integer array");
-  const auto given = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(raw);
+  using int64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  const auto given = int64_array::ensure(raw);
   MASKPREP_CHECK(given && given.ndim() == 1 && given.shape(0) == n_rois,
                  "rows must be a 1-d integer array with one entry per box (", n_rois, ")");
   std::vector<char> used(static_cast<size_t>(out.shape(0)), 0);

@@ -3,18 +3,19 @@
 // Every sample point is computed once per RoI into a table (four pixel offsets, four weights)
 // shared by all channels, with torchvision's float expressions evaluated in torchvision's order;
 // the channel loops then only gather and accumulate. NHWC runs the channel loop innermost over
-// contiguous memory (vectorised, AVX2 when the CPU has it). NCHW transposes an image to HWC when
-// its RoIs sample it densely enough to repay the copy (see forward_nchw), else it runs a block of
-// channels per sample so that each table entry is loaded once per block, not once per channel.
+// contiguous memory (float32 with AVX2: 64 channels of a bin accumulated in registers). NCHW
+// transposes an image to HWC when its RoIs sample it densely enough to repay the copy (see
+// forward_nchw), else it runs a block of channels per sample so that each table entry is loaded
+// once per block, not once per channel.
 #include "maskprep/roi_align.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <limits>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -317,8 +318,12 @@ MASKPREP_TARGET_AVX2 void pool_nhwc_roi_avx2(const RoiGrid<float>& g, const floa
     const Sample<float>* smp = g.samples.data() + bin * n;
     float* o = out + bin * channels;
     index_t c = 0;
-    for (; c + 64 <= channels; c += 64) bin_chunk_avx2<kMax, 8>(smp, n, image, channels, c, g.count, o);
-    for (; c + 8 <= channels; c += 8) bin_chunk_avx2<kMax, 1>(smp, n, image, channels, c, g.count, o);
+    for (; c + 64 <= channels; c += 64) {
+      bin_chunk_avx2<kMax, 8>(smp, n, image, channels, c, g.count, o);
+    }
+    for (; c + 8 <= channels; c += 8) {
+      bin_chunk_avx2<kMax, 1>(smp, n, image, channels, c, g.count, o);
+    }
     for (; c < channels; ++c) {  // fewer than 8 channels left
       float acc = 0;
       for (index_t k = 0; k < n; ++k) {
