@@ -546,13 +546,15 @@ struct ScratchFree {
 // cost about a tenth of the 4-level FPN call.
 template <typename T>
 T* scratch_alloc(index_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + kHuge - 1) / kHuge * kHuge;
   void* p = std::aligned_alloc(kHuge, bytes);
-  if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure just keeps small pages
+  if (p) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure just keeps small pages
+#else
+  void* p = std::malloc(static_cast<size_t>(n) * sizeof(T));  // MSVC has no std::aligned_alloc
 #endif
+  if (!p) throw std::bad_alloc();
   return static_cast<T*>(p);
 }
 
