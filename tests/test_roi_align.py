@@ -293,10 +293,11 @@ def test_max_mode_matches_numpy_reference(aligned, sampling_ratio):
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_serial_equals_parallel_bitwise(mode, layout):
     rng = np.random.default_rng(10)
-    features = rng.standard_normal((2, 32, 40, 48)).astype(np.float32)
+    # 600 boxes x 64 channels x 49 bins x 4 samples: enough work for the kernels to use threads
+    features = rng.standard_normal((2, 64, 40, 48)).astype(np.float32)
     if layout == "NHWC":
         features = nhwc(features)
-    rois = random_boxes(rng, 300, 40, 48, 0.5).astype(np.float32)
+    rois = random_boxes(rng, 600, 40, 48, 0.5).astype(np.float32)
     args = (rois, (7, 7), 0.5, 2, True)
     outs = [
         ops.roi_align(features, *args, mode=mode, layout=layout, num_threads=t) for t in (1, 2, -1)
