@@ -78,6 +78,54 @@ def test_float32_avg_bit_exact_with_torchvision(
     np.testing.assert_array_equal(np.moveaxis(got_nhwc, -1, 1), ref)
 
 
+@pytest.mark.parametrize("n_rois", [1, 400])
+def test_float32_wide_channels_bit_exact_with_torchvision(n_rois):
+    """77 channels run every channel path of the vector loops (blocks of 64 and 8, a scalar
+    tail); 400 RoIs make NCHW transpose the image, 1 RoI makes it gather from the planes."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(12)
+    features = rng.standard_normal((2, 77, 19, 29)).astype(np.float32)
+    rois = random_boxes(rng, n_rois, 19, 29, 0.5).astype(np.float32)
+    for size, sampling_ratio in [((3, 4), 2), ((7, 7), 2), ((5, 6), -1)]:
+        args = (size, 0.5, sampling_ratio, False)
+        ref = torchvision_roi_align(torch, features, rois, *args).numpy()
+        np.testing.assert_array_equal(ops.roi_align(features, rois, *args), ref)
+        got_nhwc = ops.roi_align(nhwc(features), rois, *args, layout="NHWC")
+        np.testing.assert_array_equal(np.moveaxis(got_nhwc, -1, 1), ref)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_channel_blocks_equal_single_channels_bitwise(mode, layout):
+    """Pooling 77 channels at once (vector blocks) gives, bit for bit, what pooling each channel
+    alone gives (the scalar loop), NaN, infinities and signed zeros included."""
+    rng = np.random.default_rng(13)
+    features = rng.standard_normal((2, 77, 15, 21)).astype(np.float32)
+    flat = features.reshape(-1)
+    picks = rng.choice(flat.size, 40, replace=False)
+    flat[picks[:10]] = np.nan
+    flat[picks[10:20]] = np.inf
+    flat[picks[20:30]] = -np.inf
+    flat[picks[30:]] = -0.0
+    rois = random_boxes(rng, 300, 15, 21, 0.5).astype(np.float32)
+    args = (rois, (4, 3), 0.5, 2, True)
+    if layout == "NHWC":
+        features = nhwc(features)
+
+    def bits(a):  # bitwise, -0.0 included; any NaN counts as one NaN (payloads may differ)
+        b = a.view(np.uint32).copy()
+        b[np.isnan(a)] = 0x7FC00000
+        return b
+
+    got = ops.roi_align(features, *args, mode=mode, layout=layout)
+    assert np.isnan(got).any() and (bits(got) == 0x80000000).any() == (mode == "max")
+    axis = 1 if layout == "NCHW" else 3
+    for c in range(features.shape[axis]):
+        one = np.ascontiguousarray(np.take(features, [c], axis=axis))
+        alone = ops.roi_align(one, *args, mode=mode, layout=layout)
+        np.testing.assert_array_equal(bits(np.take(got, [c], axis=axis)), bits(alone))
+
+
 def test_float32_avg_bit_exact_on_coco_image():
     """A real photo as a 3-channel map with its real annotation boxes, box-head settings."""
     torch = torch_or_skip()
@@ -245,10 +293,11 @@ def test_max_mode_matches_numpy_reference(aligned, sampling_ratio):
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_serial_equals_parallel_bitwise(mode, layout):
     rng = np.random.default_rng(10)
-    features = rng.standard_normal((2, 32, 40, 48)).astype(np.float32)
+    # 600 boxes x 64 channels x 49 bins x 4 samples: enough work for the kernels to use threads
+    features = rng.standard_normal((2, 64, 40, 48)).astype(np.float32)
     if layout == "NHWC":
         features = nhwc(features)
-    rois = random_boxes(rng, 300, 40, 48, 0.5).astype(np.float32)
+    rois = random_boxes(rng, 600, 40, 48, 0.5).astype(np.float32)
     args = (rois, (7, 7), 0.5, 2, True)
     outs = [
         ops.roi_align(features, *args, mode=mode, layout=layout, num_threads=t) for t in (1, 2, -1)
@@ -318,7 +367,11 @@ def test_multi_scale_single_level_and_gradient():
     ref = torchvision.ops.MultiScaleRoIAlign(["3"], (5, 4), 2)({"3": one}, tboxes, image_shapes)
     assert torch.equal(ops.multi_scale_roi_align([one], tboxes, image_shapes, (5, 4), 2), ref)
     feats = [torch.from_numpy(v).requires_grad_() for v in levels.values()]
-    ops.multi_scale_roi_align(feats, tboxes, image_shapes, 7, 2).sum().backward()
+    out = ops.multi_scale_roi_align(feats, tboxes, image_shapes, 7, 2)
+    out.sum().backward()
+    # the autograd path scatters per-level results; the plain one pools into the result in place
+    plain = ops.multi_scale_roi_align([f.detach() for f in feats], tboxes, image_shapes, 7, 2)
+    assert torch.equal(out.detach(), plain)
     assert (
         all(f.grad is not None for f in feats) and sum(float(f.grad.abs().sum()) for f in feats) > 0
     )
@@ -476,6 +529,39 @@ def test_boxes_dtype_must_match_in_core(feature_map):
     ):
         _core.roi_align_forward(
             feature_map, np.zeros((1, 5)), (2, 2), 1.0, 2, False, "avg", "NCHW", 1
+        )
+
+
+def test_forward_into_rows_of_out(feature_map):
+    rois = random_boxes(np.random.default_rng(14), 6, 23, 31, 1.0).astype(np.float32)
+    spec = ((3, 2), 1.0, 2, False, "avg", "NCHW", 1)
+    out = np.full((9, 5, 3, 2), 7.0, np.float32)
+    rows = np.array([8, 0, 3, 2, 5, 1])
+    got = _core.roi_align_forward(feature_map, rois, *spec, out=out, rows=rows)
+    assert got is out
+    np.testing.assert_array_equal(out[rows], _core.roi_align_forward(feature_map, rois, *spec))
+    assert (out[[4, 6, 7]] == 7).all()  # rows not listed are left alone
+
+
+@pytest.mark.parametrize(
+    "out, rows, message",
+    [
+        (np.zeros((3, 5, 3, 2), np.float32), None, "rows must be given with out"),
+        (None, np.arange(2), "rows needs out"),
+        (np.zeros((3, 5, 3, 2)), np.arange(2), "out must be a float32 array"),
+        (np.zeros((3, 5, 2, 3), np.float32), np.arange(2), r"out must have shape \(3, 5, 3, 2\)"),
+        (np.zeros((3, 5, 3, 2), np.float32)[::-1], np.arange(2), "writeable C-contiguous"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.zeros(2), "rows must be an integer array"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.arange(3), "one entry per box \\(2\\)"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.array([0, 3]), r"rows\[1\] must be in \[0, 3\)"),
+        (np.zeros((3, 5, 3, 2), np.float32), np.array([1, 1]), "rows must be distinct, got 1"),
+    ],
+)
+def test_forward_into_out_checks(feature_map, out, rows, message):
+    rois = np.array([[0, 1, 1, 5, 5], [1, 2, 2, 9, 7]], np.float32)
+    with pytest.raises(ValueError, match=message):
+        _core.roi_align_forward(
+            feature_map, rois, (3, 2), 1.0, 2, False, "avg", "NCHW", 1, out=out, rows=rows
         )
 
 

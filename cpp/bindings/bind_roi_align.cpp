@@ -1,6 +1,7 @@
 // Bindings for RoI Align forward and backward (roi_align.hpp). The Python layer (maskprep.ops)
 // turns per-image box lists into (K, 5) rows and torch tensors into zero-copy arrays; this file
 // checks shapes and dtypes, allocates the output and runs the kernel without the GIL.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -79,20 +80,58 @@ std::vector<py::ssize_t> feature_dims(const RoiAlignSpec& s) {
   return {s.batch, s.channels, s.height, s.width};
 }
 
+// The caller's `out` for the pooled rows `rows` (int64, distinct, in range): checked here so
+// that the kernel can write it in place from several threads.
+template <typename T>
+py::array_t<T> checked_out(const py::object& out_in, const py::object& rows_in,
+                           const RoiAlignSpec& spec, index_t n_rois,
+                           std::vector<index_t>& rows) {
+  MASKPREP_CHECK(!rows_in.is_none(), "rows must be given with out");
+  MASKPREP_CHECK(py::isinstance<py::array_t<T>>(out_in), "out must be a ",
+                 sizeof(T) == 4 ? "float32" : "float64", " array (the features' dtype)");
+  auto out = py::reinterpret_borrow<py::array_t<T>>(out_in);
+  std::vector<py::ssize_t> expected = output_dims(spec, out.ndim() > 0 ? out.shape(0) : 0);
+  MASKPREP_CHECK(dims_of(out) == expected, "out must have shape ", dims_str(expected), ", got ",
+                 bind::shape_str(out));
+  MASKPREP_CHECK(out.writeable() && (out.flags() & py::array::c_style),
+                 "out must be a writeable C-contiguous array");
+  const py::array raw = py::array::ensure(rows_in);
+  MASKPREP_CHECK(raw && (raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u'),
+                 "rows must be an integer array");
+  using int64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  const auto given = int64_array::ensure(raw);
+  MASKPREP_CHECK(given && given.ndim() == 1 && given.shape(0) == n_rois,
+                 "rows must be a 1-d integer array with one entry per box (", n_rois, ")");
+  std::vector<char> used(static_cast<size_t>(out.shape(0)), 0);
+  rows.assign(given.data(), given.data() + n_rois);
+  for (index_t i = 0; i < n_rois; ++i) {
+    const index_t row = rows[static_cast<size_t>(i)];
+    MASKPREP_CHECK(row >= 0 && row < out.shape(0), "rows[", i, "] must be in [0, ", out.shape(0),
+                   "), got ", row);
+    MASKPREP_CHECK(!used[static_cast<size_t>(row)], "rows must be distinct, got ", row, " twice");
+    used[static_cast<size_t>(row)] = 1;
+  }
+  return out;
+}
+
 template <typename T>
 py::array forward(const py::array& features_in, const py::array& rois_in, RoiAlignSpec spec,
-                  int threads) {
+                  int threads, const py::object& out_in, const py::object& rows_in) {
   const auto features = carray<T>::ensure(features_in);
   const auto rois = checked_rois<T>(rois_in, features_in);
   const index_t n_rois = rois.shape(0);
-  carray<T> out(output_dims(spec, n_rois));
+  std::vector<index_t> rows;
+  MASKPREP_CHECK(!out_in.is_none() || rows_in.is_none(), "rows needs out");
+  py::array_t<T> out = out_in.is_none() ? py::array_t<T>(output_dims(spec, n_rois))
+                                        : checked_out<T>(out_in, rows_in, spec, n_rois, rows);
   const T* f = features.data();
   const T* r = rois.data();
   T* o = out.mutable_data();
+  const index_t* rw = out_in.is_none() ? nullptr : rows.data();
   {
     // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
     py::gil_scoped_release release;
-    roi_align_forward(f, r, n_rois, spec, o, threads);
+    roi_align_forward(f, r, n_rois, spec, o, threads, rw);
   }
   return std::move(out);
 }
@@ -152,18 +191,21 @@ void bind_roi_align(py::module_& m) {
       "roi_align_forward",
       [](const py::array& features, const py::array& rois, const py::tuple& output_size,
          double spatial_scale, index_t sampling_ratio, bool aligned, const std::string& mode,
-         const std::string& layout, const py::object& num_threads) {
+         const std::string& layout, const py::object& num_threads, const py::object& out,
+         const py::object& rows) {
         RoiAlignSpec spec =
             make_spec(output_size, spatial_scale, sampling_ratio, aligned, mode, layout);
         set_feature_shape(spec, dims_of(features), "features");
         const int threads = bind::resolve_threads(num_threads);
-        return is_float64(features) ? forward<double>(features, rois, spec, threads)
-                                    : forward<float>(features, rois, spec, threads);
+        return is_float64(features) ? forward<double>(features, rois, spec, threads, out, rows)
+                                    : forward<float>(features, rois, spec, threads, out, rows);
       },
       py::arg("features"), py::arg("rois"), py::arg("output_size"), py::arg("spatial_scale"),
       py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"), py::arg("layout"),
-      py::arg("num_threads"),
-      "RoI Align of (K, 5) rois over 4-d features (layout 'NCHW' or 'NHWC'), float32/float64.");
+      py::arg("num_threads"), py::kw_only(), py::arg("out") = py::none(),
+      py::arg("rows") = py::none(),
+      "RoI Align of (K, 5) rois over 4-d features (layout 'NCHW' or 'NHWC'), float32/float64; "
+      "with out and rows, box k fills out[rows[k]] in place and out is returned.");
   m.def(
       "roi_align_backward",
       [](const py::array& grad_output, const py::array& rois, const py::tuple& features_shape,

@@ -3,22 +3,32 @@
 // Every sample point is computed once per RoI into a table (four pixel offsets, four weights)
 // shared by all channels, with torchvision's float expressions evaluated in torchvision's order;
 // the channel loops then only gather and accumulate. NHWC runs the channel loop innermost over
-// contiguous memory (vectorised, AVX2 when the CPU has it). NCHW transposes an image to HWC when
-// its RoIs sample it densely enough to repay the copy (see forward_nchw), else it runs a block of
-// channels per sample so that each table entry is loaded once per block, not once per channel.
+// contiguous memory (float32 with AVX2: 64 channels of a bin accumulated in registers). NCHW
+// transposes an image to HWC when its RoIs sample it densely enough to repay the copy (see
+// forward_nchw), else it runs a block of channels per sample so that each table entry is loaded
+// once per block, not once per channel.
 #include "maskprep/roi_align.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "maskprep/parallel.hpp"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MASKPREP_ROI_AVX2 1
 #define MASKPREP_TARGET_AVX2 __attribute__((target("avx2")))
+#include <immintrin.h>
 #else
 #define MASKPREP_ROI_AVX2 0
 #endif
@@ -263,10 +273,74 @@ inline void pool_nhwc_roi(const RoiGrid<T>& g, const T* image, index_t channels,
 }
 
 #if MASKPREP_ROI_AVX2
-template <typename T, bool kMax>
-MASKPREP_TARGET_AVX2 void pool_nhwc_roi_avx2(const RoiGrid<T>& g, const T* image,
-                                             index_t channels, index_t bins, T* out) {
-  pool_nhwc_roi<T, kMax>(g, image, channels, bins, out);
+// Channels [c, c + 8 * NV) of one bin, accumulated in registers over the bin's samples (the
+// generic loop above keeps the accumulator in memory: a load and a store per sample). Per lane
+// the same expressions in the same order: ((w1*v1 + w2*v2) + w3*v3) + w4*v4, then acc + v (avg,
+// from +0) or v > acc ? v : acc (max, from the first sample; _mm256_max_ps(v, acc) is exactly
+// that, NaN included), then acc / count.
+template <bool kMax, int NV>
+MASKPREP_TARGET_AVX2 inline void bin_chunk_avx2(const Sample<float>* smp, index_t n,
+                                                const float* image, index_t channels, index_t c,
+                                                float count, float* out) {
+  __m256 acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = _mm256_setzero_ps();
+  for (index_t k = 0; k < n; ++k) {
+    const Sample<float>& sm = smp[k];
+    const float* p1 = image + sm.pos[0] * channels + c;
+    const float* p2 = image + sm.pos[1] * channels + c;
+    const float* p3 = image + sm.pos[2] * channels + c;
+    const float* p4 = image + sm.pos[3] * channels + c;
+    const __m256 w1 = _mm256_set1_ps(sm.w[0]), w2 = _mm256_set1_ps(sm.w[1]);
+    const __m256 w3 = _mm256_set1_ps(sm.w[2]), w4 = _mm256_set1_ps(sm.w[3]);
+    for (int j = 0; j < NV; ++j) {
+      __m256 v = _mm256_add_ps(_mm256_mul_ps(w1, _mm256_loadu_ps(p1 + 8 * j)),
+                               _mm256_mul_ps(w2, _mm256_loadu_ps(p2 + 8 * j)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(w3, _mm256_loadu_ps(p3 + 8 * j)));
+      v = _mm256_add_ps(v, _mm256_mul_ps(w4, _mm256_loadu_ps(p4 + 8 * j)));
+      if (kMax) {
+        acc[j] = k == 0 ? v : _mm256_max_ps(v, acc[j]);
+      } else {
+        acc[j] = _mm256_add_ps(acc[j], v);
+      }
+    }
+  }
+  const __m256 cnt = _mm256_set1_ps(count);
+  for (int j = 0; j < NV; ++j) {
+    _mm256_storeu_ps(out + c + 8 * j, kMax ? acc[j] : _mm256_div_ps(acc[j], cnt));
+  }
+}
+
+template <bool kMax>
+MASKPREP_TARGET_AVX2 void pool_nhwc_roi_avx2(const RoiGrid<float>& g, const float* image,
+                                             index_t channels, index_t bins, float* out) {
+  const index_t n = g.samples_per_bin;
+  for (index_t bin = 0; bin < bins; ++bin) {
+    const Sample<float>* smp = g.samples.data() + bin * n;
+    float* o = out + bin * channels;
+    index_t c = 0;
+    for (; c + 64 <= channels; c += 64) {
+      bin_chunk_avx2<kMax, 8>(smp, n, image, channels, c, g.count, o);
+    }
+    for (; c + 8 <= channels; c += 8) {
+      bin_chunk_avx2<kMax, 1>(smp, n, image, channels, c, g.count, o);
+    }
+    for (; c < channels; ++c) {  // fewer than 8 channels left
+      float acc = 0;
+      for (index_t k = 0; k < n; ++k) {
+        const Sample<float>& sm = smp[k];
+        const float v = sm.w[0] * image[sm.pos[0] * channels + c] +
+                        sm.w[1] * image[sm.pos[1] * channels + c] +
+                        sm.w[2] * image[sm.pos[2] * channels + c] +
+                        sm.w[3] * image[sm.pos[3] * channels + c];
+        if (kMax) {
+          acc = (k == 0 || v > acc) ? v : acc;
+        } else {
+          acc += v;
+        }
+      }
+      o[c] = kMax ? acc : acc / g.count;
+    }
+  }
 }
 #endif
 
@@ -276,27 +350,82 @@ void pool_nhwc(const RoiGrid<T>& g, const T* image, const RoiAlignSpec& s, T* ou
   const index_t bins = s.pooled_height * s.pooled_width;
   const bool mx = s.mode == RoiPoolMode::max;
 #if MASKPREP_ROI_AVX2
-  if (cpu_has_avx2()) {
-    (mx ? pool_nhwc_roi_avx2<T, true> : pool_nhwc_roi_avx2<T, false>)(g, image, s.channels, bins,
-                                                                      out);
-    return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (cpu_has_avx2()) {
+      (mx ? pool_nhwc_roi_avx2<true> : pool_nhwc_roi_avx2<false>)(g, image, s.channels, bins, out);
+      return;
+    }
   }
 #endif
   (mx ? pool_nhwc_roi<T, true> : pool_nhwc_roi<T, false>)(g, image, s.channels, bins, out);
 }
 
-// dst (cols, rows) = transpose of src (rows, cols), in cache-sized tiles; tile rows in parallel.
+// dst (cols, rows) = transpose of src (rows, cols), the block [i0, i1) x [j0, j1) of it.
+template <typename T>
+void transpose_block(const T* src, index_t rows, index_t cols, T* dst, index_t i0, index_t i1,
+                     index_t j0, index_t j1) {
+  for (index_t j = j0; j < j1; ++j) {
+    for (index_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
+  }
+}
+
+#if MASKPREP_ROI_AVX2
+// One 8 x 8 block: rows of src (stride ss) become rows of dst (stride ds).
+MASKPREP_TARGET_AVX2 inline void transpose8x8(const float* src, index_t ss, float* dst,
+                                              index_t ds) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ss);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
+// Columns [j0, j1) in 8 x 8 register blocks: the scalar loop loads one element at a time from
+// rows a whole plane apart, ~4x slower on a 256 x 54,400 image.
+MASKPREP_TARGET_AVX2 void transpose_cols_avx2(const float* src, index_t rows, index_t cols,
+                                              float* dst, index_t j0, index_t j1) {
+  const index_t i8 = rows - rows % 8;
+  const index_t j8 = j0 + (j1 - j0) / 8 * 8;
+  for (index_t i = 0; i < i8; i += 8) {
+    for (index_t j = j0; j < j8; j += 8) {
+      transpose8x8(src + i * cols + j, cols, dst + j * rows + i, rows);
+    }
+  }
+  transpose_block(src, rows, cols, dst, i8, rows, j0, j8);
+  transpose_block(src, rows, cols, dst, index_t{0}, rows, j8, j1);
+}
+#endif
+
+// dst (cols, rows) = transpose of src (rows, cols); strips of columns in parallel, each strip's
+// destination rows (kStrip * rows elements) staying in cache while it is filled.
 template <typename T>
 void transpose(const T* src, index_t rows, index_t cols, T* dst, int num_threads) {
-  constexpr index_t kTile = 32;
-  const index_t col_tiles = (cols + kTile - 1) / kTile;
-  parallel_for(col_tiles, num_threads, [&](index_t t) {
-    const index_t j0 = t * kTile, j1 = std::min(cols, j0 + kTile);
-    for (index_t i0 = 0; i0 < rows; i0 += kTile) {
-      const index_t i1 = std::min(rows, i0 + kTile);
-      for (index_t j = j0; j < j1; ++j) {
-        for (index_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
+  constexpr index_t kStrip = 128;
+  const index_t strips = (cols + kStrip - 1) / kStrip;
+  parallel_for(strips, num_threads, [&](index_t t) {
+    const index_t j0 = t * kStrip, j1 = std::min(cols, j0 + kStrip);
+#if MASKPREP_ROI_AVX2
+    if constexpr (std::is_same_v<T, float>) {
+      if (cpu_has_avx2()) {
+        transpose_cols_avx2(src, rows, cols, dst, j0, j1);
+        return;
       }
+    }
+#endif
+    constexpr index_t kTile = 32;  // rows per pass: the strip's source lines stay in cache
+    for (index_t i0 = 0; i0 < rows; i0 += kTile) {
+      transpose_block(src, rows, cols, dst, i0, std::min(rows, i0 + kTile), j0, j1);
     }
   });
 }
@@ -340,9 +469,12 @@ void check_call(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
   }
 }
 
-// Threads for `work` channel-samples in all: small calls stay on one thread.
+// Threads for `work` channel-samples in all: small calls stay on one thread. 2^20 of them are
+// ~0.1 ms vectorised (~3 ms gathered from NCHW planes): enough to pay for a worker that a loaded
+// machine takes milliseconds to schedule, which the small levels of an FPN pyramid (a few dozen
+// boxes, 2^16 per thread before) did not.
 int roi_threads(int num_threads, index_t work) {
-  constexpr index_t kMinWorkPerThread = index_t{1} << 16;
+  constexpr index_t kMinWorkPerThread = index_t{1} << 20;
   return threads_for_work(num_threads, work, kMinWorkPerThread);
 }
 
@@ -408,14 +540,36 @@ void backward_block(const T* grad_out, const T* rois, index_t n_rois, const RoiA
   }
 }
 
-// NCHW forward, image by image. Where an image's RoIs take many samples per pixel of the map,
+struct ScratchFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// An uninitialised buffer for a transposed image (tens of MB, written once, read a few times).
+// On Linux it is 2 MB-aligned and advised into transparent huge pages: faulting in 4 KB pages
+// cost about a tenth of the 4-level FPN call.
+template <typename T>
+T* scratch_alloc(index_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, bytes);
+  if (p) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure just keeps small pages
+#else
+  void* p = std::malloc(static_cast<size_t>(n) * sizeof(T));  // MSVC has no std::aligned_alloc
+#endif
+  if (!p) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+// NCHW forward, image by image. Where an image's RoIs take enough samples per pixel of the map,
 // the image is first transposed to HWC (one image of scratch memory) and pooled by the
 // channel-vectorised NHWC loop, whose per-channel arithmetic is the same, so the result is too.
-// Contiguous channel rows beat gathering each sample from C planes far apart by ~3x here, and
-// the copy costs about what pooling ~0.7 samples per map pixel does, hence the threshold.
+// Contiguous channel rows beat gathering each sample from C planes far apart by ~5x here, and
+// the (8x8-block, huge-page) copy costs about what gathering ~0.3 samples per map pixel does
+// (measured on 256 x 200 x 272: 25 RoIs of 14x14 break even), hence the threshold.
 template <typename T>
 void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& s, T* out,
-                  int threads) {
+                  const index_t* out_rows, int threads) {
   const index_t hw = s.height * s.width;
   const index_t bins = s.pooled_height * s.pooled_width;
   const index_t per_roi = s.channels * bins;
@@ -426,14 +580,15 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
     by_image[static_cast<size_t>(box.batch_index)].push_back(n);
     samples[static_cast<size_t>(box.batch_index)] += bins * box.grid_h * box.grid_w;
   }
-  std::vector<T> hwc;
+  std::unique_ptr<T, ScratchFree> hwc;
   for (index_t b = 0; b < s.batch; ++b) {
     const std::vector<index_t>& ids = by_image[static_cast<size_t>(b)];
     const T* image = features + b * s.channels * hw;
-    const bool transposed = samples[static_cast<size_t>(b)] >= hw;
+    const bool transposed = 3 * samples[static_cast<size_t>(b)] >= hw;
     if (transposed) {
-      hwc.resize(static_cast<size_t>(s.channels * hw));
-      transpose(image, s.channels, hw, hwc.data(), threads);
+      if (!hwc) hwc.reset(scratch_alloc<T>(s.channels * hw));
+      // Threads by the copy's own size (an element moved ~ a channel-sample pooled).
+      transpose(image, s.channels, hw, hwc.get(), roi_threads(threads, s.channels * hw));
     }
     const int image_threads = roi_threads(threads, samples[static_cast<size_t>(b)] * s.channels);
     parallel_for(static_cast<index_t>(ids.size()), image_threads, [&](index_t i) {
@@ -442,13 +597,14 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
       thread_local RoiGrid<T> g;
       thread_local std::vector<T> pooled;
       build_grid(rois + 5 * n, s, g);
+      T* dst = out + (out_rows ? out_rows[n] : n) * per_roi;
       if (!transposed) {
-        pool_nchw(g, image, s, out + n * per_roi);
+        pool_nchw(g, image, s, dst);
         return;
       }
       pooled.resize(static_cast<size_t>(per_roi));
-      pool_nhwc(g, hwc.data(), s, pooled.data());
-      transpose(pooled.data(), bins, s.channels, out + n * per_roi, 1);
+      pool_nhwc(g, hwc.get(), s, pooled.data());
+      transpose(pooled.data(), bins, s.channels, dst, 1);
     });
   }
 }
@@ -457,7 +613,7 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
 
 template <typename T>
 void roi_align_forward(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
-                       T* out, int num_threads) {
+                       T* out, int num_threads, const index_t* out_rows) {
   check_call(rois, n_rois, spec);
   const index_t per_roi = spec.channels * spec.pooled_height * spec.pooled_width;
   if (per_roi == 0 || n_rois == 0) return;
@@ -467,11 +623,12 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
     parallel_for(n_rois, threads, [&](index_t n) {
       thread_local RoiGrid<T> g;  // reused: its sample table can be large
       build_grid(rois + 5 * n, spec, g);
-      pool_nhwc(g, features + g.batch_index * image_size, spec, out + n * per_roi);
+      pool_nhwc(g, features + g.batch_index * image_size, spec,
+                out + (out_rows ? out_rows[n] : n) * per_roi);
     });
     return;
   }
-  forward_nchw(features, rois, n_rois, spec, out, threads);
+  forward_nchw(features, rois, n_rois, spec, out, out_rows, threads);
 }
 
 template <typename T>
@@ -499,9 +656,9 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
 }
 
 template void roi_align_forward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
-                                       float*, int);
+                                       float*, int, const index_t*);
 template void roi_align_forward<double>(const double*, const double*, index_t,
-                                        const RoiAlignSpec&, double*, int);
+                                        const RoiAlignSpec&, double*, int, const index_t*);
 template void roi_align_backward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
                                         const float*, float*, int);
 template void roi_align_backward<double>(const double*, const double*, index_t,

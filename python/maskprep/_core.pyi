@@ -62,6 +62,9 @@ def roi_align_forward(
     mode: str,
     layout: str,
     num_threads: int | None,
+    *,
+    out: npt.NDArray[np.floating[Any]] | None = None,
+    rows: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.floating[Any]]: ...
 def roi_align_backward(
     grad_output: npt.NDArray[np.floating[Any]],

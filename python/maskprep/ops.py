@@ -393,8 +393,39 @@ def multi_scale_roi_align(
     k_min = int(-np.log2(np.float32(scales[0])))
     k_max = int(-np.log2(np.float32(scales[-1])))
     levels = _fpn_levels(boxes, k_min, k_max, canonical_scale, canonical_level, eps)
+    # Plain CPU maps without autograd: each level's kernel writes its boxes' rows of the result
+    # in place (scattering the per-level outputs afterwards copied the whole result once more).
+    if _is_tensor(first):
+        in_place = all(
+            _is_tensor(f)
+            and f.device.type == "cpu"
+            and f.dtype == first.dtype
+            and f.is_contiguous()
+            and not (f.requires_grad and torch.is_grad_enabled())
+            for f in levels_in
+        )
+    else:
+        in_place = all(not _is_tensor(f) and np.asarray(f).dtype == dtype for f in levels_in)
     for level, (feature, scale) in enumerate(zip(levels_in, scales)):
         idx = np.nonzero(levels == level)[0]
+        if in_place:
+            array = feature.detach().numpy() if _is_tensor(feature) else np.asarray(feature)
+            level_rois = rois[idx].numpy() if _is_tensor(rois) else rois[idx]
+            out = result.numpy() if _is_tensor(result) else result
+            _core.roi_align_forward(
+                array,
+                level_rois,
+                output_size,
+                float(scale),
+                int(sampling_ratio),
+                bool(aligned),
+                mode,
+                "NCHW",
+                num_threads,
+                out=out,
+                rows=idx,
+            )
+            continue
         if _is_tensor(first):
             idx = torch.as_tensor(idx, device=first.device)
         result[idx] = pool(feature, rois[idx], scale)

@@ -49,12 +49,14 @@ struct RoiAlignSpec {
 // Pools `n_rois` boxes from `features`. rois: (n_rois, 5) rows (batch_index, x1, y1, x2, y2) in
 // input-image coordinates; the batch index must lie in [0, batch) and is truncated to an
 // integer. out: n_rois * channels * pooled_height * pooled_width elements in the layout above,
-// every one written. Throws std::invalid_argument (before any work) for non-positive sizes, a
-// non-finite or non-positive spatial_scale, non-finite box coordinates, a batch index out of
-// range, or an adaptive grid too large for 32-bit counts.
+// every one written. With `out_rows` (n_rois distinct entries), RoI n writes output row
+// out_rows[n] instead of row n, so that the levels of an FPN pyramid fill one result in place;
+// rows not listed are left untouched. Throws std::invalid_argument (before any work) for
+// non-positive sizes, a non-finite or non-positive spatial_scale, non-finite box coordinates, a
+// batch index out of range, or an adaptive grid too large for 32-bit counts.
 template <typename T>
 void roi_align_forward(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
-                       T* out, int num_threads);
+                       T* out, int num_threads, const index_t* out_rows = nullptr);
 
 // Gradient of roi_align_forward with respect to the features. grad_out has the output's shape
 // and layout; grad_features (the features' shape and layout) is overwritten. The max mode routes
