@@ -9,7 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
+# OpenBLAS (numpy's, scipy's) keeps its worker threads spinning after any BLAS call; on this
+# 2-core machine they steal the second core from the kernels being timed. Nothing here needs
+# threaded BLAS. Must be set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 import pytest
 
 REPO = Path(__file__).resolve().parent

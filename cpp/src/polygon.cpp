@@ -57,6 +57,10 @@ int first_true(int estimate, int t_max, Pred&& pred) {
 // Sorts toggle positions x*h + y given their columns x. A boundary crosses each column a few
 // times, so bucketing by column and insertion-sorting each bucket is linear, where a comparison
 // sort of every crossing dominated the rasterizer's profile.
+struct SortScratch {
+  std::vector<index_t> start, sorted;
+};
+
 void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
   if (a.size() < 32) {
     std::sort(a.begin(), a.end());
@@ -64,16 +68,15 @@ void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
   }
   const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
   const index_t x_min = *lo;
-  thread_local std::vector<index_t> start_tls, sorted_tls;
-  // Plain pointers in the loops: every touch of a thread_local costs a __tls_get_addr call.
-  std::vector<index_t>& sorted = sorted_tls;
-  start_tls.assign(static_cast<size_t>(*hi - x_min + 2), 0);
+  auto& buffers = detail::thread_scratch<SortScratch, SortScratch>();
+  std::vector<index_t>& sorted = buffers.sorted;
+  buffers.start.assign(static_cast<size_t>(*hi - x_min + 2), 0);
   sorted.resize(a.size());
-  index_t* start = start_tls.data();
+  index_t* start = buffers.start.data();
   index_t* out = sorted.data();
   const index_t* in = a.data();
   const index_t* col = cols.data();
-  const size_t n = a.size(), n_buckets = start_tls.size();
+  const size_t n = a.size(), n_buckets = buffers.start.size();
   for (size_t i = 0; i < n; ++i) ++start[col[i] - x_min + 1];
   for (size_t c = 1; c < n_buckets; ++c) start[c] += start[c - 1];
   for (size_t i = 0; i < n; ++i) out[start[col[i] - x_min]++] = in[i];
@@ -110,6 +113,15 @@ std::string check(const double* xy, index_t num_values, index_t min_points) {
   return {};
 }
 
+namespace {
+
+struct RasterScratch {
+  std::vector<int> x, y;
+  std::vector<index_t> a, cols;
+};
+
+}  // namespace
+
 void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
   out.clear();
   if (h == 0 || w == 0) {  // an empty image: the same [0] as encoding an empty mask
@@ -117,15 +129,13 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
     return;
   }
   // Scratch reused across calls on this thread: rasterizing is allocation-bound otherwise.
-  thread_local std::vector<int> x_tls, y_tls;
-  thread_local std::vector<index_t> a_tls, cols_tls;
-  // Plain references/pointers below: every touch of a thread_local costs a __tls_get_addr call.
-  std::vector<index_t>& a = a_tls;
-  std::vector<index_t>& cols = cols_tls;
-  x_tls.resize(static_cast<size_t>(k) + 1);
-  y_tls.resize(static_cast<size_t>(k) + 1);
-  int* x = x_tls.data();
-  int* y = y_tls.data();
+  auto& scratch = detail::thread_scratch<RasterScratch, RasterScratch>();
+  std::vector<index_t>& a = scratch.a;
+  std::vector<index_t>& cols = scratch.cols;
+  scratch.x.resize(static_cast<size_t>(k) + 1);
+  scratch.y.resize(static_cast<size_t>(k) + 1);
+  int* x = scratch.x.data();
+  int* y = scratch.y.data();
   a.clear();
   cols.clear();
   for (index_t j = 0; j < k; ++j) x[j] = static_cast<int>(kScale * xy[j * 2 + 0] + .5);
