@@ -339,10 +339,20 @@ def test_bench_report_from_json(tmp_path):
 
 @pytest.mark.slow
 def test_bench_runs_the_suite(tmp_path):
+    # A group on synthetic data (runs without ../shared/data): skimage against maskprep.
     pytest.importorskip("matplotlib")
+    pytest.importorskip("skimage")
     out = tmp_path / "report"
-    assert cli.main(["bench", "-k", "test_area", "--out", str(out), "--quiet"]) == 0
-    assert "rle-area" in (out / "report.md").read_text()
+    assert cli.main(["bench", "-k", "remove_small_objects", "--out", str(out), "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    assert "remove-small-objects" in report and "skimage" in report
+    assert (out / "report.png").stat().st_size > 0
+
+
+def test_bench_with_nothing_run_says_so(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["bench", "-k", "no_such_benchmark", "--out", str(out), "--quiet"]) == 1
+    assert "no benchmark ran" in capsys.readouterr().err
 
 
 def _box_only(data, every=2):

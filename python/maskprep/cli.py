@@ -403,12 +403,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"--benchmark-json={json_path}",
             "-p",
             "no:cacheprovider",
+            # all selected cases skipped (e.g. no ../shared/data): reported below, not a failure
+            "-W",
+            "ignore:Not saving anything:pytest_benchmark.logger.PytestBenchmarkWarning",
         ]
         if args.keyword:
             cmd += ["-k", args.keyword]
+        json_path.unlink(missing_ok=True)
         rc = subprocess.call(cmd, cwd=bench_dir.parent)
-        if rc != 0:
+        if rc not in (0, 5):  # 5: pytest selected nothing, reported below
             return _fail("bench", f"the benchmark run failed (pytest exit {rc})", 1)
+        if not json_path.exists():
+            return _fail(
+                "bench",
+                "no benchmark ran: every selected case was skipped or deselected (most need "
+                "the real data in ../shared/data; see pytest's skip reasons above)",
+                1,
+            )
     table = benchreport.rows(json_path)
     (args.out / "report.md").write_text(benchreport.markdown(table))
     _say(args, benchreport.markdown(table))
