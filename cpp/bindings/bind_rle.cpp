@@ -359,7 +359,8 @@ py::list merge_groups(py::handle groups, bool intersect, py::object num_threads)
     py::gil_scoped_release release;  // only C++ buffers below; `keep` pins the Python strings
     index_t work = 0;
     for (const auto& g : in) work += static_cast<index_t>(g.size());
-    parallel_for(static_cast<index_t>(n), threads_for_work(nt, work, 256), [&](index_t i) {
+    // ~3 us per RLE: 32 RLEs per thread repay waking one
+    parallel_for(static_cast<index_t>(n), threads_for_work(nt, work, 32), [&](index_t i) {
       RleInputs& g = in[static_cast<size_t>(i)];
       parse_rles(g, 1);
       if (g.size() == 0) return;  // pycocotools' merge([]) is the empty {'size': [0, 0]}

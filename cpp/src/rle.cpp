@@ -285,22 +285,33 @@ count_t intersection(const Foreground& a, const Foreground& b) {
   return inter;
 }
 
-// Union and intersection of two sorted, disjoint, non-touching interval lists.
-void union_intervals(const Foreground& a, const Foreground& b, Foreground& out) {
+// Intersection of two sorted, disjoint, non-touching interval lists.
+// a ∪ the foreground runs of `counts`, read straight from the counts (union_intervals without
+// first building b's interval lists: merge's common case, one pass per input).
+void union_counts(const Foreground& a, const Counts& counts, Foreground& out) {
   out.start.clear();
   out.end.clear();
-  size_t i = 0, j = 0;
-  while (i < a.start.size() || j < b.start.size()) {
-    const bool take_a = j == b.start.size() || (i < a.start.size() && a.start[i] <= b.start[j]);
-    const count_t s = take_a ? a.start[i] : b.start[j];
-    const count_t e = take_a ? a.end[i++] : b.end[j++];
+  auto emit = [&out](count_t s, count_t e) {
     if (!out.end.empty() && s <= out.end.back()) {
-      out.end.back() = std::max(out.end.back(), e);  // overlapping or touching: extend
+      if (e > out.end.back()) out.end.back() = e;  // overlapping or touching: extend
     } else {
       out.start.push_back(s);
       out.end.push_back(e);
     }
+  };
+  const count_t* as = a.start.data();
+  const count_t* ae = a.end.data();
+  const size_t na = a.start.size();
+  size_t i = 0;
+  count_t pos = 0;
+  for (size_t j = 0; j < counts.size(); ++j) {
+    const count_t s = pos;
+    pos += counts[j];
+    if (!(j & 1) || pos == s) continue;  // background, or an empty foreground run
+    for (; i < na && as[i] <= s; ++i) emit(as[i], ae[i]);
+    emit(s, pos);
   }
+  for (; i < na; ++i) emit(as[i], ae[i]);
 }
 
 void intersect_intervals(const Foreground& a, const Foreground& b, Foreground& out) {
@@ -326,12 +337,19 @@ void intersect_intervals(const Foreground& a, const Foreground& b, Foreground& o
 
 // ---- strings ------------------------------------------------------------------------------------
 
+namespace {
+struct StringScratch {};  // tag for append_string's per-thread buffer
+struct CountsScratch {};  // tag for from_string's
+}  // namespace
+
 void append_string(const count_t* counts, index_t m, std::string& out) {
-  // Written through a raw pointer into a buffer sized for the worst case (13 characters per
-  // 64-bit value), then trimmed: per-character push_back dominated the cost.
-  const size_t old = out.size();
-  out.resize(old + static_cast<size_t>(m) * 13);
-  char* p = &out[old];
+  // Written through a raw pointer into a per-thread buffer sized for the worst case (13
+  // characters per 64-bit value), then appended: per-character push_back, or zero-filling the
+  // worst case inside `out`, dominated the cost.
+  std::vector<char>& buffer = detail::thread_scratch<std::vector<char>, StringScratch>();
+  if (buffer.size() < static_cast<size_t>(m) * 13) buffer.resize(static_cast<size_t>(m) * 13);
+  char* const first = buffer.data();
+  char* p = first;
   for (index_t i = 0; i < m; ++i) {
     std::int64_t x = static_cast<std::int64_t>(counts[i]);
     if (i > 2) x -= static_cast<std::int64_t>(counts[i - 2]);
@@ -344,7 +362,7 @@ void append_string(const count_t* counts, index_t m, std::string& out) {
       *p++ = static_cast<char>(c + 48);
     }
   }
-  out.resize(static_cast<size_t>(p - out.data()));
+  out.append(first, static_cast<size_t>(p - first));
 }
 
 std::string to_string(const Counts& counts) {
@@ -358,8 +376,11 @@ count_t from_string(const char* s, index_t len, Counts& counts) {
   // Counts are capped at 2^62 (far beyond any image), so a count plus a 60-bit delta never
   // overflows and the checks below are plain compares on registers.
   constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
-  counts.resize(static_cast<size_t>(len));  // at least one character per count
-  count_t* out = counts.data();
+  // Decoded into a per-thread buffer (at least one character per count, so len bounds it)
+  // and copied out once: sizing `counts` to len would zero-fill twice what is kept.
+  std::vector<count_t>& buffer = detail::thread_scratch<std::vector<count_t>, CountsScratch>();
+  if (buffer.size() < static_cast<size_t>(len)) buffer.resize(static_cast<size_t>(len));
+  count_t* out = buffer.data();
   size_t m = 0;
   std::int64_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
   count_t sum = 0;
@@ -397,7 +418,7 @@ count_t from_string(const char* s, index_t len, Counts& counts) {
     sum += static_cast<count_t>(x);
     sum_overflow |= sum < static_cast<count_t>(x);
   }
-  counts.resize(m);
+  counts.assign(out, out + m);
   MASKPREP_CHECK(!sum_overflow, "RLE counts overflow 64 bits");
   return sum;
 }
@@ -578,13 +599,13 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   acc.area = 0;
   foreground_runs(*rles[0], acc);
   for (size_t r = 1; r < n; ++r) {
-    b.start.clear();
-    b.end.clear();
-    foreground_runs(*rles[r], b);
     if (intersect) {
+      b.start.clear();
+      b.end.clear();
+      foreground_runs(*rles[r], b);
       intersect_intervals(acc, b, next);
     } else {
-      union_intervals(acc, b, next);
+      union_counts(acc, *rles[r], next);
     }
     std::swap(acc, next);
   }
