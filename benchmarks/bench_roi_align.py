@@ -54,7 +54,13 @@ def subset(benchmark, rows):
 
 
 CONFIGS = [(7, 2), (7, -1), (14, 2), (14, -1)]  # (output size, sampling_ratio)
-IMPLS = ["torchvision", "nchw-1", "nchw-all", "nhwc-1", "nhwc-all"]
+IMPLS = [
+    "torchvision",
+    "maskprep-nchw-1",
+    "maskprep-nchw-all",
+    "maskprep-nhwc-1",
+    "maskprep-nhwc-all",
+]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -69,7 +75,7 @@ def test_roi_align_forward(benchmark, data, size, sampling_ratio, impl):
         ours = ops.roi_align(data["nchw"], rois, *args, num_threads=-1)
         np.testing.assert_array_equal(out.numpy(), ours)
         return
-    layout, threads = impl.split("-")
+    _, layout, threads = impl.split("-")
     features = data[layout]
     out = benchmark(
         ops.roi_align,
@@ -99,6 +105,29 @@ def fpn():
     boxes = [torch.from_numpy(rois[rois[:, 0] == b, 1:]) for b in range(N)]
     pooler = torchvision.ops.MultiScaleRoIAlign(list(levels), 7, 2)
     return levels, boxes, image_shapes, pooler
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.parametrize("size, sampling_ratio", CONFIGS)
+def test_roi_align_forward_cuda(benchmark, data, size, sampling_ratio):
+    """torchvision's CUDA kernel in the same groups as the CPU cases (maskprep hands CUDA
+    tensors to it), timed with a synchronize; the result must equal the CPU kernel's to float
+    rounding (CUDA sums in its own order)."""
+    benchmark.group = f"roi_align-{size}x{size}-s{sampling_ratio}"
+    benchmark.extra_info["impl"] = "torchvision-cuda"
+    args = ((size, size), SCALE, sampling_ratio, True)
+    features = data["torch"].cuda()
+    rois = torch.from_numpy(subset(benchmark, data["rois"])).cuda()
+
+    def run():
+        out = ops.roi_align(features, rois, *args)
+        torch.cuda.synchronize()
+        return out
+
+    run()  # warm-up: CUDA context and kernel load
+    out = benchmark(run)
+    ref = ops.roi_align(data["nchw"], rois.cpu().numpy(), *args, num_threads=-1)
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("impl", ["torchvision", "maskprep-1", "maskprep-all"])

@@ -636,3 +636,30 @@ def test_boxes_maskrcnn_with_a_weights_file(tmp_path):
         assert a["area"] == float(M.area(e))
     missing = ["boxes", str(src), "-o", str(out), "--method", "maskrcnn", "--images", str(sample)]
     assert cli.main([*missing, "--weights", str(tmp_path / "nope.pth")]) == 2
+
+
+def test_bench_report_finds_the_impl_of_each_case():
+    from maskprep import benchreport
+
+    def case(median, params=None, extra=None):
+        return {
+            "group": "g",
+            "name": "t",
+            "params": params,
+            "extra_info": extra or {},
+            "stats": {"median": median},
+        }
+
+    data = {
+        "benchmarks": [
+            case(2.0, {"size": 7, "impl": "torchvision"}),
+            case(0.5, {"size": 7, "impl": "maskprep-nchw-1"}),
+            case(0.25, None, {"impl": "maskprep-per-call"}),
+            case(4.0, None, {"impl": "torchvision-cuda"}),
+        ]
+    }
+    rows = {r.impl: r.ratios for r in benchreport.rows(data)}
+    assert rows == {
+        "maskprep-nchw-1": {"torchvision": 4.0, "torchvision-cuda": 8.0},
+        "maskprep-per-call": {"torchvision": 8.0, "torchvision-cuda": 16.0},
+    }

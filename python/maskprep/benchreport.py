@@ -22,7 +22,14 @@ class Row:
 
 
 def _impl(bench: dict) -> str:
+    """Which implementation a case times: its ``impl`` parameter, else ``extra_info["impl"]``,
+    else a parameter naming maskprep, else all its parameters joined, else its name."""
     params = bench.get("params") or {}
+    if "impl" in params:
+        return str(params["impl"])
+    extra = bench.get("extra_info") or {}
+    if "impl" in extra:
+        return str(extra["impl"])
     for v in params.values():
         if str(v).startswith("maskprep"):
             return str(v)
