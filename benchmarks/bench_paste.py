@@ -4,6 +4,8 @@ paste-dense: 100 masks of 28 x 28 pasted into 800 x 1216 at detection-like boxes
 px, some crossing the border): torchvision's paste_masks_in_image (float [N, 1, H, W]) against
 maskprep's bool (N, H, W) on 1 and all threads. paste-rle: what a COCO results writer does,
 torchvision's paste + ``>= 0.5`` + pycocotools.mask.encode, against maskprep's fused paste-to-RLE.
+max-pool-stem: the 3 x 3 stride-2 max pooling after ResNet-50's stem on the (1, 64, 400, 608)
+map of an 800 x 1216 image, torch's F.max_pool2d against maskprep.ops.max_pool2d (the same bits).
 maskrcnn-e2e-cpu: one 800 x 1216 image through torchvision's Mask R-CNN (random weights, score
 threshold 0 so that 100 detections are pasted) against maskprep.models.MaskRCNN with the same
 weights, which returns RLE. Every case checks its result against the anchor. Run with
@@ -90,6 +92,24 @@ def test_paste_rle(benchmark, detections, one_torch_thread, impl):
         out = benchmark(ops.paste_masks, masks, boxes, (H, W), output="rle", num_threads=nt)
         ours = torchvision_rle(masks, boxes)
     assert [r["counts"] for r in out] == [r["counts"] for r in ours]
+
+
+@pytest.fixture(scope="module")
+def stem_map():
+    g = torch.Generator().manual_seed(2)
+    return torch.randn(1, 64, H // 2, W // 2, generator=g).relu()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_max_pool_stem(benchmark, stem_map, one_torch_thread, impl):
+    benchmark.group = "max-pool-stem"
+    expected = torch.nn.functional.max_pool2d(stem_map, 3, 2, 1)
+    if impl == "torchvision":  # torch's op, the one torchvision's ResNet calls
+        out = benchmark(torch.nn.functional.max_pool2d, stem_map, 3, 2, 1)
+    else:
+        nt = 1 if impl == "maskprep-1t" else -1
+        out = benchmark(ops.max_pool2d, stem_map, 3, 2, 1, num_threads=nt)
+    assert torch.equal(out.view(torch.int32), expected.view(torch.int32))
 
 
 # ---- Mask R-CNN end to end ---------------------------------------------------------------------

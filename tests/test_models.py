@@ -181,6 +181,85 @@ def test_registry_weights_errors(torch, monkeypatch):
         MaskRCNN("v1", "COCO_V1", device="cpu")
 
 
+def test_lean_backbone_is_bit_identical(torch, model, image):
+    # The default model runs its ResNet body's batch norms in place and its stem pooling on
+    # maskprep's kernel; the features must equal torchvision's plain modules bit for bit.
+    body = model.model.backbone.body
+    assert type(body.maxpool).__module__ == "maskprep.models"
+    assert type(body.layer1[0].bn3).__name__ == "InPlaceBatchNorm2d"
+    assert type(body.layer2[0].downsample[1]).__name__ == "InPlaceBatchNorm2d"
+    tv = torchvision_model(torch, "v1", model.model.state_dict())  # same keys: loads strictly
+    assert list(model.model.state_dict()) == list(tv.state_dict())
+    x = torch.from_numpy(image).permute(2, 0, 1).float()[None] / 255
+    with torch.inference_mode():
+        ours, ref = model.model.backbone(x.clone()), tv.backbone(x.clone())
+    for name in ref:
+        assert torch.equal(ours[name].view(torch.int32), ref[name].view(torch.int32)), name
+    plain = build(maskprep_backbone=False)
+    assert type(plain.model.backbone.body.maxpool) is torch.nn.MaxPool2d
+    assert plain.predict([image])[0]["masks"] == model.predict([image])[0]["masks"]
+
+
+def test_lean_backbone_leaves_other_devices_and_autograd_to_torch(torch, model):
+    # Off the CPU (here the meta device, standing in for CUDA) and when a gradient is needed,
+    # every swapped layer must run torch's own forward: no numpy, no in-place write.
+    import copy
+
+    body = copy.deepcopy(model.model.backbone.body).to("meta")
+    out = body(torch.empty(1, 3, 64, 96, device="meta"))
+    assert out["3"].shape == (1, 2048, 2, 3) and out["3"].device.type == "meta"
+    bn = copy.deepcopy(model.model.backbone.body.bn1)
+    x = torch.randn(1, 64, 8, 8, requires_grad=True)
+    before = x.detach().clone()
+    bn(x).sum().backward()
+    assert torch.equal(x.detach(), before) and x.grad is not None
+
+
+def frozen_torchvision_model(torch, state_dict):
+    """torchvision's Mask R-CNN as maskrcnn_resnet50_fpn builds it for pretrained weights."""
+    import torchvision
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    backbone = torchvision.models.resnet50(norm_layer=FrozenBatchNorm2d)
+    kw = {k: v for k, v in SMALL.items() if k != "detections_per_img"}
+    tv = torchvision.models.detection.MaskRCNN(
+        _resnet_fpn_extractor(backbone, 3), num_classes=91, box_detections_per_img=30, **kw
+    )
+    tv.load_state_dict(state_dict)
+    return tv.eval()
+
+
+def test_frozen_batch_norm_matches_torchvision(torch, image):
+    m = build(frozen_batch_norm=True)
+    assert type(m.model.backbone.body.layer1[0].bn1).__name__ == "InPlaceFrozenBatchNorm2d"
+    ours = m.predict([image])
+    assert_same_as_torchvision(
+        torch, ours, frozen_torchvision_model(torch, m.model.state_dict()), [image]
+    )
+
+
+def test_registry_weights_build_torchvision_pretrained_model(torch, model, image, monkeypatch):
+    # COCO_V1 means FrozenBatchNorm2d with eps 0 in the body (torchvision's overwrite_eps):
+    # the same model as maskrcnn_resnet50_fpn(weights=COCO_V1), fed the same (here: random,
+    # served from memory instead of the network) state_dict.
+    import torchvision
+    import torchvision.models._api as weights_api
+
+    from maskprep.models import MaskRCNN
+
+    state_dict = {k: v for k, v in model.model.state_dict().items() if "num_batches" not in k}
+    monkeypatch.setattr(weights_api, "load_state_dict_from_url", lambda *a, **k: state_dict)
+    ours = MaskRCNN("v1", "COCO_V1", device="cpu", **SMALL)
+    body = ours.model.backbone.body
+    assert body.layer3[2].bn2.eps == 0.0 and type(body.bn1).__name__ == "InPlaceFrozenBatchNorm2d"
+    kw = {k: v for k, v in SMALL.items() if k != "detections_per_img"}
+    tv = torchvision.models.detection.maskrcnn_resnet50_fpn(
+        weights="COCO_V1", box_detections_per_img=30, **kw
+    )
+    assert_same_as_torchvision(torch, ours.predict([image]), tv.eval(), [image])
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [

@@ -7,6 +7,7 @@ void bind_core(py::module_& m);
 void bind_rle(py::module_& m);
 void bind_roi_align(py::module_& m);
 void bind_paste(py::module_& m);
+void bind_pool(py::module_& m);
 void bind_imgproc(py::module_& m);
 void bind_morphology(py::module_& m);
 void bind_components(py::module_& m);
@@ -20,6 +21,7 @@ PYBIND11_MODULE(_core, m) {
   bind_rle(m);
   bind_roi_align(m);
   bind_paste(m);
+  bind_pool(m);
   bind_imgproc(m);
   bind_morphology(m);
   bind_components(m);

@@ -93,6 +93,16 @@ def paste_masks(
     num_threads: int | None,
 ) -> Any: ...
 
+# ---- pool ---------------------------------------------------------------------------------------
+
+def max_pool2d(
+    input: npt.NDArray[np.floating[Any]],
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    num_threads: int | None = None,
+) -> npt.NDArray[np.floating[Any]]: ...
+
 # ---- imgproc ------------------------------------------------------------------------------------
 def rgb_to_gray(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
 def rgb_to_hsv(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...

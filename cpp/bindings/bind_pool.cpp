@@ -1,0 +1,66 @@
+// Bindings for max pooling (pool.hpp): checks the array, allocates the output and runs the
+// kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and hands tensors over.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bind_util.hpp"
+#include "maskprep/pool.hpp"
+
+namespace py = pybind11;
+using namespace maskprep;
+
+namespace {
+
+template <typename T>
+py::array run(const py::array& input_in, MaxPoolSpec spec, int threads) {
+  const auto input = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(input_in);
+  check_max_pool(spec);
+  std::vector<py::ssize_t> dims(input.shape(), input.shape() + input.ndim());
+  dims[dims.size() - 2] = max_pool_out_size(spec.height, spec.kernel_h, spec.stride_h, spec.pad_h);
+  dims[dims.size() - 1] = max_pool_out_size(spec.width, spec.kernel_w, spec.stride_w, spec.pad_w);
+  py::array_t<T> out(dims);
+  const T* in = input.data();
+  T* o = out.mutable_data();
+  {
+    // Safe without the GIL: the kernel touches only these two buffers, kept alive here.
+    py::gil_scoped_release release;
+    max_pool2d(in, spec, o, threads);
+  }
+  return std::move(out);
+}
+
+}  // namespace
+
+void bind_pool(py::module_& m) {
+  m.def(
+      "max_pool2d",
+      [](const py::array& input, std::pair<index_t, index_t> kernel,
+         std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding,
+         const py::object& num_threads) -> py::array {
+        MASKPREP_CHECK(input.ndim() == 3 || input.ndim() == 4,
+                       "input must have shape (C, H, W) or (N, C, H, W), got ",
+                       bind::shape_str(input));
+        MaxPoolSpec spec;
+        const py::ssize_t nd = input.ndim();
+        spec.height = input.shape(nd - 2);
+        spec.width = input.shape(nd - 1);
+        spec.planes = input.shape(nd - 3) * (nd == 4 ? input.shape(0) : 1);
+        spec.kernel_h = kernel.first;
+        spec.kernel_w = kernel.second;
+        spec.stride_h = stride.first;
+        spec.stride_w = stride.second;
+        spec.pad_h = padding.first;
+        spec.pad_w = padding.second;
+        const int threads = bind::resolve_threads(num_threads);
+        if (py::isinstance<py::array_t<float>>(input)) return run<float>(input, spec, threads);
+        if (py::isinstance<py::array_t<double>>(input)) return run<double>(input, spec, threads);
+        throw std::invalid_argument("input must be float32 or float64, got " +
+                                    bind::dtype_str(input));
+      },
+      py::arg("input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
+      py::arg("num_threads") = py::none(),
+      "torch's max_pool2d (dilation 1, floor mode) on a (C, H, W) or (N, C, H, W) float array");
+}

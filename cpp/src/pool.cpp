@@ -1,0 +1,146 @@
+// Max pooling over NCHW planes (pool.hpp): a horizontal pass over every input row, then a
+// vertical pass over the row results.
+//
+// Why the two passes give ATen's bits: its row-major fold keeps the last NaN if there is one,
+// else the first element equal to the maximum. Folding each row the same way gives that row's
+// last NaN or first maximum; folding those results row by row keeps the last row with a NaN
+// (whose last NaN is the window's last) or the first row holding the maximum (whose first
+// maximum is the window's first). Starting a fold from its first value instead of -inf is the
+// same: take(-inf, v) is v, or -inf when v is -inf.
+#include "maskprep/pool.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "isa_dispatch.hpp"
+#include "maskprep/parallel.hpp"
+
+namespace maskprep {
+
+namespace {
+
+// ATen's update: a larger value or any NaN replaces the running maximum. Written branch-free so
+// that the loops below vectorise.
+template <typename T>
+MASKPREP_ALWAYS_INLINE T take(T acc, T v) {
+  const bool replace = (v > acc) | (v != v);
+  return replace ? v : acc;
+}
+
+struct Geometry {
+  index_t h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+  index_t ox_lo, ox_hi;  // output columns whose window lies inside the row
+};
+
+// Window maxima of one input row at every output column.
+template <typename T, index_t kStride>
+MASKPREP_ALWAYS_INLINE void row_pass(const T* row, const Geometry& g, T* out) {
+  const index_t sw = kStride > 0 ? kStride : g.sw;
+  auto edge = [&](index_t ox) {
+    const index_t x0 = ox * sw - g.pw;
+    const index_t b = std::max<index_t>(x0, 0), e = std::min<index_t>(x0 + g.kw, g.w);
+    T acc = -std::numeric_limits<T>::infinity();
+    for (index_t x = b; x < e; ++x) acc = take(acc, row[x]);
+    out[ox] = acc;
+  };
+  for (index_t ox = 0; ox < g.ox_lo; ++ox) edge(ox);
+  const T* base = row - g.pw;  // base[ox * sw + kx] is tap kx of column ox
+  for (index_t ox = g.ox_lo; ox < g.ox_hi; ++ox) out[ox] = base[ox * sw];
+  for (index_t kx = 1; kx < g.kw; ++kx) {
+    const T* tap = base + kx;
+    for (index_t ox = g.ox_lo; ox < g.ox_hi; ++ox) out[ox] = take(out[ox], tap[ox * sw]);
+  }
+  for (index_t ox = g.ox_hi; ox < g.ow; ++ox) edge(ox);
+}
+
+template <typename T>
+MASKPREP_ALWAYS_INLINE void plane_body(const T* in, const Geometry& g, T* rows, T* out) {
+  for (index_t y = 0; y < g.h; ++y) {
+    const T* row = in + y * g.w;
+    T* dst = rows + y * g.ow;
+    if (g.sw == 1) {
+      row_pass<T, 1>(row, g, dst);
+    } else if (g.sw == 2) {
+      row_pass<T, 2>(row, g, dst);
+    } else {
+      row_pass<T, 0>(row, g, dst);
+    }
+  }
+  for (index_t oy = 0; oy < g.oh; ++oy) {
+    const index_t y0 = oy * g.sh - g.ph;
+    const index_t b = std::max<index_t>(y0, 0), e = std::min<index_t>(y0 + g.kh, g.h);
+    T* dst = out + oy * g.ow;
+    std::copy(rows + b * g.ow, rows + (b + 1) * g.ow, dst);
+    for (index_t y = b + 1; y < e; ++y) {
+      const T* src = rows + y * g.ow;
+      for (index_t ox = 0; ox < g.ow; ++ox) dst[ox] = take(dst[ox], src[ox]);
+    }
+  }
+}
+
+template <typename T>
+void plane_generic(const T* in, const Geometry& g, T* rows, T* out) {
+  plane_body(in, g, rows, out);
+}
+
+template <typename T>
+MASKPREP_TARGET_AVX2_FN void plane_avx2(const T* in, const Geometry& g, T* rows, T* out) {
+  plane_body(in, g, rows, out);
+}
+
+template <typename T>
+struct RowsTag {};
+
+}  // namespace
+
+void check_max_pool(const MaxPoolSpec& s) {
+  MASKPREP_CHECK(s.planes >= 0 && s.height >= 0 && s.width >= 0,
+                 "input sizes must be non-negative, got planes=", s.planes, ", height=", s.height,
+                 ", width=", s.width);
+  MASKPREP_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1, "kernel_size must be >= 1, got (",
+                 s.kernel_h, ", ", s.kernel_w, ")");
+  MASKPREP_CHECK(s.stride_h >= 1 && s.stride_w >= 1, "stride must be >= 1, got (", s.stride_h,
+                 ", ", s.stride_w, ")");
+  MASKPREP_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && 2 * s.pad_h <= s.kernel_h &&
+                     2 * s.pad_w <= s.kernel_w,
+                 "padding must be in [0, kernel_size / 2], got (", s.pad_h, ", ", s.pad_w,
+                 ") for kernel_size (", s.kernel_h, ", ", s.kernel_w, ")");
+  const index_t oh = max_pool_out_size(s.height, s.kernel_h, s.stride_h, s.pad_h);
+  const index_t ow = max_pool_out_size(s.width, s.kernel_w, s.stride_w, s.pad_w);
+  MASKPREP_CHECK(oh >= 1 && ow >= 1, "input of ", s.height, " x ", s.width,
+                 " is too small for kernel_size (", s.kernel_h, ", ", s.kernel_w,
+                 ") with padding (", s.pad_h, ", ", s.pad_w, "): the output would be ", oh,
+                 " x ", ow);
+}
+
+template <typename T>
+void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads) {
+  check_max_pool(s);
+  Geometry g{s.height, s.width,  0,       0,       s.kernel_h, s.kernel_w,
+             s.stride_h, s.stride_w, s.pad_h, s.pad_w, 0,          0};
+  g.oh = max_pool_out_size(g.h, g.kh, g.sh, g.ph);
+  g.ow = max_pool_out_size(g.w, g.kw, g.sw, g.pw);
+  g.ox_lo = std::min((g.pw + g.sw - 1) / g.sw, g.ow);
+  const index_t last = g.w + g.pw - g.kw;  // the window of column ox fits while ox*sw <= last
+  g.ox_hi = last < 0 ? g.ox_lo : std::clamp(last / g.sw + 1, g.ox_lo, g.ow);
+  const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+  const int threads = threads_for_work(num_threads, s.planes * in_plane * index_t(sizeof(T)),
+                                       kMinBytesPerThread);
+  parallel_for(
+      s.planes, threads,
+      [&](index_t p) {
+        auto& rows = detail::thread_scratch<std::vector<T>, RowsTag<T>>();
+        rows.resize(static_cast<size_t>(g.h * g.ow));
+        const T* in = input + p * in_plane;
+        T* out = output + p * out_plane;
+        detail::dispatch_avx2([&] { plane_avx2(in, g, rows.data(), out); },
+                              [&] { plane_generic(in, g, rows.data(), out); });
+      },
+      1);
+}
+
+template void max_pool2d<float>(const float*, const MaxPoolSpec&, float*, int);
+template void max_pool2d<double>(const double*, const MaxPoolSpec&, double*, int);
+
+}  // namespace maskprep
