@@ -145,7 +145,7 @@ def e2e(benchmark, device, impl, image):
     ours, tv = e2e_models(device)
     tensor = (torch.from_numpy(image).permute(2, 0, 1).float() / 255).to(device)
     run_torchvision(tv, tensor)  # warm-up: oneDNN / cuDNN initialisation
-    rounds = 1 if benchmark.disabled else 3
+    rounds = 1 if benchmark.disabled else 5
     if impl == "torchvision":
         ref = benchmark.pedantic(run_torchvision, (tv, tensor), rounds=rounds, iterations=1)
         got = ours.predict([image])[0]
