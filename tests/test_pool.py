@@ -118,10 +118,10 @@ def test_default_stride_is_the_kernel():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(kernel_size=0), r"kernel_size must be >= 1, got 0"),
+        (dict(kernel_size=0), r"kernel_size must be positive, got 0"),
         (dict(kernel_size=(2, 2, 2)), r"kernel_size must be an int or a pair of ints"),
         (dict(kernel_size=2.5), r"kernel_size must be an int or a pair of ints, got 2.5"),
-        (dict(kernel_size=2, stride=0), r"stride must be >= 1, got 0"),
+        (dict(kernel_size=2, stride=0), r"stride must be positive, got 0"),
         (dict(kernel_size=2, padding=-1), r"padding must be >= 0, got -1"),
         (
             dict(kernel_size=3, padding=2),

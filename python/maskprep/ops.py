@@ -31,13 +31,15 @@ def _is_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
-def _pair(output_size: Union[int, Sequence[int]]) -> tuple[int, int]:
-    size = (output_size, output_size) if np.ndim(output_size) == 0 else tuple(output_size)
+def _pair(value: Any, name: str = "output_size", minimum: int = 1) -> tuple[int, int]:
+    """(a, b) from an int or a pair of ints, each >= minimum, else ValueError naming ``name``."""
+    size = (value, value) if np.ndim(value) == 0 else tuple(value)
     ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
     if len(size) != 2 or not ints:
-        raise ValueError(f"output_size must be an int or a pair of ints, got {output_size!r}")
-    if min(size) <= 0:
-        raise ValueError(f"output_size must be positive, got {output_size!r}")
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(size) < minimum:
+        condition = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{name} must be {condition}, got {value!r}")
     return int(size[0]), int(size[1])
 
 
@@ -435,16 +437,6 @@ def multi_scale_roi_align(
     return result
 
 
-def _size_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    size = (value, value) if np.ndim(value) == 0 else tuple(value)
-    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-    if len(size) != 2 or not ints:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(size) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(size[0]), int(size[1])
-
-
 def max_pool2d(
     input: Any,
     kernel_size: Union[int, Sequence[int]],
@@ -472,9 +464,9 @@ def max_pool2d(
         CPU tensors are read in place (a channels-last one is copied to NCHW first); CUDA
         tensors, and tensors that need a gradient, go to torch's own ``max_pool2d``.
     """
-    kernel = _size_pair(kernel_size, "kernel_size", 1)
-    strides = kernel if stride is None else _size_pair(stride, "stride", 1)
-    pads = _size_pair(padding, "padding", 0)
+    kernel = _pair(kernel_size, "kernel_size")
+    strides = kernel if stride is None else _pair(stride, "stride")
+    pads = _pair(padding, "padding", 0)
     if _is_tensor(input):
         import torch
 
