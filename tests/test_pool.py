@@ -107,6 +107,9 @@ def test_gradients_go_through_torch():
     out = ops.max_pool2d(x, 3, 2, 1)
     out.sum().backward()
     assert out.grad_fn is not None and x.grad is not None and x.grad.sum() == out.numel()
+    # other devices (meta stands in for CUDA here) go to torch as well
+    meta = ops.max_pool2d(torch.empty(1, 2, 9, 9, device="meta"), 3, 2, 1)
+    assert meta.device.type == "meta" and meta.shape == (1, 2, 5, 5)
 
 
 def test_default_stride_is_the_kernel():

@@ -461,7 +461,7 @@ def max_pool2d(
 
     Returns:
         The input's kind and dtype, (..., OH, OW) with OH = (H + 2 ph - kh) // sh + 1.
-        CPU tensors are read in place (a channels-last one is copied to NCHW first); CUDA
+        CPU tensors are read in place (a channels-last one is copied to NCHW first); GPU
         tensors, and tensors that need a gradient, go to torch's own ``max_pool2d``.
     """
     kernel = _pair(kernel_size, "kernel_size")
@@ -470,7 +470,7 @@ def max_pool2d(
     if _is_tensor(input):
         import torch
 
-        if input.is_cuda or (input.requires_grad and torch.is_grad_enabled()):
+        if input.device.type != "cpu" or (input.requires_grad and torch.is_grad_enabled()):
             return torch.nn.functional.max_pool2d(input, kernel, strides, pads)
         if input.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"input must be float32 or float64, got {input.dtype}")
