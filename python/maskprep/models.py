@@ -101,8 +101,6 @@ def _backbone_classes():
             and not (x.requires_grad and torch.is_grad_enabled())
         )
 
-    empty = torch.empty(0)
-
     class InPlaceBatchNorm2d(torch.nn.BatchNorm2d):
         """BatchNorm2d whose eval forward overwrites its input (a convolution's output, used
         nowhere else). torch's own kernel runs through its out= form, so the values are
@@ -122,8 +120,9 @@ def _backbone_classes():
                 0.0,
                 self.eps,
                 out=x,
-                save_mean=empty,
-                save_invstd=empty,
+                # per call, not shared: two models may run in two threads
+                save_mean=x.new_empty(0),
+                save_invstd=x.new_empty(0),
             )
             return x
 
