@@ -1,5 +1,5 @@
-// Max pooling over NCHW planes (pool.hpp): a horizontal pass over every input row, then a
-// vertical pass over the row results.
+// Max pooling over NCHW planes (pool.hpp): a horizontal pass over each input row, then a
+// vertical pass over the row results of each output row's window.
 //
 // Why the two passes give ATen's bits: its row-major fold keeps the last NaN if there is one,
 // else the first element equal to the maximum. Folding each row the same way gives that row's
@@ -54,43 +54,53 @@ MASKPREP_ALWAYS_INLINE void row_pass(const T* row, const Geometry& g, T* out) {
   for (index_t ox = g.ox_hi; ox < g.ow; ++ox) edge(ox);
 }
 
+// One plane. `rows` holds the window maxima of up to kh input rows, input row y in slot y % kh
+// (`held` says which row a slot holds): output rows need ascending input rows, so each input
+// row is filtered once while the scratch stays kh x OW, however tall the plane.
 template <typename T>
-MASKPREP_ALWAYS_INLINE void plane_body(const T* in, const Geometry& g, T* rows, T* out) {
-  for (index_t y = 0; y < g.h; ++y) {
-    const T* row = in + y * g.w;
-    T* dst = rows + y * g.ow;
-    if (g.sw == 1) {
-      row_pass<T, 1>(row, g, dst);
-    } else if (g.sw == 2) {
-      row_pass<T, 2>(row, g, dst);
-    } else {
-      row_pass<T, 0>(row, g, dst);
-    }
-  }
+MASKPREP_ALWAYS_INLINE void plane_body(const T* in, const Geometry& g, T* rows, index_t* held,
+                                       T* out) {
+  std::fill(held, held + g.kh, index_t{-1});
   for (index_t oy = 0; oy < g.oh; ++oy) {
     const index_t y0 = oy * g.sh - g.ph;
     const index_t b = std::max<index_t>(y0, 0), e = std::min<index_t>(y0 + g.kh, g.h);
     T* dst = out + oy * g.ow;
-    std::copy(rows + b * g.ow, rows + (b + 1) * g.ow, dst);
-    for (index_t y = b + 1; y < e; ++y) {
-      const T* src = rows + y * g.ow;
-      for (index_t ox = 0; ox < g.ow; ++ox) dst[ox] = take(dst[ox], src[ox]);
+    for (index_t y = b; y < e; ++y) {
+      T* h = rows + (y % g.kh) * g.ow;
+      if (held[y % g.kh] != y) {
+        held[y % g.kh] = y;
+        const T* row = in + y * g.w;
+        if (g.sw == 1) {
+          row_pass<T, 1>(row, g, h);
+        } else if (g.sw == 2) {
+          row_pass<T, 2>(row, g, h);
+        } else {
+          row_pass<T, 0>(row, g, h);
+        }
+      }
+      if (y == b) {
+        std::copy(h, h + g.ow, dst);
+      } else {
+        for (index_t ox = 0; ox < g.ow; ++ox) dst[ox] = take(dst[ox], h[ox]);
+      }
     }
   }
 }
 
 template <typename T>
-void plane_generic(const T* in, const Geometry& g, T* rows, T* out) {
-  plane_body(in, g, rows, out);
+void plane_generic(const T* in, const Geometry& g, T* rows, index_t* held, T* out) {
+  plane_body(in, g, rows, held, out);
 }
 
 template <typename T>
-MASKPREP_TARGET_AVX2_FN void plane_avx2(const T* in, const Geometry& g, T* rows, T* out) {
-  plane_body(in, g, rows, out);
+MASKPREP_TARGET_AVX2_FN void plane_avx2(const T* in, const Geometry& g, T* rows, index_t* held,
+                                        T* out) {
+  plane_body(in, g, rows, held, out);
 }
 
 template <typename T>
 struct RowsTag {};
+struct HeldTag {};
 
 }  // namespace
 
@@ -131,11 +141,13 @@ void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads
       s.planes, threads,
       [&](index_t p) {
         auto& rows = detail::thread_scratch<std::vector<T>, RowsTag<T>>();
-        rows.resize(static_cast<size_t>(g.h * g.ow));
+        auto& held = detail::thread_scratch<std::vector<index_t>, HeldTag>();
+        rows.resize(static_cast<size_t>(g.kh * g.ow));
+        held.resize(static_cast<size_t>(g.kh));
         const T* in = input + p * in_plane;
         T* out = output + p * out_plane;
-        detail::dispatch_avx2([&] { plane_avx2(in, g, rows.data(), out); },
-                              [&] { plane_generic(in, g, rows.data(), out); });
+        detail::dispatch_avx2([&] { plane_avx2(in, g, rows.data(), held.data(), out); },
+                              [&] { plane_generic(in, g, rows.data(), held.data(), out); });
       },
       1);
 }
