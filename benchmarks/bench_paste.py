@@ -8,8 +8,9 @@ max-pool-stem: the 3 x 3 stride-2 max pooling after ResNet-50's stem on the (1, 
 map of an 800 x 1216 image, torch's F.max_pool2d against maskprep.ops.max_pool2d (the same bits).
 maskrcnn-e2e-cpu: one 800 x 1216 image through torchvision's Mask R-CNN (random weights, score
 threshold 0 so that 100 detections are pasted) against maskprep.models.MaskRCNN with the same
-weights, which returns RLE. Every case checks its result against the anchor. Run with
-``--benchmark-enable`` to time; CI runs each case once as a test.
+weights, which returns RLE; maskrcnn-v2-e2e-cpu: the same with maskrcnn_resnet50_fpn_v2. Every
+case checks its result against the anchor. Run with ``--benchmark-enable`` to time; CI runs each
+case once as a test.
 """
 
 from __future__ import annotations
@@ -122,13 +123,13 @@ def e2e_image():
     return np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
 
 
-def e2e_models(device):
+def e2e_models(device, arch="v1"):
     from maskprep.models import MaskRCNN
 
-    ours = MaskRCNN("v1", seed=0, device=device, **E2E)
-    tv = torchvision.models.detection.maskrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, **E2E
-    )
+    ours = MaskRCNN(arch, seed=0, device=device, **E2E)
+    d = torchvision.models.detection
+    builder = d.maskrcnn_resnet50_fpn if arch == "v1" else d.maskrcnn_resnet50_fpn_v2
+    tv = builder(weights=None, weights_backbone=None, **E2E)
     tv.load_state_dict(ours.model.state_dict())
     return ours, tv.eval().to(device)
 
@@ -141,8 +142,8 @@ def run_torchvision(tv, tensor):
     return out
 
 
-def e2e(benchmark, device, impl, image):
-    ours, tv = e2e_models(device)
+def e2e(benchmark, device, impl, image, arch="v1"):
+    ours, tv = e2e_models(device, arch)
     tensor = (torch.from_numpy(image).permute(2, 0, 1).float() / 255).to(device)
     run_torchvision(tv, tensor)  # warm-up: oneDNN / cuDNN initialisation
     rounds = 1 if benchmark.disabled else 5
@@ -163,6 +164,12 @@ def e2e(benchmark, device, impl, image):
 def test_maskrcnn_e2e_cpu(benchmark, e2e_image, impl):
     benchmark.group = "maskrcnn-e2e-cpu"
     e2e(benchmark, "cpu", impl, e2e_image)
+
+
+@pytest.mark.parametrize("impl", ["torchvision", "maskprep"])
+def test_maskrcnn_v2_e2e_cpu(benchmark, e2e_image, impl):
+    benchmark.group = "maskrcnn-v2-e2e-cpu"
+    e2e(benchmark, "cpu", impl, e2e_image, "v2")
 
 
 @pytest.mark.needs_cuda

@@ -86,6 +86,9 @@ def test_predict_equals_torchvision_v1(torch, model, image):
 
 def test_predict_equals_torchvision_v2(torch, image):
     m = build("v2")
+    # v2's FPN and heads have batch norms after convolutions too: they run in place as well
+    assert type(m.model.roi_heads.mask_head[0][1]).__name__ == "InPlaceBatchNorm2d"
+    assert type(m.model.backbone.fpn.layer_blocks[0][1]).__name__ == "InPlaceBatchNorm2d"
     small = np.ascontiguousarray(image[:128, :160])
     ours = m.predict([small])
     assert_same_as_torchvision(

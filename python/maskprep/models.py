@@ -194,10 +194,11 @@ def _freeze_batch_norms(body) -> None:
                 setattr(parent, name, _converted(child, FrozenBatchNorm2d))
 
 
-def _lean_backbone(body, num_threads: Optional[int]) -> None:
-    """Swap the ResNet body's stem max pooling and the batch norms that directly follow a
-    convolution (the stem's, the three of every bottleneck and its downsample's) for the
-    bit-identical classes of :func:`_backbone_classes`."""
+def _lean_layers(model, num_threads: Optional[int]) -> None:
+    """Swap the ResNet body's stem max pooling, and every batch norm that directly follows a
+    convolution (the stem's, the three of every residual block, and each one after a Conv2d in
+    a Sequential: downsamples, and v2's FPN and head layers), for the bit-identical classes of
+    :func:`_backbone_classes`."""
     import torch
     from torchvision.models.resnet import BasicBlock, Bottleneck
     from torchvision.ops.misc import FrozenBatchNorm2d
@@ -211,6 +212,7 @@ def _lean_backbone(body, num_threads: Optional[int]) -> None:
             return _converted(norm, in_place_frozen)
         return norm
 
+    body = model.backbone.body
     children = dict(body.named_children())
     if "bn1" in children:
         body.bn1 = lean(body.bn1)
@@ -219,14 +221,15 @@ def _lean_backbone(body, num_threads: Optional[int]) -> None:
         new = max_pool(pool.kernel_size, pool.stride, pool.padding, pool.dilation)
         new.num_threads = num_threads
         body.maxpool = new
-    for block in body.modules():
-        if isinstance(block, (Bottleneck, BasicBlock)):
+    for module in model.modules():
+        if isinstance(module, (Bottleneck, BasicBlock)):
             for name in ("bn1", "bn2", "bn3"):
-                if hasattr(block, name):
-                    setattr(block, name, lean(getattr(block, name)))
-            down = block.downsample
-            if isinstance(down, torch.nn.Sequential) and len(down) == 2:
-                down[1] = lean(down[1])
+                if hasattr(module, name):
+                    setattr(module, name, lean(getattr(module, name)))
+        elif isinstance(module, torch.nn.Sequential):
+            for i in range(1, len(module)):
+                if isinstance(module[i - 1], torch.nn.Conv2d):
+                    module[i] = lean(module[i])
 
 
 def _weights_enum(torchvision, arch: str):
@@ -264,10 +267,11 @@ class MaskRCNN:
             can override it per call.
         detections_per_img: at most this many detections per image.
         maskprep_roi_align: use maskprep's RoI Align for the CPU RoI poolers.
-        maskprep_backbone: on CPU, run the ResNet body's batch norms in place and its stem max
-            pooling on maskprep's kernel (the same bits, about 0.2 s less per 800 x 1216 image
-            on two cores). The batch norms overwrite the convolution outputs they normalise, so
-            a forward hook that keeps a ``conv`` output sees it normalised; pass False then.
+        maskprep_backbone: on CPU, run the batch norms that follow convolutions in place (the
+            ResNet body's; with v2 also the FPN's and the heads') and the stem max pooling on
+            maskprep's kernel (the same bits, about 0.2 s less per 800 x 1216 image on two
+            cores). The batch norms overwrite the convolution outputs they normalise, so a
+            forward hook that keeps a ``conv`` output sees it normalised; pass False then.
         frozen_batch_norm: use torchvision's FrozenBatchNorm2d in the ResNet body (v1), as
             torchvision's ``maskrcnn_resnet50_fpn`` does whenever it is built with pretrained
             weights; its rounding differs slightly from BatchNorm2d's. None (default): True for
@@ -340,7 +344,7 @@ class MaskRCNN:
                 if isinstance(module, FrozenBatchNorm2d):
                     module.eps = 0.0
         if maskprep_backbone:
-            _lean_backbone(model.backbone.body, num_threads)
+            _lean_layers(model, num_threads)
         if maskprep_roi_align:
             pooler = _pooler_class()
             heads = model.roi_heads
