@@ -19,9 +19,29 @@ namespace maskprep::bind {
 
 namespace py = pybind11;
 
-// num_threads=None -> process budget; -1 -> all cores; n >= 1 -> n; else ValueError.
+// The scope of `with maskprep.threads(n)`: a contextvars.ContextVar holding a positive int, so
+// that a block governs only the Python thread (or asyncio task) that entered it and concurrent
+// blocks cannot clobber each other. Created once with the GIL held and never freed (a static
+// py::object would be destroyed after the interpreter).
+inline PyObject* thread_scope_var() {
+  static PyObject* var = PyContextVar_New("maskprep_num_threads", nullptr);
+  if (var == nullptr) throw py::error_already_set();
+  return var;
+}
+
+// The budget num_threads=None stands for here: the innermost `threads(n)` block of this context,
+// else the process-wide budget.
+inline int current_budget() {
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(thread_scope_var(), nullptr, &value) < 0) throw py::error_already_set();
+  if (value == nullptr) return thread_budget();
+  const int n = py::reinterpret_steal<py::object>(value).cast<int>();
+  return n >= 1 ? n : thread_budget();
+}
+
+// num_threads=None -> current_budget(); -1 -> all cores; n >= 1 -> n; else ValueError.
 inline int resolve_threads(const py::object& num_threads) {
-  if (num_threads.is_none()) return thread_budget();
+  if (num_threads.is_none()) return current_budget();
   if (!py::isinstance<py::int_>(num_threads) || py::isinstance<py::bool_>(num_threads)) {
     throw py::type_error("num_threads must be None or an int, got " +
                          std::string(py::str(py::type::of(num_threads).attr("__name__"))));
