@@ -9,8 +9,9 @@ Every failure is one line on stderr, ``maskprep: error: ...``, and one of these 
   3    the output cannot be written (its folder is missing or read-only, -o names a folder,
        the disk is full); nothing is left behind
   4    an internal error: a bug in maskprep (MASKPREP_DEBUG=1 prints the traceback)
-  130  interrupted by SIGINT (Ctrl-C); 143: terminated by SIGTERM. Both remove the temporary
-       output; none is written
+  130  interrupted by SIGINT (Ctrl-C)
+  143  terminated by SIGTERM (cleaned up as for SIGINT: the temporary output is removed and no
+       output is written; a file left by SIGKILL is removed by the next run writing it)
 
 Global options (--num-threads, --quiet) go before or after the command. ``-o -`` writes the
 JSON to standard output; ``-o`` through a symlink replaces the link's target. Outputs get the
