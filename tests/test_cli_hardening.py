@@ -143,6 +143,8 @@ def test_nesting_deeper_than_the_scanner_takes_names_the_limit(tmp_path, capsys)
     [
         (b'{"images": [], "info": NaN}', "at byte 23: NaN/Infinity are not valid JSON"),
         (b'{"images": [], "info": -Infinity}', "at byte 23: NaN/Infinity are not valid JSON"),
+        (b'{"images": [], "info": 1e400}', "at byte 23: number out of the range of a double"),
+        (b'{"images": [], "info": -2E+308}', "at byte 23: number out of the range of a double"),
         (b'{"images": [], "info": "\xff"}', "at byte 24: invalid UTF-8 byte in a string"),
         (b'{"images": [], "info": "\\ud800"}', "at byte 24: lone surrogate \\u escape"),
         (b'{"images": [], "info": "\\udfff\\ud800"}', "at byte 24: lone surrogate"),
@@ -182,8 +184,22 @@ def test_valid_utf8_and_surrogate_pairs_are_copied(tmp_path):
 def test_integral_float_sizes_are_ints_in_every_command(tmp_path, capsys):
     as_float = json.loads(json.dumps(TINY))
     as_float["images"][0].update(height=10.0, width=12.0)
+    crowd = {
+        "id": 8,
+        "image_id": 1,
+        "category_id": 1,
+        "iscrowd": 1,
+        "segmentation": {"counts": [13, 3, 104]},
+    }
+    as_int = json.loads(json.dumps(TINY))
+    as_int["annotations"].append(
+        dict(crowd, segmentation={**crowd["segmentation"], "size": [10, 12]})
+    )
+    as_float["annotations"].append(
+        dict(crowd, segmentation={**crowd["segmentation"], "size": [10.0, 12.0]})
+    )
     outs = {}
-    for name, data in (("int", TINY), ("float", as_float)):
+    for name, data in (("int", as_int), ("float", as_float)):
         src = _write(tmp_path / f"{name}.json", data)
         assert cli.main(["validate", str(src), "--quiet"]) == 0
         for to in ("rle", "polygon"):
@@ -192,7 +208,7 @@ def test_integral_float_sizes_are_ints_in_every_command(tmp_path, capsys):
             outs[name, to] = json.loads(out.read_text())["annotations"]
     assert outs["int", "rle"] == outs["float", "rle"]
     assert outs["int", "polygon"] == outs["float", "polygon"]
-    assert outs["int", "rle"][0]["segmentation"]["size"] == [10, 12]
+    assert [a["segmentation"]["size"] for a in outs["float", "rle"]] == [[10, 12], [10, 12]]
 
 
 @pytest.mark.parametrize(

@@ -297,3 +297,19 @@ def test_unknown_or_missing_image_id():
 def test_data_must_be_bytes():
     with pytest.raises(TypeError):
         _core.coco_convert_to_rle("{}", False, False, None, 1)
+
+
+def test_numbers_that_underflow_read_as_python_reads_them(tmp_path):
+    # 1e-400 is 0.0 to Python (and orjson); the scanner's from_chars calls it out of range.
+    data = {
+        "images": [IMAGE],
+        "annotations": [{"id": 1, "image_id": 1, "segmentation": [[1e-400, 0, 5, 0, 5, 5]]}],
+    }
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(data).replace("0.0", "1e-400"))
+    assert b"1e-400" in src.read_bytes()
+    report = coco.convert_file(src, tmp_path / "out.json")
+    assert report.converted == 1
+    expected = coco.load(src)
+    coco.convert(expected)
+    assert orjson.loads((tmp_path / "out.json").read_bytes()) == expected

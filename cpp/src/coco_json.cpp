@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -126,6 +128,7 @@ class Scanner {
       if (q == s) fail(q, "expected a digit");
       return q;
     };
+    const index_t start = p;
     if (at(p) == '-') ++p;
     if (at(p) == '0') {
       ++p;
@@ -133,10 +136,19 @@ class Scanner {
       p = digits(p);
     }
     if (at(p) == '.') p = digits(p + 1);
+    bool exponent = false;
     if (at(p) == 'e' || at(p) == 'E') {
+      exponent = true;
       ++p;
       if (at(p) == '+' || at(p) == '-') ++p;
       p = digits(p);
+    }
+    // Only an exponent or 300+ digits can leave the double range (1e400): rejected as every
+    // command's parser rejects it, instead of becoming infinity. Rare, so strtod's copy is cheap.
+    if (exponent || p - start > 300) {
+      const std::string text(d_ + start, static_cast<size_t>(p - start));
+      if (std::isinf(std::strtod(text.c_str(), nullptr)))
+        fail(start, "number out of the range of a double");
     }
     return p;
   }
@@ -253,6 +265,10 @@ bool parse_double(std::string_view t, double& v) {
     return true;
   }
   const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec == std::errc::result_out_of_range && ptr == t.data() + t.size()) {
+    v = std::strtod(std::string(t).c_str(), nullptr);  // underflow (1e-400): 0 or a subnormal,
+    return std::isfinite(v);                           // as Python's float() gives
+  }
   return ec == std::errc() && ptr == t.data() + t.size();
 }
 

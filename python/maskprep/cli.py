@@ -649,6 +649,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         pass  # not the main thread: SIGTERM keeps its handler
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # before the command started (imports, parsing)
+        return _fail("", "interrupted (SIGINT)", EXIT_SIGINT)
+    except _Terminated:
+        return _fail("", "terminated (SIGTERM)", EXIT_SIGTERM)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

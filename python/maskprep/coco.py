@@ -153,6 +153,8 @@ def _atomic_write(path: PathLike, write: Callable[[Any], None]) -> None:
             write(sys.stdout.buffer)
             sys.stdout.buffer.flush()
         except OSError as exc:
+            if isinstance(exc, BrokenPipeError):  # the reader left (| head): no flush at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
         return
     problem = output_problem(path)
@@ -317,6 +319,18 @@ def image_sizes(data: Dict[str, Any]) -> Dict[Any, tuple]:
 _CHUNK = 8192
 
 
+def _int_size(seg: Any) -> Any:
+    """An RLE whose ``size`` holds integral floats ([10.0, 12]) with int sizes, as convert's
+    scanner reads them (see :func:`side`); anything else as it is."""
+    if isinstance(seg, dict) and isinstance(seg.get("size"), list):
+        size = seg["size"]
+        if any(isinstance(v, float) for v in size):
+            ints = [side(v) if isinstance(v, float) else v for v in size]
+            if None not in ints:
+                return {**seg, "size": ints}
+    return seg
+
+
 def rles_or_errors(
     segs: Sequence[Any],
     heights: Sequence[int],
@@ -329,6 +343,7 @@ def rles_or_errors(
     """:func:`maskprep.rle.from_segmentations` over a batch that may hold bad annotations: the
     RLE of each good one (``None`` for bad ones) and every bad id with its message, not just
     the first."""
+    segs = [_int_size(s) for s in segs]
     try:
         rles = rle.from_segmentations(segs, heights, widths, counts=counts, num_threads=num_threads)
         return list(rles), {}
