@@ -136,6 +136,9 @@ def test_nesting_deeper_than_the_scanner_takes_names_the_limit(tmp_path, capsys)
     assert cli.main(["validate", str(src), "--quiet"]) == 0  # valid JSON
     assert cli.main(["convert", str(src), "-o", str(tmp_path / "o.json")]) == 2
     _one_error_line(capsys.readouterr().err, "nested deeper than 512 levels", "maskprep's limit")
+    src.write_text('{"info": ' + "[" * 2000 + "]" * 2000 + "}")  # beyond orjson's limit too
+    assert cli.main(["validate", str(src)]) == 2
+    _one_error_line(capsys.readouterr().err, "nested deeper than 512 levels of arrays and objects at byte 520")
 
 
 @pytest.mark.parametrize(
@@ -434,6 +437,9 @@ def test_exit_codes_are_documented():
     for text in (cli.__doc__, cli.EXIT_CODES):
         for code in ("0", "1", "2", "3", "4", "130", "143"):
             assert f" {code} " in text.replace("\n", " "), (code, text)
+    for argv in (["--help"], ["convert", "--help"], ["show", "--help"]):
+        res = _run(*argv)
+        assert res.returncode == 0 and cli.EXIT_CODES in res.stdout.decode()
     readme = Path(__file__).resolve().parents[1] / "README.md"
     assert "3 the output cannot be written" in readme.read_text()
 

@@ -3,7 +3,8 @@
 Every failure is one line on stderr, ``maskprep: error: ...``, and one of these exit codes:
 
   0    success
-  1    the job found invalid data (nothing written unless --skip-invalid / --skip-missing)
+  1    the job found invalid data (nothing written unless --skip-invalid); show: an image file
+       that cannot be decoded or is not the size images gives (unless --skip-missing)
   2    bad command-line arguments, or input that cannot be read (missing, not JSON, not a COCO
        instances file, image files missing)
   3    the output cannot be written (its folder is missing or read-only, -o names a folder,
@@ -207,13 +208,13 @@ class CliError(Exception):
         self.code = code
 
 
-def _fail(command: str, message: str, code: int = EXIT_USAGE) -> int:
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print ``maskprep: error: message`` on stderr and return the exit code."""
     print(f"maskprep: error: {message}", file=sys.stderr)
     return code
 
 
-def _check_output(command: str, args: argparse.Namespace) -> None:
+def _check_output(args: argparse.Namespace) -> None:
     """Fail before any work when the output cannot be written or is the input."""
     problem = coco.output_problem(args.output)
     if problem is not None:
@@ -267,8 +268,8 @@ class _Progress:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     if args.tolerance < 0:
-        return _fail("convert", "--tolerance must be >= 0")
-    _check_output("convert", args)
+        return _fail("--tolerance must be >= 0")
+    _check_output(args)
     t0 = time.perf_counter()
     bar = _Progress(args, "convert")
     try:
@@ -285,7 +286,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         if isinstance(exc, coco.UnreadableInput):
             raise
-        return _fail("convert", str(exc), EXIT_INVALID)
+        return _fail(str(exc), EXIT_INVALID)
     finally:
         bar.close()
     _say(
@@ -344,23 +345,22 @@ def _box_method(args: argparse.Namespace):
 def cmd_boxes(args: argparse.Namespace) -> int:
     needs_images = args.method in ("grow", "maskrcnn")
     if needs_images and args.images is None:
-        return _fail("boxes", f"--method {args.method} needs --images DIR")
+        return _fail(f"--method {args.method} needs --images DIR")
     if args.method == "maskrcnn" and not args.weights:
         return _fail(
-            "boxes",
             "--method maskrcnn needs --weights (a state_dict file, or a torchvision weights "
             "name when the network is reachable)",
         )
     if args.tolerance is not None and args.tolerance < 0:
-        return _fail("boxes", "--tolerance must be >= 0")
-    _check_output("boxes", args)
+        return _fail("--tolerance must be >= 0")
+    _check_output(args)
     if needs_images and not args.images.is_dir():
-        return _fail("boxes", f"--images {args.images} is not a folder")
+        return _fail(f"--images {args.images} is not a folder")
     data = _load(args.input)
     try:
         method = _box_method(args)
     except (ImportError, ValueError, OSError, RuntimeError) as exc:
-        return _fail("boxes", str(exc))
+        return _fail(str(exc))
     bar = _Progress(args, f"boxes ({args.method})")
     try:
         report = coco.add_box_masks(
@@ -372,7 +372,7 @@ def cmd_boxes(args: argparse.Namespace) -> int:
             progress=bar,
         )
     except ValueError as exc:
-        return _fail("boxes", str(exc), EXIT_INVALID)
+        return _fail(str(exc), EXIT_INVALID)
     finally:
         bar.close()
     coco.save(data, args.output)
@@ -414,9 +414,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     ids = args.ids if args.ids else list(images)[: args.limit]
     missing = [i for i in ids if i not in images]
     if missing:
-        return _fail("show", f"image ids not in {args.input}: {_ids(missing)}")
+        return _fail(f"image ids not in {args.input}: {_ids(missing)}")
     if not args.images.is_dir():
-        return _fail("show", f"--images {args.images} is not a folder")
+        return _fail(f"--images {args.images} is not a folder")
     sizes = coco.image_sizes(data)
     # Every file is looked up before anything is written: a missing one fails the run at once.
     paths: Dict[Any, Path] = {}
@@ -431,7 +431,6 @@ def cmd_show(args: argparse.Namespace) -> int:
             paths[image_id] = path
     if problems and not args.skip_missing:
         return _fail(
-            "show",
             f"{len(problems)} image file(s) not found in {args.images}: "
             f"{coco.join_limited(list(problems.values()))} (--skip-missing draws the others)",
         )
@@ -493,7 +492,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.skip_missing:
             print(f"skipped {len(problems)} image(s): {listed}", file=sys.stderr)
         else:
-            return _fail("show", f"{len(problems)} image(s) cannot be shown: {listed}", 1)
+            return _fail(f"{len(problems)} image(s) cannot be shown: {listed}", 1)
     return EXIT_OK
 
 
@@ -519,12 +518,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if json_path is None:
         bench_dir = _benchmark_dir(args.benchmarks)
         if bench_dir is None:
-            print(
-                "maskprep bench: no benchmarks folder (run from a source checkout or pass "
-                "--benchmarks)",
-                file=sys.stderr,
-            )
-            return 2
+            return _fail("no benchmarks folder (run from a source checkout or pass --benchmarks)")
         json_path = args.out / "benchmarks.json"
         cmd = [
             sys.executable,
@@ -545,10 +539,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         json_path.unlink(missing_ok=True)
         rc = subprocess.call(cmd, cwd=bench_dir.parent)
         if rc not in (0, 5):  # 5: pytest selected nothing, reported below
-            return _fail("bench", f"the benchmark run failed (pytest exit {rc})", 1)
+            return _fail(f"the benchmark run failed (pytest exit {rc})", 1)
         if not json_path.exists():
             return _fail(
-                "bench",
                 "no benchmark ran: every selected case was skipped or deselected (most need "
                 "the real data in ../shared/data; see pytest's skip reasons above)",
                 1,
@@ -559,12 +552,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         benchreport.plot(table, args.out / "report.png")
     except ImportError:
-        print(
-            "maskprep bench: the plot needs matplotlib (pip install 'maskprep[bench]'); "
+        return _fail(
+            "the plot needs matplotlib (pip install 'maskprep[bench]'); "
             f"wrote only {args.out / 'report.md'}",
-            file=sys.stderr,
+            EXIT_INVALID,
         )
-        return 1
     _say(args, f"wrote {args.out / 'report.md'} and {args.out / 'report.png'}")
     return 0
 
@@ -650,9 +642,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # before the command started (imports, parsing)
-        return _fail("", "interrupted (SIGINT)", EXIT_SIGINT)
+        return _fail("interrupted (SIGINT)", EXIT_SIGINT)
     except _Terminated:
-        return _fail("", "terminated (SIGTERM)", EXIT_SIGTERM)
+        return _fail("terminated (SIGTERM)", EXIT_SIGTERM)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -661,24 +653,24 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _main(argv: Optional[List[str]]) -> int:
     args = _parser().parse_args(argv)  # SystemExit for --help (0) and bad arguments (2)
     if args.num_threads is not None and (args.num_threads == 0 or args.num_threads < -1):
-        return _fail(args.command, "--num-threads must be -1 or a positive integer")
+        return _fail("--num-threads must be -1 or a positive integer")
     try:
         return COMMANDS[args.command](args)
     except CliError as exc:
-        return _fail(args.command, str(exc), exc.code)
+        return _fail(str(exc), exc.code)
     except KeyboardInterrupt:
-        return _fail(args.command, "interrupted (SIGINT); no output written", EXIT_SIGINT)
+        return _fail("interrupted (SIGINT); no output written", EXIT_SIGINT)
     except _Terminated:
-        return _fail(args.command, "terminated (SIGTERM); no output written", EXIT_SIGTERM)
+        return _fail("terminated (SIGTERM); no output written", EXIT_SIGTERM)
     except coco.OutputError as exc:
-        return _fail(args.command, str(exc), EXIT_OUTPUT)
+        return _fail(str(exc), EXIT_OUTPUT)
     except coco.UnreadableInput as exc:
-        return _fail(args.command, str(exc), EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     except OSError as exc:  # reading the input: outputs raise OutputError
         where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(args.command, f"cannot read {where}{exc.strerror or exc}", EXIT_USAGE)
+        return _fail(f"cannot read {where}{exc.strerror or exc}", EXIT_USAGE)
     except ValueError as exc:  # the library's error for invalid values: the data's
-        return _fail(args.command, str(exc), EXIT_INVALID)
+        return _fail(str(exc), EXIT_INVALID)
     except Exception as exc:  # noqa: BLE001 - the contract: one line, never a traceback
         if os.environ.get("MASKPREP_DEBUG") == "1":
             import traceback
@@ -686,7 +678,6 @@ def _main(argv: Optional[List[str]]) -> int:
             traceback.print_exc()
         name = type(exc).__name__
         return _fail(
-            args.command,
             f"internal error, a bug in maskprep ({name}: {exc}); please report it "
             "(MASKPREP_DEBUG=1 prints the traceback)",
             EXIT_BUG,
