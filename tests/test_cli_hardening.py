@@ -138,7 +138,9 @@ def test_nesting_deeper_than_the_scanner_takes_names_the_limit(tmp_path, capsys)
     _one_error_line(capsys.readouterr().err, "nested deeper than 512 levels", "maskprep's limit")
     src.write_text('{"info": ' + "[" * 2000 + "]" * 2000 + "}")  # beyond orjson's limit too
     assert cli.main(["validate", str(src)]) == 2
-    _one_error_line(capsys.readouterr().err, "nested deeper than 512 levels of arrays and objects at byte 520")
+    _one_error_line(
+        capsys.readouterr().err, "nested deeper than 512 levels of arrays and objects at byte 520"
+    )
 
 
 @pytest.mark.parametrize(
@@ -603,3 +605,68 @@ def test_show_reports_unreadable_and_wrong_size_images_by_id(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "skipped 3 image(s)" in err and "image 4: no file gone.png" in err
     assert sorted(p.name for p in out.iterdir()) == ["1.png", "5.png"]
+
+
+def test_kernel_failures_on_one_annotation_are_reported_by_its_id(tmp_path, capsys, monkeypatch):
+    # An RLE the kernels refuse, or a mask too large for memory, used to fail the whole file
+    # (rles[0]: ...) or be a traceback; each is now an error of its own annotation.
+    from maskprep import rle
+
+    data = json.loads(json.dumps(TINY))
+    data["images"].append({"id": 2, "height": 11, "width": 12})
+    data["annotations"].append(
+        {"id": 8, "image_id": 2, "category_id": 1, "segmentation": [[1, 1, 6, 1, 6, 6]]}
+    )
+    src = _write(tmp_path / "in.json", data)
+    area, decode = rle.area, rle.decode
+
+    def refusing(real):
+        def call(rles, *args, **kwargs):
+            if any(r["size"][0] == 11 for r in rles):
+                raise MemoryError
+            return real(rles, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(rle, "area", refusing(area))
+    monkeypatch.setattr(rle, "decode", refusing(decode))
+    assert cli.main(["validate", str(src)]) == 1
+    err = capsys.readouterr().err
+    assert "error: annotation 8: the 11 x 12 mask does not fit in memory" in err
+    assert "annotation 7" not in err and "Traceback" not in err
+    out = tmp_path / "o.json"
+    for extra in (["--to", "polygon", "--recompute"], ["--to", "polygon"]):  # the Python path
+        assert cli.main(["convert", str(src), "-o", str(out), *extra]) == 1
+        _one_error_line(capsys.readouterr().err, "1 annotation(s) cannot be converted: id 8: the")
+        assert cli.main(["convert", str(src), "-o", str(out), *extra, "--skip-invalid"]) == 0
+        assert "skipped 1 invalid annotation(s), ids: [8]" in capsys.readouterr().err
+        anns = json.loads(out.read_text())["annotations"]
+        assert anns[1] == data["annotations"][1] and anns[0] != data["annotations"][0]
+
+
+def test_the_largest_images_give_no_traceback(tmp_path, capsys):
+    # 2^31 - 1 on a side (the limit): h * w fits 64 bits. Whatever the kernels make of such a
+    # mask, every command answers in one line per problem, by annotation id.
+    side = 2**31 - 1
+    data = {
+        "images": [{"id": 1, "height": side, "width": side}],
+        "annotations": [
+            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 5, 0, 5, 5]]},
+            {
+                "id": 6,
+                "image_id": 1,
+                "segmentation": {"size": [side, side], "counts": [side * side]},
+            },
+        ],
+    }
+    src = _write(tmp_path / "in.json", data)
+    for argv in (
+        ["validate", str(src)],
+        ["convert", str(src), "-o", str(tmp_path / "o.json"), "--recompute"],
+        ["convert", str(src), "-o", str(tmp_path / "o.json"), "--to", "rle"],
+    ):
+        code = cli.main(argv)
+        err = capsys.readouterr().err
+        assert code in (0, 1) and "Traceback" not in err, err
+        for line in err.splitlines():
+            assert line.startswith(("error: annotation ", "maskprep: error: ")), line

@@ -406,23 +406,17 @@ def convert(
         hs.append(size[0])
         ws.append(size[1])
     new: List[Any] = []
-    areas: List[float] = []
-    boxes: List[List[float]] = []
+    stats: List[Any] = []  # (area, bbox) per annotation with recompute, None where it failed
     for start in range(0, len(todo), _CHUNK):
         part = slice(start, start + _CHUNK)
+        ids = [a.get("id") for a in todo[part]]
         rles, errors = rles_or_errors(
-            segs[part],
-            hs[part],
-            ws[part],
-            [a.get("id") for a in todo[part]],
-            counts="str",
-            num_threads=num_threads,
+            segs[part], hs[part], ws[part], ids, counts="str", num_threads=num_threads
         )
         report.errors.update(errors)
-        good = [r for r in rles if r is not None]
-        if recompute and good:
-            areas += rle.area(good, num_threads=num_threads).astype(float).tolist()
-            boxes += rle.to_bbox(good, num_threads=num_threads).tolist()
+        if recompute:
+            stats += _area_and_bbox(rles, ids, report.errors, num_threads)
+            rles = [None if s is None else r for r, s in zip(rles, stats[start:])]
         if to == "polygon":
             rles = _to_polygons(todo[part], rles, report, tolerance, num_threads)
         new += rles
@@ -430,7 +424,7 @@ def convert(
             progress(min(start + _CHUNK, len(todo)), len(todo))
     _raise_unless_skipping(report, skip_invalid, "converted")
     k = 0
-    for ann, seg in zip(todo, new):
+    for i, (ann, seg) in enumerate(zip(todo, new)):
         if seg is None:
             continue
         if isinstance(ann["segmentation"], list):
@@ -439,8 +433,7 @@ def convert(
             report.rles += 1
         ann["segmentation"] = seg
         if recompute:
-            ann["area"] = areas[k]
-            ann["bbox"] = boxes[k]
+            ann["area"], ann["bbox"] = stats[i]
         k += 1
     report.converted = k
     return report
@@ -518,6 +511,47 @@ def segmentations_to_rle(data: Dict[str, Any], **kwargs: Any) -> ConvertReport:
     return convert(data, to="rle", **kwargs)
 
 
+def _each_or_errors(
+    fn: Callable[[List[Any]], List[Any]],
+    rles: Sequence[Optional[Dict[str, Any]]],
+    ids: Sequence[Any],
+    errors: Dict[Any, str],
+) -> List[Any]:
+    """fn over the RLEs that are not None, in one call; when that raises (an RLE the kernels
+    refuse, a mask too large for memory), one call per RLE, each failure in ``errors`` by id.
+    The result has one entry per RLE, None where there is none."""
+    good = [k for k, r in enumerate(rles) if r is not None]
+    out: List[Any] = [None] * len(rles)
+    try:
+        for k, v in zip(good, fn([rles[k] for k in good]) if good else []):
+            out[k] = v
+        return out
+    except (ValueError, OverflowError, MemoryError):
+        pass
+    for k in good:
+        try:
+            out[k] = fn([rles[k]])[0]
+        except (ValueError, OverflowError) as exc:
+            errors[ids[k]] = "segmentation: " + str(exc).replace("rles[0]: ", "")
+        except MemoryError:
+            h, w = rles[k]["size"]
+            errors[ids[k]] = f"the {h} x {w} mask does not fit in memory"
+    return out
+
+
+def _area_and_bbox(
+    rles: Sequence[Optional[Dict[str, Any]]],
+    ids: Sequence[Any],
+    errors: Dict[Any, str],
+    num_threads: Optional[int],
+) -> List[Optional[Tuple[float, List[float]]]]:
+    def fn(rs: List[Any]) -> List[Any]:
+        areas = rle.area(rs, num_threads=num_threads).astype(float).tolist()
+        return list(zip(areas, rle.to_bbox(rs, num_threads=num_threads).tolist()))
+
+    return _each_or_errors(fn, rles, ids, errors)
+
+
 def _rle_json(r: Dict[str, Any]) -> Dict[str, Any]:
     counts = r["counts"]
     return {
@@ -552,8 +586,23 @@ def _to_polygons(
     for todo in by_size.values():
         for start in range(0, len(todo), _TRACE_BATCH):
             part = todo[start : start + _TRACE_BATCH]
-            masks = rle.decode([rles[k] for k in part], layout="nhw", num_threads=num_threads)
-            polys = contours.masks_to_polygons(masks, tolerance=tolerance, num_threads=num_threads)
+            masks = _each_or_errors(
+                lambda rs: list(rle.decode(rs, layout="nhw", num_threads=num_threads)),
+                [rles[k] for k in part],
+                [anns[k].get("id") for k in part],
+                report.errors,
+            )
+            for k, m in zip(part, masks):
+                if m is None:
+                    out[k] = None
+            part = [k for k, m in zip(part, masks) if m is not None]
+            if not part:
+                continue
+            polys = contours.masks_to_polygons(
+                np.stack([m for m in masks if m is not None]),
+                tolerance=tolerance,
+                num_threads=num_threads,
+            )
             for k, p in zip(part, polys):
                 out[k] = p
                 if not p:
@@ -678,44 +727,44 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
         num_threads=num_threads,
     )
     problems += [Problem("error", aid, msg) for aid, msg in errors.items()]
-    checkable = [(p[0], r) for p, r in zip(pending, rles) if r is not None]
-    if checkable:
-        rles = [r for _, r in checkable]
-        areas = rle.area(rles, num_threads=num_threads)
-        boxes = rle.to_bbox(rles, num_threads=num_threads)
-        for (ann, _), a, b in zip(checkable, areas, boxes):
-            aid = ann.get("id")
-            stored = ann.get("area")
-            if (
-                isinstance(stored, (int, float))
-                and not isinstance(stored, bool)
-                and abs(stored - float(a)) > max(10.0, 0.1 * float(a))
-            ):
-                problems.append(
-                    Problem("warning", aid, f"area {stored} but the mask has {int(a)} pixels")
-                )
-            bbox = ann.get("bbox")
-            if not (
-                isinstance(bbox, list)
-                and len(bbox) == 4
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
-                and a > 0
-            ):
+    ids = [p[0].get("id") for p in pending]
+    errors: Dict[Any, str] = {}
+    stats = _area_and_bbox(rles, ids, errors, num_threads)
+    problems += [Problem("error", aid, msg) for aid, msg in errors.items()]
+    checkable = [(p[0], s) for p, s in zip(pending, stats) if s is not None]
+    for ann, (a, b) in checkable:
+        aid = ann.get("id")
+        stored = ann.get("area")
+        if (
+            isinstance(stored, (int, float))
+            and not isinstance(stored, bool)
+            and abs(stored - float(a)) > max(10.0, 0.1 * float(a))
+        ):
+            problems.append(
+                Problem("warning", aid, f"area {stored} but the mask has {int(a)} pixels")
+            )
+        bbox = ann.get("bbox")
+        if not (
+            isinstance(bbox, list)
+            and len(bbox) == 4
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+            and a > 0
+        ):
+            continue
+        seg = ann["segmentation"]
+        if isinstance(seg, list):
+            extent = _polygon_extent(seg)
+            if extent is None:
                 continue
-            seg = ann["segmentation"]
-            if isinstance(seg, list):
-                extent = _polygon_extent(seg)
-                if extent is None:
-                    continue
-                what = "the polygons' extent"
-            else:
-                extent = [b[0], b[1], b[0] + b[2], b[1] + b[3]]
-                what = "the RLE's box"
-            given = [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]]
-            if max(abs(float(e) - g) for e, g in zip(extent, given)) > BBOX_TOLERANCE:
-                x0, y0, x1, y1 = (round(float(v), 2) for v in extent)
-                box = [x0, y0, round(x1 - x0, 2), round(y1 - y0, 2)]
-                problems.append(Problem("warning", aid, f"bbox {bbox} but {what} is {box}"))
+            what = "the polygons' extent"
+        else:
+            extent = [b[0], b[1], b[0] + b[2], b[1] + b[3]]
+            what = "the RLE's box"
+        given = [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]]
+        if max(abs(float(e) - g) for e, g in zip(extent, given)) > BBOX_TOLERANCE:
+            x0, y0, x1, y1 = (round(float(v), 2) for v in extent)
+            box = [x0, y0, round(x1 - x0, 2), round(y1 - y0, 2)]
+            problems.append(Problem("warning", aid, f"bbox {bbox} but {what} is {box}"))
     return problems
 
 
