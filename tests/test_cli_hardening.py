@@ -396,6 +396,36 @@ def test_signal_during_the_final_write_cleans_up(tmp_path, sig, code, to):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
 
 
+def test_a_run_killed_during_the_write_is_cleaned_up_by_the_next(tmp_path):
+    # SIGKILL cannot be handled: its temporary file stays, named with the dead pid, and the
+    # next run writing the same output removes it.
+    src = _write(tmp_path / "in.json", TINY)
+    out = tmp_path / "out.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from maskprep import cli; sys.exit(cli.main())",
+            "convert",
+            str(src),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MASKPREP_TEST_PAUSE_BEFORE_RENAME": "60"},
+    )
+    tmp = tmp_path / f".out.json.maskprep-{proc.pid}.tmp"
+    deadline = time.monotonic() + 60
+    while not tmp.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=60)
+    assert tmp.exists() and not out.exists()
+    assert cli.main(["convert", str(src), "-o", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "out.json"]
+
+
 # ---- internal errors and arguments -------------------------------------------------------------
 
 
