@@ -21,9 +21,9 @@ namespace {
 using detail::concat;
 
 constexpr int kMaxDepth = 512;        // deeper nesting is rejected instead of overflowing the stack
-constexpr index_t kBatch = 8192;
+constexpr index_t kBatch = 8192;      // annotations per parallel batch (one progress step each)
 // Largest image height or width accepted (h * w then fits 64 bits); documented in coco_json.hpp.
-constexpr index_t kMaxSide = (index_t{1} << 31) - 1;      // annotations per parallel batch (one progress step each)
+constexpr index_t kMaxSide = (index_t{1} << 31) - 1;
 
 // <cctype>'s isdigit goes through the locale: too slow for a byte loop.
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -60,9 +60,10 @@ struct ConvertResult {
 // NotAnObject for a top-level value that is not an object, and std::invalid_argument for JSON
 // whose structure is not a COCO instances file ("images" and "annotations" arrays of objects;
 // images with an id and an integer height and width from 0 to 2^31 - 1; a number with an
-// integral value such as 10.0 counts as an integer, here and in RLE sizes). Annotations that cannot be converted (bad polygons, sizes that are not their
-// image's, malformed counts, an image_id that is not in images) are listed in errors; they are
-// copied unchanged when keep_going, else the output is left empty.
+// integral value such as 10.0 counts as an integer, here and in RLE sizes). Annotations that
+// cannot be converted (bad polygons, sizes that are not their image's, malformed counts, an
+// image_id that is not in images) are listed in errors; they are copied unchanged when
+// keep_going, else the output is left empty.
 ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions& options,
                              bool keep_going);
 
