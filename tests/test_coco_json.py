@@ -176,7 +176,7 @@ def test_nothing_to_convert_is_copied(text):
 @pytest.mark.parametrize(
     "text, where, what",
     [
-        (b"", 0, "expected an object"),
+        (b"", 0, "unexpected end of the text"),
         (b'{"images": [', 12, "unexpected end"),
         (b'{"a": 1} x', 9, "text after the top-level object"),
         (b'{"a": "\\q"}', 7, "bad escape"),
@@ -185,12 +185,19 @@ def test_nothing_to_convert_is_copied(text):
         (b'{"a": "abc', 10, "unterminated string"),
         (b'{"a": 01}', 7, "expected ',' or '}'"),
         (b'{"a": 1.}', 8, "expected a digit"),
-        (b'{"a": NaN}', 6, "unexpected character"),
+        (b'{"a": NaN}', 6, "NaN/Infinity are not valid JSON"),
+        (b'{"a": -Infinity}', 6, "NaN/Infinity are not valid JSON"),
+        (b'{"a": "\xff"}', 7, "invalid UTF-8 byte in a string"),
+        (b'{"a": "x\xc3("}', 8, "invalid UTF-8 sequence in a string"),
+        (b'{"a": "\xed\xa0\x80"}', 7, "invalid UTF-8 sequence"),  # an encoded surrogate
+        (b'{"a": "\xc0\xaf"}', 7, "invalid UTF-8 byte"),  # overlong
+        (b'{"a": "\\ud800"}', 7, "lone surrogate \\u escape"),
+        (b'{"a": "\\udc00"}', 7, "lone surrogate \\u escape"),
+        (b'{"a": "\\ud800\\u0041"}', 7, "lone surrogate \\u escape"),
         (b'{"a" 1}', 5, "expected ':'"),
         (b"{1: 2}", 1, "expected a string key"),
         (b'{"a": [1 2]}', 9, "expected ',' or ']'"),
-        (b"[]", 0, "expected an object"),
-        (b'{"a": ' + b"[" * 600 + b"]" * 600 + b"}", 517, "nested too deeply"),
+        (b"[1, ]", 4, "unexpected character"),
     ],
 )
 def test_text_that_is_not_json(tmp_path, text, where, what):
@@ -209,7 +216,11 @@ def test_text_that_is_not_json(tmp_path, text, where, what):
         ({"images": {}}, '"images" must be an array'),
         ({"annotations": {}}, '"annotations" must be an array'),
         ({"images": [1]}, r"images\[0\] must be an object"),
-        ({"images": [{"id": 1, "height": 2}]}, r"images\[0\] needs an id and non-negative integer"),
+        ({"images": [{"height": 2, "width": 2}]}, r"images\[0\] needs an id"),
+        ({"images": [{"id": 1, "height": 2}]}, r"image 1 needs non-negative integer height"),
+        ({"images": [{"id": 1, "height": 2.5, "width": 3}]}, r"got 2.5 x 3"),
+        ({"images": [{"id": 1, "height": 2**31, "width": 3}]}, r"at most 2147483647"),
+        ({"images": [{"id": 1, "height": "2", "width": 3}]}, "non-negative integer height"),
         ({"images": [{"id": 1, "height": -2, "width": 3}]}, "non-negative integer height"),
         ({"annotations": [[]]}, r"annotations\[0\] must be an object"),
     ],
@@ -286,3 +297,19 @@ def test_unknown_or_missing_image_id():
 def test_data_must_be_bytes():
     with pytest.raises(TypeError):
         _core.coco_convert_to_rle("{}", False, False, None, 1)
+
+
+def test_numbers_that_underflow_read_as_python_reads_them(tmp_path):
+    # 1e-400 is 0.0 to Python (and orjson); the scanner's from_chars calls it out of range.
+    data = {
+        "images": [IMAGE],
+        "annotations": [{"id": 1, "image_id": 1, "segmentation": [[1e-400, 0, 5, 0, 5, 5]]}],
+    }
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(data).replace("0.0", "1e-400"))
+    assert b"1e-400" in src.read_bytes()
+    report = coco.convert_file(src, tmp_path / "out.json")
+    assert report.converted == 1
+    expected = coco.load(src)
+    coco.convert(expected)
+    assert orjson.loads((tmp_path / "out.json").read_bytes()) == expected

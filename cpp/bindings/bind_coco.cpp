@@ -59,10 +59,20 @@ py::tuple convert_to_rle(const py::buffer& data, bool recompute, bool keep_going
   return py::make_tuple(output, report, errors);
 }
 
+void check_json(const py::buffer& data) {
+  const py::buffer_info buf = data.request();
+  if (buf.ndim != 1 || buf.itemsize != 1)
+    throw py::type_error("data must be bytes (the file's contents)");
+  py::gil_scoped_release release;  // `data` stays referenced by the caller for the call
+  coco_json::check_json(static_cast<const char*>(buf.ptr), buf.size);
+}
+
 }  // namespace
 
 void bind_coco(py::module_& m) {
   py::register_exception<coco_json::SyntaxError>(m, "JsonSyntaxError", PyExc_ValueError);
+  py::register_exception<coco_json::NotAnObject>(m, "JsonNotObjectError", PyExc_ValueError);
+  m.def("json_check", &check_json, py::arg("data"));
   m.def("coco_convert_to_rle", &convert_to_rle, py::arg("data"), py::arg("recompute"),
         py::arg("keep_going"), py::arg("progress"), py::arg("num_threads") = py::none());
 }

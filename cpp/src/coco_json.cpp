@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -20,6 +22,8 @@ using detail::concat;
 
 constexpr int kMaxDepth = 512;        // deeper nesting is rejected instead of overflowing the stack
 constexpr index_t kBatch = 8192;      // annotations per parallel batch (one progress step each)
+// Largest image height or width accepted (h * w then fits 64 bits); documented in coco_json.hpp.
+constexpr index_t kMaxSide = (index_t{1} << 31) - 1;
 
 // <cctype>'s isdigit goes through the locale: too slow for a byte loop.
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -30,14 +34,20 @@ struct Span {
   bool present() const { return begin >= 0; }
 };
 
-// A validating JSON scanner over a byte buffer (RFC 8259 grammar; strings are not checked for
-// valid UTF-8, they are only copied). Positions are byte offsets.
+// A validating JSON scanner over a byte buffer (RFC 8259 grammar, strings checked to be UTF-8
+// without surrogates, raw or \u-escaped, so that the output is JSON whenever the input is).
+// Positions are byte offsets.
 class Scanner {
  public:
   Scanner(const char* d, index_t n) : d_(d), n_(n) {}
 
   [[noreturn]] void fail(index_t p, const char* what) const {
     throw SyntaxError(concat("not valid JSON at byte ", p, ": ", what));
+  }
+  [[noreturn]] void fail_depth(index_t p) const {
+    throw SyntaxError(concat("nested deeper than ", kMaxDepth,
+                             " levels of arrays and objects at byte ", p,
+                             " (maskprep's limit for the JSON text)"));
   }
   char at(index_t p) const { return p < n_ ? d_[p] : '\0'; }
   index_t ws(index_t p) const {
@@ -50,11 +60,19 @@ class Scanner {
       const unsigned char c = static_cast<unsigned char>(d_[p]);
       if (c == '"') return p + 1;
       if (c < 0x20) fail(p, "control character in a string");
-      if (c == '\\') {
+      if (c >= 0x80) {
+        p = utf8_end(p) - 1;
+      } else if (c == '\\') {
         const char e = at(p + 1);
         if (e == 'u') {
-          for (index_t k = p + 2; k < p + 6; ++k)
-            if (!is_hex(at(k))) fail(k, "bad \\u escape");
+          const unsigned u = hex4(p + 2);
+          if (u >= 0xDC00 && u <= 0xDFFF) fail(p, "lone surrogate \\u escape (not valid Unicode)");
+          if (u >= 0xD800 && u <= 0xDBFF) {  // must be followed by its low half
+            const bool low = at(p + 6) == '\\' && at(p + 7) == 'u';
+            const unsigned v = low ? hex4(p + 8) : 0;
+            if (v < 0xDC00 || v > 0xDFFF) fail(p, "lone surrogate \\u escape (not valid Unicode)");
+            p += 6;
+          }
           p += 5;
         } else if (e != '\0' && std::strchr("\"\\/bfnrt", e)) {
           ++p;
@@ -66,6 +84,43 @@ class Scanner {
     fail(p, "unterminated string");
   }
 
+  unsigned hex4(index_t p) const {
+    unsigned u = 0;
+    for (index_t k = p; k < p + 4; ++k) {
+      const char h = at(k);
+      if (!is_hex(h)) fail(k, "bad \\u escape");
+      u = u * 16 + static_cast<unsigned>(is_digit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
+    }
+    return u;
+  }
+
+  // End of the UTF-8 sequence at p (d_[p] >= 0x80): RFC 3629, no overlong forms, no
+  // surrogates, nothing above U+10FFFF.
+  index_t utf8_end(index_t p) const {
+    const unsigned char c = static_cast<unsigned char>(d_[p]);
+    int len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;  // U+D800..U+DFFF are surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      fail(p, "invalid UTF-8 byte in a string");
+    }
+    for (int k = 1; k < len; ++k) {
+      const unsigned b = static_cast<unsigned char>(at(p + k));
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
+        fail(p, "invalid UTF-8 sequence in a string");
+    }
+    return p + len;
+  }
+
   index_t number_end(index_t p) const {
     auto digits = [&](index_t q) {
       const index_t s = q;
@@ -73,6 +128,7 @@ class Scanner {
       if (q == s) fail(q, "expected a digit");
       return q;
     };
+    const index_t start = p;
     if (at(p) == '-') ++p;
     if (at(p) == '0') {
       ++p;
@@ -80,10 +136,19 @@ class Scanner {
       p = digits(p);
     }
     if (at(p) == '.') p = digits(p + 1);
+    bool exponent = false;
     if (at(p) == 'e' || at(p) == 'E') {
+      exponent = true;
       ++p;
       if (at(p) == '+' || at(p) == '-') ++p;
       p = digits(p);
+    }
+    // Only an exponent or 300+ digits can leave the double range (1e400): rejected as every
+    // command's parser rejects it, instead of becoming infinity. Rare, so strtod's copy is cheap.
+    if (exponent || p - start > 300) {
+      const std::string text(d_ + start, static_cast<size_t>(p - start));
+      if (std::isinf(std::strtod(text.c_str(), nullptr)))
+        fail(start, "number out of the range of a double");
     }
     return p;
   }
@@ -95,6 +160,8 @@ class Scanner {
     if (c == '{') return members(p, depth, [](Span, Span) {});
     if (c == '[') return elements(p, depth, [](Span) {});
     if (c == '"') return string_end(p);
+    if (c == 'N' || c == 'I' || (c == '-' && at(p + 1) == 'I'))
+      fail(p, "NaN/Infinity are not valid JSON");
     if (c == '-' || is_digit(c)) return number_end(p);
     for (const char* lit : {"true", "false", "null"}) {
       const index_t len = static_cast<index_t>(std::strlen(lit));
@@ -109,7 +176,7 @@ class Scanner {
   index_t members(index_t p, int depth, F&& f) const {
     p = ws(p);
     if (at(p) != '{') fail(p, "expected an object");
-    if (depth >= kMaxDepth) fail(p, "nested too deeply");
+    if (depth >= kMaxDepth) fail_depth(p);
     p = ws(p + 1);
     if (at(p) == '}') return p + 1;
     for (;;) {
@@ -137,7 +204,7 @@ class Scanner {
   index_t elements(index_t p, int depth, F&& f) const {
     p = ws(p);
     if (at(p) != '[') fail(p, "expected an array");
-    if (depth >= kMaxDepth) fail(p, "nested too deeply");
+    if (depth >= kMaxDepth) fail_depth(p);
     p = ws(p + 1);
     if (at(p) == ']') return p + 1;
     for (;;) {
@@ -198,7 +265,22 @@ bool parse_double(std::string_view t, double& v) {
     return true;
   }
   const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec == std::errc::result_out_of_range && ptr == t.data() + t.size()) {
+    v = std::strtod(std::string(t).c_str(), nullptr);  // underflow (1e-400): 0 or a subnormal,
+    return std::isfinite(v);                           // as Python's float() gives
+  }
   return ec == std::errc() && ptr == t.data() + t.size();
+}
+
+// An image side: a JSON integer, or a number with an integral value (10.0, 1e3: the Python
+// commands read those as ints too), from 0 to kMaxSide; -1 for anything else.
+index_t parse_side(std::string_view t) {
+  const index_t v = parse_count(t);
+  if (v >= 0) return v <= kMaxSide ? v : -1;
+  double d = 0;
+  if (t.empty() || !(t.front() == '-' || is_digit(t.front())) || !parse_double(t, d)) return -1;
+  if (!(d >= 0 && d <= static_cast<double>(kMaxSide)) || d != std::floor(d)) return -1;
+  return static_cast<index_t>(d);
 }
 
 // The characters of a JSON string's content (quotes stripped). Compressed counts use only
@@ -330,7 +412,7 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
     }
     std::vector<index_t> hw;
     if (sc.at(size.begin) == '[')
-      sc.elements(size.begin, 2, [&](Span v) { hw.push_back(parse_count(sc.text(v))); });
+      sc.elements(size.begin, 2, [&](Span v) { hw.push_back(parse_side(sc.text(v))); });
     if (hw.size() != 2 || hw[0] < 0 || hw[1] < 0) {
       ann.error = concat("segmentation size must be [height, width], got ", sc.text(size));
       return;
@@ -398,10 +480,22 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
 
 }  // namespace
 
+void check_json(const char* data, index_t len) {
+  MASKPREP_CHECK(len >= 0, "len must be non-negative");
+  const Scanner sc(data, len);
+  const index_t end = sc.ws(sc.value_end(0));
+  if (end != len) sc.fail(end, "text after the top-level value");
+}
+
 ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions& options,
                              bool keep_going) {
   MASKPREP_CHECK(len >= 0, "len must be non-negative");
   const Scanner sc(data, len);
+  if (sc.at(sc.ws(0)) != '{') check_json(data, len);  // syntax errors first, then the kind
+  const char top = sc.at(sc.ws(0));
+  if (top != '{')
+    throw NotAnObject(top == '[' ? "the top level is an array, not an object"
+                                 : "the top level is not an object");
   Span images_span, annotations_span;
   index_t end = sc.members(0, 0, [&](Span key, Span value) {
     if (sc.key_is(key, "images")) images_span = value;
@@ -421,10 +515,13 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
         if (sc.key_is(key, "height")) h = value;
         if (sc.key_is(key, "width")) w = value;
       });
-      const index_t hv = h.present() ? parse_count(sc.text(h)) : -1;
-      const index_t wv = w.present() ? parse_count(sc.text(w)) : -1;
-      MASKPREP_CHECK(id.present() && hv >= 0 && wv >= 0, "images[", k,
-                     "] needs an id and non-negative integer height and width");
+      const index_t hv = h.present() ? parse_side(sc.text(h)) : -1;
+      const index_t wv = w.present() ? parse_side(sc.text(w)) : -1;
+      MASKPREP_CHECK(id.present(), "images[", k, "] needs an id");
+      MASKPREP_CHECK(hv >= 0 && wv >= 0, "image ", sc.text(id),
+                     " needs non-negative integer height and width (at most ", kMaxSide,
+                     "), got ", h.present() ? sc.text(h) : "none", " x ",
+                     w.present() ? sc.text(w) : "none");
       images[sc.text(id)] = Image{hv, wv};
       ++k;
     });

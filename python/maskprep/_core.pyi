@@ -166,7 +166,9 @@ def masks_to_polygons(
 
 # ---- coco (whole files) -------------------------------------------------------------------------
 class JsonSyntaxError(ValueError): ...
+class JsonNotObjectError(ValueError): ...
 
+def json_check(data: bytes) -> None: ...
 def coco_convert_to_rle(
     data: bytes,
     recompute: bool,

@@ -1,22 +1,48 @@
 """The ``maskprep`` command: whole-dataset jobs on COCO instance files.
 
-Exit codes: 0 success; 1 the job found invalid data (nothing written unless --skip-invalid);
-2 bad command-line arguments or unreadable input.
+Every failure is one line on stderr, ``maskprep: error: ...``, and one of these exit codes:
+
+  0    success
+  1    the job found invalid data (nothing written unless --skip-invalid); show: an image file
+       that cannot be decoded or is not the size images gives (unless --skip-missing)
+  2    bad command-line arguments, or input that cannot be read (missing, not JSON, not a COCO
+       instances file, image files missing)
+  3    the output cannot be written (its folder is missing or read-only, -o names a folder,
+       the disk is full); nothing is left behind
+  4    an internal error: a bug in maskprep (MASKPREP_DEBUG=1 prints the traceback)
+  130  interrupted by SIGINT (Ctrl-C)
+  143  terminated by SIGTERM (cleaned up as for SIGINT: the temporary output is removed and no
+       output is written; a file left by SIGKILL is removed by the next run writing it)
+
+Global options (--num-threads, --quiet) go before or after the command. ``-o -`` writes the
+JSON to standard output; ``-o`` through a symlink replaces the link's target. Outputs get the
+umask's mode (a replaced file keeps its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 import numpy as np
 
 from . import coco
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_OUTPUT, EXIT_BUG = 0, 1, 2, 3, 4
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+EXIT_CODES = (
+    "exit codes: 0 success; 1 invalid data; 2 bad arguments or unreadable input; 3 the output\n"
+    "cannot be written; 4 a bug in maskprep (MASKPREP_DEBUG=1 shows the traceback); 130 SIGINT;\n"
+    "143 SIGTERM"
+)
 
 EXAMPLES = {
     "convert": "maskprep convert instances.json -o instances_rle.json --to rle --recompute",
@@ -28,36 +54,54 @@ EXAMPLES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, as every other failure (argparse prints the usage too)."""
+        self.exit(EXIT_USAGE, f"maskprep: error: {message} (see {self.prog} --help)\n")
+
+
+def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """--num-threads and --quiet, on the main parser and on every command. A command's own
+    defaults are SUPPRESS, so that a value given before the command is not reset after it."""
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        default=argparse.SUPPRESS if suppress else None,
+        metavar="N",
+        help="threads (default: MASKPREP_NUM_THREADS or all cores; -1 = all)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print only errors",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="maskprep",
         description="Fast, exact mask preparation for COCO instance datasets.",
-        epilog="examples:\n" + "\n".join(f"  {v}" for v in EXAMPLES.values()),
+        epilog="examples:\n" + "\n".join(f"  {v}" for v in EXAMPLES.values()) + "\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _global_options(p, suppress=False)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(
             name,
             help=help,
             description=help,
-            epilog=f"example:\n  {EXAMPLES[name]}",
+            epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sp.add_argument(
-            "--num-threads",
-            type=int,
-            default=None,
-            metavar="N",
-            help="threads (default: MASKPREP_NUM_THREADS or all cores; -1 = all)",
-        )
-        sp.add_argument("--quiet", action="store_true", help="print only errors")
+        _global_options(sp, suppress=True)
         return sp
 
     c = add("convert", "Convert every segmentation of a COCO instances file.")
     c.add_argument("input", type=Path, help="COCO instances JSON (never modified)")
-    c.add_argument("-o", "--output", type=Path, required=True, help="output JSON")
+    c.add_argument("-o", "--output", required=True, help="output JSON (- for stdout)")
     c.add_argument(
         "--to",
         choices=["rle", "polygon"],
@@ -81,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     x = add("boxes", "Add a mask to every annotation that has only a bbox.")
     x.add_argument("input", type=Path, help="COCO instances JSON (never modified)")
-    x.add_argument("-o", "--output", type=Path, required=True, help="output JSON")
+    x.add_argument("-o", "--output", required=True, help="output JSON (- for stdout)")
     x.add_argument(
         "--method",
         choices=["box", "ellipse", "grow", "maskrcnn"],
@@ -125,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     s.add_argument("--ids", type=int, nargs="*", help="image ids (default: the first --limit)")
     s.add_argument("--limit", type=int, default=20, help="at most this many images (default 20)")
+    s.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="skip images whose file is missing, unreadable or not the size images gives, and "
+        "list them (default: missing files are an error before anything is written)",
+    )
 
     b = add("bench", "Run the benchmarks and write a ratio table (markdown) and a plot (PNG).")
     b.add_argument("--out", type=Path, default=Path("bench-report"), help="output folder")
@@ -150,21 +200,48 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fail(command: str, message: str, code: int = 2) -> int:
-    """Print ``maskprep COMMAND: message`` on stderr and return the exit code."""
-    print(f"maskprep {command}: {message}", file=sys.stderr)
+class CliError(Exception):
+    """A failure of the command: its one-line message and exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    """Print ``maskprep: error: message`` on stderr and return the exit code."""
+    print(f"maskprep: error: {message}", file=sys.stderr)
     return code
 
 
-def _same_file(command: str, args: argparse.Namespace) -> Optional[int]:
-    if args.input.resolve() == args.output.resolve():
-        return _fail(command, "the output must not be the input (it is never modified)")
-    return None
+def _check_output(args: argparse.Namespace) -> None:
+    """Fail before any work when the output cannot be written or is the input."""
+    problem = coco.output_problem(args.output)
+    if problem is not None:
+        raise CliError(problem, EXIT_OUTPUT)
+    if args.output != "-" and args.input.resolve() == Path(args.output).resolve():
+        raise CliError("the output must not be the input (it is never modified)")
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise coco.OutputError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
 
 
 def _say(args: argparse.Namespace, *msg: object) -> None:
+    """Progress and summaries: on stdout, or on stderr when the JSON goes to stdout (-o -)."""
     if not args.quiet:
-        print(*msg)
+        out = sys.stderr if getattr(args, "output", None) == "-" else sys.stdout
+        print(*msg, file=out)
+
+
+def _load(path: Path) -> Dict[str, Any]:
+    """The instances file, checked to have the shape of one (ValueError: exit 1)."""
+    data = coco.load(path)
+    coco.check_structure(data)
+    return data
 
 
 class _Progress:
@@ -191,9 +268,8 @@ class _Progress:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     if args.tolerance < 0:
-        return _fail("convert", "--tolerance must be >= 0")
-    if (rc := _same_file("convert", args)) is not None:
-        return rc
+        return _fail("--tolerance must be >= 0")
+    _check_output(args)
     t0 = time.perf_counter()
     bar = _Progress(args, "convert")
     try:
@@ -210,7 +286,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         if isinstance(exc, coco.UnreadableInput):
             raise
-        return _fail("convert", str(exc), 1)
+        return _fail(str(exc), EXIT_INVALID)
     finally:
         bar.close()
     _say(
@@ -223,15 +299,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if report.empty:
         print(
             f"{len(report.empty)} annotation(s) have an empty mask (segmentation []), ids: "
-            f"{report.empty}",
+            f"{_ids(report.empty)}",
             file=sys.stderr,
         )
     if report.skipped:
         print(
-            f"skipped {len(report.skipped)} invalid annotation(s), ids: {report.skipped}",
+            f"skipped {len(report.skipped)} invalid annotation(s), ids: {_ids(report.skipped)}",
             file=sys.stderr,
         )
-    return 0
+    return EXIT_OK
+
+
+def _ids(ids: List[Any], limit: int = 20) -> str:
+    """[1, 2, 3] or [1, 2, ... 20 ids] and N more."""
+    text = str(list(ids[:limit]))
+    return text + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
 def _box_method(args: argparse.Namespace):
@@ -263,24 +345,22 @@ def _box_method(args: argparse.Namespace):
 def cmd_boxes(args: argparse.Namespace) -> int:
     needs_images = args.method in ("grow", "maskrcnn")
     if needs_images and args.images is None:
-        return _fail("boxes", f"--method {args.method} needs --images DIR")
+        return _fail(f"--method {args.method} needs --images DIR")
     if args.method == "maskrcnn" and not args.weights:
         return _fail(
-            "boxes",
             "--method maskrcnn needs --weights (a state_dict file, or a torchvision weights "
             "name when the network is reachable)",
         )
     if args.tolerance is not None and args.tolerance < 0:
-        return _fail("boxes", "--tolerance must be >= 0")
-    if (rc := _same_file("boxes", args)) is not None:
-        return rc
+        return _fail("--tolerance must be >= 0")
+    _check_output(args)
     if needs_images and not args.images.is_dir():
-        return _fail("boxes", f"--images {args.images} is not a folder")
-    data = coco.load(args.input)
+        return _fail(f"--images {args.images} is not a folder")
+    data = _load(args.input)
     try:
         method = _box_method(args)
     except (ImportError, ValueError, OSError, RuntimeError) as exc:
-        return _fail("boxes", str(exc))
+        return _fail(str(exc))
     bar = _Progress(args, f"boxes ({args.method})")
     try:
         report = coco.add_box_masks(
@@ -292,16 +372,17 @@ def cmd_boxes(args: argparse.Namespace) -> int:
             progress=bar,
         )
     except ValueError as exc:
-        return _fail("boxes", str(exc), 1)
+        return _fail(str(exc), EXIT_INVALID)
     finally:
         bar.close()
     coco.save(data, args.output)
     _say(args, f"added {report.added} mask(s) with --method {args.method} -> {args.output}")
-    if report.skipped:
-        print(
-            f"skipped {len(report.skipped)} annotation(s), ids: {report.skipped}", file=sys.stderr
-        )
-    return 0
+    for msg, ids in report.image_errors.values():
+        print(f"skipped {len(ids)} annotation(s): {msg}", file=sys.stderr)
+    other = [i for i in report.skipped if i in report.errors]
+    if other:
+        print(f"skipped {len(other)} annotation(s), ids: {_ids(other)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -310,58 +391,109 @@ def cmd_validate(args: argparse.Namespace) -> int:
     errors = sum(p.level == "error" for p in problems)
     warnings = len(problems) - errors
     for p in problems:
-        print(p, file=sys.stderr if p.level == "error" else sys.stdout)
+        if p.level == "error":
+            print(p, file=sys.stderr)
+        elif not args.quiet:
+            print(p)
+    anns = data.get("annotations", [])
     _say(
         args,
-        f"{args.input}: {len(data.get('annotations', []))} annotations, "
+        f"{args.input}: {len(anns) if isinstance(anns, list) else 0} annotations, "
         f"{errors} error(s), {warnings} warning(s)",
     )
-    return 1 if errors or (warnings and args.warnings_as_errors) else 0
+    return EXIT_INVALID if errors or (warnings and args.warnings_as_errors) else EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    import numpy as np
     from PIL import Image
 
-    from . import rle, visualize
+    from . import visualize
 
-    data = coco.load(args.input)
-    images = {im["id"]: im for im in data.get("images", [])}
+    data = _load(args.input)
+    images = {im.get("id"): im for im in data.get("images", [])}
     ids = args.ids if args.ids else list(images)[: args.limit]
     missing = [i for i in ids if i not in images]
     if missing:
-        return _fail("show", f"image ids not in {args.input}: {missing}")
-    names = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
+        return _fail(f"image ids not in {args.input}: {_ids(missing)}")
+    if not args.images.is_dir():
+        return _fail(f"--images {args.images} is not a folder")
+    sizes = coco.image_sizes(data)
+    # Every file is looked up before anything is written: a missing one fails the run at once.
+    paths: Dict[Any, Path] = {}
+    problems: Dict[Any, str] = {}
+    for image_id in ids:
+        path, names = coco.find_image(args.images, images[image_id])
+        if path is None:
+            problems[image_id] = (
+                f"image {image_id}: no file {' or '.join(names) or '(no file_name)'}"
+            )
+        else:
+            paths[image_id] = path
+    if problems and not args.skip_missing:
+        return _fail(
+            f"{len(problems)} image file(s) not found in {args.images}: "
+            f"{coco.join_limited(list(problems.values()))} (--skip-missing draws the others)",
+        )
+    names = {c.get("id"): c.get("name", str(c.get("id"))) for c in data.get("categories", [])}
     by_image: dict = {}
     for a in data.get("annotations", []):
         by_image.setdefault(a.get("image_id"), []).append(a)
-    args.out.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for image_id in ids:
-        im = images[image_id]
-        path = args.images / im["file_name"]
-        if not path.exists():
-            return _fail("show", f"{path} not found")
-        pixels = np.asarray(Image.open(path).convert("RGB"))
+    _make_dir(args.out)
+    written, not_drawn = 0, []
+    for image_id, path in paths.items():
+        h, w = sizes[image_id]
+        try:
+            with Image.open(path) as f:
+                pixels = np.asarray(f.convert("RGB"))
+        except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+            problems[image_id] = f"image {image_id}: {path} cannot be read: {exc}"
+            continue
+        if pixels.shape[:2] != (h, w):
+            problems[image_id] = (
+                f"image {image_id}: {path} is {pixels.shape[1]}x{pixels.shape[0]} but images "
+                f"says {w}x{h}"
+            )
+            continue
         anns = [a for a in by_image.get(image_id, []) if a.get("segmentation") or "bbox" in a]
         with_mask = [a for a in anns if a.get("segmentation")]
-        rles = rle.from_segmentations(
+        rles, errors = coco.rles_or_errors(
             [a["segmentation"] for a in with_mask],
-            im["height"],
-            im["width"],
+            [h] * len(with_mask),
+            [w] * len(with_mask),
+            [a.get("id") for a in with_mask],
             num_threads=args.num_threads,
         )
+        not_drawn += list(errors)
         mask_of = {id(a): r for a, r in zip(with_mask, rles)}
+        boxes = [a.get("bbox") for a in anns]
+        if not all(coco._box_error(b) is None for b in boxes):
+            boxes = None
         picture = visualize.overlay(
             pixels,
             [mask_of.get(id(a)) for a in anns],
-            boxes=[a["bbox"] for a in anns] if all("bbox" in a for a in anns) else None,
+            boxes=boxes,
             labels=[names.get(a.get("category_id"), a.get("category_id")) for a in anns],
         )
-        Image.fromarray(picture).save(args.out / f"{image_id}.png")
+        target = args.out / f"{image_id}.png"
+        try:
+            Image.fromarray(picture).save(target)
+        except OSError as exc:
+            raise coco.OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         written += 1
     _say(args, f"wrote {written} overlay(s) to {args.out}")
-    return 0
+    if not_drawn:
+        print(
+            f"{len(not_drawn)} invalid segmentation(s) not drawn (see maskprep validate), ids: "
+            f"{_ids(not_drawn)}",
+            file=sys.stderr,
+        )
+    if problems:
+        listed = coco.join_limited(list(problems.values()))
+        if args.skip_missing:
+            print(f"skipped {len(problems)} image(s): {listed}", file=sys.stderr)
+        else:
+            return _fail(f"{len(problems)} image(s) cannot be shown: {listed}", 1)
+    return EXIT_OK
 
 
 def _benchmark_dir(explicit: Optional[Path]) -> Optional[Path]:
@@ -381,17 +513,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from . import benchreport
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    _make_dir(args.out)
     json_path = args.from_json
     if json_path is None:
         bench_dir = _benchmark_dir(args.benchmarks)
         if bench_dir is None:
-            print(
-                "maskprep bench: no benchmarks folder (run from a source checkout or pass "
-                "--benchmarks)",
-                file=sys.stderr,
-            )
-            return 2
+            return _fail("no benchmarks folder (run from a source checkout or pass --benchmarks)")
         json_path = args.out / "benchmarks.json"
         cmd = [
             sys.executable,
@@ -412,10 +539,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         json_path.unlink(missing_ok=True)
         rc = subprocess.call(cmd, cwd=bench_dir.parent)
         if rc not in (0, 5):  # 5: pytest selected nothing, reported below
-            return _fail("bench", f"the benchmark run failed (pytest exit {rc})", 1)
+            return _fail(f"the benchmark run failed (pytest exit {rc})", 1)
         if not json_path.exists():
             return _fail(
-                "bench",
                 "no benchmark ran: every selected case was skipped or deselected (most need "
                 "the real data in ../shared/data; see pytest's skip reasons above)",
                 1,
@@ -426,12 +552,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         benchreport.plot(table, args.out / "report.png")
     except ImportError:
-        print(
-            "maskprep bench: the plot needs matplotlib (pip install 'maskprep[bench]'); "
+        return _fail(
+            "the plot needs matplotlib (pip install 'maskprep[bench]'); "
             f"wrote only {args.out / 'report.md'}",
-            file=sys.stderr,
+            EXIT_INVALID,
         )
-        return 1
     _say(args, f"wrote {args.out / 'report.md'} and {args.out / 'report.png'}")
     return 0
 
@@ -442,7 +567,7 @@ def sample_dir() -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    _make_dir(out)
     src = sample_dir() / "instances.json"
     shutil.copy(src, out / "instances.json")
     _say(args, f"sample: {src} (see ATTRIBUTION.md beside it)")
@@ -478,6 +603,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out=out / "overlays",
         ids=None,
         limit=20,
+        skip_missing=False,
         num_threads=args.num_threads,
         quiet=args.quiet,
     )
@@ -486,24 +612,76 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return rc
 
 
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler: unwinds like KeyboardInterrupt, so that temporary files
+    are removed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+COMMANDS = {
+    "convert": cmd_convert,
+    "boxes": cmd_boxes,
+    "validate": cmd_validate,
+    "show": cmd_show,
+    "bench": cmd_bench,
+    "demo": cmd_demo,
+}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.num_threads is not None and (args.num_threads == 0 or args.num_threads < -1):
-        print("maskprep: --num-threads must be -1 or a positive integer", file=sys.stderr)
-        return 2
+    """Run the command and return its exit code (see the module docstring); argparse raises
+    SystemExit for --help (0) and bad arguments (2, one line on stderr)."""
+    previous = None
     try:
-        commands = {
-            "convert": cmd_convert,
-            "boxes": cmd_boxes,
-            "validate": cmd_validate,
-            "show": cmd_show,
-            "bench": cmd_bench,
-            "demo": cmd_demo,
-        }
-        return commands[args.command](args)
-    except (FileNotFoundError, IsADirectoryError, coco.UnreadableInput) as exc:
-        print(f"maskprep {args.command}: {exc}", file=sys.stderr)
-        return 2
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        pass  # not the main thread: SIGTERM keeps its handler
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the command started (imports, parsing)
+        return _fail("interrupted (SIGINT)", EXIT_SIGINT)
+    except _Terminated:
+        return _fail("terminated (SIGTERM)", EXIT_SIGTERM)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    args = _parser().parse_args(argv)  # SystemExit for --help (0) and bad arguments (2)
+    if args.num_threads is not None and (args.num_threads == 0 or args.num_threads < -1):
+        return _fail("--num-threads must be -1 or a positive integer")
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        return _fail("interrupted (SIGINT); no output written", EXIT_SIGINT)
+    except _Terminated:
+        return _fail("terminated (SIGTERM); no output written", EXIT_SIGTERM)
+    except coco.OutputError as exc:
+        return _fail(str(exc), EXIT_OUTPUT)
+    except coco.UnreadableInput as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:  # reading the input: outputs raise OutputError
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"cannot read {where}{exc.strerror or exc}", EXIT_USAGE)
+    except ValueError as exc:  # the library's error for invalid values: the data's
+        return _fail(str(exc), EXIT_INVALID)
+    except Exception as exc:  # noqa: BLE001 - the contract: one line, never a traceback
+        if os.environ.get("MASKPREP_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        name = type(exc).__name__
+        return _fail(
+            f"internal error, a bug in maskprep ({name}: {exc}); please report it "
+            "(MASKPREP_DEBUG=1 prints the traceback)",
+            EXIT_BUG,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,10 +22,21 @@
 
 namespace maskprep::coco_json {
 
-// The text is not JSON (the message gives the byte offset and what was expected).
+// The text is not JSON, or nested deeper than the scanner's limit of 512 arrays and objects
+// (the message gives the byte offset and what was expected). Strings must be UTF-8 without
+// surrogates (raw or as \u escapes); NaN and Infinity are not JSON.
 struct SyntaxError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
+
+// The text is JSON but its top-level value is not an object (e.g. a COCO results file, which
+// is an array).
+struct NotAnObject : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// Checks that data[0..len) is one JSON value (SyntaxError if not).
+void check_json(const char* data, index_t len);
 
 struct ConvertOptions {
   bool recompute = false;  // replace (or add) "area" and "bbox" from the mask
@@ -45,12 +56,14 @@ struct ConvertResult {
   std::vector<AnnotationError> errors;  // annotations that cannot be converted, in file order
 };
 
-// Converts the JSON text data[0..len). Throws SyntaxError for text that is not JSON, and
-// std::invalid_argument for JSON whose structure is not a COCO instances file (a
-// top-level object; "images" and "annotations" arrays of objects; images with integer height
-// and width). Annotations that cannot be converted (bad polygons, sizes that are not their
-// image's, malformed counts, an image_id that is not in images) are listed in errors; they are
-// copied unchanged when keep_going, else the output is left empty.
+// Converts the JSON text data[0..len). Throws SyntaxError for text that is not JSON,
+// NotAnObject for a top-level value that is not an object, and std::invalid_argument for JSON
+// whose structure is not a COCO instances file ("images" and "annotations" arrays of objects;
+// images with an id and an integer height and width from 0 to 2^31 - 1; a number with an
+// integral value such as 10.0 counts as an integer, here and in RLE sizes). Annotations that
+// cannot be converted (bad polygons, sizes that are not their image's, malformed counts, an
+// image_id that is not in images) are listed in errors; they are copied unchanged when
+// keep_going, else the output is left empty.
 ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions& options,
                              bool keep_going);
 
