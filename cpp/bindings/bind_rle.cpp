@@ -242,6 +242,7 @@ py::array decode(py::handle rles, const std::string& layout, py::object num_thre
   if (in.size() == 0) throw py::value_error("rles must not be empty: the mask size is unknown");
   const auto [h, w] = common_size(in);
   const index_t n = static_cast<index_t>(in.size());
+  detail::checked_size("decoded masks n*h*w", n, h, w);  // before allocating them
   py::array_t<std::uint8_t> out;
   if (layout == "hwn") {
     out = py::array_t<std::uint8_t, py::array::f_style>({h, w, n});

@@ -76,7 +76,8 @@ void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]);
 
 // pycocotools' bbIou: dt (m x 4) against gt (n x 4) boxes [x, y, w, h]; out[d*n + g] (note:
 // dt-major, the transpose of pycocotools' internal buffer, i.e. its returned (m, n) matrix).
-// For a crowd gt the union is the dt area. iscrowd may be null.
+// For a crowd gt the union is the dt area. iscrowd may be null. The boxes are only read as
+// values (no index comes from them), so they may be the caller's live buffers.
 void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
               double* out, int num_threads);
 
