@@ -147,9 +147,10 @@ void build_grid(const T* roi, const RoiAlignSpec& s, RoiGrid<T>& g) {
   g.samples_per_bin = grid_h * grid_w;
   g.count = static_cast<T>(std::max<index_t>(g.samples_per_bin, 1));
 
+  // The table first: it is the largest allocation, and fails first (as torchvision's pre_calc).
+  g.samples.resize(static_cast<size_t>(s.pooled_height * s.pooled_width * g.samples_per_bin));
   const auto ys = axis_points(box.start_h, box.bin_h, s.pooled_height, grid_h, s.height);
   const auto xs = axis_points(box.start_w, box.bin_w, s.pooled_width, grid_w, s.width);
-  g.samples.resize(static_cast<size_t>(s.pooled_height * s.pooled_width * g.samples_per_bin));
   Sample<T>* out = g.samples.data();
   for (index_t ph = 0; ph < s.pooled_height; ++ph) {
     for (index_t pw = 0; pw < s.pooled_width; ++pw) {
