@@ -150,6 +150,8 @@ py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignS
   MASKPREP_CHECK(dims_of(grad) == expected, "grad_output must have shape ", dims_str(expected),
                  ", got ", bind::shape_str(grad));
   const auto shape = feature_dims(spec);
+  detail::checked_bytes("features_shape", detail::checked_size("features_shape", spec.batch,
+                        spec.channels, spec.height, spec.width), sizeof(T));  // to allocate
   carray<T> features;
   if (spec.mode == RoiPoolMode::max) {
     MASKPREP_CHECK(!features_in.is_none(), "features are required for the max-mode backward");

@@ -396,6 +396,19 @@ std::string to_string(const Counts& counts) {
   return s;
 }
 
+namespace {
+
+// from_string's error for a count outside [0, 2^64): kept out of the decoding loop.
+[[noreturn, gnu::noinline, gnu::cold]] void bad_count(bool negative, count_t x, index_t start) {
+  if (negative)
+    throw std::invalid_argument(detail::concat(
+        "compressed RLE string decodes to a negative count (-", count_t{0} - x, ") at byte ", start));
+  throw std::invalid_argument(
+      detail::concat("compressed RLE string overflows 64 bits at byte ", start));
+}
+
+}  // namespace
+
 count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overflows) {
   // Decoded into a per-thread buffer (at least one character per count, so len bounds it)
   // and copied out once: sizing `counts` to len would zero-fill twice what is kept.
@@ -437,9 +450,7 @@ count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overfl
     const count_t base = m > 2 ? prev2 : 0;
     count_t x = 0;
     const bool carry = __builtin_add_overflow(base, bits, &x);
-    MASKPREP_CHECK(carry || !neg, "compressed RLE string decodes to a negative count (-",
-                   count_t{0} - x, ") at byte ", start);
-    MASKPREP_CHECK(!carry || neg, "compressed RLE string overflows 64 bits at byte ", start);
+    if (carry != neg) bad_count(neg, x, start);
     out[m++] = x;
     prev2 = prev1;
     prev1 = x;
