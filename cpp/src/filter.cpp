@@ -169,16 +169,14 @@ void check_blur_args(index_t height, index_t width, index_t channels, index_t& k
                  ksize_x, ")");
   // A band's scratch: one padded row of width + ksize_x - 1 pixels and up to height + ksize_y - 1
   // filtered rows (see blur_band); the taps square their offsets (gaussian_kernel).
-  detail::checked_bytes("blur scratch (width + ksize_x) x channels",
-                        detail::checked_size("blur scratch (width + ksize_x) x channels",
-                                             detail::checked_add("width + ksize_x", width, ksize_x),
-                                             channels),
-                        sizeof(float));
-  detail::checked_bytes("blur scratch (height + ksize_y) x width x channels",
-                        detail::checked_size("blur scratch (height + ksize_y) x width x channels",
-                                             detail::checked_add("height + ksize_y", height, ksize_y),
-                                             width, channels),
-                        sizeof(float));
+  const char* row = "blur scratch (width + ksize_x) x channels";
+  detail::checked_bytes(
+      row, detail::checked_size(row, detail::checked_add(row, width, ksize_x), channels),
+      sizeof(float));
+  const char* rows = "blur scratch (height + ksize_y) x width x channels";
+  detail::checked_bytes(
+      rows, detail::checked_size(rows, detail::checked_add(rows, height, ksize_y), width, channels),
+      sizeof(float));
 }
 
 }  // namespace

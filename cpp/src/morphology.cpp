@@ -399,9 +399,11 @@ std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, inde
   MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel size must be positive, got (", kh, ", ", kw, ")");
   if (kh == 1 && kw == 1) shape = MorphShape::rect;  // as OpenCV
   const index_t size = detail::checked_size("kernel size kh*kw", kh, kw);
-  std::vector<std::uint8_t> k(static_cast<size_t>(detail::checked_bytes("kernel size kh*kw", size, 1)), 0);
+  std::vector<std::uint8_t> k(
+      static_cast<size_t>(detail::checked_bytes("kernel size kh*kw", size, 1)), 0);
   const index_t r = kh / 2, c = kw / 2;
-  const index_t rr = shape == MorphShape::ellipse ? detail::checked_size("kernel radius r*r", r, r) : 0;
+  const index_t rr =
+      shape == MorphShape::ellipse ? detail::checked_size("kernel radius r*r", r, r) : 0;
   const double inv_r2 = r ? 1. / (static_cast<double>(r) * static_cast<double>(r)) : 0;
   for (index_t i = 0; i < kh; ++i) {
     index_t j1 = 0, j2 = 0;
@@ -433,7 +435,8 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   MASKPREP_CHECK(iterations >= 1, "iterations must be >= 1, got ", iterations);
   detail::checked_size("mask size height*width", height, width);
   // The kernel is copied before it is checked and planned: the caller may change it meanwhile.
-  const std::vector<std::uint8_t> k(kernel, kernel + detail::checked_size("kernel size kh*kw", kh, kw));
+  const std::vector<std::uint8_t> k(kernel,
+                                    kernel + detail::checked_size("kernel size kh*kw", kh, kw));
   MASKPREP_CHECK(std::any_of(k.begin(), k.end(), [](std::uint8_t v) { return v != 0; }),
                  "kernel must have at least one nonzero element");
   const bool fused = op == MorphOp::open || op == MorphOp::close;

@@ -103,7 +103,8 @@ void plan(const T* mask, const B* box, const PasteSpec& s, Instance<T>& p) {
   p.cols.resize(static_cast<size_t>(p.x1 - p.x0));
   for (index_t x = p.x0; x < p.x1; ++x) p.cols[x - p.x0] = source_lerp(x - bx0, mp, p.bw, ratio_x, p.fma);
   if (p.small) return;
-  p.hz.resize(static_cast<size_t>(detail::checked_size("paste columns x (M + 2)", p.x1 - p.x0, mp)));
+  p.hz.resize(
+      static_cast<size_t>(detail::checked_size("paste columns x (M + 2)", p.x1 - p.x0, mp)));
   for (index_t c = 0; c < p.x1 - p.x0; ++c) {
     const Lerp<T>& lx = p.cols[c];
     T* h = p.hz.data() + c * mp;
@@ -135,8 +136,6 @@ inline T value(const Instance<T>& p, index_t r, index_t c, index_t mp) {
   return r0[lx.i0] * w00 + r0[lx.i1] * w01 + r1[lx.i0] * w10 + r1[lx.i1] * w11;
 }
 
-// Validates the spec and returns a copy of the boxes, checked: the kernel reads only the copy, so
-// a caller changing its boxes during the call cannot make them non-finite after the check.
 }  // namespace
 
 void check_paste_spec(const PasteSpec& s, bool dense) {
@@ -155,6 +154,8 @@ void check_paste_spec(const PasteSpec& s, bool dense) {
 
 namespace {
 
+// Validates the spec and returns a copy of the boxes, checked: the kernel reads only the copy, so
+// a caller changing its boxes during the call cannot make them non-finite after the check.
 template <typename B>
 std::vector<B> checked_boxes(const B* boxes, const PasteSpec& s, bool dense) {
   check_paste_spec(s, dense);
@@ -221,7 +222,8 @@ void paste_masks_rle(const T* masks, const B* boxes, const PasteSpec& s,
   const rle::count_t h = static_cast<rle::count_t>(s.height);
   const rle::count_t w = static_cast<rle::count_t>(s.width);
   // Work is the visible box area, which the boxes bound; estimate with the mask count.
-  parallel_for(s.n, paste_threads(num_threads, detail::saturating_mul(s.n, 1 << 14)), [&](index_t i) {
+  const int threads = paste_threads(num_threads, detail::saturating_mul(s.n, 1 << 14));
+  parallel_for(s.n, threads, [&](index_t i) {
     Instance<T> p;
     plan(masks + i * s.mask_size * s.mask_size, box_copy.data() + 4 * i, s, p);
     RunWriter runs{out[i]};

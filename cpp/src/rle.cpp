@@ -401,8 +401,8 @@ namespace {
 // from_string's error for a count outside [0, 2^64): kept out of the decoding loop.
 [[noreturn, gnu::noinline, gnu::cold]] void bad_count(bool negative, count_t x, index_t start) {
   if (negative)
-    throw std::invalid_argument(detail::concat(
-        "compressed RLE string decodes to a negative count (-", count_t{0} - x, ") at byte ", start));
+    throw std::invalid_argument(detail::concat("compressed RLE string decodes to a negative ",
+                                               "count (-", count_t{0} - x, ") at byte ", start));
   throw std::invalid_argument(
       detail::concat("compressed RLE string overflows 64 bits at byte ", start));
 }

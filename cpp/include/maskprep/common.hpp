@@ -91,7 +91,8 @@ inline index_t checked_add(const char* what, index_t a, index_t b) {
 inline index_t checked_bytes(const char* what, index_t n, std::size_t elem_bytes) {
   const index_t bytes = checked_size(what, n, static_cast<index_t>(elem_bytes));
   if (bytes > static_cast<index_t>(std::numeric_limits<std::ptrdiff_t>::max()))
-    throw std::invalid_argument(concat(what, " needs ", bytes, " bytes, more than can be allocated"));
+    throw std::invalid_argument(
+        concat(what, " needs ", bytes, " bytes, more than can be allocated"));
   return n;
 }
 
