@@ -18,30 +18,43 @@ from maskprep import components, contours, imgproc, morphology, ops, rle
 RACE_SECONDS = 0.4
 
 
-def _race(call, write):
-    """Calls call() repeatedly for RACE_SECONDS while another thread runs write() in a loop;
-    returns how many calls completed (a crash would end the process)."""
+def _race(call, write, callers=2):
+    """Runs call() repeatedly in `callers` threads for RACE_SECONDS while another thread runs
+    write() in a loop; returns how many calls completed (a crash would end the process). A call
+    may raise ValueError (the writer's bad value was there when the call checked it); any other
+    exception fails the test."""
     stop = threading.Event()
+    done, errors = [], []
 
     def writer():
         while not stop.is_set():
             write()
 
-    t = threading.Thread(target=writer)
-    t.start()
-    done = 0
-    try:
+    def caller():
+        n = 0
         deadline = time.monotonic() + RACE_SECONDS
-        while time.monotonic() < deadline or done < 3:
-            try:
-                call()
-            except ValueError:
-                pass  # the writer's bad value was there when the call checked it: fine
-            done += 1
-    finally:
-        stop.set()
+        try:
+            while time.monotonic() < deadline or n < 3:
+                try:
+                    call()
+                except ValueError:
+                    pass
+                n += 1
+        except Exception as e:  # reported below: a thread's exception would otherwise vanish
+            errors.append(repr(e))
+        done.append(n)
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    w = threading.Thread(target=writer)
+    w.start()
+    for t in threads:
+        t.start()
+    for t in threads:
         t.join()
-    return done
+    stop.set()
+    w.join()
+    assert errors == []
+    return min(done)
 
 
 def _rng():
@@ -65,7 +78,7 @@ def test_roi_align_with_boxes_and_features_rewritten():
         # A box turns bad and good again: a kernel that re-read it after checking it would see
         # the bad batch index or coordinate (it used to index with it).
         i = int(rng.integers(len(boxes)))
-        j = int(rng.integers(5))
+        j = 0 if rng.random() < 0.5 else int(rng.integers(1, 5))  # mostly the batch index
         bad = bad_index if j == 0 else bad_coordinate
         boxes[i, j] = bad[int(rng.integers(len(bad)))]
         features[int(rng.integers(2))] *= -1
