@@ -34,7 +34,7 @@ def test_string_truncated_continuation():
 
 def test_string_value_overflow():
     with pytest.raises(
-        ValueError, match="overflows: the value starting at byte 0 is longer than 12"
+        ValueError, match="overflows: the value starting at byte 0 is longer than 13"
     ):
         rle.from_string(b"P" * 13 + b"1")
 

@@ -37,11 +37,18 @@ py::tuple convert_to_rle(const py::buffer& data, bool recompute, bool keep_going
   const py::buffer_info buf = data.request();
   if (buf.ndim != 1 || buf.itemsize != 1)
     throw py::type_error("data must be bytes (the file's contents)");
+  // The scanner re-reads the text it has validated: a mutable buffer (bytearray, numpy) that
+  // another thread could change meanwhile is copied first; bytes are immutable.
+  std::string copy;
+  const char* text = static_cast<const char*>(buf.ptr);
+  if (!PyBytes_Check(data.ptr())) {
+    copy.assign(text, static_cast<size_t>(buf.size));
+    text = copy.data();
+  }
   auto result = std::make_unique<coco_json::ConvertResult>();
   {
-    py::gil_scoped_release release;  // `data` stays referenced by the caller for the call
-    *result = coco_json::convert_to_rle(static_cast<const char*>(buf.ptr), buf.size, options,
-                                        keep_going);
+    py::gil_scoped_release release;  // `data` (immutable) or `copy` outlives the call
+    *result = coco_json::convert_to_rle(text, buf.size, options, keep_going);
   }
   py::dict report;
   report["annotations"] = result->annotations;

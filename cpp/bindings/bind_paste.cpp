@@ -30,6 +30,7 @@ py::object run(const py::array& masks_in, const py::array& boxes_in, const Paste
   const auto boxes = carray<B>::ensure(boxes_in);
   const T* m = masks.data();
   const B* b = boxes.data();
+  check_paste_spec(spec, !rle_out);  // before allocating the output
   if (!rle_out) {
     py::array_t<bool> out({spec.n, spec.height, spec.width});
     auto* o = reinterpret_cast<byte_t*>(out.mutable_data());

@@ -152,8 +152,8 @@ void parse_rles(RleInputs& in, int num_threads) {
     try {
       const rle::count_t sum = in.str[i] ? rle::from_string(in.str[i], in.str_len[i], in.counts[i])
                                          : rle::total(in.counts[i]);
-      const rle::count_t expected =
-          static_cast<rle::count_t>(in.h[i]) * static_cast<rle::count_t>(in.w[i]);
+      const auto expected =
+          static_cast<rle::count_t>(detail::checked_size("size h*w", in.h[i], in.w[i]));
       MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
                      " for size [", in.h[i], ", ", in.w[i], "]");
     } catch (const std::invalid_argument& e) {
@@ -242,6 +242,7 @@ py::array decode(py::handle rles, const std::string& layout, py::object num_thre
   if (in.size() == 0) throw py::value_error("rles must not be empty: the mask size is unknown");
   const auto [h, w] = common_size(in);
   const index_t n = static_cast<index_t>(in.size());
+  detail::checked_size("decoded masks n*h*w", n, h, w);  // before allocating them
   py::array_t<std::uint8_t> out;
   if (layout == "hwn") {
     out = py::array_t<std::uint8_t, py::array::f_style>({h, w, n});
@@ -405,21 +406,24 @@ void check_size(index_t h, index_t w) {
   if (h < 0 || w < 0)
     throw py::value_error("h and w must be non-negative, got h=" + std::to_string(h) +
                           ", w=" + std::to_string(w));
+  polygon::check_grid(h, w);
 }
 
 py::list from_bbox(Boxes boxes, index_t h, index_t w, bool compressed) {
   check_size(h, w);
   check_boxes(boxes, "boxes");
   const index_t n = boxes.shape(0);
+  // Copied first: the caller's array may change while the GIL is released below.
+  const std::vector<double> b(boxes.data(), boxes.data() + 4 * n);
   for (index_t i = 0; i < n * 4; ++i) {
-    const double v = boxes.data()[i];
+    const double v = b[static_cast<size_t>(i)];
     if (!std::isfinite(v) || std::fabs(v) > polygon::kMaxCoordinate)
       throw py::value_error("boxes[" + std::to_string(i / 4) + "] has a non-finite or out-of-range value (|v| must be <= 2e8)");
   }
   std::vector<Counts> counts(static_cast<size_t>(n));
   {
-    py::gil_scoped_release release;  // numpy buffer pinned by this frame
-    for (index_t i = 0; i < n; ++i) polygon::box_to_rle(boxes.data() + 4 * i, h, w, counts[i]);
+    py::gil_scoped_release release;  // reads only the copy `b`
+    for (index_t i = 0; i < n; ++i) polygon::box_to_rle(b.data() + 4 * i, h, w, counts[i]);
   }
   return bind::make_rles(counts, nullptr, h, w, compressed);
 }
@@ -576,7 +580,8 @@ py::array_t<std::uint64_t> string_to_counts(py::handle s) {
     throw py::type_error("s must be bytes or str, got " + type_name(s));
   }
   Counts counts;
-  rle::from_string(p, static_cast<index_t>(len), counts);
+  bool sum_overflows = false;  // counts alone: any 64-bit counts that to_string writes read back
+  rle::from_string(p, static_cast<index_t>(len), counts, &sum_overflows);
   py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(counts.size()));
   std::copy(counts.begin(), counts.end(), out.mutable_data());
   return out;

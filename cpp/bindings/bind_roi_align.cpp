@@ -122,6 +122,10 @@ py::array forward(const py::array& features_in, const py::array& rois_in, RoiAli
   const index_t n_rois = rois.shape(0);
   std::vector<index_t> rows;
   MASKPREP_CHECK(!out_in.is_none() || rows_in.is_none(), "rows needs out");
+  if (spec.pooled_height > 0 && spec.pooled_width > 0) {  // the kernel names other problems
+    const index_t bins = detail::checked_size("output_size", spec.pooled_height, spec.pooled_width);
+    detail::checked_size("output K x C x output_size", n_rois, spec.channels, bins);  // to allocate
+  }
   py::array_t<T> out = out_in.is_none() ? py::array_t<T>(output_dims(spec, n_rois))
                                         : checked_out<T>(out_in, rows_in, spec, n_rois, rows);
   const T* f = features.data();
@@ -146,6 +150,8 @@ py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignS
   MASKPREP_CHECK(dims_of(grad) == expected, "grad_output must have shape ", dims_str(expected),
                  ", got ", bind::shape_str(grad));
   const auto shape = feature_dims(spec);
+  detail::checked_bytes("features_shape", detail::checked_size("features_shape", spec.batch,
+                        spec.channels, spec.height, spec.width), sizeof(T));  // to allocate
   carray<T> features;
   if (spec.mode == RoiPoolMode::max) {
     MASKPREP_CHECK(!features_in.is_none(), "features are required for the max-mode backward");

@@ -358,6 +358,12 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
     return;
   }
   const index_t h = it->second.h, w = it->second.w;
+  try {
+    polygon::check_grid(h, w);  // h*w (and the rasterizer's grid) must fit in 64 bits
+  } catch (const std::invalid_argument& e) {
+    ann.error = concat("image ", sc.text(ann.image_id), ": ", e.what());
+    return;
+  }
   rle::Counts counts;
   const std::string* given = nullptr;  // compressed counts kept as written
   std::string given_text;
@@ -453,7 +459,7 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
       ann.error = "segmentation counts must be a string or a list of integers";
       return;
     }
-    if (sum != static_cast<rle::count_t>(h * w)) {
+    if (sum != static_cast<rle::count_t>(h * w)) {  // h*w checked above
       ann.error = concat("segmentation counts sum to ", sum, " but size ", h, " x ", w, " has ",
                          h * w, " pixels");
       return;

@@ -167,6 +167,16 @@ void check_blur_args(index_t height, index_t width, index_t channels, index_t& k
                  ksize_x, ")");
   MASKPREP_CHECK(ksize_x % 2 == 1 && ksize_y % 2 == 1, "ksize must be odd, got (", ksize_y, ", ",
                  ksize_x, ")");
+  // A band's scratch: one padded row of width + ksize_x - 1 pixels and up to height + ksize_y - 1
+  // filtered rows (see blur_band); the taps square their offsets (gaussian_kernel).
+  const char* row = "blur scratch (width + ksize_x) x channels";
+  detail::checked_bytes(
+      row, detail::checked_size(row, detail::checked_add(row, width, ksize_x), channels),
+      sizeof(float));
+  const char* rows = "blur scratch (height + ksize_y) x width x channels";
+  detail::checked_bytes(
+      rows, detail::checked_size(rows, detail::checked_add(rows, height, ksize_y), width, channels),
+      sizeof(float));
 }
 
 }  // namespace
@@ -179,6 +189,7 @@ index_t gaussian_ksize_for_sigma(double sigma, bool uint8) {
 
 std::vector<double> gaussian_kernel(index_t n, double sigma) {
   MASKPREP_CHECK(n > 0, "ksize must be positive, got ", n);
+  detail::checked_bytes("ksize", detail::checked_size("ksize x ksize", n, n), sizeof(double));
   if (sigma <= 0) {
     switch (n) {
       case 1:

@@ -317,7 +317,12 @@ struct Job {
 // the filtered rows, the doubling levels and one output row.
 index_t scratch_words(const Job& job, index_t rows) {
   const Geometry& g = job.g;
-  return rows * (2 * g.rw + job.nslots * g.nv) + (job.plan.levels - 1) * g.rw + g.nv;
+  const index_t per_row = detail::checked_add("morphology scratch row", 2 * g.rw,
+                                              detail::checked_size("morphology scratch row",
+                                                                   job.nslots, g.nv));
+  return detail::checked_add("morphology scratch",
+                             detail::checked_size("morphology scratch", rows, per_row),
+                             (job.plan.levels - 1) * g.rw + g.nv);
 }
 
 // Output rows [y0, y1): every step of the job fused through band-sized packed buffers. A step
@@ -379,7 +384,8 @@ void run(const Job& job, int num_threads) {
   const index_t bands = (g.height + band_rows - 1) / band_rows;
   // Bytes packed and unpacked, plus the word operations of each step (a fraction of a byte op
   // per pixel each).
-  const index_t work = g.height * g.width * (1 + static_cast<index_t>(job.erode.size()));
+  const index_t work =
+      detail::saturating_mul(g.height * g.width, 1 + static_cast<index_t>(job.erode.size()));
   parallel_for(bands, threads_for_work(num_threads, work, kMinBytesPerThread), [&](index_t b) {
     const index_t y0 = b * band_rows;
     const index_t y1 = std::min(g.height, y0 + band_rows);
@@ -392,8 +398,12 @@ void run(const Job& job, int num_threads) {
 std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, index_t kw) {
   MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel size must be positive, got (", kh, ", ", kw, ")");
   if (kh == 1 && kw == 1) shape = MorphShape::rect;  // as OpenCV
-  std::vector<std::uint8_t> k(kh * kw, 0);
+  const index_t size = detail::checked_size("kernel size kh*kw", kh, kw);
+  std::vector<std::uint8_t> k(
+      static_cast<size_t>(detail::checked_bytes("kernel size kh*kw", size, 1)), 0);
   const index_t r = kh / 2, c = kw / 2;
+  const index_t rr =
+      shape == MorphShape::ellipse ? detail::checked_size("kernel radius r*r", r, r) : 0;
   const double inv_r2 = r ? 1. / (static_cast<double>(r) * static_cast<double>(r)) : 0;
   for (index_t i = 0; i < kh; ++i) {
     index_t j1 = 0, j2 = 0;
@@ -407,7 +417,7 @@ std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, inde
       if (std::abs(dy) <= r) {
         // saturate_cast<int>(double) rounds half to even.
         const auto dx = static_cast<index_t>(std::lrint(
-            static_cast<double>(c) * std::sqrt(static_cast<double>(r * r - dy * dy) * inv_r2)));
+            static_cast<double>(c) * std::sqrt(static_cast<double>(rr - dy * dy) * inv_r2)));
         j1 = std::max<index_t>(c - dx, 0);
         j2 = std::min(c + dx + 1, kw);
       }
@@ -423,9 +433,17 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   MASKPREP_CHECK(height > 0 && width > 0, "mask must not be empty, got ", height, "x", width);
   MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel must not be empty, got (", kh, ", ", kw, ")");
   MASKPREP_CHECK(iterations >= 1, "iterations must be >= 1, got ", iterations);
-  MASKPREP_CHECK(std::any_of(kernel, kernel + kh * kw, [](std::uint8_t v) { return v != 0; }),
+  detail::checked_size("mask size height*width", height, width);
+  // The kernel is copied before it is checked and planned: the caller may change it meanwhile.
+  const std::vector<std::uint8_t> k(kernel,
+                                    kernel + detail::checked_size("kernel size kh*kw", kh, kw));
+  MASKPREP_CHECK(std::any_of(k.begin(), k.end(), [](std::uint8_t v) { return v != 0; }),
                  "kernel must have at least one nonzero element");
-  Job job{src, dst, {}, make_plan(kernel, kh, kw), {}, 0, {}};
+  const bool fused = op == MorphOp::open || op == MorphOp::close;
+  const index_t steps = detail::checked_size("iterations x passes", iterations, fused ? 2 : 1);
+  Job job{src, dst, {}, make_plan(k.data(), kh, kw), {}, 0, {}};
+  // The band halo (4 x steps x kernel height, see run) must fit too.
+  detail::checked_size("iterations x kernel height", 4, steps, job.plan.dy_max - job.plan.dy_min);
   const index_t nw = (width + 63) / 64, nv = (nw + 3) / 4 * 4;
   const index_t lpad = (job.plan.pad + 63) / 64;
   // Shifted reads reach (pad >> 6) + 1 words past a span's row, a doubling step
@@ -435,8 +453,7 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   for (const Span& s : job.plan.spans) job.slot.push_back(s.a == 0 && s.b == 0 ? -1 : job.nslots++);
   const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
   job.erode.assign(static_cast<size_t>(iterations), first_erode);
-  if (op == MorphOp::open || op == MorphOp::close)
-    job.erode.resize(static_cast<size_t>(2 * iterations), !first_erode);
+  if (fused) job.erode.resize(static_cast<size_t>(steps), !first_erode);
   run(job, num_threads);
 }
 

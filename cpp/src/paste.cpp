@@ -22,6 +22,8 @@ namespace {
 // Box coordinates are clamped here before the integer cast: far beyond any image, and small
 // enough that x1 - x0 + 1 cannot overflow.
 constexpr double kCoordLimit = 4503599627370496.0;  // 2^52
+// Larger images are refused: the clamp above would then cut boxes that lie inside them.
+constexpr index_t kMaxImageSide = index_t{1} << 52;
 
 // One output index's source pixels and weights along an axis (ATen's
 // compute_source_index_and_lambda, align_corners=False, in T).
@@ -101,7 +103,8 @@ void plan(const T* mask, const B* box, const PasteSpec& s, Instance<T>& p) {
   p.cols.resize(static_cast<size_t>(p.x1 - p.x0));
   for (index_t x = p.x0; x < p.x1; ++x) p.cols[x - p.x0] = source_lerp(x - bx0, mp, p.bw, ratio_x, p.fma);
   if (p.small) return;
-  p.hz.resize(static_cast<size_t>((p.x1 - p.x0) * mp));
+  p.hz.resize(
+      static_cast<size_t>(detail::checked_size("paste columns x (M + 2)", p.x1 - p.x0, mp)));
   for (index_t c = 0; c < p.x1 - p.x0; ++c) {
     const Lerp<T>& lx = p.cols[c];
     T* h = p.hz.data() + c * mp;
@@ -133,18 +136,35 @@ inline T value(const Instance<T>& p, index_t r, index_t c, index_t mp) {
   return r0[lx.i0] * w00 + r0[lx.i1] * w01 + r1[lx.i0] * w10 + r1[lx.i1] * w11;
 }
 
-template <typename B>
-void check(const B* boxes, const PasteSpec& s) {
+}  // namespace
+
+void check_paste_spec(const PasteSpec& s, bool dense) {
   MASKPREP_CHECK(s.n >= 0, "the number of masks must be >= 0, got ", s.n);
   MASKPREP_CHECK(s.mask_size >= 1, "masks must be (N, M, M) with M >= 1, got M = ", s.mask_size);
   MASKPREP_CHECK(s.height >= 0 && s.width >= 0, "image_size must be (height, width) >= 0, got (",
                  s.height, ", ", s.width, ")");
+  MASKPREP_CHECK(s.height <= kMaxImageSide && s.width <= kMaxImageSide, "image_size (", s.height,
+                 ", ", s.width, ") is too large: each side must be at most 2^52");
+  detail::checked_size("image_size height*width", s.height, s.width);
   MASKPREP_CHECK(s.threshold > 0.0 && s.threshold <= 1.0,
                  "threshold must be a number in (0, 1], got ", s.threshold);
-  for (index_t i = 0; i < s.n * 4; ++i) {
-    MASKPREP_CHECK(std::isfinite(static_cast<double>(boxes[i])), "boxes must be finite, got ",
-                   static_cast<double>(boxes[i]), " in row ", i / 4);
+  if (dense) detail::checked_bytes("dense output n*height*width", detail::checked_size(
+      "dense output n*height*width", s.n, s.height, s.width), 1);
+}
+
+namespace {
+
+// Validates the spec and returns a copy of the boxes, checked: the kernel reads only the copy, so
+// a caller changing its boxes during the call cannot make them non-finite after the check.
+template <typename B>
+std::vector<B> checked_boxes(const B* boxes, const PasteSpec& s, bool dense) {
+  check_paste_spec(s, dense);
+  std::vector<B> copy(boxes, boxes + detail::checked_size("boxes", s.n, 4));
+  for (size_t i = 0; i < copy.size(); ++i) {
+    MASKPREP_CHECK(std::isfinite(static_cast<double>(copy[i])), "boxes must be finite, got ",
+                   static_cast<double>(copy[i]), " in row ", i / 4);
   }
+  return copy;
 }
 
 // Threads worth using: about 2^16 pixels of work per thread.
@@ -176,13 +196,13 @@ struct RunWriter {
 template <typename T, typename B>
 void paste_masks_dense(const T* masks, const B* boxes, const PasteSpec& s, byte_t* out,
                        int num_threads) {
-  check(boxes, s);
+  const std::vector<B> box_copy = checked_boxes(boxes, s, true);
   const index_t mp = s.mask_size + 2, plane = s.height * s.width;
   parallel_for(s.n, paste_threads(num_threads, s.n * plane), [&](index_t i) {
     byte_t* o = out + i * plane;
     std::memset(o, 0, static_cast<size_t>(plane));
     Instance<T> p;
-    plan(masks + i * s.mask_size * s.mask_size, boxes + 4 * i, s, p);
+    plan(masks + i * s.mask_size * s.mask_size, box_copy.data() + 4 * i, s, p);
     if (p.empty()) return;
     const T thr = static_cast<T>(s.threshold);
     for (index_t y = p.y0; y < p.y1; ++y) {
@@ -196,15 +216,16 @@ void paste_masks_dense(const T* masks, const B* boxes, const PasteSpec& s, byte_
 template <typename T, typename B>
 void paste_masks_rle(const T* masks, const B* boxes, const PasteSpec& s,
                      std::vector<rle::Counts>& out, int num_threads) {
-  check(boxes, s);
+  const std::vector<B> box_copy = checked_boxes(boxes, s, false);
   out.assign(static_cast<size_t>(s.n), rle::Counts());
   const index_t mp = s.mask_size + 2;
   const rle::count_t h = static_cast<rle::count_t>(s.height);
   const rle::count_t w = static_cast<rle::count_t>(s.width);
   // Work is the visible box area, which the boxes bound; estimate with the mask count.
-  parallel_for(s.n, paste_threads(num_threads, s.n << 14), [&](index_t i) {
+  const int threads = paste_threads(num_threads, detail::saturating_mul(s.n, 1 << 14));
+  parallel_for(s.n, threads, [&](index_t i) {
     Instance<T> p;
-    plan(masks + i * s.mask_size * s.mask_size, boxes + 4 * i, s, p);
+    plan(masks + i * s.mask_size * s.mask_size, box_copy.data() + 4 * i, s, p);
     RunWriter runs{out[i]};
     if (p.empty()) {
       runs.add(false, h * w);

@@ -113,6 +113,13 @@ std::string check(const double* xy, index_t num_values, index_t min_points) {
   return {};
 }
 
+void check_grid(index_t h, index_t w) {
+  MASKPREP_CHECK(h >= 0 && w >= 0, "image size must be non-negative, got ", h, " x ", w);
+  detail::checked_size("image size h*w", h, w);
+  detail::checked_add("rasterizer grid 5*w + 8", detail::checked_size("rasterizer grid 5*w", 5, w),
+                      8);
+}
+
 namespace {
 
 struct RasterScratch {
@@ -123,6 +130,7 @@ struct RasterScratch {
 }  // namespace
 
 void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
+  check_grid(h, w);
   out.clear();
   if (h == 0 || w == 0) {  // an empty image: the same [0] as encoding an empty mask
     out.push_back(0);
@@ -256,6 +264,11 @@ void objects_to_rle(const double* xy, const index_t* poly_offsets, const index_t
     MASKPREP_CHECK(p1 > p0, "segmentation ", i, " has no polygon");
     MASKPREP_CHECK(heights[i] >= 0 && widths[i] >= 0, "segmentation ", i,
                    ": image size must be non-negative, got ", heights[i], " x ", widths[i]);
+    try {
+      check_grid(heights[i], widths[i]);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(detail::concat("segmentation ", i, ": ", e.what()));
+    }
     std::vector<rle::Counts> parts(static_cast<size_t>(p1 - p0));
     for (index_t p = p0; p < p1; ++p) {
       const double* v = xy + poly_offsets[p];

@@ -112,12 +112,19 @@ void check_max_pool(const MaxPoolSpec& s) {
                  s.kernel_h, ", ", s.kernel_w, ")");
   MASKPREP_CHECK(s.stride_h >= 1 && s.stride_w >= 1, "stride must be >= 1, got (", s.stride_h,
                  ", ", s.stride_w, ")");
-  MASKPREP_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && 2 * s.pad_h <= s.kernel_h &&
-                     2 * s.pad_w <= s.kernel_w,
+  MASKPREP_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && s.pad_h <= s.kernel_h / 2 &&
+                     s.pad_w <= s.kernel_w / 2,
                  "padding must be in [0, kernel_size / 2], got (", s.pad_h, ", ", s.pad_w,
                  ") for kernel_size (", s.kernel_h, ", ", s.kernel_w, ")");
+  // max_pool_out_size adds 2 * pad to the input size: that must fit (pad <= kernel / 2 above).
+  detail::checked_add("padded height", s.height, detail::checked_size("2 * pad_h", 2, s.pad_h));
+  detail::checked_add("padded width", s.width, detail::checked_size("2 * pad_w", 2, s.pad_w));
   const index_t oh = max_pool_out_size(s.height, s.kernel_h, s.stride_h, s.pad_h);
   const index_t ow = max_pool_out_size(s.width, s.kernel_w, s.stride_w, s.pad_w);
+  detail::checked_size("output planes x OH x OW", s.planes, oh, ow);
+  // Each thread keeps kernel_h filtered rows of OW values.
+  detail::checked_bytes("max_pool2d scratch kernel_h x OW", detail::checked_size(
+      "max_pool2d scratch kernel_h x OW", s.kernel_h, std::max<index_t>(ow, 0)), sizeof(double));
   MASKPREP_CHECK(oh >= 1 && ow >= 1, "input of ", s.height, " x ", s.width,
                  " is too small for kernel_size (", s.kernel_h, ", ", s.kernel_w,
                  ") with padding (", s.pad_h, ", ", s.pad_w, "): the output would be ", oh,
@@ -135,8 +142,9 @@ void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads
   const index_t last = g.w + g.pw - g.kw;  // the window of column ox fits while ox*sw <= last
   g.ox_hi = last < 0 ? g.ox_lo : std::clamp(last / g.sw + 1, g.ox_lo, g.ow);
   const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  const int threads = threads_for_work(num_threads, s.planes * in_plane * index_t(sizeof(T)),
-                                       kMinBytesPerThread);
+  const int threads = threads_for_work(
+      num_threads, detail::saturating_mul(s.planes * in_plane, index_t(sizeof(T))),
+      kMinBytesPerThread);
   parallel_for(
       s.planes, threads,
       [&](index_t p) {

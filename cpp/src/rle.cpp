@@ -342,17 +342,41 @@ struct StringScratch {};  // tag for append_string's per-thread buffer
 struct CountsScratch {};  // tag for from_string's
 }  // namespace
 
+namespace {
+
+// Writes the 65-bit two's-complement value hi:lo (hi = 0 or ~0, the sign) in pycocotools' 5-bit
+// groups. For values that fit in int64 this is exactly pycocotools' loop on a `long`.
+char* write_wide(std::uint64_t lo, std::uint64_t hi, char* p) {
+  bool more = true;
+  while (more) {
+    int c = static_cast<int>(lo & 0x1f);
+    lo = (lo >> 5) | (hi << 59);  // arithmetic shift of the 65-bit value
+    more = (c & 0x10) ? !(hi == ~std::uint64_t{0} && lo == ~std::uint64_t{0}) : (hi | lo) != 0;
+    if (more) c |= 0x20;
+    *p++ = static_cast<char>(c + 48);
+  }
+  return p;
+}
+
+}  // namespace
+
 void append_string(const count_t* counts, index_t m, std::string& out) {
   // Written through a raw pointer into a per-thread buffer sized for the worst case (13
-  // characters per 64-bit value), then appended: per-character push_back, or zero-filling the
+  // characters per 65-bit value), then appended: per-character push_back, or zero-filling the
   // worst case inside `out`, dominated the cost.
   std::vector<char>& buffer = detail::thread_scratch<std::vector<char>, StringScratch>();
-  if (buffer.size() < static_cast<size_t>(m) * 13) buffer.resize(static_cast<size_t>(m) * 13);
+  const size_t need = static_cast<size_t>(detail::checked_size("RLE string length", m, 13));
+  if (buffer.size() < need) buffer.resize(need);
   char* const first = buffer.data();
   char* p = first;
   for (index_t i = 0; i < m; ++i) {
-    std::int64_t x = static_cast<std::int64_t>(counts[i]);
-    if (i > 2) x -= static_cast<std::int64_t>(counts[i - 2]);
+    const count_t a = counts[i], b = i > 2 ? counts[i - 2] : 0;
+    if (((a | b) >> 62) != 0) {
+      // A count of 2^62 or more: the delta may need 65 bits (no int64 overflow, see from_string).
+      p = write_wide(a - b, a < b ? ~std::uint64_t{0} : 0, p);
+      continue;
+    }
+    std::int64_t x = static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
     bool more = true;
     while (more) {
       int c = static_cast<int>(x & 0x1f);
@@ -372,17 +396,27 @@ std::string to_string(const Counts& counts) {
   return s;
 }
 
-count_t from_string(const char* s, index_t len, Counts& counts) {
-  // Counts are capped at 2^62 (far beyond any image), so a count plus a 60-bit delta never
-  // overflows and the checks below are plain compares on registers.
-  constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
+namespace {
+
+// from_string's error for a count outside [0, 2^64): kept out of the decoding loop.
+[[noreturn, gnu::noinline, gnu::cold]] void bad_count(bool negative, count_t x, index_t start) {
+  if (negative)
+    throw std::invalid_argument(detail::concat("compressed RLE string decodes to a negative ",
+                                               "count (-", count_t{0} - x, ") at byte ", start));
+  throw std::invalid_argument(
+      detail::concat("compressed RLE string overflows 64 bits at byte ", start));
+}
+
+}  // namespace
+
+count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overflows) {
   // Decoded into a per-thread buffer (at least one character per count, so len bounds it)
   // and copied out once: sizing `counts` to len would zero-fill twice what is kept.
   std::vector<count_t>& buffer = detail::thread_scratch<std::vector<count_t>, CountsScratch>();
   if (buffer.size() < static_cast<size_t>(len)) buffer.resize(static_cast<size_t>(len));
   count_t* out = buffer.data();
   size_t m = 0;
-  std::int64_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
+  count_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
   count_t sum = 0;
   bool sum_overflow = false;
   const auto* const begin = reinterpret_cast<const unsigned char*>(s);
@@ -400,26 +434,35 @@ count_t from_string(const char* s, index_t len, Counts& counts) {
       MASKPREP_CHECK(c <= 63, "compressed RLE string has byte ", static_cast<unsigned>(*p),
                      " at offset ", p - begin, "; expected a character in '0'..'o' (48..111)");
       ++p;
-      bits |= static_cast<std::uint64_t>(c & 0x1f) << shift;
+      bits |= static_cast<std::uint64_t>(c & 0x1f) << shift;  // the 13th group's 0x10 is dropped
       shift += 5;
-    } while ((c & 0x20) && shift < 60);
-    // 12 characters hold 60 bits: pycocotools never writes more than 7 per value.
+    } while ((c & 0x20) && shift < 65);
+    // 13 characters hold 65 bits, any difference of two 64-bit counts (what append_string
+    // writes); pycocotools never writes more than 7 per value.
     MASKPREP_CHECK(!(c & 0x20), "compressed RLE string overflows: the value starting at byte ",
-                   start, " is longer than 12 characters");
-    if (c & 0x10) bits |= ~std::uint64_t{0} << shift;  // sign-extend the last group
-    std::int64_t x = static_cast<std::int64_t>(bits);
-    if (m > 2) x += prev2;
-    MASKPREP_CHECK(x >= 0, "compressed RLE string decodes to a negative count (", x,
-                   ") at byte ", start);
-    MASKPREP_CHECK(x <= kMaxCount, "compressed RLE string overflows at byte ", start);
-    out[m++] = static_cast<count_t>(x);
+                   start, " is longer than 13 characters");
+    // The value is the 65-bit two's-complement number neg:bits; bit 0x10 of the last group is
+    // its sign.
+    const bool neg = (c & 0x10) != 0;
+    if (neg && shift < 64) bits |= ~std::uint64_t{0} << shift;  // sign-extend the last group
+    // count = base + value with base = counts[m-2] from index 3 on: in unsigned arithmetic the
+    // sum is exact (in [0, 2^64)) exactly when it carries iff the value is negative.
+    const count_t base = m > 2 ? prev2 : 0;
+    count_t x = 0;
+    const bool carry = __builtin_add_overflow(base, bits, &x);
+    if (carry != neg) bad_count(neg, x, start);
+    out[m++] = x;
     prev2 = prev1;
     prev1 = x;
-    sum += static_cast<count_t>(x);
-    sum_overflow |= sum < static_cast<count_t>(x);
+    sum += x;
+    sum_overflow |= sum < x;
   }
   counts.assign(out, out + m);
-  MASKPREP_CHECK(!sum_overflow, "RLE counts overflow 64 bits");
+  if (sum_overflows) {
+    *sum_overflows = sum_overflow;
+  } else {
+    MASKPREP_CHECK(!sum_overflow, "RLE counts overflow 64 bits");
+  }
   return sum;
 }
 
@@ -436,8 +479,9 @@ count_t total(const Counts& counts) {
 void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
             std::vector<Counts>& out, int num_threads) {
   MASKPREP_CHECK(h >= 0 && w >= 0 && n >= 0, "mask dimensions must be non-negative");
+  const index_t len = detail::checked_size("mask size h*w", h, w);
+  detail::checked_size("masks n*h*w", n, len);
   out.assign(static_cast<size_t>(n), Counts());
-  const index_t len = h * w;
   if (len == 0) {  // an empty mask is one zero-length background run, as pycocotools writes it
     for (auto& c : out) c.assign(1, 0);
     return;
@@ -465,13 +509,14 @@ void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout
             byte_t* out, int num_threads) {
   MASKPREP_CHECK(layout != Layout::kInterleaved, "decode writes column- or row-major masks only");
   const index_t n = static_cast<index_t>(rles.size());
-  const count_t expected = static_cast<count_t>(h) * static_cast<count_t>(w);
+  const index_t len = detail::checked_size("mask size h*w", h, w);
+  detail::checked_size("masks n*h*w", n, len);
+  const auto expected = static_cast<count_t>(len);
   for (index_t i = 0; i < n; ++i) {
     const count_t sum = total(*rles[i]);
     MASKPREP_CHECK(sum == expected, "RLE ", i, " has counts summing to ", sum,
                    ", expected h*w = ", expected);
   }
-  const index_t len = h * w;
   const int nt = threads_for_work(num_threads, n * len, kMinBytesPerThread);
   if (layout == Layout::kColumnMajor) {
     parallel_for(n, nt, [&](index_t i) { decode_column_major(*rles[i], out + i * len); });

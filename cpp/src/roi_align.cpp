@@ -147,9 +147,10 @@ void build_grid(const T* roi, const RoiAlignSpec& s, RoiGrid<T>& g) {
   g.samples_per_bin = grid_h * grid_w;
   g.count = static_cast<T>(std::max<index_t>(g.samples_per_bin, 1));
 
+  // The table first: it is the largest allocation, and fails first (as torchvision's pre_calc).
+  g.samples.resize(static_cast<size_t>(s.pooled_height * s.pooled_width * g.samples_per_bin));
   const auto ys = axis_points(box.start_h, box.bin_h, s.pooled_height, grid_h, s.height);
   const auto xs = axis_points(box.start_w, box.bin_w, s.pooled_width, grid_w, s.width);
-  g.samples.resize(static_cast<size_t>(s.pooled_height * s.pooled_width * g.samples_per_bin));
   Sample<T>* out = g.samples.data();
   for (index_t ph = 0; ph < s.pooled_height; ++ph) {
     for (index_t pw = 0; pw < s.pooled_width; ++pw) {
@@ -432,9 +433,18 @@ void transpose(const T* src, index_t rows, index_t cols, T* dst, int num_threads
 
 // ---- validation -------------------------------------------------------------------------------
 
+// Samples per bin are counted in 32-bit ints in torchvision (max(grid_h * grid_w, 1)): a larger
+// grid has no torchvision result, and is refused.
+constexpr index_t kMaxSamplesPerBin = std::numeric_limits<std::int32_t>::max();
+
+// Validates the call and returns a copy of the boxes: the kernels read only the copy, so a
+// caller changing its boxes while the call runs (without the GIL) cannot move a batch index or a
+// grid size past what was checked.
 template <typename T>
-void check_call(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
+std::vector<T> checked_rois(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
   MASKPREP_CHECK(n_rois >= 0, "boxes: expected a non-negative count, got ", n_rois);
+  std::vector<T> copy(rois, rois + detail::checked_size("boxes K x 5", n_rois, 5));
+  rois = copy.data();
   MASKPREP_CHECK(s.batch >= 0 && s.channels >= 0 && s.height >= 0 && s.width >= 0,
                  "features must have non-negative dimensions, got (", s.batch, ", ", s.channels,
                  ", ", s.height, ", ", s.width, ")");
@@ -443,6 +453,12 @@ void check_call(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
                  ")");
   MASKPREP_CHECK(std::isfinite(s.spatial_scale) && s.spatial_scale > 0,
                  "spatial_scale must be a positive finite number, got ", s.spatial_scale);
+  MASKPREP_CHECK(s.sampling_ratio <= 0 || s.sampling_ratio <= kMaxSamplesPerBin / s.sampling_ratio,
+                 "sampling_ratio ", s.sampling_ratio, " is too large: sampling_ratio^2 samples per "
+                 "bin must fit in 32 bits (torchvision's count)");
+  const index_t bins = detail::checked_size("output_size", s.pooled_height, s.pooled_width);
+  detail::checked_size("output K x C x output_size", n_rois, s.channels, bins);
+  detail::checked_size("features N x C x H x W", s.batch, s.channels, s.height, s.width);
   if (n_rois > 0) {
     MASKPREP_CHECK(s.height > 0 && s.width > 0, "features must have a positive height and width, got ",
                    s.height, " x ", s.width);
@@ -466,7 +482,17 @@ void check_call(const T* rois, index_t n_rois, const RoiAlignSpec& s) {
                      "boxes[", i, "] is too large for adaptive sampling (", w, " x ", h,
                      " feature pixels); pass a positive sampling_ratio");
     }
+    // The grid exactly as the kernels compute it: its sample table must fit.
+    const RoiBox<T> box = roi_box(r, s);
+    MASKPREP_CHECK(box.grid_h <= kMaxSamplesPerBin / std::max<index_t>(box.grid_w, 1), "boxes[", i,
+                   "] samples a ", box.grid_h, " x ", box.grid_w,
+                   " grid per bin: more than 2^31 - 1 samples (torchvision's 32-bit count); pass "
+                   "a smaller sampling_ratio");
+    detail::checked_bytes("RoI sample table", detail::checked_size("RoI sample table", bins,
+                                                                   box.grid_h, box.grid_w),
+                          sizeof(Sample<T>));
   }
+  return copy;
 }
 
 // Threads for `work` channel-samples in all: small calls stay on one thread. 2^20 of them are
@@ -481,7 +507,7 @@ int roi_threads(int num_threads, index_t work) {
 // Channel-samples a call takes, counting an adaptive grid as 2 x 2 (enough to choose threads).
 index_t samples_hint(const RoiAlignSpec& s, index_t n_rois) {
   const index_t per_bin = s.sampling_ratio > 0 ? s.sampling_ratio * s.sampling_ratio : 4;
-  return n_rois * s.channels * s.pooled_height * s.pooled_width * per_bin;
+  return detail::saturating_mul(n_rois * s.channels * s.pooled_height * s.pooled_width, per_bin);
 }
 
 // ---- backward ---------------------------------------------------------------------------------
@@ -578,19 +604,23 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
   for (index_t n = 0; n < n_rois; ++n) {
     const RoiBox<T> box = roi_box(rois + 5 * n, s);
     by_image[static_cast<size_t>(box.batch_index)].push_back(n);
-    samples[static_cast<size_t>(box.batch_index)] += bins * box.grid_h * box.grid_w;
+    // A heuristic count (checked_rois bounds each term): saturate rather than overflow.
+    index_t& count = samples[static_cast<size_t>(box.batch_index)];
+    count = std::min(count, std::numeric_limits<index_t>::max() - bins * box.grid_h * box.grid_w) +
+            bins * box.grid_h * box.grid_w;
   }
   std::unique_ptr<T, ScratchFree> hwc;
   for (index_t b = 0; b < s.batch; ++b) {
     const std::vector<index_t>& ids = by_image[static_cast<size_t>(b)];
     const T* image = features + b * s.channels * hw;
-    const bool transposed = 3 * samples[static_cast<size_t>(b)] >= hw;
+    const bool transposed = samples[static_cast<size_t>(b)] >= (hw + 2) / 3;  // 3 samples >= hw
     if (transposed) {
       if (!hwc) hwc.reset(scratch_alloc<T>(s.channels * hw));
       // Threads by the copy's own size (an element moved ~ a channel-sample pooled).
       transpose(image, s.channels, hw, hwc.get(), roi_threads(threads, s.channels * hw));
     }
-    const int image_threads = roi_threads(threads, samples[static_cast<size_t>(b)] * s.channels);
+    const int image_threads =
+        roi_threads(threads, detail::saturating_mul(samples[static_cast<size_t>(b)], s.channels));
     parallel_for(static_cast<index_t>(ids.size()), image_threads, [&](index_t i) {
       const index_t n = ids[static_cast<size_t>(i)];
       // Per-thread scratch: fresh buffers of this size cost page faults on every RoI.
@@ -614,7 +644,8 @@ void forward_nchw(const T* features, const T* rois, index_t n_rois, const RoiAli
 template <typename T>
 void roi_align_forward(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
                        T* out, int num_threads, const index_t* out_rows) {
-  check_call(rois, n_rois, spec);
+  const std::vector<T> roi_copy = checked_rois(rois, n_rois, spec);
+  rois = roi_copy.data();
   const index_t per_roi = spec.channels * spec.pooled_height * spec.pooled_width;
   if (per_roi == 0 || n_rois == 0) return;
   const int threads = roi_threads(num_threads, samples_hint(spec, n_rois));
@@ -634,7 +665,8 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
 template <typename T>
 void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
                         const T* features, T* grad_features, int num_threads) {
-  check_call(rois, n_rois, spec);
+  const std::vector<T> roi_copy = checked_rois(rois, n_rois, spec);
+  rois = roi_copy.data();
   MASKPREP_CHECK(spec.mode != RoiPoolMode::max || features != nullptr || n_rois == 0,
                  "features are required for the max-mode backward");
   std::fill(grad_features, grad_features + spec.batch * spec.channels * spec.height * spec.width,

@@ -15,6 +15,8 @@ namespace maskprep {
 // fractional tolerance widens the low side. seeds: n_seeds (row, col) pairs, each inside the
 // image (else std::invalid_argument naming the seed); tolerance finite and >= 0.
 // A scanline fill; seeds sharing a range grow together, one pass per distinct range. Serial.
+// Each seed is read once, checked and used from that copy; the image is read in place (changing
+// it during the call gives an unspecified mask, never an out-of-bounds access).
 void flood_fill(const std::uint8_t* image, index_t height, index_t width, const index_t* seeds,
                 index_t n_seeds, double tolerance, int connectivity, std::uint8_t* out);
 

@@ -33,11 +33,13 @@ enum class MorphShape { rect, ellipse, cross };
 enum class MorphOp { erode, dilate, open, close };
 
 // cv2.getStructuringElement(shape, (kw, kh)) with the default anchor, as kh*kw 0/1 bytes.
-// kh, kw >= 1 (the callers decide which sizes they accept).
+// kh, kw >= 1 (the callers decide which sizes they accept); kh*kw must fit in 64 bits
+// (std::invalid_argument naming the sizes otherwise).
 std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, index_t kw);
 
 // Applies `op` `iterations` (>= 1) times as described above. kernel: kh*kw bytes with at least
-// one member. dst may not alias src.
+// one member. dst may not alias src. The kernel is copied before it is checked; src is read in
+// place (changing it during the call gives unspecified output, never an out-of-bounds access).
 void morphology(const std::uint8_t* src, index_t height, index_t width, const std::uint8_t* kernel,
                 index_t kh, index_t kw, MorphOp op, index_t iterations, std::uint8_t* dst,
                 int num_threads);

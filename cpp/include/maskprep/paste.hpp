@@ -54,9 +54,16 @@ struct PasteSpec {
   bool fma = false;  // ATen's AVX2 / AVX-512 arithmetic instead of its portable one (see above)
 };
 
+// The spec checks of the functions below, for a caller that allocates the output first (dense:
+// also n*H*W bytes must be allocatable). Throws std::invalid_argument.
+void check_paste_spec(const PasteSpec& spec, bool dense);
+
 // Writes n dense H x W masks of 0/1 bytes, row-major, plane i at out + i*H*W (every byte
 // written). Throws std::invalid_argument before any work for a bad spec (M < 1, negative sizes,
-// a threshold outside [0, 1] or NaN) or a non-finite box coordinate (naming the row).
+// a side above 2^52 or H*W / n*H*W beyond int64, a threshold outside (0, 1] or NaN) or a
+// non-finite box coordinate (naming the row). The boxes are copied before they are checked;
+// masks are read in place (changing them during the call gives unspecified values, never an
+// out-of-bounds access).
 template <typename T, typename B>
 void paste_masks_dense(const T* masks, const B* boxes, const PasteSpec& spec, byte_t* out,
                        int num_threads);

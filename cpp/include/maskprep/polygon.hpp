@@ -17,6 +17,11 @@ namespace maskprep::polygon {
 // 32-bit int (pycocotools overflows silently).
 constexpr double kMaxCoordinate = 2.0e8;
 
+// The image sizes the rasterizer accepts: h, w >= 0 with h*w in int64 and its 5x-upsampled
+// column grid (5*w + 8) too; throws std::invalid_argument naming the sizes otherwise. to_rle,
+// box_to_rle and objects_to_rle check it themselves.
+void check_grid(index_t h, index_t w);
+
 // Rasterizes one polygon of k points xy = [x0, y0, x1, y1, ...] (k >= 1, finite, within
 // kMaxCoordinate; the caller validates) into an h x w RLE.
 void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out);

@@ -8,7 +8,12 @@
 // The compressed string form is byte-identical to pycocotools' rleToString: each value is
 // stored in 5-bit groups, least significant first, one character (48 + group | 0x20 if more
 // follow) per group, the last group's bit 0x10 being the sign; from index 3 on, the value stored
-// is counts[i] - counts[i-2].
+// is counts[i] - counts[i-2]. Every 64-bit count round-trips: a difference that does not fit in
+// int64 (counts of 2^63 and more, which pycocotools cannot hold) takes 13 characters, the 65-bit
+// two's complement; below that the output is pycocotools' byte for byte.
+//
+// Size limit: an h x w RLE needs h*w to fit in int64 (checked wherever h*w is formed; larger
+// sizes raise std::invalid_argument naming them), so every valid RLE's counts are < 2^63.
 //
 // Threading: every batch function takes an explicit num_threads and parallelises across objects
 // (or, for one interleaved H x W x N array, across row bands). Nothing here touches Python.
@@ -33,9 +38,11 @@ std::string to_string(const Counts& counts);
 
 // Parses a compressed string of len bytes into counts (replaced) and returns their sum. Throws
 // std::invalid_argument naming the byte offset for: a byte outside '0'..'o', a value whose
-// continuation is truncated, a value longer than 12 characters (60 bits), a count that decodes
-// negative or above 2^62.
-count_t from_string(const char* s, index_t len, Counts& counts);
+// continuation is truncated, a value longer than 13 characters (65 bits), a count that decodes
+// negative or above 2^64 - 1, and counts whose sum overflows 64 bits unless sum_overflows is
+// given (then set instead, and the returned sum is meaningless when it is true: for callers that
+// want the counts alone).
+count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overflows = nullptr);
 
 // Sum of all counts; throws std::invalid_argument on 64-bit overflow.
 count_t total(const Counts& counts);
@@ -69,7 +76,8 @@ void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]);
 
 // pycocotools' bbIou: dt (m x 4) against gt (n x 4) boxes [x, y, w, h]; out[d*n + g] (note:
 // dt-major, the transpose of pycocotools' internal buffer, i.e. its returned (m, n) matrix).
-// For a crowd gt the union is the dt area. iscrowd may be null.
+// For a crowd gt the union is the dt area. iscrowd may be null. The boxes are only read as
+// values (no index comes from them), so they may be the caller's live buffers.
 void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
               double* out, int num_threads);
 

@@ -53,7 +53,13 @@ struct RoiAlignSpec {
 // out_rows[n] instead of row n, so that the levels of an FPN pyramid fill one result in place;
 // rows not listed are left untouched. Throws std::invalid_argument (before any work) for
 // non-positive sizes, a non-finite or non-positive spatial_scale, non-finite box coordinates, a
-// batch index out of range, or an adaptive grid too large for 32-bit counts.
+// batch index out of range, a grid of more than 2^31 - 1 samples per bin (torchvision counts
+// them in a 32-bit int: sampling_ratio^2, or an adaptive ceil(roi_h / pooled_h) x
+// ceil(roi_w / pooled_w)), or sizes whose products do not fit in 64 bits.
+// Concurrency: the boxes are copied before they are checked (the bindings pass out_rows from
+// their own checked copy), so changing them during the call cannot cause an out-of-bounds
+// access; features are read in place (changing them gives unspecified values, never an
+// out-of-bounds access: no index is read from them).
 template <typename T>
 void roi_align_forward(const T* features, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
                        T* out, int num_threads, const index_t* out_rows = nullptr);
