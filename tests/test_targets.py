@@ -24,10 +24,9 @@ import numpy as np
 import pytest
 
 import maskprep
-from maskprep import cli
 from _rle_data import random_polygons
 from conftest import load_json
-from maskprep import rle
+from maskprep import cli, rle
 
 M = pytest.importorskip("pycocotools.mask")
 
@@ -218,13 +217,38 @@ TRI = [[1.0, 1.0, 8.0, 1.0, 4.0, 6.0]]
         ([[[0, 0, "a", 1, 1, 1]]], {}, TypeError, r"segmentations\[0\]\[0\]\[2\] must be a number"),
         ([[np.array(["a", "b"])]], {}, TypeError, r"segmentations\[0\]\[0\] must be a numeric"),
         ([[np.zeros((3, 2))]], {}, ValueError, r"segmentations\[0\]\[0\] must be 1-D"),
-        ([TRI, {"size": [5, 5], "counts": [25]}], {}, ValueError, r"segmentations\[1\] is an RLE of size"),
-        ([TRI, {"size": [10, 10], "counts": [3, 4]}], {}, ValueError, r"segmentations\[1\]: counts sum"),
+        (
+            [TRI, {"size": [5, 5], "counts": [25]}],
+            {},
+            ValueError,
+            r"segmentations\[1\] is an RLE of size",
+        ),
+        (
+            [TRI, {"size": [10, 10], "counts": [3, 4]}],
+            {},
+            ValueError,
+            r"segmentations\[1\]: counts sum",
+        ),
         ([TRI, {"size": [10, 10], "counts": "\x01"}], {}, ValueError, r"segmentations\[1\]"),
-        ([TRI], {"out": np.zeros((1, 10, 10), np.float32)}, TypeError, r"out must be a bool or uint8"),
-        ([TRI], {"out": np.zeros((1, 1, 10, 10), bool)}, ValueError, r"out must have shape \(1, 10, 10\)"),
+        (
+            [TRI],
+            {"out": np.zeros((1, 10, 10), np.float32)},
+            TypeError,
+            r"out must be a bool or uint8",
+        ),
+        (
+            [TRI],
+            {"out": np.zeros((1, 1, 10, 10), bool)},
+            ValueError,
+            r"out must have shape \(1, 10, 10\)",
+        ),
         ([TRI], {"out": np.zeros((0,), bool)}, ValueError, r"out must have shape \(1, 10, 10\)"),
-        ([TRI], {"out": np.zeros((1, 10, 20), bool)[:, :, ::2]}, ValueError, r"out must be C-contig"),
+        (
+            [TRI],
+            {"out": np.zeros((1, 10, 20), bool)[:, :, ::2]},
+            ValueError,
+            r"out must be C-contig",
+        ),
         ([TRI], {"out": [[0]]}, TypeError, r"out must be a numpy array or a torch tensor"),
         ([TRI], {"num_threads": 0}, ValueError, r"num_threads"),
     ],
@@ -388,7 +412,9 @@ def test_within_boxes_serial_equals_parallel(rng):
     objs, boxes = sampled_boxes(rng, random_objects(rng, 40, 100, 100), 16, 100, 100, np.float32)
     one = rle.rasterize_within_boxes(objs, boxes, 28, num_threads=1)
     for nt in (2, -1):
-        np.testing.assert_array_equal(rle.rasterize_within_boxes(objs, boxes, 28, num_threads=nt), one)
+        np.testing.assert_array_equal(
+            rle.rasterize_within_boxes(objs, boxes, 28, num_threads=nt), one
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -426,27 +452,60 @@ B1 = np.array([[0, 0, 5, 5]], np.float32)
 @pytest.mark.parametrize(
     "segs, boxes, m, exc, match",
     [
-        ([TRI], np.array([[0, 0, 5, 5]], np.int64), 28, TypeError, r"boxes must be float32 or float64"),
+        (
+            [TRI],
+            np.array([[0, 0, 5, 5]], np.int64),
+            28,
+            TypeError,
+            r"boxes must be float32 or float64",
+        ),
         ([TRI], np.zeros((1, 4), np.float16), 28, TypeError, r"boxes must be float32 or float64"),
         ([TRI], np.zeros((1, 5), np.float32), 28, ValueError, r"boxes must have shape \(1, 4\)"),
         ([TRI], np.zeros((1, 1, 4), np.float32), 28, ValueError, r"boxes must have shape \(1, 4\)"),
         ([TRI], np.zeros((0,), np.float32), 28, ValueError, r"boxes must have shape \(1, 4\)"),
         ([TRI, TRI], B1, 28, ValueError, r"boxes must have shape \(2, 4\)"),
-        ([TRI], np.array([[0, 0, np.inf, 5]], np.float32), 28, ValueError, r"boxes\[0\] must be finite"),
+        (
+            [TRI],
+            np.array([[0, 0, np.inf, 5]], np.float32),
+            28,
+            ValueError,
+            r"boxes\[0\] must be finite",
+        ),
         ([TRI], [["a", 0, 1, 1]], 28, TypeError, r"boxes must be an \(N, 4\) array of numbers"),
         ([TRI], B1, 0, ValueError, r"mask_size must be a positive int"),
         ([TRI], B1, 2.0, TypeError, r"mask_size must be a positive int"),
         ([TRI], B1, 1 << 16, ValueError, r"mask_size must be in \[1, 32768\]"),
         ([[[0, 0, 1, 1]]], B1, 28, ValueError, r"segmentations\[0\] polygon 0 .*at least 3"),
-        ([[[0, 0, 1e8, 0, 0, 1]]], np.array([[0, 0, 0.01, 5]], "f4"), 28, ValueError,
-         r"segmentations\[0\]: a vertex maps to"),
-        (np.zeros((1, 8, 8), np.float32), B1, 28, TypeError, r"segmentations must be .* bool or uint8"),
+        (
+            [[[0, 0, 1e8, 0, 0, 1]]],
+            np.array([[0, 0, 0.01, 5]], "f4"),
+            28,
+            ValueError,
+            r"segmentations\[0\]: a vertex maps to",
+        ),
+        (
+            np.zeros((1, 8, 8), np.float32),
+            B1,
+            28,
+            TypeError,
+            r"segmentations must be .* bool or uint8",
+        ),
         (np.zeros((1, 1, 8, 8), bool), B1, 28, ValueError, r"segmentations masks must have shape"),
         (np.zeros((2, 8, 8), bool), B1, 28, ValueError, r"boxes must have shape \(2, 4\)"),
-        (np.zeros((1, 8, 8), bool), np.array([[0, 0, np.nan, 1]], "f4"), 28, ValueError,
-         r"boxes must be finite"),
-        ([TRI, {"size": [3, 3], "counts": [9]}, {"size": [4, 4], "counts": [16]}],
-         np.zeros((3, 4), "f4"), 28, ValueError, r"segmentations\[2\] is an RLE of size"),
+        (
+            np.zeros((1, 8, 8), bool),
+            np.array([[0, 0, np.nan, 1]], "f4"),
+            28,
+            ValueError,
+            r"boxes must be finite",
+        ),
+        (
+            [TRI, {"size": [3, 3], "counts": [9]}, {"size": [4, 4], "counts": [16]}],
+            np.zeros((3, 4), "f4"),
+            28,
+            ValueError,
+            r"segmentations\[2\] is an RLE of size",
+        ),
     ],
 )
 def test_within_boxes_errors(segs, boxes, m, exc, match):

@@ -20,11 +20,9 @@ Where torchvision's code gives a result, these give the same bits.
 
 from __future__ import annotations
 
-import re
 import collections.abc
+import re
 from typing import Any, Optional, Sequence
-
-import numpy as np
 
 from . import rle
 
@@ -69,7 +67,7 @@ def _dense(anns: Sequence[dict], h: int, w: int, out: Any, torchvision_rules: bo
         if m is None:
             raise
         name = _ann_name(anns[int(m.group(1))])
-        raise type(e)(f"{name}: segmentation{msg[m.end():]}") from None
+        raise type(e)(f"{name}: segmentation{msg[m.end() :]}") from None
 
 
 # ---- torchvision --------------------------------------------------------------------------------
@@ -169,8 +167,10 @@ def _is_coco_detection(dataset: Any) -> bool:
     from torchvision import datasets
     from torchvision.tv_tensors._dataset_wrapper import WRAPPER_FACTORIES
 
+    # the factory torchvision would pick: the first class of the MRO that has one
+    # (CocoCaptions, a CocoDetection subclass, has its own)
     for cls in type(dataset).mro():
-        if cls in WRAPPER_FACTORIES:  # the factory torchvision would pick (CocoCaptions has its own)
+        if cls in WRAPPER_FACTORIES:
             return cls is datasets.CocoDetection
     return False
 
@@ -201,8 +201,7 @@ class ConvertCocoPolysToMask:
 
     ``(image, {"image_id": id, "annotations": [...]})`` -> ``(image, target)`` with the same
     keys, values and dtypes: crowd annotations dropped; ``boxes`` float32 xyxy clamped to the
-    image; ``labels`` int64; ``masks`` (K, H, W) bool (uint8 when the image has no non-crowd
-    annotation, as there); objects whose clamped box is empty dropped from boxes/labels/masks
+    image; ``labels`` int64; ``masks`` (K, H, W) uint8 0/1; objects whose clamped box is empty dropped from boxes/labels/masks
     (and keypoints); ``area`` and ``iscrowd`` of every non-crowd annotation. ``image`` is a PIL
     image (``image.size`` is (w, h)).
     """
@@ -220,11 +219,9 @@ class ConvertCocoPolysToMask:
         boxes[:, 1::2].clamp_(min=0, max=h)
         classes = torch.tensor([obj["category_id"] for obj in anno], dtype=torch.int64)
 
-        if anno:
-            masks = torch.empty((len(anno), h, w), dtype=torch.bool)
-            _dense(anno, h, w, masks, True)
-        else:
-            masks = torch.zeros((0, h, w), dtype=torch.uint8)
+        # uint8, as there: torch's any() of a uint8 tensor is uint8
+        masks = torch.empty((len(anno), h, w), dtype=torch.uint8)
+        _dense(anno, h, w, masks, True)
 
         keypoints = None
         if anno and "keypoints" in anno[0]:

@@ -19,13 +19,12 @@ Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = al
 
 from __future__ import annotations
 
+import re
 from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
-import re
-
 from ._arrays import is_tensor, to_numpy
 
 RLE = dict
@@ -311,7 +310,9 @@ def dense_from_segmentations(
         elif isinstance(out, np.ndarray):
             arr = out
         else:
-            raise TypeError(f"out must be a numpy array or a torch tensor, got {type(out).__name__}")
+            raise TypeError(
+                f"out must be a numpy array or a torch tensor, got {type(out).__name__}"
+            )
     dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads)
     if dicts:
         arr.view(np.uint8)[dicts] = _decode_dicts(segs, dicts, h, w, num_threads)
