@@ -177,7 +177,11 @@ def coco_convert_to_rle(
 
 # ---- targets ------------------------------------------------------------------------------------
 def targets_dense_from_polygons(
-    segmentations: Any, height: int, width: int, out: npt.NDArray[Any], num_threads: int | None = None
+    segmentations: Any,
+    height: int,
+    width: int,
+    out: npt.NDArray[Any],
+    num_threads: int | None = None,
 ) -> list[int]: ...
 def targets_polygons_within_boxes(
     segmentations: Any, boxes: npt.NDArray[Any], mask_size: int, num_threads: int | None = None
