@@ -103,11 +103,28 @@ def _torchvision_keys(tv_wrapper: Any, target_keys: Any) -> set:
     return _parse_target_keys(target_keys)
 
 
+def _batch_keys(anns: Sequence[dict], needed: set) -> dict:
+    """torchvision's list_of_dicts_to_dict_of_lists restricted to the needed fields; when an
+    annotation lacks one, the full version (whose lists then skip it, as torchvision's do)."""
+    try:
+        return {k: [a[k] for a in anns] for k in needed}
+    except KeyError:
+        batched: dict = {}
+        for a in anns:
+            for k, v in a.items():
+                batched.setdefault(k, []).append(v)
+        return batched
+
+
 def _coco_wrapper(dataset: Any, keys: set):
     """The per-sample function of torchvision's CocoDetection wrapper, masks by maskprep."""
     import torch
     from torchvision import tv_tensors
     from torchvision.transforms.v2 import functional as F
+
+    # the annotation fields the targets are built from (torchvision batches every field)
+    needed = {"boxes": "bbox", "labels": "category_id", "masks": "segmentation"}
+    needed = {needed.get(k, k) for k in keys if k != "image_id"}
 
     def wrapper(idx: int, sample: Any) -> Any:
         image_id = dataset.ids[idx]
@@ -115,10 +132,7 @@ def _coco_wrapper(dataset: Any, keys: set):
         if not anns:
             return image, dict(image_id=image_id)
         canvas_size = tuple(F.get_size(image))
-        batched: dict = {}
-        for a in anns:
-            for k, v in a.items():
-                batched.setdefault(k, []).append(v)
+        batched = _batch_keys(anns, needed)
         target: dict = {}
         if "image_id" in keys:
             target["image_id"] = image_id
