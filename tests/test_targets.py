@@ -499,6 +499,7 @@ B1 = np.array([[0, 0, 5, 5]], np.float32)
             ValueError,
             r"boxes must be finite",
         ),
+        ([{"counts": [9]}], B1, 28, ValueError, r"segmentations\[0\]\['size'\] must be"),
         (
             [TRI, {"size": [3, 3], "counts": [9]}, {"size": [4, 4], "counts": [16]}],
             np.zeros((3, 4), "f4"),

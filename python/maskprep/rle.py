@@ -387,8 +387,9 @@ def rasterize_within_boxes(
         segs = list(segmentations)
         res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads)
         if dicts:
-            ref = segs[dicts[0]]["size"] if isinstance(segs[dicts[0]].get("size"), list) else None
-            if ref is None or len(ref) != 2:
+            # the RLEs of one call share a size (one image); _decode_dicts checks each
+            ref = segs[dicts[0]].get("size")
+            if not isinstance(ref, (list, tuple)) or len(ref) != 2:
                 raise ValueError(f"segmentations[{dicts[0]}]['size'] must be [height, width]")
             dense = _decode_dicts(segs, dicts, int(ref[0]), int(ref[1]), num_threads)
             res[dicts] = _bitmask_targets(dense, b[dicts], m, num_threads)
