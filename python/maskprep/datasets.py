@@ -13,9 +13,13 @@ with the masks rasterized by maskprep in one call per image.
   :func:`bitmasks_crop_and_resize`: detectron2's ``PolygonMasks.crop_and_resize`` and
   ``BitMasks.crop_and_resize`` (the mask head's RoI targets).
 
-torch and torchvision are imported only when these are used. A bad annotation raises an error
-naming its id (torchvision raises IndexError or TypeError from inside pycocotools there).
-Where torchvision's code gives a result, these give the same bits.
+torch and torchvision are imported only when these are used. On valid annotations the results
+are torchvision's, bit for bit. An annotation pycocotools cannot rasterize raises an error naming
+its id: an empty polygon list (torchvision: IndexError), a first polygon of 2 points (TypeError),
+an RLE of another size (a wrong-sized mask or a torch.stack error), and also what pycocotools
+rasterizes silently wrong (odd-length or non-finite coordinates, a later polygon of fewer than
+3 points). Compressed RLEs of non-crowd objects, on which the references' frPyObjects fails,
+are decoded.
 """
 
 from __future__ import annotations
