@@ -14,6 +14,7 @@ void bind_components(py::module_& m);
 void bind_contours(py::module_& m);
 void bind_boxes(py::module_& m);
 void bind_coco(py::module_& m);
+void bind_targets(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "maskprep compiled kernels (use the maskprep package, not this module directly)";
@@ -28,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   bind_contours(m);
   bind_boxes(m);
   bind_coco(m);
+  bind_targets(m);
 }

@@ -176,3 +176,15 @@ def coco_convert_to_rle(
     progress: Callable[[int, int], object] | None,
     num_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint8], dict[str, int], list[tuple[Any, str]]]: ...
+
+# ---- targets ------------------------------------------------------------------------------------
+def targets_dense_from_polygons(
+    segmentations: Any,
+    height: int,
+    width: int,
+    out: npt.NDArray[Any],
+    num_threads: int | None = None,
+) -> list[int]: ...
+def targets_polygons_within_boxes(
+    segmentations: Any, boxes: npt.NDArray[Any], mask_size: int, num_threads: int | None = None
+) -> tuple[npt.NDArray[np.bool_], list[int]]: ...

@@ -19,12 +19,13 @@ Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = al
 
 from __future__ import annotations
 
+import re
 from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
-from ._arrays import to_numpy
+from ._arrays import is_tensor, to_numpy
 
 RLE = dict
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "from_bbox",
     "from_polygons",
     "from_segmentations",
+    "dense_from_segmentations",
+    "rasterize_within_boxes",
     "to_string",
     "from_string",
 ]
@@ -222,3 +225,194 @@ def from_string(s: Union[bytes, str]) -> np.ndarray:
     """Run lengths (uint64) of a compressed COCO string; ``ValueError`` with the byte offset
     on malformed input."""
     return _core.rle_string_to_counts(s)
+
+
+# ---- training-time targets ----------------------------------------------------------------------
+
+
+def _segmentation_list(segmentations: Any) -> list:
+    if isinstance(segmentations, list):
+        return segmentations
+    if isinstance(segmentations, tuple):
+        return list(segmentations)
+    raise TypeError(
+        "segmentations must be a list of COCO segmentations (polygon lists or RLE dicts), got "
+        f"{type(segmentations).__name__}"
+    )
+
+
+def _size_arg(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value}")
+    return int(value)
+
+
+_RLES_INDEX = re.compile(r"^rles\[(\d+)\]")
+
+
+def _decode_dicts(segs: list, idx: list, h: int, w: int, num_threads: Optional[int]) -> np.ndarray:
+    """The RLE dicts segs[i] for i in idx as an (len(idx), h, w) uint8 array; errors name
+    segmentations[i]."""
+    for i in idx:
+        size = segs[i].get("size")
+        if not isinstance(size, (list, tuple)) or len(size) != 2 or list(size) != [h, w]:
+            raise ValueError(
+                f"segmentations[{i}] is an RLE of size {size!r} but the masks are {h} x {w}"
+            )
+    try:
+        return _core.rle_decode([segs[i] for i in idx], "nhw", num_threads)
+    except (ValueError, TypeError) as e:
+        m = _RLES_INDEX.match(str(e))
+        if m is None:
+            raise
+        msg = f"segmentations[{idx[int(m.group(1))]}]" + str(e)[m.end() :]
+        raise type(e)(msg) from None
+
+
+def dense_from_segmentations(
+    segmentations: Sequence[Any],
+    height: int,
+    width: int,
+    *,
+    out: Any = None,
+    num_threads: Optional[int] = None,
+) -> Any:
+    """COCO segmentations of one image to dense masks ``(N, height, width)``, without an RLE.
+
+    Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit
+    for bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least
+    3 points), an uncompressed RLE dict (``counts`` a list, a crowd annotation) or a compressed
+    one (``counts`` str or bytes). RLE sizes must be ``[height, width]``. An empty polygon list
+    gives an all-zero mask (detectron2's ``polygons_to_bitmask``; pycocotools raises IndexError).
+    Objects are rasterized in parallel, with the GIL released.
+
+    Args:
+        out: where to write: a C-contiguous numpy array or CPU torch tensor (pinned memory
+            included) of shape ``(N, height, width)``, bool or uint8 (0/1). Every element is
+            written. When None, a new bool numpy array.
+    Returns:
+        ``out`` itself when given, else the new array.
+    Errors name ``segmentations[i]`` (polygon and position): ``ValueError`` for bad values or
+    shapes, ``TypeError`` for bad types or dtypes.
+    """
+    segs = _segmentation_list(segmentations)
+    h, w = _size_arg(height, "height"), _size_arg(width, "width")
+    if out is None:
+        result = arr = np.empty((len(segs), h, w), dtype=np.bool_)
+    else:
+        result = out
+        if is_tensor(out):
+            if out.device.type != "cpu":
+                raise ValueError(f"out must be a CPU tensor, got a tensor on {out.device}")
+            arr = out.numpy()
+        elif isinstance(out, np.ndarray):
+            arr = out
+        else:
+            raise TypeError(
+                f"out must be a numpy array or a torch tensor, got {type(out).__name__}"
+            )
+    dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads)
+    if dicts:
+        arr.view(np.uint8)[dicts] = _decode_dicts(segs, dicts, h, w, num_threads)
+    return result
+
+
+def _bitmask_targets(masks: np.ndarray, boxes: np.ndarray, mask_size: int, num_threads) -> Any:
+    """detectron2's BitMasks.crop_and_resize: RoI Align (aligned=True, adaptive sampling) of the
+    float32 masks, then >= 0.5. Done in chunks of objects to bound the float32 copy."""
+    from .ops import roi_align
+
+    n = masks.shape[0]
+    res = np.zeros((n, mask_size, mask_size), dtype=np.bool_)
+    chunk = max(1, (64 << 20) // max(1, 4 * masks.shape[1] * masks.shape[2]))
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        feats = masks[s:e, None].astype(np.float32)
+        rois = np.empty((e - s, 5), dtype=np.float32)
+        rois[:, 0] = np.arange(e - s)
+        rois[:, 1:] = boxes[s:e]  # detectron2 casts the rois to the masks' float32
+        pooled = roi_align(feats, rois, mask_size, 1.0, 0, True, num_threads=num_threads)
+        res[s:e] = pooled[:, 0] >= 0.5
+    return res
+
+
+def rasterize_within_boxes(
+    segmentations: Any,
+    boxes: Any,
+    mask_size: int,
+    *,
+    num_threads: Optional[int] = None,
+) -> Any:
+    """Mask R-CNN mask targets: each object's mask inside its box, resampled to M x M.
+
+    ``segmentations`` is one of:
+
+    - a list of polygon lists (``[[x0, y0, ...], ...]``, lists or 1-D arrays; detectron2's
+      ``PolygonMasks.polygons``): bit for bit detectron2's ``rasterize_polygons_within_box``
+      (polygons shifted by the box corner, scaled by ``M / max(side, 0.1)`` in the boxes' dtype,
+      rasterized with the pycocotools rule); an empty polygon list gives zeros;
+    - a bool/uint8 array or tensor ``(N, H, W)`` of bitmasks: bit for bit detectron2's
+      ``BitMasks.crop_and_resize`` (RoI Align with aligned=True, adaptive sampling, on the
+      float32 masks, then ``>= 0.5``); RLE dicts in the list take this path too.
+
+    Args:
+        boxes: ``(N, 4)`` float32 or float64 ``[x0, y0, x1, y1]``, one per object (a list is
+            float64; detectron2's are float32 tensors: pass them as they are, the arithmetic
+            follows their dtype).
+        mask_size: M, the side of the targets (28 in Mask R-CNN).
+    Returns:
+        ``(N, M, M)`` bool: a numpy array, or a tensor on ``boxes``' device when ``boxes`` or
+        ``segmentations`` is a tensor.
+    """
+    tensor_like = boxes if is_tensor(boxes) else segmentations if is_tensor(segmentations) else None
+    if isinstance(mask_size, bool) or not isinstance(mask_size, (int, np.integer)):
+        raise TypeError(f"mask_size must be a positive int, got {type(mask_size).__name__}")
+    m = int(mask_size)
+    if m < 1:
+        raise ValueError(f"mask_size must be a positive int, got {m}")
+    if isinstance(boxes, (list, tuple)):
+        try:
+            b = np.asarray(boxes, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("boxes must be an (N, 4) array of numbers [x0, y0, x1, y1]") from None
+        if b.size == 0:
+            b = b.reshape(0, 4)
+    else:
+        b = to_numpy(boxes)
+        if b.dtype != np.float32 and b.dtype != np.float64:
+            raise TypeError(f"boxes must be float32 or float64, got dtype {b.dtype}")
+    if isinstance(segmentations, (list, tuple)):
+        segs = list(segmentations)
+        res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads)
+        if dicts:
+            # the RLEs of one call share a size (one image); _decode_dicts checks each
+            ref = segs[dicts[0]].get("size")
+            if not isinstance(ref, (list, tuple)) or len(ref) != 2:
+                raise ValueError(f"segmentations[{dicts[0]}]['size'] must be [height, width]")
+            dense = _decode_dicts(segs, dicts, int(ref[0]), int(ref[1]), num_threads)
+            res[dicts] = _bitmask_targets(dense, b[dicts], m, num_threads)
+    else:
+        masks = to_numpy(segmentations)
+        if masks.dtype != np.uint8 and masks.dtype != np.bool_:
+            raise TypeError(
+                "segmentations must be a list of polygon lists / RLE dicts or a bool or uint8 "
+                f"(N, H, W) mask array, got dtype {masks.dtype}"
+            )
+        if masks.ndim != 3:
+            raise ValueError(f"segmentations masks must have shape (N, H, W), got {masks.shape}")
+        if b.ndim != 2 or b.shape != (masks.shape[0], 4):
+            raise ValueError(
+                f"boxes must have shape ({masks.shape[0]}, 4) [x0, y0, x1, y1], one per mask, "
+                f"got {b.shape}"
+            )
+        if not np.isfinite(b).all():
+            raise ValueError("boxes must be finite")
+        res = _bitmask_targets(masks, b, m, num_threads)
+    if tensor_like is not None:
+        import torch
+
+        device = boxes.device if is_tensor(boxes) else segmentations.device
+        return torch.from_numpy(res).to(device)
+    return res
