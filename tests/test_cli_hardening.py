@@ -693,7 +693,7 @@ def test_the_largest_images_give_no_traceback(tmp_path, capsys):
     src = _write(tmp_path / "in.json", data)
     for argv, expect in (
         (["validate", str(src)], 0),
-        (["convert", str(src), "-o", str(tmp_path / "o.json"), "--recompute"], 0),
+        (["convert", str(src), "-o", str(tmp_path / "r.json"), "--recompute"], 0),
         (["convert", str(src), "-o", str(tmp_path / "o.json"), "--to", "rle"], 0),
         (["convert", str(src), "-o", str(tmp_path / "p.json"), "--to", "polygon"], 1),
     ):
@@ -703,6 +703,6 @@ def test_the_largest_images_give_no_traceback(tmp_path, capsys):
         for line in err.splitlines():
             assert line.startswith(("error: annotation ", "maskprep: error: ")), line
     assert "id 5: the 2147483647 x 2147483647 mask does not fit in memory" in err
-    anns = json.loads((tmp_path / "o.json").read_text())["annotations"]
+    anns = json.loads((tmp_path / "r.json").read_text())["annotations"]
     assert [a["area"] for a in anns] == [10.0, 0.0]
     assert rle.area([a["segmentation"] for a in anns]).tolist() == [10, 0]
