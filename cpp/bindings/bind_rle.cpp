@@ -193,15 +193,13 @@ std::pair<index_t, index_t> common_size(const RleInputs& in) {
 py::list encode(py::array masks, const std::string& layout, bool compressed,
                 py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  if (masks.dtype().kind() != 'b' && !masks.dtype().is(py::dtype::of<std::uint8_t>()))
-    throw py::type_error("masks must be a uint8 or bool array, got dtype " + bind::dtype_str(masks));
   if (layout != "hwn" && layout != "nhw")
     throw py::value_error("layout must be 'hwn' (H x W x N, pycocotools) or 'nhw' (N x H x W), got '" +
                           layout + "'");
-  if (masks.ndim() != 2 && masks.ndim() != 3)
-    throw py::value_error("masks must have 2 (H, W) or 3 dimensions (" +
-                          std::string(layout == "hwn" ? "H, W, N" : "N, H, W") + "), got shape " +
-                          bind::shape_str(masks));
+  bind::check_array(masks, bind::is_byte_mask(masks), masks.ndim() == 2 || masks.ndim() == 3,
+                    "masks",
+                    layout == "hwn" ? "an (H, W) or (H, W, N) bool or uint8 array"
+                                    : "an (H, W) or (N, H, W) bool or uint8 array");
   const bool fortran = (masks.flags() & py::array::f_style) != 0;
   const bool c_order = (masks.flags() & py::array::c_style) != 0;
   index_t h, w, n;
@@ -312,16 +310,18 @@ py::array_t<double> rle_iou(py::handle dt, py::handle gt, py::handle iscrowd,
 
 using Boxes = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-void check_boxes(const Boxes& b, const char* arg) {
-  if (b.ndim() != 2 || b.shape(1) != 4)
-    throw py::value_error(std::string(arg) + " must have shape (N, 4) [x, y, w, h], got " +
-                          bind::shape_str(b));
+// (N, 4) real boxes as float64.
+Boxes checked_boxes(const py::array& b, const char* arg) {
+  bind::check_array(b, bind::is_real(b), b.ndim() == 2 && b.shape(1) == 4, arg,
+                    "an (N, 4) array of [x, y, w, h] boxes (real numbers)");
+  return Boxes::ensure(b);
 }
 
-py::array_t<double> bbox_iou(Boxes dt, Boxes gt, py::handle iscrowd, py::object num_threads) {
+py::array_t<double> bbox_iou(const py::array& dt_in, const py::array& gt_in, py::handle iscrowd,
+                             py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  check_boxes(dt, "dt");
-  check_boxes(gt, "gt");
+  const Boxes dt = checked_boxes(dt_in, "dt");
+  const Boxes gt = checked_boxes(gt_in, "gt");
   const auto crowd = read_iscrowd(iscrowd, static_cast<size_t>(gt.shape(0)));
   py::array_t<double> out({dt.shape(0), gt.shape(0)});
   auto* o = out.mutable_data();
@@ -407,9 +407,9 @@ void check_size(index_t h, index_t w) {
                           ", w=" + std::to_string(w));
 }
 
-py::list from_bbox(Boxes boxes, index_t h, index_t w, bool compressed) {
+py::list from_bbox(const py::array& boxes_in, index_t h, index_t w, bool compressed) {
   check_size(h, w);
-  check_boxes(boxes, "boxes");
+  const Boxes boxes = checked_boxes(boxes_in, "boxes");
   const index_t n = boxes.shape(0);
   for (index_t i = 0; i < n * 4; ++i) {
     const double v = boxes.data()[i];
