@@ -178,7 +178,7 @@ def test_errors():
         morphology.erode(mask, shape="ellipse", size=4)
     with pytest.raises(ValueError, match="size must be odd for shape 'cross'"):
         morphology.erode(mask, shape="cross", size=(3, 2))
-    with pytest.raises(ValueError, match="size must be an int or a pair"):
+    with pytest.raises(TypeError, match="size must be an int or a pair"):
         morphology.erode(mask, size=2.5)
     with pytest.raises(ValueError, match="iterations must be >= 1, got 0"):
         morphology.erode(mask, iterations=0)

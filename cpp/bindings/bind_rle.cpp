@@ -556,8 +556,19 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
 
 // ---- strings ------------------------------------------------------------------------------------
 
-py::bytes counts_to_string(py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast> c) {
-  if (c.ndim() != 1) throw py::value_error("counts must be 1-D, got shape " + bind::shape_str(c));
+py::bytes counts_to_string(const py::array& counts) {
+  constexpr const char* expected = "a 1-D array of non-negative integers";
+  bind::check_array(counts, bind::is_integer(counts), counts.ndim() == 1, "counts", expected);
+  if (counts.dtype().kind() == 'i') {  // a negative count would wrap in the cast to uint64
+    using int64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+    const auto signed_counts = int64_array::ensure(counts);
+    for (py::ssize_t j = 0; j < signed_counts.shape(0); ++j)
+      if (signed_counts.data()[j] < 0)
+        throw py::value_error("counts[" + std::to_string(j) + "] must be >= 0, got " +
+                              std::to_string(signed_counts.data()[j]));
+  }
+  const auto c =
+      py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(counts);
   std::string s;
   rle::append_string(c.data(), c.shape(0), s);
   return py::bytes(s);

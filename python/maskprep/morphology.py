@@ -36,9 +36,10 @@ def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
     if shape not in _SHAPES:
         raise ValueError(f"shape must be 'rect', 'ellipse' or 'cross', got {shape!r}")
     seq = (size, size) if np.ndim(size) == 0 else tuple(size)  # type: ignore[arg-type]
-    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq)
-    if len(seq) != 2 or not ints:
+    if len(seq) != 2:
         raise ValueError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
+        raise TypeError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
     kh, kw = int(seq[0]), int(seq[1])
     if kh <= 0 or kw <= 0:
         raise ValueError(f"size must be positive, got {size!r}")

@@ -207,7 +207,10 @@ def from_segmentations(
 
 def to_string(counts: Any) -> bytes:
     """The compressed COCO string of a run-length list (pycocotools' rleToString)."""
-    return _core.rle_counts_to_string(np.asarray(counts, dtype=np.uint64))
+    c = to_numpy(counts, "counts")
+    if c.size == 0 and c.ndim == 1:  # [] has no dtype of its own
+        c = c.astype(np.uint64)
+    return _core.rle_counts_to_string(c)  # the binding checks dtype, rank and signs
 
 
 def from_string(s: Union[bytes, str]) -> np.ndarray:
