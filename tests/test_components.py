@@ -182,15 +182,24 @@ def test_int64_stats_and_centroid_formula():
 )
 class TestErrors:
     def test_wrong_dtype(self, fn):
-        with pytest.raises(TypeError, match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got int32 with shape \(3, 3\)"):
+        with pytest.raises(
+            TypeError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got int32 with shape \(3, 3\)",
+        ):
             fn(np.zeros((3, 3), dtype=np.int32))
 
     def test_wrong_ndim(self, fn):
-        with pytest.raises(ValueError, match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(2, 3, 3\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(2, 3, 3\)",
+        ):
             fn(np.zeros((2, 3, 3), dtype=bool))
 
     def test_empty(self, fn):
-        with pytest.raises(ValueError, match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(0, 5\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(0, 5\)",
+        ):
             fn(np.zeros((0, 5), dtype=bool))
 
     def test_zero_threads(self, fn):
@@ -236,7 +245,10 @@ def test_core_rejects_bad_shapes_directly():
     """The compiled functions check shapes themselves (no crash when called directly)."""
     from maskprep import _core
 
-    with pytest.raises(ValueError, match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got uint8 with shape \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got uint8 with shape \(4,\)",
+    ):
         _core.label(np.zeros(4, dtype=np.uint8), 4, False)
     with pytest.raises(ValueError, match="max_size must be >= 0"):
         _core.remove_small_holes(np.zeros((2, 2), dtype=np.uint8), -1, 4)

@@ -25,9 +25,8 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import pytest
 
-from conftest import torch_or_skip
-
 import maskprep
+from conftest import torch_or_skip
 from maskprep import boxes, components, contours, imgproc, mask, morphology, ops, rle
 
 MODULES = {
@@ -86,8 +85,9 @@ def _rows(fn: Callable[[Any], Any], dtype: Any, rank: Any, empty: Any, inputs=No
 def _mask_rows(fn: Callable[[Any], Any], name: str = "mask", what: str = "") -> dict:
     """A function of one 2-D bool/uint8 mask or uint8 image."""
     pattern = f"^{name} must be {what}"
-    return _rows(fn, Raises(TypeError, pattern), Raises(ValueError, pattern),
-                 Raises(ValueError, pattern))
+    return _rows(
+        fn, Raises(TypeError, pattern), Raises(ValueError, pattern), Raises(ValueError, pattern)
+    )
 
 
 def _rle_list_rows(fn: Callable[[Any], Any], empty: Any, name: str = "rles") -> dict:
@@ -104,8 +104,13 @@ def _threads_rows(fn: Callable[[Any], Any]) -> dict:
 def _boxes_rows(fn: Callable[[Any], Any], name: str, pattern: str, empty: Valid) -> dict:
     """A function of (N, 4) real boxes: complex is the wrong dtype, zero boxes are valid."""
     p = f"^{name} must be {pattern}"
-    return _rows(fn, Raises(TypeError, p), Raises(ValueError, p), empty,
-                 (BOX.astype(complex), np.zeros((1, 1, 1, 4)), np.zeros((0, 4))))
+    return _rows(
+        fn,
+        Raises(TypeError, p),
+        Raises(ValueError, p),
+        empty,
+        (BOX.astype(complex), np.zeros((1, 1, 1, 4)), np.zeros((0, 4))),
+    )
 
 
 def _is_empty_list(x: Any) -> bool:
@@ -129,18 +134,22 @@ TABLE: dict[str, Any] = {
     # ---- rle ------------------------------------------------------------------------------
     "rle.encode": _rows(
         rle.encode,
-        Raises(TypeError, r"^masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got "
-               r"float64 with shape \(4, 4\)"),
-        Raises(ValueError, r"^masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got "
-               r"uint8 with shape \(2, 2, 4, 4\)"),
+        Raises(
+            TypeError,
+            r"^masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got "
+            r"float64 with shape \(4, 4\)",
+        ),
+        Raises(
+            ValueError,
+            r"^masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got "
+            r"uint8 with shape \(2, 2, 4, 4\)",
+        ),
         Valid("a 0 x 4 mask encodes (pycocotools does too)", lambda r: r["size"] == [0, 4]),
     ),
     "rle.decode": _rle_list_rows(
         rle.decode, Raises(ValueError, "^rles must not be empty: the mask size is unknown")
     ),
-    "rle.area": _rle_list_rows(
-        rle.area, Valid("zero RLEs: zero areas", lambda a: a.shape == (0,))
-    ),
+    "rle.area": _rle_list_rows(rle.area, Valid("zero RLEs: zero areas", lambda a: a.shape == (0,))),
     "rle.to_bbox": _rle_list_rows(
         rle.to_bbox, Valid("zero RLEs: zero boxes", lambda b: b.shape == (0, 4))
     ),
@@ -183,8 +192,11 @@ TABLE: dict[str, Any] = {
     "rle.to_string": _rows(
         rle.to_string,
         Raises(TypeError, r"^counts must be a 1-D array of non-negative integers, got float64"),
-        Raises(ValueError, r"^counts must be a 1-D array of non-negative integers, got uint64 "
-               r"with shape \(1, 1, 1, 2\)"),
+        Raises(
+            ValueError,
+            r"^counts must be a 1-D array of non-negative integers, got uint64 "
+            r"with shape \(1, 1, 1, 2\)",
+        ),
         Valid("no runs: the empty string", lambda s: s == b""),
         (np.array([1.5, 2.5]), np.zeros((1, 1, 1, 2), np.uint64), []),
     ),
@@ -229,11 +241,17 @@ TABLE: dict[str, Any] = {
     # ---- ops (features / masks / input are the main arrays) --------------------------------
     "ops.roi_align": _rows(
         lambda args: ops.roi_align(*args, 2),
-        Raises(TypeError, r"^features must be an \(N, C, H, W\) float32 or float64 array, got "
-               r"float16 with shape \(1, 2, 8, 8\)"),
+        Raises(
+            TypeError,
+            r"^features must be an \(N, C, H, W\) float32 or float64 array, got "
+            r"float16 with shape \(1, 2, 8, 8\)",
+        ),
         # features are 4-D by contract: the 4-D array goes to boxes
-        Raises(ValueError, r"^boxes must be a \(K, 5\) array or a list of \(L, 4\) arrays, got "
-               r".* with shape \(1, 1, 1, 5\)"),
+        Raises(
+            ValueError,
+            r"^boxes must be a \(K, 5\) array or a list of \(L, 4\) arrays, got "
+            r".* with shape \(1, 1, 1, 5\)",
+        ),
         Valid("zero boxes: (0, C, PH, PW)", lambda out: out.shape == (0, 2, 2, 2)),
         (
             (FEATURES.astype(np.float16), np.zeros((1, 5), np.float32)),
@@ -243,10 +261,16 @@ TABLE: dict[str, Any] = {
     ),
     "ops.multi_scale_roi_align": _rows(
         lambda args: ops.multi_scale_roi_align(args[0], args[1], [(8, 8)], 2, 2),
-        Raises(TypeError, r"^features must be an \(N, C, H, W\) float32 or float64 array, got "
-               r"float16"),
-        Raises(ValueError, r"^boxes\[0\] must be an \(L, 4\) array of real numbers, got "
-               r"float32 with shape \(1, 1, 1, 4\)"),
+        Raises(
+            TypeError,
+            r"^features must be an \(N, C, H, W\) float32 or float64 array, got "
+            r"float16",
+        ),
+        Raises(
+            ValueError,
+            r"^boxes\[0\] must be an \(L, 4\) array of real numbers, got "
+            r"float32 with shape \(1, 1, 1, 4\)",
+        ),
         Valid("zero boxes: (0, C, PH, PW)", lambda out: out.shape == (0, 2, 2, 2)),
         (
             ([FEATURES.astype(np.float16)], [np.zeros((1, 4), np.float32)]),
@@ -256,10 +280,16 @@ TABLE: dict[str, Any] = {
     ),
     "ops.paste_masks": _rows(
         lambda args: ops.paste_masks(*args, (8, 8)),
-        Raises(TypeError, r"^masks must be an \(N, M, M\) float32 or float64 array of square "
-               r"masks, M >= 1, got uint8 with shape \(1, 4, 4\)"),
-        Raises(ValueError, r"^masks must be an \(N, M, M\) float32 or float64 array of square "
-               r"masks, M >= 1, got float32 with shape \(1, 2, 4, 4\)"),
+        Raises(
+            TypeError,
+            r"^masks must be an \(N, M, M\) float32 or float64 array of square "
+            r"masks, M >= 1, got uint8 with shape \(1, 4, 4\)",
+        ),
+        Raises(
+            ValueError,
+            r"^masks must be an \(N, M, M\) float32 or float64 array of square "
+            r"masks, M >= 1, got float32 with shape \(1, 2, 4, 4\)",
+        ),
         Valid("zero masks: (0, H, W)", lambda out: out.shape == (0, 8, 8)),
         (
             (MASKS_28.astype(np.uint8), BOX.astype(np.float32)),
@@ -269,12 +299,20 @@ TABLE: dict[str, Any] = {
     ),
     "ops.max_pool2d": _rows(
         lambda x: ops.max_pool2d(x, 2),
-        Raises(TypeError, r"^input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 "
-               r"array, got int32"),
+        Raises(
+            TypeError,
+            r"^input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 "
+            r"array, got int32",
+        ),
         # (N, C, H, W) is valid: the rank case is 5-D
-        Raises(ValueError, r"^input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 "
-               r"array, got float32 with shape \(1, 1, 1, 4, 4\)"),
-        Valid("a batch of zero images: (0, C, OH, OW), as torch", lambda o: o.shape == (0, 1, 2, 2)),
+        Raises(
+            ValueError,
+            r"^input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 "
+            r"array, got float32 with shape \(1, 1, 1, 4, 4\)",
+        ),
+        Valid(
+            "a batch of zero images: (0, C, OH, OW), as torch", lambda o: o.shape == (0, 1, 2, 2)
+        ),
         (
             np.zeros((1, 4, 4), np.int32),
             np.zeros((1, 1, 1, 4, 4), np.float32),
@@ -318,9 +356,7 @@ TABLE: dict[str, Any] = {
     ),
     # ---- components -------------------------------------------------------------------------
     "components.label": _mask_rows(components.label, "mask", MASK_2D),
-    "components.connected_components": _mask_rows(
-        components.connected_components, "mask", MASK_2D
-    ),
+    "components.connected_components": _mask_rows(components.connected_components, "mask", MASK_2D),
     "components.fill_holes": _mask_rows(components.fill_holes, "mask", MASK_2D),
     "components.remove_small_objects": _mask_rows(
         lambda m: components.remove_small_objects(m, 2), "mask", MASK_2D
@@ -332,10 +368,16 @@ TABLE: dict[str, Any] = {
     "contours.mask_to_polygons": _mask_rows(contours.mask_to_polygons, "mask", MASK_2D),
     "contours.masks_to_polygons": _rows(
         contours.masks_to_polygons,
-        Raises(TypeError, r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
-               r"images, got float64"),
-        Raises(ValueError, r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
-               r"images, got uint8 with shape \(2, 2, 4, 4\)"),
+        Raises(
+            TypeError,
+            r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
+            r"images, got float64",
+        ),
+        Raises(
+            ValueError,
+            r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
+            r"images, got uint8 with shape \(2, 2, 4, 4\)",
+        ),
         Valid("zero masks: zero polygon lists ((N, 0, W) is a ValueError)", _is_empty_list),
         (np.zeros((1, 4, 4)), U8_4D, np.zeros((0, 4, 4), bool)),
     ),
@@ -375,9 +417,7 @@ def _resolve(qualified: str) -> Callable:
     return getattr(MODULES[prefix], name)
 
 
-@pytest.mark.parametrize(
-    "name", [n for n, rows in TABLE.items() if rows == NO_ARGUMENTS]
-)
+@pytest.mark.parametrize("name", [n for n, rows in TABLE.items() if rows == NO_ARGUMENTS])
 def test_no_argument_functions(name):
     assert not inspect.signature(_resolve(name)).parameters, f"{name} now takes arguments"
 
@@ -421,7 +461,10 @@ TORCH_CASES = {
     "multi_scale_roi_align float16": (
         lambda t: ops.multi_scale_roi_align(
             [t.zeros(1, 2, 8, 8, dtype=t.float16), t.zeros(1, 2, 4, 4, dtype=t.float16)],
-            [t.zeros(1, 4)], [(8, 8)], 2, 2,
+            [t.zeros(1, 4)],
+            [(8, 8)],
+            2,
+            2,
         ),
         TypeError,
         r"^features must be an \(N, C, H, W\) float32 or float64 array, got float16",

@@ -267,17 +267,26 @@ MASKS = r"masks must be an \(N, M, M\) float32 or float64 array of square masks,
 
 
 def test_error_bad_ndim():
-    with pytest.raises(ValueError, match=r"masks must be an \(N, M, M\) float32 or float64 array of square masks, M >= 1, got float32 with shape \(28, 28\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"masks must be an \(N, M, M\) float32 or float64 array of square masks, M >= 1, got float32 with shape \(28, 28\)",
+    ):
         ops.paste_masks(M[0], B, (H, W))
 
 
 def test_error_non_square_masks():
-    with pytest.raises(ValueError, match=r"masks must be an \(N, M, M\) float32 or float64 array of square masks, M >= 1, got float32 with shape \(2, 28, 14\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"masks must be an \(N, M, M\) float32 or float64 array of square masks, M >= 1, got float32 with shape \(2, 28, 14\)",
+    ):
         ops.paste_masks(M[:, :, :14], B, (H, W))
 
 
 def test_error_wrong_box_shape():
-    with pytest.raises(ValueError, match=r"boxes must be an \(N, 4\) float32 or float64 array with N = 2 .*got float32 with shape \(3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"boxes must be an \(N, 4\) float32 or float64 array with N = 2 .*got float32 with shape \(3, 4\)",
+    ):
         ops.paste_masks(M, np.zeros((3, 4), np.float32), (H, W))
 
 
@@ -313,7 +322,9 @@ def test_error_bad_mask_dtype():
 
 
 def test_error_bad_box_dtype():
-    with pytest.raises(TypeError, match=r"boxes must be an \(N, 4\) float32 or float64 .*got complex"):
+    with pytest.raises(
+        TypeError, match=r"boxes must be an \(N, 4\) float32 or float64 .*got complex"
+    ):
         ops.paste_masks(M, B.astype(np.complex64), (H, W))
 
 

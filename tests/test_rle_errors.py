@@ -180,7 +180,8 @@ def test_dropin_iou_mixed_types():
 
 def test_bbox_iou_bad_shape():
     with pytest.raises(
-        ValueError, match=r"dt must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)"
+        ValueError,
+        match=r"dt must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)",
     ):
         rle.iou(np.zeros((2, 3)), np.zeros((1, 4)))
 
@@ -189,7 +190,10 @@ def test_bbox_iou_bad_shape():
 
 
 def test_encode_wrong_dtype():
-    with pytest.raises(TypeError, match=r"masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got float64"):
+    with pytest.raises(
+        TypeError,
+        match=r"masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got float64",
+    ):
         rle.encode(np.zeros((3, 3)))
 
 
@@ -262,7 +266,8 @@ def test_box_non_finite():
 
 def test_box_bad_shape():
     with pytest.raises(
-        ValueError, match=r"boxes must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)"
+        ValueError,
+        match=r"boxes must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)",
     ):
         rle.from_bbox(np.zeros((2, 3)), 10, 10)
 

@@ -15,7 +15,8 @@ namespace {
 using mask_array = bind::byte_array;
 
 mask_array checked_mask(const py::array& mask) {
-  return bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask", "a non-empty (H, W) bool or uint8 array");
+  return bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask",
+                          "a non-empty (H, W) bool or uint8 array");
 }
 
 py::array_t<bool> empty_like_mask(const mask_array& mask) {

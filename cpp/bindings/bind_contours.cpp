@@ -38,7 +38,8 @@ void bind_contours(py::module_& m) {
       [](const py::array& mask_in, double tolerance, bool holes, index_t min_area) {
         const contours::Options options = make_options(tolerance, holes, min_area);
         const auto mask =
-            bind::mask_bytes(mask_in, bind::non_empty(mask_in, 2), "mask", "a non-empty (H, W) bool or uint8 array");
+            bind::mask_bytes(mask_in, bind::non_empty(mask_in, 2), "mask",
+                             "a non-empty (H, W) bool or uint8 array");
         std::vector<contours::Polygon> polys;
         const std::uint8_t* src = mask.data();
         const index_t h = mask.shape(0), w = mask.shape(1);

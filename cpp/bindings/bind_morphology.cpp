@@ -45,8 +45,10 @@ void bind_morphology(py::module_& m) {
       [](const py::array& mask, const py::array& kernel, const std::string& op, index_t iterations,
          const py::object& num_threads) {
         const MorphOp o = parse_op(op);
-        const auto src = bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask", "a non-empty (H, W) bool or uint8 array");
-        const auto k = bind::mask_bytes(kernel, bind::non_empty(kernel, 2), "kernel", "a non-empty (kh, kw) bool or uint8 array");
+        const auto src = bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask",
+                                          "a non-empty (H, W) bool or uint8 array");
+        const auto k = bind::mask_bytes(kernel, bind::non_empty(kernel, 2), "kernel",
+                                        "a non-empty (kh, kw) bool or uint8 array");
         const int threads = bind::resolve_threads(num_threads);
         py::array_t<bool> out({src.shape(0), src.shape(1)});
         const std::uint8_t* s = src.data();

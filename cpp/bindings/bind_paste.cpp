@@ -1,6 +1,6 @@
-// Bindings for mask pasting (paste.hpp): checks dtypes and shapes (the kernel: values), allocates the dense output or
-// builds the COCO RLE dicts, and runs the kernel without the GIL. maskprep.paste coerces tensors
-// and sequences before calling here.
+// Bindings for mask pasting (paste.hpp): checks dtypes and shapes (the kernel checks values),
+// allocates the dense output or builds the COCO RLE dicts, and runs the kernel without the GIL.
+// maskprep.paste coerces tensors and sequences before calling here.
 #include <string>
 #include <vector>
 

@@ -27,9 +27,7 @@ def to_numpy(x: Any, name: str = "array") -> np.ndarray:
         try:
             return x.detach().cpu().numpy()
         except TypeError:
-            raise TypeError(
-                f"{name} has dtype {x.dtype}, which has no numpy equivalent"
-            ) from None
+            raise TypeError(f"{name} has dtype {x.dtype}, which has no numpy equivalent") from None
     return np.asarray(x)
 
 

@@ -45,7 +45,9 @@ def _real_or_raise(a: np.ndarray, name: str, expected: str) -> None:
     """Boxes are cast to the features' dtype here, before the binding sees them, so their
     dtype is checked here (the cast must not drop imaginary parts or turn bools into 0/1)."""
     if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be {expected} of real numbers, got {a.dtype} with shape {a.shape}")
+        raise TypeError(
+            f"{name} must be {expected} of real numbers, got {a.dtype} with shape {a.shape}"
+        )
 
 
 def _rois(boxes: Any, dtype: np.dtype) -> np.ndarray:
