@@ -1,5 +1,6 @@
 // Bindings for max pooling (pool.hpp): checks the array's dtype and shape, allocates the
-// output and runs the kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and hands tensors over.
+// output and runs the kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and
+// hands tensors over.
 #include <string>
 #include <utility>
 #include <vector>
