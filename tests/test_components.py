@@ -207,15 +207,23 @@ class TestErrors:
             fn(np.zeros((3, 3), dtype=bool), num_threads=0)
 
 
-@pytest.mark.parametrize("conn", [0, 6, True, "8"])
-def test_bad_connectivity(conn):
+@pytest.mark.parametrize(
+    "conn, exc, match",
+    [
+        (0, ValueError, "connectivity must be 4 or 8, got 0"),
+        (6, ValueError, "connectivity must be 4 or 8, got 6"),
+        (True, TypeError, "connectivity must be an int, got bool"),
+        ("8", TypeError, "connectivity must be an int, got str"),
+    ],
+)
+def test_bad_connectivity(conn, exc, match):
     m = np.zeros((3, 3), dtype=bool)
     for fn in (C.label, C.connected_components):
-        with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+        with pytest.raises(exc, match=match):
             fn(m, connectivity=conn)
-    with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+    with pytest.raises(exc, match=match):
         C.remove_small_objects(m, 2, connectivity=conn)
-    with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+    with pytest.raises(exc, match=match):
         C.remove_small_holes(m, 2, connectivity=conn)
 
 

@@ -64,7 +64,6 @@ void bind_components(py::module_& m) {
       "label",
       [](const py::array& mask_in, int connectivity, bool stats, const py::object& num_threads) {
         const mask_array mask = checked_mask(mask_in);
-        components::check_connectivity(connectivity);
         const int threads = bind::resolve_threads(num_threads);
         const index_t h = mask.shape(0), w = mask.shape(1);
         py::array_t<std::int32_t> labels({h, w});

@@ -35,9 +35,7 @@ __all__ = [
 
 
 def _connectivity(connectivity: Any) -> int:
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
+    return integer(connectivity, "connectivity")  # the kernel checks it is 4 or 8
 
 
 def _min_size(value: Any, name: str) -> int:
