@@ -86,7 +86,11 @@ def test_no_boxes():
     [
         ({"boxes": [[0, 0, np.nan, 2]]}, ValueError, "boxes must be finite: box 0"),
         ({"boxes": [[0, 0, np.inf, 2]]}, ValueError, "boxes must be finite"),
-        ({"boxes": [[0, 0, 2]]}, ValueError, r"boxes must have shape \(N, 4\), got \(1, 3\)"),
+        (
+            {"boxes": [[0, 0, 2]]},
+            ValueError,
+            r"boxes must be an \(N, 4\) array of numbers, got int64 with shape \(1, 3\)",
+        ),
         ({"boxes": [[0, 0, -1, 2]]}, ValueError, "non-negative width and height"),
         ({"boxes": [["a", 0, 1, 2]]}, TypeError, r"boxes must be an \(N, 4\) array of numbers"),
         ({"boxes": [[0, 0, 1, 2]], "box_format": "cxcywh"}, ValueError, "box_format must be"),
@@ -186,8 +190,16 @@ def test_grow_accepts_gray_images(rng):
     "image, kwargs, match",
     [
         (None, {}, "method 'grow' needs image"),
-        (np.zeros((10, 10, 3), np.float32), {}, "image must be uint8, got dtype float32"),
-        (np.zeros((10, 10, 4), np.uint8), {}, r"image must have shape \(H, W\) or \(H, W, 3\)"),
+        (
+            np.zeros((10, 10, 3), np.float32),
+            {},
+            r"image must be an \(H, W\) or \(H, W, 3\) uint8 array, got float32",
+        ),
+        (
+            np.zeros((10, 10, 4), np.uint8),
+            {},
+            r"image must be an \(H, W\) or \(H, W, 3\) uint8 array, got uint8 with shape \(10, 10, 4\)",
+        ),
         (np.zeros((9, 10, 3), np.uint8), {}, "image is 9 x 10 but image_size is 10 x 10"),
         (np.zeros((10, 10), np.uint8), {"seed": "magic"}, "seed must be 'otsu' or 'flood'"),
         (np.zeros((10, 10), np.uint8), {"tolerance": -1.0}, "tolerance must be None or a finite"),
@@ -196,5 +208,6 @@ def test_grow_accepts_gray_images(rng):
     ],
 )
 def test_grow_bad_arguments(image, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    exc = TypeError if image is not None and image.dtype != np.uint8 else ValueError
+    with pytest.raises(exc, match=match):
         boxes.boxes_to_masks([[1, 1, 5, 5]], (10, 10), method="grow", image=image, **kwargs)

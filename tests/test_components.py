@@ -182,15 +182,24 @@ def test_int64_stats_and_centroid_formula():
 )
 class TestErrors:
     def test_wrong_dtype(self, fn):
-        with pytest.raises(TypeError, match=r"mask must be a bool or uint8 array, got dtype int32"):
+        with pytest.raises(
+            TypeError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got int32 with shape \(3, 3\)",
+        ):
             fn(np.zeros((3, 3), dtype=np.int32))
 
     def test_wrong_ndim(self, fn):
-        with pytest.raises(ValueError, match=r"mask must have shape \(H, W\), got \(2, 3, 3\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(2, 3, 3\)",
+        ):
             fn(np.zeros((2, 3, 3), dtype=bool))
 
     def test_empty(self, fn):
-        with pytest.raises(ValueError, match=r"mask must not be empty, got shape \(0, 5\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got bool with shape \(0, 5\)",
+        ):
             fn(np.zeros((0, 5), dtype=bool))
 
     def test_zero_threads(self, fn):
@@ -198,15 +207,23 @@ class TestErrors:
             fn(np.zeros((3, 3), dtype=bool), num_threads=0)
 
 
-@pytest.mark.parametrize("conn", [0, 6, True, "8"])
-def test_bad_connectivity(conn):
+@pytest.mark.parametrize(
+    "conn, exc, match",
+    [
+        (0, ValueError, "connectivity must be 4 or 8, got 0"),
+        (6, ValueError, "connectivity must be 4 or 8, got 6"),
+        (True, TypeError, "connectivity must be an int, got bool"),
+        ("8", TypeError, "connectivity must be an int, got str"),
+    ],
+)
+def test_bad_connectivity(conn, exc, match):
     m = np.zeros((3, 3), dtype=bool)
     for fn in (C.label, C.connected_components):
-        with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+        with pytest.raises(exc, match=match):
             fn(m, connectivity=conn)
-    with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+    with pytest.raises(exc, match=match):
         C.remove_small_objects(m, 2, connectivity=conn)
-    with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+    with pytest.raises(exc, match=match):
         C.remove_small_holes(m, 2, connectivity=conn)
 
 
@@ -236,7 +253,10 @@ def test_core_rejects_bad_shapes_directly():
     """The compiled functions check shapes themselves (no crash when called directly)."""
     from maskprep import _core
 
-    with pytest.raises(ValueError, match=r"mask must have shape \(H, W\), got \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"mask must be a non-empty \(H, W\) bool or uint8 array, got uint8 with shape \(4,\)",
+    ):
         _core.label(np.zeros(4, dtype=np.uint8), 4, False)
     with pytest.raises(ValueError, match="max_size must be >= 0"):
         _core.remove_small_holes(np.zeros((2, 2), dtype=np.uint8), -1, 4)

@@ -278,13 +278,14 @@ def test_serial_equals_parallel(rng):
 
 @pytest.mark.parametrize("f", [imgproc.rgb_to_gray, imgproc.rgb_to_hsv])
 def test_colour_errors(f):
-    with pytest.raises(ValueError, match="image must have dtype uint8, got float32"):
+    expected = r"image must be a non-empty \(H, W, 3\) or \(H, W, 4\) uint8 array, got "
+    with pytest.raises(TypeError, match=expected + r"float32 with shape \(4, 4, 3\)"):
         f(np.zeros((4, 4, 3), np.float32))
-    with pytest.raises(ValueError, match=r"image must have shape \(H, W, 3\).*got \(4, 4\)"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(4, 4\)"):
         f(np.zeros((4, 4), np.uint8))
-    with pytest.raises(ValueError, match="3 \\(RGB\\) or 4 \\(RGBA\\) channels, got shape"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(4, 4, 2\)"):
         f(np.zeros((4, 4, 2), np.uint8))
-    with pytest.raises(ValueError, match="image must not be empty"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(0, 4, 3\)"):
         f(np.zeros((0, 4, 3), np.uint8))
 
 
@@ -304,24 +305,26 @@ def test_gaussian_blur_errors():
         imgproc.gaussian_blur(image, sigma=-1.0, ksize=3)
     with pytest.raises(ValueError, match="ksize must be given"):
         imgproc.gaussian_blur(image, sigma=0.0)
-    with pytest.raises(ValueError, match="image must have dtype uint8 or float32, got float64"):
+    expected = r"image must be a non-empty \(H, W\) or \(H, W, C\) uint8 or float32 array, got "
+    with pytest.raises(TypeError, match=expected + r"float64 with shape \(8, 8\)"):
         imgproc.gaussian_blur(np.zeros((8, 8)), ksize=3)
-    with pytest.raises(ValueError, match=r"image must have shape \(H, W\) or \(H, W, C\)"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(8,\)"):
         imgproc.gaussian_blur(np.zeros(8, np.uint8), ksize=3)
-    with pytest.raises(ValueError, match="image must not be empty"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(8, 0\)"):
         imgproc.gaussian_blur(np.zeros((8, 0), np.uint8), ksize=3)
     with pytest.raises(ValueError, match="num_threads"):
         imgproc.gaussian_blur(image, ksize=3, num_threads=0)
 
 
 def test_equalize_and_otsu_errors():
-    with pytest.raises(ValueError, match=r"image must have shape \(H, W\), got \(4, 4, 3\)"):
+    expected = r"image must be a non-empty \(H, W\) uint8 array, got "
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(4, 4, 3\)"):
         imgproc.equalize_hist(np.zeros((4, 4, 3), np.uint8))
-    with pytest.raises(ValueError, match="image must have dtype uint8, got uint16"):
+    with pytest.raises(TypeError, match=expected + "uint16"):
         imgproc.equalize_hist(np.zeros((4, 4), np.uint16))
     with pytest.raises(ValueError, match="convention must be 'skimage' or 'opencv', got 'matlab'"):
         imgproc.otsu_threshold(np.zeros((4, 4), np.uint8), convention="matlab")
-    with pytest.raises(ValueError, match="image must not be empty"):
+    with pytest.raises(ValueError, match=expected + r"uint8 with shape \(0, 4\)"):
         imgproc.otsu_threshold(np.zeros((0, 4), np.uint8))
 
 
@@ -331,15 +334,20 @@ def test_flood_errors():
         imgproc.flood(image, [(0, 0), (5, 0)])
     with pytest.raises(ValueError, match=r"seed_points\[0\] = \(0, -1\) is outside the image"):
         imgproc.flood(image, (0, -1))
-    with pytest.raises(ValueError, match=r"seed_points must be a \(row, col\) pair"):
+    expected = r"seed_points must be an \(N, 2\) integer array of \(row, col\) points, got "
+    with pytest.raises(ValueError, match=expected + r"int64 with shape \(1, 3\)"):
         imgproc.flood(image, [(1, 2, 3)])
-    with pytest.raises(ValueError, match="seed_points must hold integers"):
+    with pytest.raises(ValueError, match="seed_points must hold at least one"):
+        imgproc.flood(image, np.zeros((0, 2), np.int64))
+    with pytest.raises(TypeError, match=expected + r"float64 with shape \(1, 2\)"):
         imgproc.flood(image, (1.5, 2))
     with pytest.raises(ValueError, match="connectivity must be 4 or 8, got 1"):
         imgproc.flood(image, (1, 2), connectivity=1)
     with pytest.raises(ValueError, match="tolerance must be finite and >= 0"):
         imgproc.flood(image, (1, 2), tolerance=-1)
-    with pytest.raises(ValueError, match=r"image must have shape \(H, W\)"):
+    with pytest.raises(TypeError, match="connectivity must be an int, got str"):
+        imgproc.flood(image, (1, 2), connectivity="4")
+    with pytest.raises(ValueError, match=r"image must be a non-empty \(H, W\) uint8 array"):
         imgproc.flood(np.zeros((5, 6, 3), np.uint8), (1, 2))
 
 

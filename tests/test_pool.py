@@ -139,10 +139,14 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"input must be float32 or float64, got uint8"):
+    with pytest.raises(
+        TypeError,
+        match=r"input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 array, got uint8",
+    ):
         ops.max_pool2d(np.zeros((1, 5, 5), np.uint8), 2)
     with pytest.raises(
-        ValueError, match=r"input must have shape \(C, H, W\) or \(N, C, H, W\), got \(5, 5\)"
+        ValueError,
+        match=r"input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 array, got float32 with shape \(5, 5\)",
     ):
         ops.max_pool2d(np.zeros((5, 5), np.float32), 2)
     with pytest.raises(ValueError, match=r"num_threads"):
@@ -152,5 +156,8 @@ def test_bad_inputs():
 @pytest.mark.needs_torch
 def test_bad_tensor_dtype():
     torch = torch_or_skip()
-    with pytest.raises(ValueError, match=r"input must be float32 or float64, got torch.int64"):
+    with pytest.raises(
+        TypeError,
+        match=r"input must be a \(C, H, W\) or \(N, C, H, W\) float32 or float64 array, got int64",
+    ):
         ops.max_pool2d(torch.zeros(1, 4, 4, dtype=torch.int64), 2)

@@ -180,7 +180,8 @@ def test_dropin_iou_mixed_types():
 
 def test_bbox_iou_bad_shape():
     with pytest.raises(
-        ValueError, match=r"dt must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"
+        ValueError,
+        match=r"dt must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)",
     ):
         rle.iou(np.zeros((2, 3)), np.zeros((1, 4)))
 
@@ -189,14 +190,17 @@ def test_bbox_iou_bad_shape():
 
 
 def test_encode_wrong_dtype():
-    with pytest.raises(TypeError, match="masks must be a uint8 or bool array, got dtype float64"):
+    with pytest.raises(
+        TypeError,
+        match=r"masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got float64",
+    ):
         rle.encode(np.zeros((3, 3)))
 
 
 def test_encode_wrong_ndim():
     with pytest.raises(
         ValueError,
-        match=r"masks must have 2 \(H, W\) or 3 dimensions \(H, W, N\), got shape \(3,\)",
+        match=r"masks must be an \(H, W\) or \(H, W, N\) bool or uint8 array, got .* with shape \(3,\)",
     ):
         rle.encode(np.zeros(3, np.uint8))
 
@@ -262,7 +266,8 @@ def test_box_non_finite():
 
 def test_box_bad_shape():
     with pytest.raises(
-        ValueError, match=r"boxes must have shape \(N, 4\) \[x, y, w, h\], got \(2, 3\)"
+        ValueError,
+        match=r"boxes must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)",
     ):
         rle.from_bbox(np.zeros((2, 3)), 10, 10)
 

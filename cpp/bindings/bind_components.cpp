@@ -1,6 +1,7 @@
 // Bindings for connected components, hole filling and small-region removal (components.hpp).
-// The Python layer (maskprep.components) coerces masks to C-ordered uint8 and checks dtypes;
-// this file checks shapes, allocates the outputs and runs the kernels without the GIL.
+// The Python layer (maskprep.components) turns tensors and lists into arrays; this file checks
+// dtypes and shapes, allocates the outputs and runs the kernels (which check values) without
+// the GIL.
 #include <cstdint>
 
 #include "bind_util.hpp"
@@ -11,11 +12,11 @@ using namespace maskprep;
 
 namespace {
 
-using mask_array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using mask_array = bind::byte_array;
 
-void check_mask(const mask_array& mask) {
-  MASKPREP_CHECK(mask.ndim() == 2, "mask must have shape (H, W), got ", bind::shape_str(mask));
-  MASKPREP_CHECK(mask.size() > 0, "mask must not be empty, got shape ", bind::shape_str(mask));
+mask_array checked_mask(const py::array& mask) {
+  return bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask",
+                          "a non-empty (H, W) bool or uint8 array");
 }
 
 py::array_t<bool> empty_like_mask(const mask_array& mask) {
@@ -24,8 +25,9 @@ py::array_t<bool> empty_like_mask(const mask_array& mask) {
 
 // Runs kernel(mask, h, w, out bytes, threads) into a new bool array.
 template <typename Kernel>
-py::array_t<bool> bool_op(const mask_array& mask, const py::object& num_threads, Kernel&& kernel) {
-  check_mask(mask);
+py::array_t<bool> bool_op(const py::array& mask_in, const py::object& num_threads,
+                          Kernel&& kernel) {
+  const mask_array mask = checked_mask(mask_in);
   const int threads = bind::resolve_threads(num_threads);
   auto out = empty_like_mask(mask);
   const std::uint8_t* m = mask.data();
@@ -44,10 +46,8 @@ using RemoveSmall = void (*)(const byte_t*, index_t, index_t, index_t, int, byte
 void def_remove_small(py::module_& m, const char* name, RemoveSmall kernel, const char* doc) {
   m.def(
       name,
-      [kernel](const mask_array& mask, index_t max_size, int connectivity,
+      [kernel](const py::array& mask, index_t max_size, int connectivity,
                const py::object& num_threads) {
-        components::check_connectivity(connectivity);
-        MASKPREP_CHECK(max_size >= 0, "max_size must be >= 0, got ", max_size);
         return bool_op(mask, num_threads,
                        [&](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
                          kernel(in, h, w, max_size, connectivity, out, threads);
@@ -62,9 +62,8 @@ void def_remove_small(py::module_& m, const char* name, RemoveSmall kernel, cons
 void bind_components(py::module_& m) {
   m.def(
       "label",
-      [](const mask_array& mask, int connectivity, bool stats, const py::object& num_threads) {
-        check_mask(mask);
-        components::check_connectivity(connectivity);
+      [](const py::array& mask_in, int connectivity, bool stats, const py::object& num_threads) {
+        const mask_array mask = checked_mask(mask_in);
         const int threads = bind::resolve_threads(num_threads);
         const index_t h = mask.shape(0), w = mask.shape(1);
         py::array_t<std::int32_t> labels({h, w});
@@ -91,7 +90,7 @@ void bind_components(py::module_& m) {
       "2)).");
   m.def(
       "fill_holes",
-      [](const mask_array& mask, const py::object& num_threads) {
+      [](const py::array& mask, const py::object& num_threads) {
         return bool_op(mask, num_threads,
                        [](const byte_t* in, index_t h, index_t w, byte_t* out, int threads) {
                          components::fill_holes(in, h, w, out, threads);

@@ -1,6 +1,6 @@
-// Bindings for mask -> COCO polygons (contours.hpp). The Python layer (maskprep.contours)
-// coerces masks to C-ordered uint8 and checks dtypes; this file checks shapes, runs the kernel
-// without the GIL and converts the polygons to lists of floats.
+// Bindings for mask -> COCO polygons (contours.hpp). The Python layer (maskprep.contours) turns
+// tensors and lists into arrays; this file checks dtypes and shapes, runs the kernel (which
+// checks the options) without the GIL and converts the polygons to lists of floats.
 #include <cstdint>
 #include <vector>
 
@@ -12,14 +12,11 @@ using namespace maskprep;
 
 namespace {
 
-using mask_array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
-
 contours::Options make_options(double tolerance, bool holes, index_t min_area) {
   contours::Options o;
   o.tolerance = tolerance;
   o.holes = holes;
   o.min_area = min_area;
-  contours::check_options(o);
   return o;
 }
 
@@ -38,12 +35,11 @@ py::list to_python(const std::vector<contours::Polygon>& polys) {
 void bind_contours(py::module_& m) {
   m.def(
       "mask_to_polygons",
-      [](const mask_array& mask, double tolerance, bool holes, index_t min_area) {
+      [](const py::array& mask_in, double tolerance, bool holes, index_t min_area) {
         const contours::Options options = make_options(tolerance, holes, min_area);
-        MASKPREP_CHECK(mask.ndim() == 2, "mask must have shape (H, W), got ",
-                       bind::shape_str(mask));
-        MASKPREP_CHECK(mask.size() > 0, "mask must not be empty, got shape ",
-                       bind::shape_str(mask));
+        const auto mask =
+            bind::mask_bytes(mask_in, bind::non_empty(mask_in, 2), "mask",
+                             "a non-empty (H, W) bool or uint8 array");
         std::vector<contours::Polygon> polys;
         const std::uint8_t* src = mask.data();
         const index_t h = mask.shape(0), w = mask.shape(1);
@@ -58,13 +54,13 @@ void bind_contours(py::module_& m) {
       "COCO polygons (flat [x0, y0, ...] lists) of one (H, W) mask.");
   m.def(
       "masks_to_polygons",
-      [](const mask_array& masks, double tolerance, bool holes, index_t min_area,
+      [](const py::array& masks_in, double tolerance, bool holes, index_t min_area,
          const py::object& num_threads) {
         const contours::Options options = make_options(tolerance, holes, min_area);
-        MASKPREP_CHECK(masks.ndim() == 3, "masks must have shape (N, H, W), got ",
-                       bind::shape_str(masks));
-        MASKPREP_CHECK(masks.shape(1) > 0 && masks.shape(2) > 0,
-                       "masks must not be empty images, got shape ", bind::shape_str(masks));
+        constexpr const char* expected = "an (N, H, W) bool or uint8 array with non-empty images";
+        const auto masks = bind::mask_bytes(
+            masks_in, masks_in.ndim() == 3 && masks_in.shape(1) > 0 && masks_in.shape(2) > 0,
+            "masks", expected);
         const int threads = bind::resolve_threads(num_threads);
         std::vector<std::vector<contours::Polygon>> polys;
         const std::uint8_t* src = masks.data();

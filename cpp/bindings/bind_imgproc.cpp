@@ -1,6 +1,6 @@
 // Bindings for the image kernels: colour (color.hpp), blur and equalisation (filter.hpp), Otsu
-// (threshold.hpp) and flood fill (flood.hpp). maskprep.imgproc coerces and validates first;
-// these checks repeat the ones a direct _core caller could get wrong.
+// (threshold.hpp) and flood fill (flood.hpp). maskprep.imgproc turns tensors and lists into
+// arrays; this file checks dtypes and shapes, the kernels check the values.
 #include <string>
 #include <utility>
 
@@ -18,26 +18,17 @@ namespace {
 template <typename T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-template <typename T>
-carray<T> checked(const py::array& a, const char* name, const char* dtype) {
-  MASKPREP_CHECK(py::isinstance<py::array_t<T>>(a), name, " must have dtype ", dtype, ", got ",
-                 bind::dtype_str(a));
-  for (py::ssize_t i = 0; i < a.ndim(); ++i)
-    MASKPREP_CHECK(a.shape(i) > 0, name, " must not be empty, got shape ", bind::shape_str(a));
-  return carray<T>::ensure(a);
-}
-
 carray<std::uint8_t> checked_rgb(const py::array& image) {
-  auto a = checked<std::uint8_t>(image, "image", "uint8");
-  MASKPREP_CHECK(a.ndim() == 3 && (a.shape(2) == 3 || a.shape(2) == 4),
-                 "image must have shape (H, W, 3) or (H, W, 4), got ", bind::shape_str(a));
-  return a;
+  bind::check_array(image, bind::has_dtype<std::uint8_t>(image),
+                    bind::non_empty(image, 3) && (image.shape(2) == 3 || image.shape(2) == 4),
+                    "image", "a non-empty (H, W, 3) or (H, W, 4) uint8 array");
+  return carray<std::uint8_t>::ensure(image);
 }
 
 carray<std::uint8_t> checked_gray(const py::array& image) {
-  auto a = checked<std::uint8_t>(image, "image", "uint8");
-  MASKPREP_CHECK(a.ndim() == 2, "image must have shape (H, W), got ", bind::shape_str(a));
-  return a;
+  bind::check_array(image, bind::has_dtype<std::uint8_t>(image), bind::non_empty(image, 2),
+                    "image", "a non-empty (H, W) uint8 array");
+  return carray<std::uint8_t>::ensure(image);
 }
 
 template <typename T>
@@ -106,15 +97,13 @@ void bind_imgproc(py::module_& m) {
       "gaussian_blur",
       [](const py::array& image, std::pair<index_t, index_t> ksize, std::pair<double, double> sigma,
          const py::object& num_threads) -> py::array {
-        MASKPREP_CHECK(image.ndim() == 2 || image.ndim() == 3,
-                       "image must have shape (H, W) or (H, W, C), got ", bind::shape_str(image));
+        const bool f32 = bind::has_dtype<float>(image);
+        bind::check_array(image, f32 || bind::has_dtype<std::uint8_t>(image),
+                          (image.ndim() == 2 || image.ndim() == 3) && bind::non_empty(image),
+                          "image", "a non-empty (H, W) or (H, W, C) uint8 or float32 array");
         const int threads = bind::resolve_threads(num_threads);
-        if (py::isinstance<py::array_t<float>>(image)) {
-          checked<float>(image, "image", "uint8 or float32");
-          return blur<float>(image, ksize, sigma, threads);
-        }
-        checked<std::uint8_t>(image, "image", "uint8 or float32");
-        return blur<std::uint8_t>(image, ksize, sigma, threads);
+        return f32 ? blur<float>(image, ksize, sigma, threads)
+                   : blur<std::uint8_t>(image, ksize, sigma, threads);
       },
       py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::arg("num_threads"),
       "cv2.GaussianBlur (BORDER_REFLECT_101); ksize (kh, kw) <= 0 derives from sigma (sy, sx).");
@@ -159,8 +148,9 @@ void bind_imgproc(py::module_& m) {
       "flood",
       [](const py::array& image, const py::array& seed_points, double tolerance, int connectivity) {
         const auto a = checked_gray(image);
-        MASKPREP_CHECK(seed_points.ndim() == 2 && seed_points.shape(1) == 2,
-                       "seed_points must have shape (N, 2), got ", bind::shape_str(seed_points));
+        bind::check_array(seed_points, bind::is_integer(seed_points),
+                          seed_points.ndim() == 2 && seed_points.shape(1) == 2, "seed_points",
+                          "an (N, 2) integer array of (row, col) points");
         const auto seeds = carray<index_t>::ensure(seed_points);
         py::array_t<bool> mask({a.shape(0), a.shape(1)});
         const std::uint8_t* src = a.data();

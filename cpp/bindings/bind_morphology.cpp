@@ -1,5 +1,5 @@
 // Bindings for binary morphology (morphology.hpp). maskprep.morphology builds the kernel and
-// turns bool masks into bytes; the kernel runs without the GIL.
+// normalises integer kernels to 0/1; this file checks dtypes and shapes, the kernel the values.
 #include <string>
 
 #include "bind_util.hpp"
@@ -27,17 +27,6 @@ MorphShape parse_shape(const std::string& s) {
   throw std::invalid_argument("shape must be 'rect', 'ellipse' or 'cross', got '" + s + "'");
 }
 
-bytes checked_bytes(const py::array& a, const char* name) {
-  MASKPREP_CHECK(
-      py::isinstance<py::array_t<std::uint8_t>>(a) || py::isinstance<py::array_t<bool>>(a), name,
-      " must have dtype bool or uint8, got ", bind::dtype_str(a));
-  MASKPREP_CHECK(a.ndim() == 2 && a.shape(0) > 0 && a.shape(1) > 0, name,
-                 " must be a non-empty 2-d array, got shape ", bind::shape_str(a));
-  // bool and uint8 share a byte layout: reinterpret instead of converting.
-  if (py::isinstance<py::array_t<bool>>(a)) return bytes::ensure(a.attr("view")("uint8"));
-  return bytes::ensure(a);
-}
-
 }  // namespace
 
 void bind_morphology(py::module_& m) {
@@ -56,8 +45,10 @@ void bind_morphology(py::module_& m) {
       [](const py::array& mask, const py::array& kernel, const std::string& op, index_t iterations,
          const py::object& num_threads) {
         const MorphOp o = parse_op(op);
-        const auto src = checked_bytes(mask, "mask");
-        const auto k = checked_bytes(kernel, "kernel");
+        const auto src = bind::mask_bytes(mask, bind::non_empty(mask, 2), "mask",
+                                          "a non-empty (H, W) bool or uint8 array");
+        const auto k = bind::mask_bytes(kernel, bind::non_empty(kernel, 2), "kernel",
+                                        "a non-empty (kh, kw) bool or uint8 array");
         const int threads = bind::resolve_threads(num_threads);
         py::array_t<bool> out({src.shape(0), src.shape(1)});
         const std::uint8_t* s = src.data();

@@ -1,6 +1,6 @@
-// Bindings for mask pasting (paste.hpp): checks shapes and dtypes, allocates the dense output or
-// builds the COCO RLE dicts, and runs the kernel without the GIL. maskprep.paste coerces tensors
-// and sequences before calling here.
+// Bindings for mask pasting (paste.hpp): checks dtypes and shapes (the kernel checks values),
+// allocates the dense output or builds the COCO RLE dicts, and runs the kernel without the GIL.
+// maskprep.paste coerces tensors and sequences before calling here.
 #include <string>
 #include <vector>
 
@@ -15,12 +15,8 @@ namespace {
 template <typename T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-// true for float64, false for float32, else ValueError naming the argument.
-bool is_double(const py::array& a, const char* name) {
-  if (py::isinstance<py::array_t<float>>(a)) return false;
-  if (py::isinstance<py::array_t<double>>(a)) return true;
-  throw std::invalid_argument(std::string(name) + " must be float32 or float64, got " +
-                              bind::dtype_str(a));
+bool is_float(const py::array& a) {
+  return bind::has_dtype<float>(a) || bind::has_dtype<double>(a);
 }
 
 template <typename T, typename B>
@@ -61,15 +57,17 @@ void bind_paste(py::module_& m) {
       [](const py::array& masks, const py::array& boxes, index_t height, index_t width,
          double threshold, bool fma, const std::string& output, bool compressed,
          const py::object& num_threads) {
-        MASKPREP_CHECK(masks.ndim() == 3, "masks must have shape (N, M, M), got ",
-                       bind::shape_str(masks));
-        MASKPREP_CHECK(masks.shape(1) == masks.shape(2) && masks.shape(1) >= 1,
-                       "masks must be square, (N, M, M) with M >= 1, got ",
-                       bind::shape_str(masks));
-        MASKPREP_CHECK(boxes.ndim() == 2 && boxes.shape(1) == 4 &&
-                           boxes.shape(0) == masks.shape(0),
-                       "boxes must have shape (N, 4) with N = ", masks.shape(0),
-                       " (one per mask), got ", bind::shape_str(boxes));
+        bind::check_array(masks, is_float(masks),
+                          masks.ndim() == 3 && masks.shape(1) == masks.shape(2) &&
+                              masks.shape(1) >= 1,
+                          "masks", "an (N, M, M) float32 or float64 array of square masks, M >= 1");
+        const std::string boxes_expected =
+            "an (N, 4) float32 or float64 array with N = " + std::to_string(masks.shape(0)) +
+            " (one box per mask)";
+        bind::check_array(boxes, is_float(boxes),
+                          boxes.ndim() == 2 && boxes.shape(1) == 4 &&
+                              boxes.shape(0) == masks.shape(0),
+                          "boxes", boxes_expected.c_str());
         MASKPREP_CHECK(output == "dense" || output == "rle",
                        "output must be 'dense' or 'rle', got '", output, "'");
         PasteSpec spec;
@@ -79,8 +77,8 @@ void bind_paste(py::module_& m) {
         spec.width = width;
         spec.threshold = threshold;
         spec.fma = fma;
-        const bool md = is_double(masks, "masks");
-        const bool bd = is_double(boxes, "boxes");
+        const bool md = bind::has_dtype<double>(masks);
+        const bool bd = bind::has_dtype<double>(boxes);
         const int threads = bind::resolve_threads(num_threads);
         const bool r = output == "rle";
         if (md) {

@@ -1,5 +1,6 @@
-// Bindings for max pooling (pool.hpp): checks the array, allocates the output and runs the
-// kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and hands tensors over.
+// Bindings for max pooling (pool.hpp): checks the array's dtype and shape, allocates the
+// output and runs the kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and
+// hands tensors over.
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,9 +41,10 @@ void bind_pool(py::module_& m) {
       [](const py::array& input, std::pair<index_t, index_t> kernel,
          std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding,
          const py::object& num_threads) -> py::array {
-        MASKPREP_CHECK(input.ndim() == 3 || input.ndim() == 4,
-                       "input must have shape (C, H, W) or (N, C, H, W), got ",
-                       bind::shape_str(input));
+        const bool f32 = bind::has_dtype<float>(input);
+        bind::check_array(input, f32 || bind::has_dtype<double>(input),
+                          input.ndim() == 3 || input.ndim() == 4, "input",
+                          "a (C, H, W) or (N, C, H, W) float32 or float64 array");
         MaxPoolSpec spec;
         const py::ssize_t nd = input.ndim();
         spec.height = input.shape(nd - 2);
@@ -55,10 +57,7 @@ void bind_pool(py::module_& m) {
         spec.pad_h = padding.first;
         spec.pad_w = padding.second;
         const int threads = bind::resolve_threads(num_threads);
-        if (py::isinstance<py::array_t<float>>(input)) return run<float>(input, spec, threads);
-        if (py::isinstance<py::array_t<double>>(input)) return run<double>(input, spec, threads);
-        throw std::invalid_argument("input must be float32 or float64, got " +
-                                    bind::dtype_str(input));
+        return f32 ? run<float>(input, spec, threads) : run<double>(input, spec, threads);
       },
       py::arg("input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
       py::arg("num_threads") = py::none(),

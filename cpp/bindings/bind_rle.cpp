@@ -193,15 +193,13 @@ std::pair<index_t, index_t> common_size(const RleInputs& in) {
 py::list encode(py::array masks, const std::string& layout, bool compressed,
                 py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  if (masks.dtype().kind() != 'b' && !masks.dtype().is(py::dtype::of<std::uint8_t>()))
-    throw py::type_error("masks must be a uint8 or bool array, got dtype " + bind::dtype_str(masks));
   if (layout != "hwn" && layout != "nhw")
     throw py::value_error("layout must be 'hwn' (H x W x N, pycocotools) or 'nhw' (N x H x W), got '" +
                           layout + "'");
-  if (masks.ndim() != 2 && masks.ndim() != 3)
-    throw py::value_error("masks must have 2 (H, W) or 3 dimensions (" +
-                          std::string(layout == "hwn" ? "H, W, N" : "N, H, W") + "), got shape " +
-                          bind::shape_str(masks));
+  bind::check_array(masks, bind::is_byte_mask(masks), masks.ndim() == 2 || masks.ndim() == 3,
+                    "masks",
+                    layout == "hwn" ? "an (H, W) or (H, W, N) bool or uint8 array"
+                                    : "an (H, W) or (N, H, W) bool or uint8 array");
   const bool fortran = (masks.flags() & py::array::f_style) != 0;
   const bool c_order = (masks.flags() & py::array::c_style) != 0;
   index_t h, w, n;
@@ -313,16 +311,18 @@ py::array_t<double> rle_iou(py::handle dt, py::handle gt, py::handle iscrowd,
 
 using Boxes = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-void check_boxes(const Boxes& b, const char* arg) {
-  if (b.ndim() != 2 || b.shape(1) != 4)
-    throw py::value_error(std::string(arg) + " must have shape (N, 4) [x, y, w, h], got " +
-                          bind::shape_str(b));
+// (N, 4) real boxes as float64.
+Boxes checked_boxes(const py::array& b, const char* arg) {
+  bind::check_array(b, bind::is_real(b), b.ndim() == 2 && b.shape(1) == 4, arg,
+                    "an (N, 4) array of [x, y, w, h] boxes (real numbers)");
+  return Boxes::ensure(b);
 }
 
-py::array_t<double> bbox_iou(Boxes dt, Boxes gt, py::handle iscrowd, py::object num_threads) {
+py::array_t<double> bbox_iou(const py::array& dt_in, const py::array& gt_in, py::handle iscrowd,
+                             py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  check_boxes(dt, "dt");
-  check_boxes(gt, "gt");
+  const Boxes dt = checked_boxes(dt_in, "dt");
+  const Boxes gt = checked_boxes(gt_in, "gt");
   const auto crowd = read_iscrowd(iscrowd, static_cast<size_t>(gt.shape(0)));
   py::array_t<double> out({dt.shape(0), gt.shape(0)});
   auto* o = out.mutable_data();
@@ -409,9 +409,9 @@ void check_size(index_t h, index_t w) {
   polygon::check_grid(h, w);
 }
 
-py::list from_bbox(Boxes boxes, index_t h, index_t w, bool compressed) {
+py::list from_bbox(const py::array& boxes_in, index_t h, index_t w, bool compressed) {
   check_size(h, w);
-  check_boxes(boxes, "boxes");
+  const Boxes boxes = checked_boxes(boxes_in, "boxes");
   const index_t n = boxes.shape(0);
   // Copied first: the caller's array may change while the GIL is released below.
   const std::vector<double> b(boxes.data(), boxes.data() + 4 * n);
@@ -560,8 +560,19 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
 
 // ---- strings ------------------------------------------------------------------------------------
 
-py::bytes counts_to_string(py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast> c) {
-  if (c.ndim() != 1) throw py::value_error("counts must be 1-D, got shape " + bind::shape_str(c));
+py::bytes counts_to_string(const py::array& counts) {
+  constexpr const char* expected = "a 1-D array of non-negative integers";
+  bind::check_array(counts, bind::is_integer(counts), counts.ndim() == 1, "counts", expected);
+  if (counts.dtype().kind() == 'i') {  // a negative count would wrap in the cast to uint64
+    using int64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+    const auto signed_counts = int64_array::ensure(counts);
+    for (py::ssize_t j = 0; j < signed_counts.shape(0); ++j)
+      if (signed_counts.data()[j] < 0)
+        throw py::value_error("counts[" + std::to_string(j) + "] must be >= 0, got " +
+                              std::to_string(signed_counts.data()[j]));
+  }
+  const auto c =
+      py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(counts);
   std::string s;
   rle::append_string(c.data(), c.shape(0), s);
   return py::bytes(s);

@@ -30,11 +30,13 @@ FeatureLayout parse_layout(const std::string& layout) {
   throw std::invalid_argument("layout must be 'NCHW' or 'NHWC', got '" + layout + "'");
 }
 
-bool is_float64(const py::array& features) {
-  if (py::isinstance<py::array_t<float>>(features)) return false;
-  if (py::isinstance<py::array_t<double>>(features)) return true;
-  throw std::invalid_argument("features must be float32 or float64, got " +
-                              bind::dtype_str(features));
+// true for float64, false for float32, else TypeError naming the argument.
+bool is_float64(const py::array& a, const char* name, const std::string& layout) {
+  if (bind::has_dtype<float>(a)) return false;
+  if (bind::has_dtype<double>(a)) return true;
+  bind::bad_dtype(a, name,
+                  layout == "NHWC" ? "an (N, H, W, C) float32 or float64 array"
+                                   : "an (N, C, H, W) float32 or float64 array");
 }
 
 std::vector<py::ssize_t> dims_of(const py::array& a) {
@@ -65,8 +67,8 @@ template <typename T>
 carray<T> checked_rois(const py::array& rois, const py::array& features) {
   MASKPREP_CHECK(rois.dtype().is(features.dtype()), "boxes must have the features' dtype (",
                  bind::dtype_str(features), "), got ", bind::dtype_str(rois));
-  MASKPREP_CHECK(rois.ndim() == 2 && rois.shape(1) == 5, "boxes must have shape (K, 5), got ",
-                 bind::shape_str(rois));
+  if (rois.ndim() != 2 || rois.shape(1) != 5)
+    bind::bad_shape(rois, "boxes", "a (K, 5) array or a list of (L, 4) arrays");
   return carray<T>::ensure(rois);
 }
 
@@ -199,11 +201,12 @@ void bind_roi_align(py::module_& m) {
          double spatial_scale, index_t sampling_ratio, bool aligned, const std::string& mode,
          const std::string& layout, const py::object& num_threads, const py::object& out,
          const py::object& rows) {
+        const bool f64 = is_float64(features, "features", layout);
         RoiAlignSpec spec =
             make_spec(output_size, spatial_scale, sampling_ratio, aligned, mode, layout);
         set_feature_shape(spec, dims_of(features), "features");
         const int threads = bind::resolve_threads(num_threads);
-        return is_float64(features) ? forward<double>(features, rois, spec, threads, out, rows)
+        return f64 ? forward<double>(features, rois, spec, threads, out, rows)
                                     : forward<float>(features, rois, spec, threads, out, rows);
       },
       py::arg("features"), py::arg("rois"), py::arg("output_size"), py::arg("spatial_scale"),
@@ -222,7 +225,7 @@ void bind_roi_align(py::module_& m) {
             make_spec(output_size, spatial_scale, sampling_ratio, aligned, mode, layout);
         set_feature_shape(spec, features_shape.cast<std::vector<py::ssize_t>>(), "features_shape");
         const int threads = bind::resolve_threads(num_threads);
-        return is_float64(grad_output)
+        return is_float64(grad_output, "grad_output", layout)
                    ? backward<double>(grad_output, rois, spec, features, threads)
                    : backward<float>(grad_output, rois, spec, features, threads);
       },

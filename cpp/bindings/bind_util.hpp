@@ -8,6 +8,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,66 @@ inline std::string shape_str(const py::array& a) {
 }
 
 inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+// ---- array arguments: the one owner of dtype, rank and shape checks (DESIGN.md) --------------
+// Each array argument is described once, e.g. "a non-empty (H, W) bool or uint8 array". A wrong
+// dtype raises TypeError, a wrong rank, shape or an empty array ValueError, both in the same
+// words: "mask must be a non-empty (H, W) bool or uint8 array, got float64 with shape (4, 4)".
+
+[[noreturn]] inline void bad_dtype(const py::array& a, const char* name, const char* expected) {
+  throw py::type_error(std::string(name) + " must be " + expected + ", got " + dtype_str(a) +
+                       " with shape " + shape_str(a));
+}
+
+[[noreturn]] inline void bad_shape(const py::array& a, const char* name, const char* expected) {
+  throw py::value_error(std::string(name) + " must be " + expected + ", got " + dtype_str(a) +
+                        " with shape " + shape_str(a));
+}
+
+// dtype first (TypeError), then rank/shape (ValueError).
+inline void check_array(const py::array& a, bool dtype_ok, bool shape_ok, const char* name,
+                        const char* expected) {
+  if (!dtype_ok) bad_dtype(a, name, expected);
+  if (!shape_ok) bad_shape(a, name, expected);
+}
+
+template <typename T>
+inline bool has_dtype(const py::array& a) {
+  return a.dtype().is(py::dtype::of<T>());
+}
+
+inline bool is_byte_mask(const py::array& a) {
+  return has_dtype<bool>(a) || has_dtype<std::uint8_t>(a);
+}
+
+inline bool is_integer(const py::array& a) {
+  return a.dtype().kind() == 'i' || a.dtype().kind() == 'u';
+}
+
+inline bool is_real(const py::array& a) { return is_integer(a) || a.dtype().kind() == 'f'; }
+
+// Every dimension positive.
+inline bool non_empty(const py::array& a) {
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.shape(i) <= 0) return false;
+  return true;
+}
+
+// A non-empty image of `ndim` dimensions.
+inline bool non_empty(const py::array& a, py::ssize_t ndim) {
+  return a.ndim() == ndim && non_empty(a);
+}
+
+using byte_array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+
+// A checked bool/uint8 mask as C-ordered bytes: bool and uint8 share a byte layout, so bool is
+// reinterpreted rather than converted (a copy only when the array is not C-contiguous).
+inline byte_array mask_bytes(const py::array& a, bool shape_ok, const char* name,
+                             const char* expected) {
+  check_array(a, is_byte_mask(a), shape_ok, name, expected);
+  if (has_dtype<bool>(a)) return byte_array::ensure(a.attr("view")("uint8"));
+  return byte_array::ensure(a);
+}
 
 // ---- COCO RLE dicts: {"size": [h, w], "counts": bytes | list} --------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from . import _core, components, imgproc, morphology, rle
+from ._arrays import to_numpy
 from ._threads import resolve_num_threads
 
 SEEDS = ("otsu", "flood")
@@ -33,11 +34,13 @@ def _pool() -> ThreadPoolExecutor:
 def _gray(image: Any, size: Tuple[int, int]) -> np.ndarray:
     if image is None:
         raise ValueError("method 'grow' needs image, the (H, W) or (H, W, 3) uint8 picture")
-    a = np.asarray(image)
+    a = to_numpy(image, "image")
+    # Checked here: a grey image is cropped in Python, never seen by a binding as a whole.
+    expected = "an (H, W) or (H, W, 3) uint8 array"
     if a.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got dtype {a.dtype}")
+        raise TypeError(f"image must be {expected}, got {a.dtype} with shape {a.shape}")
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
-        raise ValueError(f"image must have shape (H, W) or (H, W, 3), got {a.shape}")
+        raise ValueError(f"image must be {expected}, got {a.dtype} with shape {a.shape}")
     if a.shape[:2] != tuple(size):
         raise ValueError(
             f"image is {a.shape[0]} x {a.shape[1]} but image_size is {size[0]} x {size[1]}"

@@ -34,6 +34,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import rle
+from ._arrays import to_numpy
 
 __all__ = ["boxes_to_masks", "METHODS"]
 
@@ -44,14 +45,19 @@ RLE = dict
 def _boxes_xywh(boxes: Any, box_format: str) -> np.ndarray:
     if box_format not in ("xywh", "xyxy"):
         raise ValueError(f"box_format must be 'xywh' or 'xyxy', got {box_format!r}")
+    # The boxes are used here (and cast to float64), so their dtype and shape are checked here.
+    expected = "an (N, 4) array of numbers"
     try:
-        b = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("boxes must be an (N, 4) array of numbers") from None
+        b = to_numpy(boxes, "boxes")
+    except ValueError:  # a ragged list
+        raise ValueError(f"boxes must be {expected}, got {boxes!r}") from None
     if b.ndim == 1 and b.size == 0:
         b = b.reshape(0, 4)
+    if b.dtype.kind not in "iuf":
+        raise TypeError(f"boxes must be {expected}, got {b.dtype} with shape {b.shape}")
     if b.ndim != 2 or b.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (N, 4), got {b.shape}")
+        raise ValueError(f"boxes must be {expected}, got {b.dtype} with shape {b.shape}")
+    b = b.astype(np.float64)
     if not np.isfinite(b).all():
         raise ValueError(f"boxes must be finite: box {int(np.argwhere(~np.isfinite(b))[0, 0])}")
     if box_format == "xyxy":
@@ -60,7 +66,7 @@ def _boxes_xywh(boxes: Any, box_format: str) -> np.ndarray:
     if bad.size:
         raise ValueError(
             f"boxes must have non-negative width and height ({box_format}): box {bad[0]} "
-            f"is {np.asarray(boxes, dtype=np.float64)[bad[0]].tolist()}"
+            f"is {to_numpy(boxes).astype(np.float64)[bad[0]].tolist()}"
         )
     return b
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from . import _core
-from ._arrays import to_numpy
+from ._arrays import integer, to_numpy
 
 __all__ = [
     "Components",
@@ -34,31 +34,17 @@ __all__ = [
 ]
 
 
-def _binary_masks(mask: Any, name: str, ndim: int) -> np.ndarray:
-    """C-ordered uint8 view of a bool/uint8 mask array of `ndim` dims with non-empty images."""
-    arr = to_numpy(mask)
-    if arr.dtype != np.bool_ and arr.dtype != np.uint8:
-        raise TypeError(f"{name} must be a bool or uint8 array, got dtype {arr.dtype}")
-    if arr.ndim != ndim:
-        expected = "(H, W)" if ndim == 2 else "(N, H, W)"
-        raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
-    if arr.shape[-1] == 0 or arr.shape[-2] == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    return np.ascontiguousarray(arr).view(np.uint8)
-
-
 def _connectivity(connectivity: Any) -> int:
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
+    return integer(connectivity, "connectivity")  # the kernel checks it is 4 or 8
 
 
-def _size(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+def _min_size(value: Any, name: str) -> int:
+    """The largest size removed for ``min_size``-style arguments (``value - 1``): checked here,
+    since the kernel only sees the converted ``max_size``."""
+    value = integer(value, name)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
+    return max(value - 1, 0)
 
 
 class Components(NamedTuple):
@@ -79,7 +65,7 @@ def label(mask: Any, *, connectivity: int = 8, num_threads: Optional[int] = None
     their first pixel, exactly as ``skimage.measure.label(mask, connectivity=1|2)``. The default
     ``connectivity=8`` is scikit-image's and OpenCV's default.
     """
-    arr = _binary_masks(mask, "mask", 2)
+    arr = to_numpy(mask, "mask")
     labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads)
     return labels
 
@@ -89,7 +75,7 @@ def connected_components(
 ) -> Components:
     """Labels (as :func:`label`) and, with ``stats=True``, per-component area, bounding box and
     centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels."""
-    arr = _binary_masks(mask, "mask", 2)
+    arr = to_numpy(mask, "mask")
     out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads)
     if not stats:
         return Components(out[0], int(out[1]), None, None, None)
@@ -100,15 +86,15 @@ def fill_holes(mask: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Fill the holes of a ``(H, W)`` mask: background not 4-connected to the image border
     becomes foreground (``scipy.ndimage.binary_fill_holes`` with its default structure).
     Returns bool ``(H, W)``."""
-    return _core.fill_holes(_binary_masks(mask, "mask", 2), num_threads)
+    return _core.fill_holes(to_numpy(mask, "mask"), num_threads)
 
 
 def _max_size(min_size: Any, max_size: Any, min_name: str) -> int:
     if (min_size is None) == (max_size is None):
         raise TypeError(f"give exactly one of {min_name} and max_size")
     if max_size is not None:
-        return _size(max_size, "max_size")
-    return max(_size(min_size, min_name) - 1, 0)
+        return integer(max_size, "max_size")  # the kernel checks >= 0
+    return _min_size(min_size, min_name)
 
 
 def remove_small_objects(
@@ -127,7 +113,7 @@ def remove_small_objects(
     scikit-image's ``connectivity=1``.
     """
     size = _max_size(min_size, max_size, "min_size")
-    arr = _binary_masks(mask, "mask", 2)
+    arr = to_numpy(mask, "mask")
     return _core.remove_small_objects(arr, size, _connectivity(connectivity), num_threads)
 
 
@@ -147,5 +133,5 @@ def remove_small_holes(
     (scikit-image >= 0.26). ``connectivity`` (default 4) is the holes' connectivity.
     """
     size = _max_size(area_threshold, max_size, "area_threshold")
-    arr = _binary_masks(mask, "mask", 2)
+    arr = to_numpy(mask, "mask")
     return _core.remove_small_holes(arr, size, _connectivity(connectivity), num_threads)

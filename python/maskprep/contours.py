@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from . import _core
-from .components import _binary_masks, _size
+from ._arrays import integer, to_numpy
 
 __all__ = ["mask_to_polygons", "masks_to_polygons"]
 
@@ -32,12 +32,10 @@ Polygon = List[float]
 
 
 def _options(tolerance: Any, min_area: Any) -> tuple[float, int]:
+    """The options' types; the kernel checks their values."""
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)):
         raise TypeError(f"tolerance must be a number, got {type(tolerance).__name__}")
-    tol = float(tolerance)
-    if not tol >= 0 or tol == float("inf"):
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance}")
-    return tol, _size(min_area, "min_area")
+    return float(tolerance), integer(min_area, "min_area")
 
 
 def mask_to_polygons(
@@ -58,7 +56,7 @@ def mask_to_polygons(
         ``[]`` for an empty mask; usable as a COCO ``segmentation``.
     """
     tol, area = _options(tolerance, min_area)
-    return _core.mask_to_polygons(_binary_masks(mask, "mask", 2), tol, bool(holes), area)
+    return _core.mask_to_polygons(to_numpy(mask, "mask"), tol, bool(holes), area)
 
 
 def masks_to_polygons(
@@ -71,5 +69,5 @@ def masks_to_polygons(
 ) -> List[List[Polygon]]:
     """:func:`mask_to_polygons` of each of ``(N, H, W)`` masks, in parallel across masks."""
     tol, area = _options(tolerance, min_area)
-    arr = _binary_masks(masks, "masks", 3)
+    arr = to_numpy(masks, "masks")
     return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads)

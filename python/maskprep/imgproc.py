@@ -18,6 +18,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._arrays import integer, to_numpy
 
 __all__ = [
     "rgb_to_gray",
@@ -31,32 +32,13 @@ __all__ = [
 Pair = Union[int, float, Sequence[Union[int, float]]]
 
 
-def _image(image, dtypes: tuple[str, ...], ndims: tuple[int, ...], what: str) -> np.ndarray:
-    """image as a C-contiguous array after checking its dtype, rank and emptiness."""
-    a = np.asarray(image)
-    if a.dtype.name not in dtypes:
-        raise ValueError(f"image must have dtype {' or '.join(dtypes)}, got {a.dtype}")
-    if a.ndim not in ndims:
-        raise ValueError(f"image must have shape {what}, got {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"image must not be empty, got shape {a.shape}")
-    return np.ascontiguousarray(a)
-
-
-def _rgb(image) -> np.ndarray:
-    a = _image(image, ("uint8",), (3,), "(H, W, 3) or (H, W, 4)")
-    if a.shape[2] not in (3, 4):
-        raise ValueError(f"image must have 3 (RGB) or 4 (RGBA) channels, got shape {a.shape}")
-    return a
-
-
 def rgb_to_gray(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Luma of an RGB(A) uint8 image, ``cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)`` bit for bit.
 
     image: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha ignored), uint8.
     Returns ``(H, W)`` uint8: ``(9798 R + 19235 G + 3735 B + 2**14) >> 15`` (OpenCV 5's weights).
     """
-    return _core.rgb_to_gray(_rgb(image), num_threads)
+    return _core.rgb_to_gray(to_numpy(image, "image"), num_threads)
 
 
 def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
@@ -65,7 +47,7 @@ def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.nd
     image: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 RGB(A). Returns ``(H, W, 3)`` uint8 with hue in
     ``[0, 180)`` (degrees / 2), saturation and value in ``[0, 255]``.
     """
-    return _core.rgb_to_hsv(_rgb(image), num_threads)
+    return _core.rgb_to_hsv(to_numpy(image, "image"), num_threads)
 
 
 def _pair(value: Optional[Pair], name: str, kind: type) -> tuple:
@@ -97,14 +79,13 @@ def gaussian_blur(
     Returns an array of the input's shape and dtype. uint8 is bit-identical to OpenCV (its
     fixed-point path, reproduced); float32 agrees to float rounding (about 1e-4 on a 0-255 range).
     """
-    a = _image(image, ("uint8", "float32"), (2, 3), "(H, W) or (H, W, C)")
     if sigma is None and ksize is None:
         raise ValueError("gaussian_blur needs sigma or ksize (or both)")
     sy, sx = _pair(sigma, "sigma", float)
     kh, kw = _pair(ksize, "ksize", int)
     if ksize is not None and (kh <= 0 or kw <= 0 or kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"ksize must be odd and positive, got {ksize!r}")
-    return _core.gaussian_blur(a, (kh, kw), (sy, sx), num_threads)
+    return _core.gaussian_blur(to_numpy(image, "image"), (kh, kw), (sy, sx), num_threads)
 
 
 def equalize_hist(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
@@ -112,7 +93,7 @@ def equalize_hist(image: np.ndarray, *, num_threads: Optional[int] = None) -> np
 
     image: ``(H, W)`` uint8. Returns ``(H, W)`` uint8 (a constant image is returned unchanged).
     """
-    return _core.equalize_hist(_image(image, ("uint8",), (2,), "(H, W)"), num_threads)
+    return _core.equalize_hist(to_numpy(image, "image"), num_threads)
 
 
 def otsu_threshold(
@@ -127,10 +108,7 @@ def otsu_threshold(
     grey level on a few images (different floating-point formulas).
     Returns ``(threshold, mask)``: an int and an ``(H, W)`` bool array.
     """
-    if convention not in ("skimage", "opencv"):
-        raise ValueError(f"convention must be 'skimage' or 'opencv', got {convention!r}")
-    a = _image(image, ("uint8",), (2,), "(H, W)")
-    threshold, mask = _core.otsu_threshold(a, convention, num_threads)
+    threshold, mask = _core.otsu_threshold(to_numpy(image, "image"), convention, num_threads)
     return int(threshold), mask
 
 
@@ -150,19 +128,11 @@ def flood(
     connectivity: 4 (edges; skimage's ``connectivity=1``) or 8 (also corners; ``connectivity=2``).
     Returns an ``(H, W)`` bool mask. Serial (a scanline fill).
     """
-    a = _image(image, ("uint8",), (2,), "(H, W)")
-    seeds = np.asarray(seed_points)
-    if seeds.ndim == 1:
+    seeds = to_numpy(seed_points, "seed_points")
+    if seeds.ndim == 1:  # one (row, col) pair
         seeds = seeds.reshape(1, -1)
-    if seeds.ndim != 2 or seeds.shape[1] != 2 or seeds.shape[0] == 0:
-        raise ValueError(
-            f"seed_points must be a (row, col) pair or an (N, 2) array, got shape {seeds.shape}"
-        )
-    if seeds.dtype.kind not in "iu":
-        raise ValueError(f"seed_points must hold integers, got dtype {seeds.dtype}")
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    tol = float(tolerance)
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tolerance must be finite and >= 0, got {tolerance!r}")
-    return _core.flood(a, seeds.astype(np.int64), tol, int(connectivity))
+    # The binding checks the arrays' dtypes and shapes; the kernel the seeds, tolerance and
+    # connectivity.
+    return _core.flood(
+        to_numpy(image, "image"), seeds, float(tolerance), integer(connectivity, "connectivity")
+    )

@@ -19,6 +19,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._arrays import integer, to_numpy
 
 __all__ = ["erode", "dilate", "open", "close", "structuring_element"]
 
@@ -35,9 +36,10 @@ def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
     if shape not in _SHAPES:
         raise ValueError(f"shape must be 'rect', 'ellipse' or 'cross', got {shape!r}")
     seq = (size, size) if np.ndim(size) == 0 else tuple(size)  # type: ignore[arg-type]
-    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq)
-    if len(seq) != 2 or not ints:
+    if len(seq) != 2:
         raise ValueError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
+        raise TypeError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
     kh, kw = int(seq[0]), int(seq[1])
     if kh <= 0 or kw <= 0:
         raise ValueError(f"size must be positive, got {size!r}")
@@ -47,29 +49,17 @@ def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
 
 
 def _run(mask, kernel, shape, size, iterations, num_threads, op: str) -> np.ndarray:
-    m = np.asarray(mask)
-    if m.dtype not in (np.bool_, np.uint8):
-        raise ValueError(f"mask must have dtype bool or uint8, got {m.dtype}")
-    if m.ndim != 2 or m.size == 0:
-        raise ValueError(f"mask must be a non-empty (H, W) array, got shape {m.shape}")
+    # The binding checks the mask's and kernel's dtype and shape, the kernel the values.
     if kernel is None:
         k = structuring_element("rect" if shape is None else shape, 3 if size is None else size)
     else:
         if shape is not None or size is not None:
             raise ValueError("pass either kernel or shape/size, not both")
-        k = np.asarray(kernel)
-        if k.ndim != 2 or k.size == 0 or k.dtype.kind not in "biu":
-            raise ValueError(
-                f"kernel must be a non-empty 2-d bool or integer array, got {k.dtype} {k.shape}"
-            )
-        if not k.any():
-            raise ValueError("kernel must have at least one nonzero element")
-        k = (k != 0).astype(np.uint8)
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
-        raise ValueError(f"iterations must be an int >= 1, got {iterations!r}")
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    return _core.morphology(np.ascontiguousarray(m), k, op, int(iterations), num_threads)
+        k = to_numpy(kernel, "kernel")
+        if k.dtype.kind in "biu":  # any integer kernel: nonzero = member, as 0/1 bytes
+            k = (k != 0).view(np.uint8)
+    iterations = integer(iterations, "iterations")
+    return _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads)
 
 
 def erode(

@@ -20,15 +20,13 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._arrays import is_tensor as _is_tensor
+from ._arrays import to_numpy
 from .paste import paste_masks
 
 __all__ = ["roi_align", "multi_scale_roi_align", "paste_masks", "max_pool2d"]
 
 _LAYOUTS = ("NCHW", "NHWC")
-
-
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
 def _pair(value: Any, name: str = "output_size", minimum: int = 1) -> tuple[int, int]:
@@ -43,13 +41,13 @@ def _pair(value: Any, name: str = "output_size", minimum: int = 1) -> tuple[int,
     return int(size[0]), int(size[1])
 
 
-def _as_numpy(x: Any) -> np.ndarray:
-    return x.detach().cpu().numpy() if _is_tensor(x) else np.asarray(x)
-
-
-def _real_dtype_or_raise(a: np.ndarray, name: str) -> None:
+def _real_or_raise(a: np.ndarray, name: str, expected: str) -> None:
+    """Boxes are cast to the features' dtype here, before the binding sees them, so their
+    dtype is checked here (the cast must not drop imaginary parts or turn bools into 0/1)."""
     if a.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+        raise TypeError(
+            f"{name} must be {expected} of real numbers, got {a.dtype} with shape {a.shape}"
+        )
 
 
 def _rois(boxes: Any, dtype: np.dtype) -> np.ndarray:
@@ -58,26 +56,27 @@ def _rois(boxes: Any, dtype: np.dtype) -> np.ndarray:
     if isinstance(boxes, (list, tuple)):
         parts = []
         for i, b in enumerate(boxes):
-            b = _as_numpy(b)
-            _real_dtype_or_raise(b, f"boxes[{i}]")
+            b = to_numpy(b, f"boxes[{i}]")
+            _real_or_raise(b, f"boxes[{i}]", "an (L, 4) array")
             if b.ndim != 2 or b.shape[1] != 4:
-                raise ValueError(f"boxes[{i}] must have shape (L, 4), got {b.shape}")
+                raise ValueError(
+                    f"boxes[{i}] must be an (L, 4) array of real numbers, got {b.dtype} with "
+                    f"shape {b.shape}"
+                )
             ids = np.full((len(b), 1), i, dtype=dtype)
             parts.append(np.concatenate([ids, b.astype(dtype, copy=False)], axis=1))
         return np.concatenate(parts) if parts else np.zeros((0, 5), dtype)
-    rois = _as_numpy(boxes)
-    _real_dtype_or_raise(rois, "boxes")
-    if rois.ndim != 2 or rois.shape[1] != 5:
-        raise ValueError(f"boxes must have shape (K, 5) or be a list of (L, 4), got {rois.shape}")
+    rois = to_numpy(boxes, "boxes")
+    _real_or_raise(rois, "boxes", "a (K, 5) array or a list of (L, 4) arrays")
+    # The binding checks the (K, 5) shape.
     return np.ascontiguousarray(rois, dtype=dtype)
 
 
 def _features_dtype(features: Any) -> np.dtype:
-    """numpy dtype of an array's or tensor's float32/float64 elements, else ValueError."""
+    """The dtype boxes are cast to: the features' when float32 or float64, else float64 (the
+    binding then rejects the features' dtype with a TypeError)."""
     name = str(features.dtype).replace("torch.", "")
-    if name not in ("float32", "float64"):
-        raise ValueError(f"features must be float32 or float64, got {name}")
-    return np.dtype(name)
+    return np.dtype(name if name in ("float32", "float64") else "float64")
 
 
 # ---- torch ------------------------------------------------------------------------------------
@@ -186,7 +185,8 @@ def _roi_align_torch(
     if features.requires_grad and torch.is_grad_enabled():
         out = _autograd_function().apply(features, rois, *args)
     else:
-        out = torch.from_numpy(_core.roi_align_forward(features.numpy(), rois.numpy(), *args))
+        array = to_numpy(features, "features")
+        out = torch.from_numpy(_core.roi_align_forward(array, rois.numpy(), *args))
     return out.permute(0, 3, 1, 2) if channels_last else out
 
 
@@ -266,7 +266,7 @@ def roi_align(
             layout,
             num_threads,
         )
-    features = np.asarray(features)
+    features = to_numpy(features, "features")
     rois = _rois(boxes, _features_dtype(features))
     return _core.roi_align_forward(
         features,
@@ -311,13 +311,13 @@ def _fpn_levels(
     except ImportError:
         torch = None
     if torch is not None:
-        b = torch.cat([torch.as_tensor(_as_numpy(x)) for x in boxes])
+        b = torch.cat([torch.as_tensor(to_numpy(x)) for x in boxes])
         s = torch.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
         lvl = torch.floor(
             canonical_level + torch.log2(s / canonical_scale) + torch.tensor(eps, dtype=s.dtype)
         )
         return (torch.clamp(lvl, min=k_min, max=k_max).to(torch.int64) - k_min).numpy()
-    b = np.concatenate([_as_numpy(x) for x in boxes])
+    b = np.concatenate([to_numpy(x) for x in boxes])
     s = np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
     lvl = np.floor(canonical_level + np.log2(s / s.dtype.type(canonical_scale)) + s.dtype.type(eps))
     return np.clip(lvl, k_min, k_max).astype(np.int64) - k_min
@@ -472,11 +472,6 @@ def max_pool2d(
 
         if input.device.type != "cpu" or (input.requires_grad and torch.is_grad_enabled()):
             return torch.nn.functional.max_pool2d(input, kernel, strides, pads)
-        if input.dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"input must be float32 or float64, got {input.dtype}")
-        array = input.detach().contiguous().numpy()
+        array = to_numpy(input.detach().contiguous(), "input")
         return torch.from_numpy(_core.max_pool2d(array, kernel, strides, pads, num_threads))
-    array = np.asarray(input)
-    if array.dtype not in (np.float32, np.float64):
-        raise ValueError(f"input must be float32 or float64, got {array.dtype}")
-    return _core.max_pool2d(array, kernel, strides, pads, num_threads)
+    return _core.max_pool2d(to_numpy(input, "input"), kernel, strides, pads, num_threads)

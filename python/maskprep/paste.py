@@ -37,21 +37,19 @@ def _use_fma(arithmetic: str) -> bool:
         return False
 
 
-def _float_array(x: Any, name: str) -> np.ndarray:
-    """float32/float64 numpy view of an array or CPU tensor; other real dtypes are cast to
-    float32 (boxes of ints), anything else is a ValueError naming the argument."""
-    a = to_numpy(x)
-    if a.dtype in (np.float32, np.float64):
-        return a
-    if name == "boxes" and a.dtype.kind in "iu":
-        return a.astype(np.float32)
-    raise ValueError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+def _boxes(x: Any) -> np.ndarray:
+    """boxes as an array; integer boxes are cast to float32 (torchvision's dtype). The binding
+    checks the dtype and shape."""
+    a = to_numpy(x, "boxes")
+    return a.astype(np.float32) if a.dtype.kind in "iu" else a
 
 
 def _sigmoid(x: Any) -> Any:
     if is_tensor(x):
         return x.detach().cpu().sigmoid()
-    a = _float_array(x, "masks")
+    a = to_numpy(x, "masks")
+    if a.dtype not in (np.float32, np.float64):
+        return a  # left to the binding, which rejects the dtype
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0: sigmoid is then 0
         return 1 / (1 + np.exp(-a))
 
@@ -121,10 +119,10 @@ def paste_masks(
     height, width = _image_size(image_size)
     if logits:
         masks = _sigmoid(masks)
-    m = _float_array(masks, "masks")
+    m = to_numpy(masks, "masks")
     if m.ndim == 4 and m.shape[1] == 1:
         m = m[:, 0]
-    b = _float_array(boxes, "boxes")
+    b = _boxes(boxes)
     result = _core.paste_masks(
         m,
         b,

@@ -46,13 +46,6 @@ __all__ = [
 ]
 
 
-def _mask_array(masks: Any) -> np.ndarray:
-    arr = to_numpy(masks)
-    if arr.dtype != np.uint8 and arr.dtype != np.bool_:
-        raise TypeError(f"masks must be a uint8 or bool array, got dtype {arr.dtype}")
-    return arr
-
-
 def encode(
     masks: Any,
     *,
@@ -72,7 +65,7 @@ def encode(
     Returns:
         ``{'size': [h, w], 'counts': bytes | list[int]}``, or a list of them.
     """
-    arr = _mask_array(masks)
+    arr = to_numpy(masks, "masks")  # the binding checks dtype and shape
     single = arr.ndim == 2
     out = _core.rle_encode(arr, layout, compressed, num_threads)
     return out[0] if single else out
@@ -140,14 +133,13 @@ def iou(
 
 
 def _boxes(objs: Any, name: str) -> np.ndarray:
-    """An (N, 4) float64 array of [x, y, w, h] boxes; one flat box becomes (1, 4)."""
-    boxes = np.asarray(to_numpy(objs), dtype=np.float64)
-    if boxes.size == 0:
+    """[x, y, w, h] boxes as an array: no boxes become (0, 4), one flat box (1, 4). The
+    binding checks the dtype and the (N, 4) shape."""
+    boxes = to_numpy(objs, name)
+    if boxes.size == 0 and boxes.ndim <= 2:  # [], np.zeros((0, 4)), ...
         return np.zeros((0, 4))
     if boxes.shape == (4,):
         boxes = boxes.reshape(1, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4) [x, y, w, h], got {boxes.shape}")
     return boxes
 
 
@@ -218,7 +210,10 @@ def from_segmentations(
 
 def to_string(counts: Any) -> bytes:
     """The compressed COCO string of a run-length list (pycocotools' rleToString)."""
-    return _core.rle_counts_to_string(np.asarray(counts, dtype=np.uint64))
+    c = to_numpy(counts, "counts")
+    if c.size == 0 and c.ndim == 1:  # [] has no dtype of its own
+        c = c.astype(np.uint64)
+    return _core.rle_counts_to_string(c)  # the binding checks dtype, rank and signs
 
 
 def from_string(s: Union[bytes, str]) -> np.ndarray:
