@@ -200,6 +200,19 @@ TABLE: dict[str, Any] = {
         Valid("no runs: the empty string", lambda s: s == b""),
         (np.array([1.5, 2.5]), np.zeros((1, 1, 1, 2), np.uint64), []),
     ),
+    "rle.dense_from_segmentations": _rows(
+        lambda s: rle.dense_from_segmentations(s, 4, 4),
+        Raises(TypeError, r"^segmentations must be a list of COCO segmentations .* got ndarray"),
+        Raises(TypeError, r"^segmentations must be a list of COCO segmentations .* got ndarray"),
+        Valid("zero segmentations: a (0, H, W) stack", lambda a: a.shape == (0, 4, 4)),
+        (F64, U8_4D, []),
+    ),
+    "rle.rasterize_within_boxes": _rows(
+        lambda s: rle.rasterize_within_boxes(s, BOX, 4),
+        Raises(TypeError, r"^segmentations must be a list of polygon lists .* got dtype float64"),
+        Raises(ValueError, r"^segmentations masks must have shape \(N, H, W\), got \(2, 2, 4, 4\)"),
+        Raises(ValueError, r"^segmentations masks must have shape \(N, H, W\), got \(0, 4\)"),
+    ),
     "rle.from_string": _rows(
         rle.from_string,
         Raises(TypeError, "^s must be bytes or str, got ndarray"),
