@@ -252,3 +252,15 @@ def test_max_pool2d_padding_that_overflows():
 def test_gaussian_blur_ksize_too_large():
     with pytest.raises(ValueError, match=r"ksize x ksize = .* does not fit|blur scratch"):
         imgproc.gaussian_blur(np.zeros((4, 4), np.uint8), ksize=(1, 2**62 + 1))
+
+
+def test_string_of_a_list_with_counts_beyond_int64_is_exact():
+    # numpy reads [0, 2**63 + 1] as float64 (2**63 + 1 would round to 2**63): to_string takes
+    # Python ints exactly, and still refuses floats and ints outside [0, 2^64).
+    assert rle.from_string(rle.to_string([0, 2**63 + 1])).tolist() == [0, 2**63 + 1]
+    with pytest.raises(ValueError, match=r"counts must be integers in \[0, 2\^64\)"):
+        rle.to_string([-1, 2**63])
+    with pytest.raises(ValueError, match=r"counts must be integers in \[0, 2\^64\)"):
+        rle.to_string([0, 2**64])
+    with pytest.raises(TypeError, match="counts must be a 1-D array of non-negative integers"):
+        rle.to_string([0.0, 2**63])

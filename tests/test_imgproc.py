@@ -297,8 +297,10 @@ def test_gaussian_blur_errors():
         imgproc.gaussian_blur(image, ksize=4)
     with pytest.raises(ValueError, match=r"ksize must be odd and positive, got \(3, 0\)"):
         imgproc.gaussian_blur(image, ksize=(3, 0))
-    with pytest.raises(ValueError, match="ksize must be an int or a pair of ints"):
+    with pytest.raises(TypeError, match="ksize must be an int or a pair of ints"):
         imgproc.gaussian_blur(image, ksize=3.0)
+    with pytest.raises(TypeError, match="sigma must be a number or a pair"):
+        imgproc.gaussian_blur(image, sigma=True)
     with pytest.raises(ValueError, match="sigma must be a number or a pair"):
         imgproc.gaussian_blur(image, sigma=(1, 2, 3))
     with pytest.raises(ValueError, match="sigma must be finite and >= 0"):

@@ -123,7 +123,6 @@ def test_default_stride_is_the_kernel():
     [
         (dict(kernel_size=0), r"kernel_size must be positive, got 0"),
         (dict(kernel_size=(2, 2, 2)), r"kernel_size must be an int or a pair of ints"),
-        (dict(kernel_size=2.5), r"kernel_size must be an int or a pair of ints, got 2.5"),
         (dict(kernel_size=2, stride=0), r"stride must be positive, got 0"),
         (dict(kernel_size=2, padding=-1), r"padding must be >= 0, got -1"),
         (
@@ -135,6 +134,19 @@ def test_default_stride_is_the_kernel():
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        ops.max_pool2d(np.zeros((1, 5, 5), np.float32), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kernel_size=2.5), r"kernel_size must be an int or a pair of ints, got 2.5"),
+        (dict(kernel_size=(2, True)), r"kernel_size must be an int or a pair of ints"),
+        (dict(kernel_size=2, stride=1.0), r"stride must be an int or a pair of ints, got 1.0"),
+    ],
+)
+def test_non_integer_sizes_are_type_errors(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         ops.max_pool2d(np.zeros((1, 5, 5), np.float32), **kwargs)
 
 

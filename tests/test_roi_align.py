@@ -475,13 +475,17 @@ def test_bad_features(features, message):
         ops.roi_align(features, np.array([[0, 1, 1, 5, 5]]), 2)
 
 
+def test_non_integer_output_size_is_a_type_error(feature_map):
+    with pytest.raises(TypeError, match="output_size must be an int or a pair of ints, got 2.5"):
+        ops.roi_align(feature_map, np.array([[0, 1, 1, 5, 5]]), 2.5)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"output_size": 0}, r"output_size must be positive, got 0"),
         ({"output_size": (3, -1)}, r"output_size must be positive, got \(3, -1\)"),
         ({"output_size": (3, 2, 1)}, "output_size must be an int or a pair of ints"),
-        ({"output_size": 2.5}, "output_size must be an int or a pair of ints"),
         ({"spatial_scale": 0.0}, "spatial_scale must be a positive finite number, got 0"),
         (
             {"spatial_scale": float("nan")},

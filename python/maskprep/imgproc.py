@@ -54,10 +54,12 @@ def _pair(value: Optional[Pair], name: str, kind: type) -> tuple:
     if value is None:
         return (kind(0), kind(0))
     seq = (value, value) if np.ndim(value) == 0 else tuple(value)  # type: ignore[arg-type]
-    if len(seq) != 2 or any(isinstance(v, bool) for v in seq):
+    if len(seq) != 2:
         raise ValueError(f"{name} must be a number or a pair (y, x), got {value!r}")
+    if any(isinstance(v, bool) for v in seq):
+        raise TypeError(f"{name} must be a number or a pair (y, x), got {value!r}")
     if kind is int and not all(isinstance(v, (int, np.integer)) for v in seq):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     return (kind(seq[0]), kind(seq[1]))
 
 

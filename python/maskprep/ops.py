@@ -30,11 +30,13 @@ _LAYOUTS = ("NCHW", "NHWC")
 
 
 def _pair(value: Any, name: str = "output_size", minimum: int = 1) -> tuple[int, int]:
-    """(a, b) from an int or a pair of ints, each >= minimum, else ValueError naming ``name``."""
+    """(a, b) from an int or a pair of ints, each >= minimum; TypeError for non-ints, else
+    ValueError, naming ``name``."""
     size = (value, value) if np.ndim(value) == 0 else tuple(value)
-    ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-    if len(size) != 2 or not ints:
+    if len(size) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(size) < minimum:
         condition = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{name} must be {condition}, got {value!r}")

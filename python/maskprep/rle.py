@@ -213,7 +213,21 @@ def to_string(counts: Any) -> bytes:
     c = to_numpy(counts, "counts")
     if c.size == 0 and c.ndim == 1:  # [] has no dtype of its own
         c = c.astype(np.uint64)
+    elif c.dtype.kind in "fO" and _python_ints(counts):
+        # numpy reads a list holding an int beyond int64 (any count up to 2^64 - 1 is valid) as
+        # float64, which would round it: take the ints exactly instead.
+        try:
+            c = np.array(counts, dtype=np.uint64)
+        except OverflowError:
+            raise ValueError("counts must be integers in [0, 2^64), got one outside") from None
     return _core.rle_counts_to_string(c)  # the binding checks dtype, rank and signs
+
+
+def _python_ints(values: Any) -> bool:
+    """A list or tuple of ints (not bools)."""
+    return isinstance(values, (list, tuple)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    )
 
 
 def from_string(s: Union[bytes, str]) -> np.ndarray:
