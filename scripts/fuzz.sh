@@ -47,7 +47,7 @@ if [ -d "$data" ] && [ ! -d fuzz/corpus ]; then python3 fuzz/seed_corpus.py "$da
 # Python-style leaks are not an issue here, but a harness must not leak either: keep LSan on.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-total=0 crashes=0
+total=0 crashes=0 seen=()
 for h in "${harnesses[@]}"; do
   exe=$build/fuzz_$h
   [ -x "$exe" ] || { echo "fuzz: no harness $h" >&2; exit 2; }
@@ -63,10 +63,16 @@ for h in "${harnesses[@]}"; do
     n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
     execs=$((execs + ${n:-0}))
     [ "$rc" -eq 0 ] && break
-    crashes=$((crashes + 1))
-    echo "fuzz: $h CRASH (rc $rc): $(grep -m1 -E 'Test unit written to' "$log" | sed 's/.*written to //' || true)"
-    grep -m3 -E 'ERROR: |runtime error|FUZZ_ASSERT|SUMMARY' "$log" | sed 's/^/    /' || true
-    grep -m6 -E '^ +#[0-9]+ 0x.* in maskprep' "$log" | sed 's/^/    /' || true
+    # One line per distinct finding (its first report line, addresses and pids dropped): a
+    # restarted run soon finds the same defect again.
+    key=$(grep -m1 -E 'runtime error|FUZZ_ASSERT|ERROR: ' "$log" | sed -E 's/0x[0-9a-f]+//g; s/==[0-9]+==//g; s/: [-0-9]+ [-+*] [-0-9]+ cannot/: cannot/' || true)
+    if [[ " ${seen[*]:-} " != *" $h:$key "* ]]; then
+      seen+=("$h:$key")
+      crashes=$((crashes + 1))
+      echo "fuzz: $h CRASH (rc $rc): $(grep -m1 -E 'Test unit written to' "$log" | sed 's/.*written to //' || true)"
+      grep -m3 -E 'ERROR: |runtime error|FUZZ_ASSERT|SUMMARY' "$log" | sed 's/^/    /' || true
+      grep -m6 -E '^ +#[0-9]+ 0x.* in maskprep' "$log" | sed 's/^/    /' || true
+    fi
     [ "$keep" = 1 ] || break
     if [ -z "$runs" ]; then
       left=$((seconds - (SECONDS - start)))
@@ -80,5 +86,5 @@ for h in "${harnesses[@]}"; do
   echo "fuzz: $h: $execs executions in $((SECONDS - start)) s"
   total=$((total + execs))
 done
-echo "fuzz: total $total executions, $crashes crash(es)"
+echo "fuzz: total $total executions, $crashes distinct crash(es)"
 [ "$crashes" -eq 0 ]
