@@ -232,7 +232,7 @@ def test_json_scanner_agrees_with_the_parser(data, draw):
         try:
             convert(text)
         except ValueError as e:  # valid JSON may still not be a COCO file, but it is JSON
-            assert "not valid JSON" not in str(e)
+            assert "not valid JSON" not in str(e) or not top_level_object(text)
     else:
         with pytest.raises(ValueError, match="not valid JSON"):
             convert(text)
@@ -250,12 +250,28 @@ def test_strings_that_are_not_utf8_are_rejected(bad):
         convert(text)
 
 
+# Finding (issue 10, not fixed here): JSON whose top level is not an object (0, [], "a", null)
+# is reported as "not valid JSON" (JsonSyntaxError), where coco_json.hpp promises a structure
+# error (std::invalid_argument) for valid JSON that is not a COCO file.
+@pytest.mark.xfail(reason="a non-object top level is reported as a JSON syntax error", strict=True)
+@pytest.mark.parametrize("text", [b"0", b"[]", b'"a"', b"null"])
+def test_valid_json_that_is_not_an_object_is_not_a_syntax_error(text):
+    assert is_json(text, utf8=True)
+    with pytest.raises(ValueError, match="object") as e:
+        convert(text)
+    assert not isinstance(e.value, _core.JsonSyntaxError)
+
+
+def top_level_object(data: bytes) -> bool:
+    return data.lstrip(b" \t\r\n")[:1] == b"{"
+
+
 @given(st.binary(max_size=64))
 def test_random_bytes_are_refused_or_json(data):
     try:
         convert(data)
     except ValueError as e:
-        if "not valid JSON" in str(e):
+        if "not valid JSON" in str(e) and top_level_object(data):
             assert not is_json(data)
         return
     assert is_json(data)
