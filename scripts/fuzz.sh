@@ -56,22 +56,22 @@ for h in "${harnesses[@]}"; do
   budget=(-max_total_time="$seconds"); [ -n "$runs" ] && budget=(-runs="$runs")
   execs=0 start=$SECONDS
   while :; do
-    log=$build/artifacts/$h/last.log
+    log=$build/artifacts/$h/run-$$.log  # per process: two campaigns may share a build
     rc=0
     "$exe" "${budget[@]}" -print_final_stats=1 -rss_limit_mb=2048 -timeout=20 \
       -artifact_prefix="$build/artifacts/$h/" "${dirs[@]}" > "$log" 2>&1 || rc=$?
-    n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
+    n=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
     execs=$((execs + ${n:-0}))
     [ "$rc" -eq 0 ] && break
     # One line per distinct finding (its first report line, addresses and pids dropped): a
     # restarted run soon finds the same defect again.
-    key=$(grep -m1 -E 'runtime error|FUZZ_ASSERT|ERROR: ' "$log" | sed -E 's/0x[0-9a-f]+//g; s/==[0-9]+==//g; s/: [-0-9]+ [-+*] [-0-9]+ cannot/: cannot/' || true)
+    key=$(grep -a -m1 -E 'runtime error|FUZZ_ASSERT|ERROR: ' "$log" | sed -E 's/0x[0-9a-f]+//g; s/==[0-9]+==//g; s/: [-0-9]+ [-+*] [-0-9]+ cannot/: cannot/' || true)
     if [[ " ${seen[*]:-} " != *" $h:$key "* ]]; then
       seen+=("$h:$key")
       crashes=$((crashes + 1))
-      echo "fuzz: $h CRASH (rc $rc): $(grep -m1 -E 'Test unit written to' "$log" | sed 's/.*written to //' || true)"
-      grep -m3 -E 'ERROR: |runtime error|FUZZ_ASSERT|SUMMARY' "$log" | sed 's/^/    /' || true
-      grep -m6 -E '^ +#[0-9]+ 0x.* in maskprep' "$log" | sed 's/^/    /' || true
+      echo "fuzz: $h CRASH (rc $rc): $(grep -a -m1 -E 'Test unit written to' "$log" | sed 's/.*written to //' || true)"
+      grep -a -m3 -E 'ERROR: |runtime error|FUZZ_ASSERT|SUMMARY' "$log" | sed 's/^/    /' || true
+      grep -a -m6 -E '^ +#[0-9]+ 0x.* in maskprep' "$log" | sed 's/^/    /' || true
     fi
     [ "$keep" = 1 ] || break
     if [ -z "$runs" ]; then
@@ -83,6 +83,7 @@ for h in "${harnesses[@]}"; do
       budget=(-runs="$left")
     fi
   done
+  mv "$log" "$build/artifacts/$h/last.log"
   echo "fuzz: $h: $execs executions in $((SECONDS - start)) s"
   total=$((total + execs))
 done

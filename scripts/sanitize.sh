@@ -48,8 +48,9 @@ fi
 seconds=${MASKPREP_FUZZ_SECONDS:-20}
 if [ "$seconds" != 0 ]; then
   if command -v clang++ > /dev/null || command -v clang++-14 > /dev/null; then
+    # fuzz.sh sets its own sanitizer options (reports in its logs, not in files).
     # shellcheck disable=SC2086
-    bash scripts/fuzz.sh --seconds "$seconds" ${MASKPREP_FUZZ_FLAGS:-}
+    env -u ASAN_OPTIONS -u UBSAN_OPTIONS bash scripts/fuzz.sh --seconds "$seconds" ${MASKPREP_FUZZ_FLAGS:-}
   else
     echo "sanitize: no clang++, skipping the libFuzzer stage (the property tests ran above)"
   fi
