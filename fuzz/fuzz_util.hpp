@@ -5,9 +5,6 @@
 // to h*w, a mask equal to a naive reference, ...), else FUZZ_ASSERT traps so libFuzzer records
 // the input as a crash. std::invalid_argument / std::out_of_range / std::bad_alloc are the
 // kernels' documented ways of refusing input and are not findings.
-//
-// MASKPREP_FUZZ_SKIP_KNOWN=1 (scripts/fuzz.sh --skip-known) keeps sizes and counts below the
-// ranges of the overflow defects known on main (issue 10), so that a campaign can look past them.
 #pragma once
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -20,10 +17,6 @@
 #include <vector>
 
 #include "maskprep/rle.hpp"
-
-#ifndef MASKPREP_FUZZ_SKIP_KNOWN
-#define MASKPREP_FUZZ_SKIP_KNOWN 0
-#endif
 
 #define FUZZ_ASSERT(cond)                                                             \
   do {                                                                                \
@@ -60,10 +53,10 @@ inline unsigned __int128 exact_sum(const Counts& c) {
   return s;
 }
 
-// A size: usually small, sometimes (unless skipping the known defects) anything up to 2^63-1.
+// A size: usually small, sometimes anything up to 2^63-1 (the overflow checks must refuse it).
 inline index_t size(FuzzedDataProvider& in, index_t small_max) {
   const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
-  if (!MASKPREP_FUZZ_SKIP_KNOWN && kind >= 240)
+  if (kind >= 240)
     return in.ConsumeIntegralInRange<index_t>(0, INT64_MAX);
   return in.ConsumeIntegralInRange<index_t>(0, small_max);
 }

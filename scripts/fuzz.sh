@@ -3,9 +3,8 @@
 # clang) in build/fuzz, seeds fuzz/corpus/<harness>/ from ../shared/data, runs each harness and
 # prints its executions and any crash (reproducer saved under build/fuzz/artifacts/<harness>/).
 #
-#   scripts/fuzz.sh [--seconds N | --runs N] [--skip-known] [--keep-going] [harness...]
+#   scripts/fuzz.sh [--seconds N | --runs N] [--keep-going] [harness...]
 #     --seconds N    time per harness (default 60)        --runs N   inputs per harness
-#     --skip-known   build with MASKPREP_FUZZ_SKIP_KNOWN (avoid the overflows known on main)
 #     --keep-going   restart a harness after a crash until its budget is spent
 #   harnesses: rle_string polygon iou_merge coco_json roi_align morphology (default: all)
 # Reproduce a crash: build/fuzz/fuzz_<harness> build/fuzz/artifacts/<harness>/crash-...
@@ -13,14 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=60 runs="" skip=OFF keep=0 harnesses=()
+seconds=60 runs="" keep=0 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
-    --skip-known) skip=ON; shift ;;
     --keep-going) keep=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac
@@ -31,13 +29,11 @@ cxx=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$cxx" ] || { echo "fuzz: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 cmake=$(command -v cmake || echo .venv/bin/cmake)
 build=build/fuzz
-[ "$skip" = ON ] && build=build/fuzz-skip-known
 gen=(); ninja=$(command -v ninja || ls .venv/bin/ninja 2>/dev/null || true)
 [ -n "$ninja" ] && gen=(-G Ninja -DCMAKE_MAKE_PROGRAM="$PWD/$ninja")
 [ -n "$ninja" ] && [ "${ninja:0:1}" = / ] && gen=(-G Ninja -DCMAKE_MAKE_PROGRAM="$ninja")
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  "$cmake" -S fuzz -B "$build" "${gen[@]}" -DCMAKE_CXX_COMPILER="$cxx" \
-    -DMASKPREP_FUZZ_SKIP_KNOWN="$skip" > /dev/null
+  "$cmake" -S fuzz -B "$build" "${gen[@]}" -DCMAKE_CXX_COMPILER="$cxx" > /dev/null
 fi
 "$cmake" --build "$build" -j "$(nproc)" > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 

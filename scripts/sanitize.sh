@@ -5,7 +5,7 @@
 # libFuzzer budget per harness (scripts/fuzz.sh) when clang is available.
 #
 #   MASKPREP_FUZZ_SECONDS  seconds per harness (default 20; 0 skips the libFuzzer stage)
-#   MASKPREP_FUZZ_FLAGS    extra scripts/fuzz.sh flags (e.g. --skip-known)
+#   MASKPREP_FUZZ_FLAGS    extra scripts/fuzz.sh flags (e.g. --keep-going)
 #   extra arguments        go to pytest (e.g. scripts/sanitize.sh tests/test_rle.py -x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
