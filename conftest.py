@@ -66,6 +66,16 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (the anchors' single-threaded timings), then restored."""
+    torch = torch_or_skip()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def coco_val2014():
     """coco_instances_val2014_100img.json (839 anns: polygons, multi-part, 9 crowd RLEs)."""

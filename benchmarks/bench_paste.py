@@ -46,14 +46,6 @@ def detections():
     return masks, boxes
 
 
-@pytest.fixture
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def torchvision_paste(masks, boxes):
     return paste_masks_in_image(torch.from_numpy(masks[:, None]), torch.from_numpy(boxes), (H, W))
 

@@ -53,14 +53,6 @@ def photos():
     return ds, [ds[i] for i in range(len(ds))]
 
 
-@pytest.fixture
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def per_image(benchmark, group, impl, fn, n):
     benchmark.group = group
     benchmark.extra_info["impl"] = impl

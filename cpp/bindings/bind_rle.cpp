@@ -15,9 +15,8 @@ using rle::Counts;
 
 namespace {
 
-std::string type_name(py::handle h) {
-  return py::str(py::type::of(h).attr("__name__")).cast<std::string>();
-}
+using bind::read_polygon;
+using bind::type_name;
 
 // A non-negative integer (int or numpy integer; not bool, not float).
 index_t read_index(py::handle v, const std::string& what) {
@@ -377,30 +376,6 @@ py::list merge_groups(py::handle groups, bool intersect, py::object num_threads)
 }
 
 // ---- polygons and boxes -------------------------------------------------------------------------
-
-// Appends the numbers of one polygon (any sequence of numbers) to xy.
-// what() names the polygon in an error; it is only called to build one (no string work per
-// polygon on the hot path).
-template <typename Name>
-void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
-  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(poly.ptr(), ""));
-  if (!seq) {
-    PyErr_Clear();
-    throw py::type_error(what() + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
-                         type_name(poly));
-  }
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
-  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
-  for (Py_ssize_t j = 0; j < n; ++j) {
-    const double v = PyFloat_AsDouble(items[j]);
-    if (v == -1.0 && PyErr_Occurred()) {
-      PyErr_Clear();
-      throw py::type_error(what() + "[" + std::to_string(j) + "] must be a number, got " +
-                           type_name(items[j]));
-    }
-    xy.push_back(v);
-  }
-}
 
 void check_size(index_t h, index_t w) {
   if (h < 0 || w < 0)

@@ -18,9 +18,7 @@ using namespace maskprep;
 
 namespace {
 
-std::string type_name(py::handle h) {
-  return py::str(py::type::of(h).attr("__name__")).cast<std::string>();
-}
+using bind::type_name;
 
 struct PolygonObjects {
   std::vector<double> xy;
@@ -28,45 +26,6 @@ struct PolygonObjects {
   std::vector<index_t> rows;   // index in `segmentations` of each polygon object
   std::vector<index_t> dicts;  // indices of the RLE dicts, left to the caller
 };
-
-// Appends the numbers of one polygon: a sequence of numbers or a 1-D numeric array (detectron2
-// keeps polygons as float64 arrays).
-void read_numbers(py::handle poly, std::vector<double>& xy, size_t i, size_t p) {
-  auto what = [&] {
-    return "segmentations[" + std::to_string(i) + "][" + std::to_string(p) + "]";
-  };
-  if (py::isinstance<py::array>(poly)) {
-    py::array a = py::reinterpret_borrow<py::array>(poly);
-    const char kind = a.dtype().kind();
-    if (kind != 'f' && kind != 'i' && kind != 'u')
-      throw py::type_error(what() + " must be a numeric array, got dtype " + bind::dtype_str(a));
-    if (a.ndim() != 1)
-      throw py::value_error(what() + " must be 1-D [x0, y0, x1, y1, ...], got shape " +
-                            bind::shape_str(a));
-    auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
-    if (!d) throw py::error_already_set();
-    xy.insert(xy.end(), d.data(), d.data() + d.shape(0));
-    return;
-  }
-  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(poly.ptr(), ""));
-  if (!seq || PyUnicode_Check(poly.ptr()) || PyBytes_Check(poly.ptr()) ||
-      PyDict_Check(poly.ptr())) {
-    PyErr_Clear();
-    throw py::type_error(what() + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
-                         type_name(poly));
-  }
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
-  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
-  for (Py_ssize_t j = 0; j < n; ++j) {
-    const double v = PyFloat_AsDouble(items[j]);
-    if (v == -1.0 && PyErr_Occurred()) {
-      PyErr_Clear();
-      throw py::type_error(what() + "[" + std::to_string(j) + "] must be a number, got " +
-                           type_name(items[j]));
-    }
-    xy.push_back(v);
-  }
-}
 
 PolygonObjects read_objects(py::handle segs) {
   if (!PyList_Check(segs.ptr()) && !PyTuple_Check(segs.ptr()))
@@ -89,7 +48,9 @@ PolygonObjects read_objects(py::handle segs) {
     const size_t np_ = static_cast<size_t>(PySequence_Fast_GET_SIZE(s));
     PyObject** polys = PySequence_Fast_ITEMS(s);
     for (size_t p = 0; p < np_; ++p) {
-      read_numbers(polys[p], o.xy, i, p);
+      bind::read_polygon(polys[p], o.xy, [&] {
+        return "segmentations[" + std::to_string(i) + "][" + std::to_string(p) + "]";
+      });
       o.poly_offsets.push_back(static_cast<index_t>(o.xy.size()));
     }
     o.obj_offsets.push_back(static_cast<index_t>(o.poly_offsets.size() - 1));

@@ -162,4 +162,47 @@ inline std::vector<std::string> to_strings(const std::vector<rle::Counts>& count
   return s;
 }
 
+// The name of an object's type, for messages ("got str").
+inline std::string type_name(py::handle h) {
+  return py::str(py::type::of(h).attr("__name__")).cast<std::string>();
+}
+
+// Appends the numbers of one polygon to xy: a sequence of numbers or a 1-D numeric array
+// (detectron2 keeps polygons as float64 arrays). what() names the polygon in an error; it is
+// only called to build one (no string work per polygon on the hot path).
+template <typename Name>
+void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
+  if (py::isinstance<py::array>(poly)) {
+    py::array a = py::reinterpret_borrow<py::array>(poly);
+    const char kind = a.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u')
+      throw py::type_error(what() + " must be a numeric array, got dtype " + dtype_str(a));
+    if (a.ndim() != 1)
+      throw py::value_error(what() + " must be 1-D [x0, y0, x1, y1, ...], got shape " +
+                            shape_str(a));
+    auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    if (!d) throw py::error_already_set();
+    xy.insert(xy.end(), d.data(), d.data() + d.shape(0));
+    return;
+  }
+  py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(poly.ptr(), ""));
+  if (!seq || PyUnicode_Check(poly.ptr()) || PyBytes_Check(poly.ptr()) ||
+      PyDict_Check(poly.ptr())) {
+    PyErr_Clear();
+    throw py::type_error(what() + " must be a list of numbers [x0, y0, x1, y1, ...], got " +
+                         type_name(poly));
+  }
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  for (Py_ssize_t j = 0; j < n; ++j) {
+    const double v = PyFloat_AsDouble(items[j]);
+    if (v == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      throw py::type_error(what() + "[" + std::to_string(j) + "] must be a number, got " +
+                           type_name(items[j]));
+    }
+    xy.push_back(v);
+  }
+}
+
 }  // namespace maskprep::bind
