@@ -200,3 +200,36 @@ def test_threads_block_is_scoped_to_its_asyncio_task():
         return seen
 
     assert sorted(asyncio.run(main())) == [(1, 1), (2, 2), (3, 3)]
+
+
+@pytest.mark.parametrize(
+    "env, expect",
+    [
+        ({}, "cores"),
+        ({"OMP_NUM_THREADS": "1"}, 1),  # Dask's nanny
+        ({"OMP_NUM_THREADS": "3,2"}, 3),  # one value per nesting level: the outer one
+        ({"OMP_NUM_THREADS": "abc"}, "cores"),
+        ({"OMP_NUM_THREADS": "0"}, "cores"),
+        ({"MASKPREP_NUM_THREADS": "2", "OMP_NUM_THREADS": "1"}, 2),  # ours first
+        ({"MASKPREP_NUM_THREADS": "x", "OMP_NUM_THREADS": "5"}, 5),
+    ],
+)
+def test_default_budget_from_the_environment(env, expect):
+    """With MASKPREP_NUM_THREADS unset the budget honours OMP_NUM_THREADS (Ray sets it to the
+    worker's CPUs): read once, at import, so each case runs in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("MASKPREP_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    code = "import maskprep; print(maskprep.get_num_threads(), maskprep.build_info()['cores'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    budget, cores = int(out[0]), int(out[1])
+    assert budget == (cores if expect == "cores" else expect)

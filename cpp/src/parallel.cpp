@@ -15,11 +15,22 @@
 namespace maskprep {
 namespace {
 
+// The thread count an environment variable asks for: its first comma-separated value
+// (OMP_NUM_THREADS may give one per nesting level, "4,2"); 0 when unset or not in [1, 65536].
+int env_threads(const char* name) {
+  const char* env = std::getenv(name);
+  if (env == nullptr) return 0;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  const bool valid = end != env && (*end == '\0' || *end == ',') && v >= 1 && v <= 1 << 16;
+  return valid ? static_cast<int>(v) : 0;
+}
+
+// MASKPREP_NUM_THREADS, else OMP_NUM_THREADS: engines set it to the CPUs they give a worker (Ray)
+// or to 1 (Dask's nanny), so that N workers on a node do not each start a thread per core.
 int initial_budget() {
-  if (const char* env = std::getenv("MASKPREP_NUM_THREADS")) {
-    char* end = nullptr;
-    long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v >= 1 && v <= 1 << 16) return static_cast<int>(v);
+  for (const char* name : {"MASKPREP_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const int n = env_threads(name)) return n;
   }
   return available_cores();
 }

@@ -38,7 +38,8 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the process-wide default thread count: ``n >= 1``, or ``-1`` for all cores.
 
-    Defaults to the ``MASKPREP_NUM_THREADS`` environment variable, else the usable cores.
+    Defaults to the ``MASKPREP_NUM_THREADS`` environment variable, else ``OMP_NUM_THREADS``
+    (as Ray and Dask set it for their workers), else the usable cores.
     Threads inside a ``threads()`` block keep the block's count until it ends.
     """
     _core.set_thread_budget(resolve_num_threads(n))

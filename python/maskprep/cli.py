@@ -68,7 +68,8 @@ def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
         type=int,
         default=argparse.SUPPRESS if suppress else None,
         metavar="N",
-        help="threads (default: MASKPREP_NUM_THREADS or all cores; -1 = all)",
+        help="threads (default: MASKPREP_NUM_THREADS, else OMP_NUM_THREADS, else all cores; "
+        "-1 = all)",
     )
     p.add_argument(
         "--quiet",

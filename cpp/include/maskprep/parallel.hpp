@@ -20,7 +20,8 @@ namespace maskprep {
 // Number of processors this process may run on (sched affinity aware), at least 1.
 int available_cores();
 
-// Process-wide default thread count: MASKPREP_NUM_THREADS if set and valid, else available_cores().
+// Process-wide default thread count: MASKPREP_NUM_THREADS if set and valid, else OMP_NUM_THREADS
+// (its first value) if set and valid, else available_cores().
 int thread_budget();
 // Sets the budget; n must be >= 1.
 void set_thread_budget(int n);
