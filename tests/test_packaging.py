@@ -54,6 +54,8 @@ def test_cibuildwheel_config_lists_the_expected_linux_builds():
     )
     assert out.returncode == 0, out.stderr
     expected = {
-        f"cp3{minor}-manylinux_{arch}" for minor in (10, 11, 12, 13) for arch in ("x86_64", "aarch64")
+        f"cp3{minor}-manylinux_{arch}"
+        for minor in (10, 11, 12, 13)
+        for arch in ("x86_64", "aarch64")
     }
     assert set(out.stdout.split()) == expected

@@ -31,7 +31,9 @@ def test_cli_version_flag_prints_the_version(capsys):
 
 
 def test_installed_command_prints_the_version():
-    script = Path(sys.executable).parent / ("maskprep.exe" if sys.platform == "win32" else "maskprep")
+    script = Path(sys.executable).parent / (
+        "maskprep.exe" if sys.platform == "win32" else "maskprep"
+    )
     if not script.exists():
         pytest.skip(f"no maskprep console script beside {sys.executable}")
     out = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
