@@ -29,9 +29,15 @@ raw=$(ls "$work"/dist/*.whl)
 wheel=$(ls "$work"/wheelhouse/*.whl)
 sdist=$(ls "$work"/dist/*.tar.gz)
 "$work/tools/bin/auditwheel" show "$wheel" | sed 's/^/  /'
-unzip -l "$wheel" | grep -q 'maskprep.libs/libgomp' || { echo "libgomp not vendored"; exit 1; }
-unzip -l "$wheel" | grep -q 'licenses/LICENSE' || { echo "LICENSE not in the wheel"; exit 1; }
-tar tzf "$sdist" | grep -q 'data/sample/ATTRIBUTION.md' || { echo "ATTRIBUTION not in sdist"; exit 1; }
+# Listings in variables: `tar | grep -q` would fail under pipefail when grep stops reading early.
+in_wheel=$(unzip -l "$wheel")
+in_sdist=$(tar tzf "$sdist")
+grep -q 'maskprep.libs/libgomp' <<< "$in_wheel" || { echo "libgomp not vendored"; exit 1; }
+grep -q 'licenses/LICENSE' <<< "$in_wheel" || { echo "LICENSE not in the wheel"; exit 1; }
+grep -q 'licenses/python/maskprep/data/sample/ATTRIBUTION.md' <<< "$in_wheel" ||
+  { echo "ATTRIBUTION.md not a licence file of the wheel"; exit 1; }
+grep -q '/LICENSE$' <<< "$in_sdist" || { echo "LICENSE not in the sdist"; exit 1; }
+grep -q 'data/sample/ATTRIBUTION.md$' <<< "$in_sdist" || { echo "ATTRIBUTION.md not in the sdist"; exit 1; }
 say "wheel $(basename "$wheel") $(du -k "$wheel" | cut -f1) KiB; sdist $(basename "$sdist")"
 
 # A folder with the tests and their config only: conftest.py, tests/, pyproject.toml (pytest's
