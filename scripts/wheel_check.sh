@@ -41,11 +41,12 @@ grep -q 'data/sample/ATTRIBUTION.md$' <<< "$in_sdist" || { echo "ATTRIBUTION.md 
 say "wheel $(basename "$wheel") $(du -k "$wheel" | cut -f1) KiB; sdist $(basename "$sdist")"
 
 # A folder with the tests and their config only: conftest.py, tests/, pyproject.toml (pytest's
-# settings) and README.md (a test reads its exit-code table). No python/ and no cpp/.
+# settings), README.md (a test reads its exit-code table) and benchmarks/ (`maskprep bench` runs
+# them). No python/ and no cpp/.
 run_dir="$work/run"
 mkdir -p "$run_dir"
-cp -r tests conftest.py pyproject.toml README.md "$run_dir/"
-rm -rf "$run_dir/tests/__pycache__"
+cp -r tests benchmarks conftest.py pyproject.toml README.md "$run_dir/"
+rm -rf "$run_dir"/tests/__pycache__ "$run_dir"/benchmarks/__pycache__ "$run_dir"/benchmarks/.benchmarks
 
 # name, what to pip install, and whether the compiler stays on PATH while installing it
 check() {
