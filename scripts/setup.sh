@@ -21,7 +21,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # The build backend and its tools, so that the editable build can run without isolation
 # (a persistent build folder makes a rebuild after an edit take seconds).
-pip install -q "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.18" ninja
+pip install -q "scikit-build-core>=0.11" "pybind11>=2.13" "setuptools-scm>=8" "cmake>=3.18" ninja
 build_dir=${MASKPREP_BUILD_DIR:-build/release}
 echo "setup: building maskprep (extras: ${extras:-none}) in $build_dir"
 spec="."

@@ -79,6 +79,12 @@ def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="maskprep",
@@ -87,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(p, suppress=False)
+    p.add_argument("--version", action="version", version=f"maskprep {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
