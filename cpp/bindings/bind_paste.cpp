@@ -6,6 +6,8 @@
 
 #include "bind_util.hpp"
 #include "maskprep/paste.hpp"
+#include "maskprep/rle.hpp"
+#include "rle_objects.hpp"
 
 namespace py = pybind11;
 using namespace maskprep;
@@ -43,7 +45,10 @@ py::object run(const py::array& masks_in, const py::array& boxes_in, const Paste
     // Safe without the GIL: inputs are pinned by this frame; outputs are C++-owned.
     py::gil_scoped_release release;
     paste_masks_rle(m, b, spec, counts, threads);
-    if (compressed) strings = bind::to_strings(counts, threads);
+    if (compressed) {
+      strings.resize(counts.size());
+      rle::to_strings(counts.data(), static_cast<index_t>(counts.size()), strings.data(), threads);
+    }
   }
   return bind::make_rles(counts, compressed ? &strings : nullptr, spec.height, spec.width,
                          compressed);

@@ -14,7 +14,6 @@
 
 #include "maskprep/common.hpp"
 #include "maskprep/parallel.hpp"
-#include "maskprep/rle.hpp"
 
 namespace maskprep::bind {
 
@@ -112,7 +111,11 @@ inline bool non_empty(const py::array& a, py::ssize_t ndim) {
   return a.ndim() == ndim && non_empty(a);
 }
 
-using byte_array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+// The one array alias of the bindings: a C-contiguous array of T, converted when it is not.
+template <typename T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+using byte_array = carray<std::uint8_t>;
 
 // A checked bool/uint8 mask as C-ordered bytes: bool and uint8 share a byte layout, so bool is
 // reinterpreted rather than converted (a copy only when the array is not C-contiguous).
@@ -121,45 +124,6 @@ inline byte_array mask_bytes(const py::array& a, bool shape_ok, const char* name
   check_array(a, is_byte_mask(a), shape_ok, name, expected);
   if (has_dtype<bool>(a)) return byte_array::ensure(a.attr("view")("uint8"));
   return byte_array::ensure(a);
-}
-
-// ---- COCO RLE dicts: {"size": [h, w], "counts": bytes | list} --------------------------------
-
-inline py::dict make_rle(index_t h, index_t w, py::object counts) {
-  py::dict d;
-  py::list size;
-  size.append(h);
-  size.append(w);
-  d["size"] = size;
-  d["counts"] = std::move(counts);
-  return d;
-}
-
-inline py::object counts_object(const rle::Counts& c, bool compressed) {
-  if (compressed) return py::bytes(rle::to_string(c));
-  py::list l(c.size());
-  for (size_t j = 0; j < c.size(); ++j) l[j] = py::int_(c[j]);
-  return std::move(l);
-}
-
-inline py::list make_rles(const std::vector<rle::Counts>& counts, const std::vector<std::string>* strings,
-                          index_t h, index_t w, bool compressed) {
-  py::list out(counts.size());
-  for (size_t i = 0; i < counts.size(); ++i) {
-    py::object c = strings ? py::bytes((*strings)[i]) : counts_object(counts[i], compressed);
-    out[i] = make_rle(h, w, c);
-  }
-  return out;
-}
-
-inline std::vector<std::string> to_strings(const std::vector<rle::Counts>& counts, int num_threads) {
-  std::vector<std::string> s(counts.size());
-  const index_t n = static_cast<index_t>(counts.size());
-  index_t work = 0;
-  for (const auto& c : counts) work += static_cast<index_t>(c.size());
-  parallel_for(n, threads_for_work(num_threads, work, 1 << 15),
-               [&](index_t i) { s[i] = rle::to_string(counts[i]); }, 16);
-  return s;
 }
 
 // The name of an object's type, for messages ("got str").
@@ -180,7 +144,7 @@ void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
     if (a.ndim() != 1)
       throw py::value_error(what() + " must be 1-D [x0, y0, x1, y1, ...], got shape " +
                             shape_str(a));
-    auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    auto d = carray<double>::ensure(a);
     if (!d) throw py::error_already_set();
     xy.insert(xy.end(), d.data(), d.data() + d.shape(0));
     return;

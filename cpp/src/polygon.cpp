@@ -254,37 +254,30 @@ void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {
   to_rle(xy, 4, h, w, out);
 }
 
-void objects_to_rle(const double* xy, const index_t* poly_offsets, const index_t* obj_offsets,
-                    index_t n_objects, const index_t* heights, const index_t* widths,
-                    std::vector<rle::Counts>& out, int num_threads) {
-  out.assign(static_cast<size_t>(n_objects), rle::Counts());
-  const index_t n_values = poly_offsets[obj_offsets[n_objects]];
-  parallel_for(n_objects, threads_for_work(num_threads, n_values, 1 << 14), [&](index_t i) {
-    const index_t p0 = obj_offsets[i], p1 = obj_offsets[i + 1];
-    MASKPREP_CHECK(p1 > p0, "segmentation ", i, " has no polygon");
-    MASKPREP_CHECK(heights[i] >= 0 && widths[i] >= 0, "segmentation ", i,
-                   ": image size must be non-negative, got ", heights[i], " x ", widths[i]);
-    try {
-      check_grid(heights[i], widths[i]);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(detail::concat("segmentation ", i, ": ", e.what()));
-    }
-    std::vector<rle::Counts> parts(static_cast<size_t>(p1 - p0));
-    for (index_t p = p0; p < p1; ++p) {
-      const double* v = xy + poly_offsets[p];
-      const index_t nv = poly_offsets[p + 1] - poly_offsets[p];
-      const std::string problem = check(v, nv);
-      MASKPREP_CHECK(problem.empty(), "segmentation ", i, " polygon ", p - p0, " ", problem);
-      to_rle(v, nv / 2, heights[i], widths[i], parts[static_cast<size_t>(p - p0)]);
-    }
-    if (parts.size() == 1) {
-      out[i].swap(parts[0]);
-      return;
-    }
-    std::vector<const rle::Counts*> ptrs;
-    for (const auto& part : parts) ptrs.push_back(&part);
-    rle::merge(ptrs, false, out[i]);
-  }, 8);
+void boxes_to_rle(const double* boxes, index_t n, index_t h, index_t w, rle::Counts* out,
+                  int num_threads) {
+  check_grid(h, w);
+  for (index_t i = 0; i < n * 4; ++i) {
+    const double v = boxes[i];
+    if (!std::isfinite(v) || std::fabs(v) > kMaxCoordinate)
+      throw IndexedError(i / 4, " has a non-finite or out-of-range value (|v| must be <= 2e8)");
+  }
+  parallel_for(
+      n, threads_for_work(num_threads, n, 256),
+      [&](index_t i) { box_to_rle(boxes + 4 * i, h, w, out[i]); }, 16);
+}
+
+void polygons_to_rle(const double* xy, const index_t* offsets, index_t n, index_t h, index_t w,
+                     index_t min_points, rle::Counts* out, int num_threads) {
+  check_grid(h, w);
+  for (index_t i = 0; i < n; ++i) {
+    const std::string problem = check(xy + offsets[i], offsets[i + 1] - offsets[i], min_points);
+    if (!problem.empty()) throw IndexedError(i, " " + problem);
+  }
+  parallel_for(
+      n, threads_for_work(num_threads, offsets[n] - offsets[0], 1 << 14),
+      [&](index_t i) { to_rle(xy + offsets[i], (offsets[i + 1] - offsets[i]) / 2, h, w, out[i]); },
+      8);
 }
 
 }  // namespace maskprep::polygon

@@ -285,9 +285,8 @@ count_t intersection(const Foreground& a, const Foreground& b) {
   return inter;
 }
 
-// Intersection of two sorted, disjoint, non-touching interval lists.
-// a ∪ the foreground runs of `counts`, read straight from the counts (union_intervals without
-// first building b's interval lists: merge's common case, one pass per input).
+// a ∪ the foreground runs of `counts`, read straight from the counts (without first building
+// their interval list: merge's common case, one pass per input).
 void union_counts(const Foreground& a, const Counts& counts, Foreground& out) {
   out.start.clear();
   out.end.clear();
@@ -314,6 +313,7 @@ void union_counts(const Foreground& a, const Counts& counts, Foreground& out) {
   for (; i < na; ++i) emit(as[i], ae[i]);
 }
 
+// Intersection of two sorted, disjoint, non-touching interval lists.
 void intersect_intervals(const Foreground& a, const Foreground& b, Foreground& out) {
   out.start.clear();
   out.end.clear();
@@ -474,6 +474,29 @@ count_t total(const Counts& counts) {
   return sum;
 }
 
+void from_strings(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+                  index_t n, Counts* out, int num_threads) {
+  index_t work = 0;  // characters and counts to read
+  for (index_t i = 0; i < n; ++i) work += s[i] ? len[i] : static_cast<index_t>(out[i].size());
+  parallel_for_items(
+      n, threads_for_work(num_threads, work, 1 << 17),
+      [&](index_t i) {
+        const count_t sum = s[i] ? from_string(s[i], len[i], out[i]) : total(out[i]);
+        const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h[i], w[i]));
+        MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
+                       " for size [", h[i], ", ", w[i], "]");
+      },
+      16);
+}
+
+void to_strings(const Counts* counts, index_t n, std::string* out, int num_threads) {
+  index_t work = 0;
+  for (index_t i = 0; i < n; ++i) work += static_cast<index_t>(counts[i].size());
+  parallel_for(
+      n, threads_for_work(num_threads, work, 1 << 15),
+      [&](index_t i) { out[i] = to_string(counts[i]); }, 16);
+}
+
 // ---- encode / decode ----------------------------------------------------------------------------
 
 void encode(const byte_t* data, index_t h, index_t w, index_t n, Layout layout,
@@ -570,6 +593,28 @@ void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]) {
   out[3] = static_cast<double>(ye - ys + 1);
 }
 
+// A counts walk costs about a nanosecond per run: 2^16 runs per thread repay waking one.
+constexpr index_t kMinRunsPerThread = index_t{1} << 16;
+
+index_t total_runs(const Counts* counts, index_t n) {
+  index_t runs = 0;
+  for (index_t i = 0; i < n; ++i) runs += static_cast<index_t>(counts[i].size());
+  return runs;
+}
+
+void area(const Counts* counts, index_t n, count_t* out, int num_threads) {
+  parallel_for(
+      n, threads_for_work(num_threads, total_runs(counts, n), kMinRunsPerThread),
+      [&](index_t i) { out[i] = area(counts[i]); }, 64);
+}
+
+void to_bbox(const Counts* counts, const index_t* h, const index_t* w, index_t n, double* out,
+             int num_threads) {
+  parallel_for(
+      n, threads_for_work(num_threads, total_runs(counts, n), kMinRunsPerThread),
+      [&](index_t i) { to_bbox(counts[i], h[i], w[i], out + 4 * i); }, 64);
+}
+
 void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
               double* out, int num_threads) {
   parallel_for(m, threads_for_work(num_threads, m * n, 1 << 14), [&](index_t d) {
@@ -664,6 +709,26 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
     pos = acc.end[i];
   }
   if (pos < size || out.empty()) out.push_back(size - pos);
+}
+
+void merge_groups(const Counts* counts, const index_t* offsets, index_t n_groups, bool intersect,
+                  std::string* out, int num_threads) {
+  // ~3 us per RLE: 32 RLEs per thread repay waking one
+  parallel_for_items(
+      n_groups, threads_for_work(num_threads, offsets[n_groups] - offsets[0], 32),
+      [&](index_t g) {
+        const index_t b = offsets[g], e = offsets[g + 1];
+        if (b == e) {
+          out[g].clear();  // pycocotools' merge([]) is the empty {'size': [0, 0]}
+          return;
+        }
+        std::vector<const Counts*> group(static_cast<size_t>(e - b));
+        for (index_t k = b; k < e; ++k) group[static_cast<size_t>(k - b)] = counts + k;
+        Counts merged;
+        merge(group, intersect, merged);
+        out[g] = to_string(merged);
+      },
+      4);
 }
 
 }  // namespace maskprep::rle

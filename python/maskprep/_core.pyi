@@ -17,44 +17,68 @@ def set_thread_budget(n: int) -> None: ...
 def available_cores() -> int: ...
 def resolve_threads(num_threads: int | None) -> int: ...
 
+# ---- errors naming one object of a batch (cpp/bindings/rle_objects.hpp) -------------------------
+class IndexedValueError(ValueError):
+    """str(e) is the batch's name, "[index]" and message: "segmentations[3] polygon 1 ..."."""
+
+    index: int
+    message: str
+
+class IndexedTypeError(TypeError):
+    index: int
+    message: str
+
 # ---- rle ----------------------------------------------------------------------------------------
 def rle_encode(
-    masks: npt.NDArray[Any], layout: str, compressed: bool, num_threads: int | None = None
+    masks: npt.NDArray[Any], layout: str, compressed: bool, *, num_threads: int | None = None
 ) -> list[dict[str, Any]]: ...
 def rle_decode(
-    rles: list[dict[str, Any]], layout: str, num_threads: int | None = None
+    rles: list[dict[str, Any]], layout: str, *, num_threads: int | None = None
 ) -> npt.NDArray[np.uint8]: ...
 def rle_area(
-    rles: list[dict[str, Any]], num_threads: int | None = None
+    rles: list[dict[str, Any]], *, num_threads: int | None = None
 ) -> npt.NDArray[np.uint64]: ...
 def rle_to_bbox(
-    rles: list[dict[str, Any]], num_threads: int | None = None
+    rles: list[dict[str, Any]], *, num_threads: int | None = None
 ) -> npt.NDArray[np.float64]: ...
 def rle_iou(
-    dt: list[dict[str, Any]], gt: list[dict[str, Any]], iscrowd: Any, num_threads: int | None = None
+    dt: list[dict[str, Any]],
+    gt: list[dict[str, Any]],
+    iscrowd: Any,
+    *,
+    num_threads: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def bbox_iou(
-    dt: npt.ArrayLike, gt: npt.ArrayLike, iscrowd: Any, num_threads: int | None = None
+    dt: npt.ArrayLike, gt: npt.ArrayLike, iscrowd: Any, *, num_threads: int | None = None
 ) -> npt.NDArray[np.float64]: ...
 def rle_merge(rles: list[dict[str, Any]], intersect: bool) -> dict[str, Any]: ...
 def rle_merge_groups(
-    groups: Any, intersect: bool, num_threads: int | None = None
+    groups: Any, intersect: bool, *, num_threads: int | None = None
 ) -> list[dict[str, Any]]: ...
+def rle_counts_to_string(counts: npt.ArrayLike) -> bytes: ...
+def rle_string_to_counts(s: bytes | str) -> npt.NDArray[np.uint64]: ...
+
+# ---- polygon ------------------------------------------------------------------------------------
 def rle_from_bbox(
-    boxes: npt.ArrayLike, h: int, w: int, compressed: bool
+    boxes: npt.ArrayLike, h: int, w: int, compressed: bool, *, num_threads: int | None = None
 ) -> list[dict[str, Any]]: ...
 def rle_from_polygons(
-    polygons: Any, h: int, w: int, compressed: bool, min_points: int = 3
+    polygons: Any,
+    h: int,
+    w: int,
+    compressed: bool,
+    min_points: int = 3,
+    *,
+    num_threads: int | None = None,
 ) -> list[dict[str, Any]]: ...
 def rle_from_segmentations(
     segmentations: Any,
     heights: list[int],
     widths: list[int],
     str_counts: bool,
+    *,
     num_threads: int | None = None,
 ) -> list[dict[str, Any]]: ...
-def rle_counts_to_string(counts: npt.ArrayLike) -> bytes: ...
-def rle_string_to_counts(s: bytes | str) -> npt.NDArray[np.uint64]: ...
 
 # ---- roi_align ----------------------------------------------------------------------------------
 def roi_align_forward(

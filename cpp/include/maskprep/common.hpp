@@ -29,6 +29,24 @@ namespace maskprep {
 using index_t = std::int64_t;  // sizes, counts, offsets: always 64-bit
 using byte_t = std::uint8_t;
 
+// An error about item `index` of a batch (a segmentation, an RLE): the kernel knows the position,
+// the caller knows the batch's name. `message` continues that name as written ("segmentations[3]"
+// + " polygon 1 must have ..." or + ": counts sum to ..."), so the bindings can prefix it and hand
+// the index to Python as data instead of text to parse back. what() is "[index]" + message.
+class IndexedError : public std::invalid_argument {
+ public:
+  IndexedError(index_t index, const std::string& message)
+      : std::invalid_argument("[" + std::to_string(index) + "]" + message),
+        index_(index),
+        message_(message) {}
+  index_t index() const { return index_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  index_t index_;
+  std::string message_;
+};
+
 namespace detail {
 
 template <typename... Args>

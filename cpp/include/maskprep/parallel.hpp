@@ -67,6 +67,34 @@ void parallel_for(index_t n, int num_threads, F&& f, index_t chunk = 1) {
   for (index_t i = 0; i < n; ++i) f(i);
 }
 
+// parallel_for over the items of a batch that may be invalid: f(i) reports item i by throwing
+// IndexedError, or std::invalid_argument (which becomes IndexedError(i, ": " + what)). The error
+// of the lowest index is rethrown after the loop, so the message does not depend on the thread
+// count. Other exceptions (std::bad_alloc) pass through as in parallel_for.
+template <typename F>
+void parallel_for_items(index_t n, int num_threads, F&& f, index_t chunk = 1) {
+  index_t first = n;
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto record = [&](index_t i, std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (i < first) first = i, error = std::move(e);
+  };
+  parallel_for(
+      n, num_threads,
+      [&](index_t i) {
+        try {
+          f(i);
+        } catch (const IndexedError&) {
+          record(i, std::current_exception());
+        } catch (const std::invalid_argument& e) {
+          record(i, std::make_exception_ptr(IndexedError(i, std::string(": ") + e.what())));
+        }
+      },
+      chunk);
+  if (error) std::rethrow_exception(error);
+}
+
 // Minimum work per thread, in bytes streamed (encode/decode scan at several GB/s): waking an
 // OpenMP worker costs tens of microseconds on an idle machine and milliseconds on a busy one, so
 // a thread must get a fraction of a millisecond of work to pay for itself.

@@ -47,6 +47,18 @@ count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overfl
 // Sum of all counts; throws std::invalid_argument on 64-bit overflow.
 count_t total(const Counts& counts);
 
+// The batch form of from_string, for n RLEs of sizes h[i] x w[i]: where s[i] is not null, parses
+// s[i][0..len[i]) into out[i]; where it is null, out[i] already holds uncompressed counts. Then
+// checks that every out[i] sums to h[i]*w[i]. Parallel across RLEs.
+// Throws: IndexedError(i, ": " + reason) for the first bad RLE i in index order (a bad byte,
+// counts that overflow, a sum other than h*w, an h*w that does not fit in 64 bits).
+void from_strings(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+                  index_t n, Counts* out, int num_threads);
+
+// The batch form of to_string: out[i] = to_string(counts[i]) for i in [0, n). Parallel across
+// RLEs. Throws: nothing but std::bad_alloc.
+void to_strings(const Counts* counts, index_t n, std::string* out, int num_threads);
+
 // ---- encode / decode ----------------------------------------------------------------------------
 
 // Memory layouts of a batch of n masks of h x w bytes.
@@ -70,9 +82,17 @@ void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout
 
 count_t area(const Counts& counts);  // sum of the foreground (odd-index) runs
 
+// area for n RLEs into out[0..n). Parallel across RLEs. Throws: nothing.
+void area(const Counts* counts, index_t n, count_t* out, int num_threads);
+
 // pycocotools' rleToBbox, [x, y, width, height] of the foreground, in 64-bit arithmetic; an RLE
 // with no foreground gives [0, 0, 0, 0] (pycocotools returns wrapped garbage for e.g. [100, 0]).
 void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]);
+
+// to_bbox for n RLEs of sizes h[i] x w[i] into out[4*i .. 4*i + 4). Parallel across RLEs.
+// Throws: nothing.
+void to_bbox(const Counts* counts, const index_t* h, const index_t* w, index_t n, double* out,
+             int num_threads);
 
 // pycocotools' bbIou: dt (m x 4) against gt (n x 4) boxes [x, y, w, h]; out[d*n + g] (note:
 // dt-major, the transpose of pycocotools' internal buffer, i.e. its returned (m, n) matrix).
@@ -90,6 +110,15 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
 // pycocotools' rleMerge: union (or intersection) of n >= 1 RLEs of the same size. n == 1 returns
 // the input unchanged (as pycocotools does); otherwise the result is canonical (no empty runs
 // but a possible leading 0).
+// Throws: std::invalid_argument for an empty list or counts whose sum overflows 64 bits.
 void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out);
+
+// Many independent merges: group g is counts[offsets[g] .. offsets[g+1]) (offsets has n_groups + 1
+// entries, non-decreasing; the caller checks each group is of one size). out[g] is the compressed
+// string of merge(group g); an empty group gives "" (pycocotools' merge([]) is {'size': [0, 0],
+// 'counts': b''}). Parallel across groups.
+// Throws: IndexedError(g, ": " + reason) for the first group g in index order that cannot be merged.
+void merge_groups(const Counts* counts, const index_t* offsets, index_t n_groups, bool intersect,
+                  std::string* out, int num_threads);
 
 }  // namespace maskprep::rle

@@ -3,7 +3,7 @@
 // Both reuse the pycocotools rasterizer of polygon.hpp (polygon::to_rle, rle::merge,
 // rle::decode); nothing here re-implements the scan rule.
 //
-// Objects come as polygon::objects_to_rle takes them: object i owns the polygons
+// Objects come flattened: object i owns the polygons
 // [obj_offsets[i], obj_offsets[i+1]) (none: an all-zero mask, as detectron2's
 // polygons_to_bitmask gives), polygon j owns the values [poly_offsets[j], poly_offsets[j+1]) of
 // xy = [x0, y0, x1, y1, ...]. Object i writes output row rows[i] (rows null: row i) and is named

@@ -1,0 +1,70 @@
+// COCO segmentations to RLE: pycocotools' annToRLE (see segmentation.hpp).
+#include "maskprep/segmentation.hpp"
+
+#include <string>
+#include <vector>
+
+#include "maskprep/parallel.hpp"
+#include "maskprep/polygon.hpp"
+
+namespace maskprep::segmentation {
+
+void check(const Object& o, const double* xy, const index_t* poly_offsets) {
+  if (o.is_rle) {
+    MASKPREP_CHECK(o.rle_h == o.h && o.rle_w == o.w, " has size [", o.rle_h, ", ", o.rle_w,
+                   "] but its image is ", o.h, " x ", o.w);
+    return;
+  }
+  MASKPREP_CHECK(o.poly_end > o.poly_begin, " is an empty polygon list");
+  try {
+    polygon::check_grid(o.h, o.w);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(": ") + e.what());
+  }
+  for (index_t p = o.poly_begin; p < o.poly_end; ++p) {
+    const std::string problem = polygon::check(xy + poly_offsets[p], poly_offsets[p + 1] - poly_offsets[p]);
+    MASKPREP_CHECK(problem.empty(), " polygon ", p - o.poly_begin, " ", problem);
+  }
+}
+
+void polygons_to_rle(const Object& o, const double* xy, const index_t* poly_offsets,
+                     rle::Counts& out) {
+  if (o.poly_end - o.poly_begin == 1) {
+    const index_t p = o.poly_begin;
+    polygon::to_rle(xy + poly_offsets[p], (poly_offsets[p + 1] - poly_offsets[p]) / 2, o.h, o.w,
+                    out);
+    return;
+  }
+  std::vector<rle::Counts> parts(static_cast<size_t>(o.poly_end - o.poly_begin));
+  std::vector<const rle::Counts*> ptrs;
+  ptrs.reserve(parts.size());
+  for (index_t p = o.poly_begin; p < o.poly_end; ++p) {
+    rle::Counts& part = parts[static_cast<size_t>(p - o.poly_begin)];
+    polygon::to_rle(xy + poly_offsets[p], (poly_offsets[p + 1] - poly_offsets[p]) / 2, o.h, o.w,
+                    part);
+    ptrs.push_back(&part);
+  }
+  rle::merge(ptrs, false, out);
+}
+
+void to_rle(const Object* objects, index_t n, const double* xy, const index_t* poly_offsets,
+            rle::Counts* out, int num_threads) {
+  index_t values = 0;  // polygon coordinates to rasterize
+  for (index_t i = 0; i < n; ++i) {
+    try {
+      check(objects[i], xy, poly_offsets);
+    } catch (const std::invalid_argument& e) {
+      throw IndexedError(i, e.what());
+    }
+    if (!objects[i].is_rle)
+      values += poly_offsets[objects[i].poly_end] - poly_offsets[objects[i].poly_begin];
+  }
+  parallel_for(
+      n, threads_for_work(num_threads, values, 1 << 14),
+      [&](index_t i) {
+        if (!objects[i].is_rle) polygons_to_rle(objects[i], xy, poly_offsets, out[i]);
+      },
+      8);
+}
+
+}  // namespace maskprep::segmentation
