@@ -13,6 +13,7 @@
 #include "maskprep/parallel.hpp"
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
+#include "maskprep/segmentation.hpp"
 
 namespace maskprep::coco_json {
 
@@ -369,12 +370,15 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
   std::string given_text;
   if (seg.front() == '[') {
     ann.polygons = true;
+    // The polygons are read up to the first that is not a list of numbers; those before it are
+    // checked first (in order, as pycocotools reads them), then that one is reported.
     struct Coordinates {};  // tag: this use's own per-thread buffer
     std::vector<double>& xy = detail::thread_scratch<std::vector<double>, Coordinates>();
-    std::vector<rle::Counts> parts;
-    index_t p = 0;
+    std::vector<index_t> offsets{0};
+    xy.clear();
+    index_t not_numbers = -1;
     sc.elements(ann.segmentation.begin, 1, [&](Span poly) {
-      xy.clear();
+      if (not_numbers >= 0) return;
       bool numbers = sc.at(poly.begin) == '[';
       if (numbers) {
         sc.elements(poly.begin, 2, [&](Span v) {
@@ -383,29 +387,27 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
           xy.push_back(x);
         });
       }
-      if (!ann.error.empty()) return;
       if (!numbers) {
-        ann.error = concat("segmentation polygon ", p, " must be a list of numbers");
+        not_numbers = static_cast<index_t>(offsets.size() - 1);
         return;
       }
-      const std::string problem =
-          polygon::check(xy.data(), static_cast<index_t>(xy.size()));
-      if (!problem.empty()) {
-        ann.error = concat("segmentation polygon ", p, " ", problem);
-        return;
-      }
-      parts.emplace_back();
-      polygon::to_rle(xy.data(), static_cast<index_t>(xy.size()) / 2, h, w, parts.back());
-      ++p;
+      offsets.push_back(static_cast<index_t>(xy.size()));
     });
-    if (!ann.error.empty()) return;
-    if (parts.size() == 1) {
-      counts.swap(parts[0]);
-    } else {
-      std::vector<const rle::Counts*> ptrs;
-      for (const auto& part : parts) ptrs.push_back(&part);
-      rle::merge(ptrs, false, counts);
+    segmentation::Object object;
+    object.h = h;
+    object.w = w;
+    object.poly_end = static_cast<index_t>(offsets.size() - 1);
+    try {
+      if (object.poly_end > 0) segmentation::check(object, xy.data(), offsets.data());
+    } catch (const std::invalid_argument& e) {
+      ann.error = concat("segmentation", e.what());
+      return;
     }
+    if (not_numbers >= 0) {
+      ann.error = concat("segmentation polygon ", not_numbers, " must be a list of numbers");
+      return;
+    }
+    segmentation::polygons_to_rle(object, xy.data(), offsets.data(), counts);
   } else {
     Span size, counts_span;
     sc.members(ann.segmentation.begin, 1, [&](Span key, Span value) {
@@ -423,9 +425,16 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
       ann.error = concat("segmentation size must be [height, width], got ", sc.text(size));
       return;
     }
-    if (hw[0] != h || hw[1] != w) {
-      ann.error = concat("segmentation has size [", hw[0], ", ", hw[1], "] but its image is ", h,
-                         " x ", w);
+    segmentation::Object object;
+    object.h = h;
+    object.w = w;
+    object.is_rle = true;
+    object.rle_h = hw[0];
+    object.rle_w = hw[1];
+    try {
+      segmentation::check(object, nullptr, nullptr);
+    } catch (const std::invalid_argument& e) {
+      ann.error = concat("segmentation", e.what());
       return;
     }
     rle::count_t sum = 0;

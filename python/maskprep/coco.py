@@ -355,7 +355,8 @@ def rles_or_errors(
         try:
             out.append(rle.from_segmentations([seg], h, w, counts=counts, num_threads=1)[0])
         except (ValueError, TypeError, OverflowError) as exc:
-            errors[aid] = str(exc).replace("segmentations[0]", "segmentation")
+            indexed = (_core.IndexedValueError, _core.IndexedTypeError)  # .message follows the name
+            errors[aid] = "segmentation" + exc.message if isinstance(exc, indexed) else str(exc)
             out.append(None)
         except MemoryError:
             errors[aid] = f"segmentation needs more memory than there is ({h} x {w} image)"
@@ -532,7 +533,9 @@ def _each_or_errors(
         try:
             out[k] = fn([rles[k]])[0]
         except (ValueError, OverflowError) as exc:
-            errors[ids[k]] = "segmentation: " + str(exc).replace("rles[0]: ", "")
+            # an IndexedValueError's .message follows the RLE's name "rles[0]"
+            msg = exc.message if isinstance(exc, _core.IndexedValueError) else ": " + str(exc)
+            errors[ids[k]] = "segmentation" + msg
         except MemoryError:
             h, w = rles[k]["size"]
             errors[ids[k]] = f"the {h} x {w} mask does not fit in memory"
