@@ -7,7 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "maskprep/byte_scan.hpp"
+#include "byte_scan.hpp"
 #include "maskprep/components.hpp"
 #include "maskprep/parallel.hpp"
 

@@ -1,14 +1,16 @@
-// Run-time ISA dispatch for the auto-vectorised image kernels (private to cpp/src).
+// Run-time ISA dispatch, the one mechanism of every kernel (private to cpp/src).
 //
 // The package is built for baseline x86-64 (SSE2). Byte loops with stride-3 pixels, table
-// gathers and 32-byte row ops vectorise much better with AVX2, so hot loops are written once as
-// an always-inline body and instantiated twice: MASKPREP_AVX2_CLONE(name, body-call) defines
-// name_avx2 compiled for AVX2; callers pick it when cpu_has_avx2().
+// gathers, 32-byte row ops and hand-written intrinsics (RLE byte scanning, RoI Align's NHWC
+// accumulation and transpose) run much faster with AVX2, so hot loops get an AVX2 version,
+// compiled with MASKPREP_TARGET_AVX2_FN (intrinsics from <immintrin.h> only inside
+// `#if MASKPREP_HAVE_AVX2_CLONES`), and callers pick it with dispatch_avx2.
 #pragma once
 
 #include "maskprep/parallel.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #define MASKPREP_HAVE_AVX2_CLONES 1
 #define MASKPREP_ALWAYS_INLINE inline __attribute__((always_inline))
 #define MASKPREP_TARGET_AVX2_FN __attribute__((target("avx2")))
@@ -20,19 +22,25 @@
 
 namespace maskprep::detail {
 
-// Calls avx2() when the CPU has AVX2 and the clones were compiled, else generic().
-template <typename A, typename G>
-void dispatch_avx2(A&& avx2, G&& generic) {
+// Whether the AVX2 versions were compiled and this CPU runs them (read once).
+inline bool use_avx2() {
 #if MASKPREP_HAVE_AVX2_CLONES
   static const bool has = cpu_has_avx2();
-  if (has) {
-    avx2();
-    return;
-  }
+  return has;
+#else
+  return false;
+#endif
+}
+
+// Returns avx2() when use_avx2(), else generic(). Both must return the same type (or void).
+template <typename A, typename G>
+decltype(auto) dispatch_avx2(A&& avx2, G&& generic) {
+#if MASKPREP_HAVE_AVX2_CLONES
+  if (use_avx2()) return avx2();
 #else
   (void)avx2;
 #endif
-  generic();
+  return generic();
 }
 
 }  // namespace maskprep::detail

@@ -5,12 +5,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "byte_scan.hpp"
+#include "isa_dispatch.hpp"
 #include "maskprep/parallel.hpp"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define MASKPREP_X86_DISPATCH 1
-#endif
 
 namespace maskprep::rle {
 namespace {
@@ -19,21 +16,11 @@ namespace {
 
 // First index in [i, n) whose byte is nonzero (want_nonzero) or zero; n if there is none.
 index_t find_scalar(const byte_t* p, index_t i, index_t n, bool want_nonzero) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    const bool hit = want_nonzero ? v != 0 : ((v - kOnes) & ~v & kHigh) != 0;
-    if (hit) break;
-  }
-  for (; i < n; ++i) {
-    if ((p[i] != 0) == want_nonzero) return i;
-  }
-  return n;
+  return want_nonzero ? detail::find_next<true>(p, i, n) : detail::find_next<false>(p, i, n);
 }
 
-#if defined(MASKPREP_X86_DISPATCH)
-__attribute__((target("avx2"))) index_t find_avx2(const byte_t* p, index_t i, index_t n,
+#if MASKPREP_HAVE_AVX2_CLONES
+MASKPREP_TARGET_AVX2_FN index_t find_avx2(const byte_t* p, index_t i, index_t n,
                                                   bool want_nonzero) {
   const __m256i zero = _mm256_setzero_si256();
   const std::uint32_t flip = want_nonzero ? 0xFFFFFFFFu : 0u;
@@ -59,7 +46,7 @@ __attribute__((target("avx2"))) index_t find_avx2(const byte_t* p, index_t i, in
 
 // Calls f(c) for every c in [0, n) where (a[c] != 0) != (b[c] != 0).
 template <typename F>
-__attribute__((target("avx2"))) void for_each_diff_avx2(const byte_t* a, const byte_t* b,
+MASKPREP_TARGET_AVX2_FN void for_each_diff_avx2(const byte_t* a, const byte_t* b,
                                                         index_t n, F&& f) {
   const __m256i zero = _mm256_setzero_si256();
   index_t c = 0;
@@ -97,16 +84,16 @@ void for_each_diff_scalar(const byte_t* a, const byte_t* b, index_t n, F&& f) {
 }
 
 index_t find_run_end(const byte_t* p, index_t i, index_t n, bool want_nonzero) {
-#if defined(MASKPREP_X86_DISPATCH)
-  if (cpu_has_avx2()) return find_avx2(p, i, n, want_nonzero);
+#if MASKPREP_HAVE_AVX2_CLONES
+  if (detail::use_avx2()) return find_avx2(p, i, n, want_nonzero);
 #endif
   return find_scalar(p, i, n, want_nonzero);
 }
 
 template <typename F>
 void for_each_diff(const byte_t* a, const byte_t* b, index_t n, F&& f) {
-#if defined(MASKPREP_X86_DISPATCH)
-  if (cpu_has_avx2()) return for_each_diff_avx2(a, b, n, f);
+#if MASKPREP_HAVE_AVX2_CLONES
+  if (detail::use_avx2()) return for_each_diff_avx2(a, b, n, f);
 #endif
   for_each_diff_scalar(a, b, n, f);
 }

@@ -1,4 +1,5 @@
-// Byte-mask scanning shared by the region kernels (components, contours).
+// Byte-mask scanning shared by the RLE encoder and the region kernels (components, contours);
+// private to cpp/src.
 #pragma once
 
 #include <cstdint>
