@@ -25,7 +25,7 @@ FILES = [
 def convert_text(data, *, recompute=False, keep_going=False, num_threads=1, progress=None):
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     out, report, errors = _core.coco_convert_to_rle(
-        raw, recompute, keep_going, progress, num_threads
+        raw, recompute, keep_going, progress, num_threads=num_threads
     )
     return out.tobytes(), report, errors
 
@@ -296,7 +296,7 @@ def test_unknown_or_missing_image_id():
 
 def test_data_must_be_bytes():
     with pytest.raises(TypeError):
-        _core.coco_convert_to_rle("{}", False, False, None, 1)
+        _core.coco_convert_to_rle("{}", False, False, None, num_threads=1)
 
 
 def test_numbers_that_underflow_read_as_python_reads_them(tmp_path):

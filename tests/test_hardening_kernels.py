@@ -246,7 +246,7 @@ def test_roi_align_output_size_product_overflow():
 def test_max_pool2d_padding_that_overflows():
     x = np.zeros((1, 4, 4), np.float32)
     with pytest.raises(ValueError, match=r"padded height = 4 \+ 9223372036854775806 does not fit"):
-        _core.max_pool2d(x, (2**63 - 1, 1), (1, 1), (2**62 - 1, 0), 1)
+        _core.max_pool2d(x, (2**63 - 1, 1), (1, 1), (2**62 - 1, 0), num_threads=1)
 
 
 def test_gaussian_blur_ksize_too_large():

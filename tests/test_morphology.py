@@ -204,10 +204,10 @@ def test_core_errors():
 
     mask = np.zeros((6, 7), np.uint8)
     with pytest.raises(ValueError, match="op must be 'erode', 'dilate', 'open' or 'close'"):
-        _core.morphology(mask, np.ones((3, 3), np.uint8), "tophat", 1, None)
+        _core.morphology(mask, np.ones((3, 3), np.uint8), "tophat", 1)
     with pytest.raises(
         TypeError, match="kernel must be a non-empty .* bool or uint8 array, got int64"
     ):
-        _core.morphology(mask, np.ones((3, 3), np.int64), "erode", 1, None)
+        _core.morphology(mask, np.ones((3, 3), np.int64), "erode", 1)
     with pytest.raises(ValueError, match="iterations must be >= 1, got 0"):
-        _core.morphology(mask, np.ones((3, 3), np.uint8), "erode", 0, None)
+        _core.morphology(mask, np.ones((3, 3), np.uint8), "erode", 0)

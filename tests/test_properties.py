@@ -186,7 +186,7 @@ def coco_texts(draw):
 
 
 def convert(data: bytes):
-    out, _, errors = _core.coco_convert_to_rle(data, False, False, None, 1)
+    out, _, errors = _core.coco_convert_to_rle(data, False, False, None, num_threads=1)
     return out.tobytes(), errors
 
 

@@ -54,7 +54,7 @@ void def_remove_small(py::module_& m, const char* name, RemoveSmall kernel, cons
                        });
       },
       py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
-      py::arg("num_threads") = py::none(), doc);
+      py::kw_only(), py::arg("num_threads") = py::none(), doc);
 }
 
 }  // namespace
@@ -85,7 +85,7 @@ void bind_components(py::module_& m) {
         return py::tuple(py::make_tuple(labels, n, area, bbox, centroid));
       },
       py::arg("mask"), py::arg("connectivity"), py::arg("stats"),
-      py::arg("num_threads") = py::none(),
+      py::kw_only(), py::arg("num_threads") = py::none(),
       "(labels int32 (H, W), n) or, with stats, (labels, n, area (n,), bbox (n, 4), centroid (n, "
       "2)).");
   m.def(
@@ -96,7 +96,7 @@ void bind_components(py::module_& m) {
                          components::fill_holes(in, h, w, out, threads);
                        });
       },
-      py::arg("mask"), py::arg("num_threads") = py::none(),
+      py::arg("mask"), py::kw_only(), py::arg("num_threads") = py::none(),
       "scipy.ndimage.binary_fill_holes (default structure) of a 2-d mask, as bool.");
   def_remove_small(m, "remove_small_objects", components::remove_small_objects,
                    "skimage remove_small_objects: drops foreground components of at most "

@@ -75,6 +75,6 @@ void bind_contours(py::module_& m) {
         return out;
       },
       py::arg("masks"), py::arg("tolerance"), py::arg("holes"), py::arg("min_area"),
-      py::arg("num_threads") = py::none(),
+      py::kw_only(), py::arg("num_threads") = py::none(),
       "COCO polygons of each of (N, H, W) masks, parallel across masks.");
 }

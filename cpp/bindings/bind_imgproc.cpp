@@ -86,13 +86,13 @@ void bind_imgproc(py::module_& m) {
       [](const py::array& image, const py::object& num_threads) {
         return colour(image, num_threads, 0, rgb_to_gray);
       },
-      py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
   m.def(
       "rgb_to_hsv",
       [](const py::array& image, const py::object& num_threads) {
         return colour(image, num_threads, 3, rgb_to_hsv);
       },
-      py::arg("image"), py::arg("num_threads"), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
   m.def(
       "gaussian_blur",
       [](const py::array& image, std::pair<index_t, index_t> ksize, std::pair<double, double> sigma,
@@ -105,7 +105,7 @@ void bind_imgproc(py::module_& m) {
         return f32 ? blur<float>(image, ksize, sigma, threads)
                    : blur<std::uint8_t>(image, ksize, sigma, threads);
       },
-      py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::arg("num_threads"),
+      py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::kw_only(), py::arg("num_threads") = py::none(),
       "cv2.GaussianBlur (BORDER_REFLECT_101); ksize (kh, kw) <= 0 derives from sigma (sy, sx).");
   m.def(
       "equalize_hist",
@@ -123,7 +123,7 @@ void bind_imgproc(py::module_& m) {
         }
         return out;
       },
-      py::arg("image"), py::arg("num_threads"), "cv2.equalizeHist of a (H, W) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.equalizeHist of a (H, W) uint8 image.");
   m.def(
       "otsu_threshold",
       [](const py::array& image, const std::string& convention, const py::object& num_threads) {
@@ -142,7 +142,7 @@ void bind_imgproc(py::module_& m) {
         }
         return py::make_tuple(t, mask);
       },
-      py::arg("image"), py::arg("convention"), py::arg("num_threads"),
+      py::arg("image"), py::arg("convention"), py::kw_only(), py::arg("num_threads") = py::none(),
       "Otsu threshold t of a (H, W) uint8 image and the mask image > t.");
   m.def(
       "flood",

@@ -94,7 +94,7 @@ void bind_paste(py::module_& m) {
                   : run<float, float>(masks, boxes, spec, r, compressed, threads);
       },
       py::arg("masks"), py::arg("boxes"), py::arg("height"), py::arg("width"),
-      py::arg("threshold"), py::arg("fma"), py::arg("output"), py::arg("compressed"), py::arg("num_threads"),
+      py::arg("threshold"), py::arg("fma"), py::arg("output"), py::arg("compressed"), py::kw_only(), py::arg("num_threads") = py::none(),
       "Paste (N, M, M) mask probabilities into (height, width) at (N, 4) boxes, torchvision's "
       "rule, thresholded (fma: ATen's AVX2/AVX-512 arithmetic): a bool (N, H, W) array or a "
       "list of COCO RLE dicts.");

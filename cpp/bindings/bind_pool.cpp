@@ -60,6 +60,6 @@ void bind_pool(py::module_& m) {
         return f32 ? run<float>(input, spec, threads) : run<double>(input, spec, threads);
       },
       py::arg("input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
-      py::arg("num_threads") = py::none(),
+      py::kw_only(), py::arg("num_threads") = py::none(),
       "torch's max_pool2d (dilation 1, floor mode) on a (C, H, W) or (N, C, H, W) float array");
 }

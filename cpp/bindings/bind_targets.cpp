@@ -138,7 +138,7 @@ std::pair<py::array, std::vector<index_t>> within_boxes(py::handle segs, py::arr
 void bind_targets(py::module_& m) {
   const auto nt = py::arg("num_threads") = py::none();
   m.def("targets_dense_from_polygons", &dense_from_polygons, py::arg("segmentations"),
-        py::arg("height"), py::arg("width"), py::arg("out"), nt);
+        py::arg("height"), py::arg("width"), py::arg("out"), py::kw_only(), nt);
   m.def("targets_polygons_within_boxes", &within_boxes, py::arg("segmentations"),
-        py::arg("boxes"), py::arg("mask_size"), nt);
+        py::arg("boxes"), py::arg("mask_size"), py::kw_only(), nt);
 }

@@ -119,7 +119,8 @@ def paste_masks(
     fma: bool,
     output: str,
     compressed: bool,
-    num_threads: int | None,
+    *,
+    num_threads: int | None = None,
 ) -> Any: ...
 
 # ---- pool ---------------------------------------------------------------------------------------
@@ -129,23 +130,29 @@ def max_pool2d(
     kernel_size: tuple[int, int],
     stride: tuple[int, int],
     padding: tuple[int, int],
+    *,
     num_threads: int | None = None,
 ) -> npt.NDArray[np.floating[Any]]: ...
 
 # ---- imgproc ------------------------------------------------------------------------------------
-def rgb_to_gray(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
-def rgb_to_hsv(image: npt.NDArray[np.uint8], num_threads: int | None) -> npt.NDArray[np.uint8]: ...
+def rgb_to_gray(
+    image: npt.NDArray[np.uint8], *, num_threads: int | None = None
+) -> npt.NDArray[np.uint8]: ...
+def rgb_to_hsv(
+    image: npt.NDArray[np.uint8], *, num_threads: int | None = None
+) -> npt.NDArray[np.uint8]: ...
 def gaussian_blur(
     image: npt.NDArray[Any],
     ksize: tuple[int, int],
     sigma: tuple[float, float],
-    num_threads: int | None,
+    *,
+    num_threads: int | None = None,
 ) -> npt.NDArray[Any]: ...
 def equalize_hist(
-    image: npt.NDArray[np.uint8], num_threads: int | None
+    image: npt.NDArray[np.uint8], *, num_threads: int | None = None
 ) -> npt.NDArray[np.uint8]: ...
 def otsu_threshold(
-    image: npt.NDArray[np.uint8], convention: str, num_threads: int | None
+    image: npt.NDArray[np.uint8], convention: str, *, num_threads: int | None = None
 ) -> tuple[int, npt.NDArray[np.bool_]]: ...
 def flood(
     image: npt.NDArray[np.uint8],
@@ -161,19 +168,20 @@ def morphology(
     kernel: npt.NDArray[Any],
     op: str,
     iterations: int,
-    num_threads: int | None,
+    *,
+    num_threads: int | None = None,
 ) -> npt.NDArray[np.bool_]: ...
 
 # ---- components ---------------------------------------------------------------------------------
 def label(
-    mask: npt.ArrayLike, connectivity: int, stats: bool, num_threads: int | None = None
+    mask: npt.ArrayLike, connectivity: int, stats: bool, *, num_threads: int | None = None
 ) -> tuple[Any, ...]: ...
-def fill_holes(mask: npt.ArrayLike, num_threads: int | None = None) -> npt.NDArray[np.bool_]: ...
+def fill_holes(mask: npt.ArrayLike, *, num_threads: int | None = None) -> npt.NDArray[np.bool_]: ...
 def remove_small_objects(
-    mask: npt.ArrayLike, max_size: int, connectivity: int, num_threads: int | None = None
+    mask: npt.ArrayLike, max_size: int, connectivity: int, *, num_threads: int | None = None
 ) -> npt.NDArray[np.bool_]: ...
 def remove_small_holes(
-    mask: npt.ArrayLike, max_size: int, connectivity: int, num_threads: int | None = None
+    mask: npt.ArrayLike, max_size: int, connectivity: int, *, num_threads: int | None = None
 ) -> npt.NDArray[np.bool_]: ...
 
 # ---- contours -----------------------------------------------------------------------------------
@@ -185,6 +193,7 @@ def masks_to_polygons(
     tolerance: float,
     holes: bool,
     min_area: int,
+    *,
     num_threads: int | None = None,
 ) -> list[list[list[float]]]: ...
 
@@ -198,6 +207,7 @@ def coco_convert_to_rle(
     recompute: bool,
     keep_going: bool,
     progress: Callable[[int, int], object] | None,
+    *,
     num_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint8], dict[str, int], list[tuple[Any, str]]]: ...
 
@@ -207,8 +217,9 @@ def targets_dense_from_polygons(
     height: int,
     width: int,
     out: npt.NDArray[Any],
+    *,
     num_threads: int | None = None,
 ) -> list[int]: ...
 def targets_polygons_within_boxes(
-    segmentations: Any, boxes: npt.NDArray[Any], mask_size: int, num_threads: int | None = None
+    segmentations: Any, boxes: npt.NDArray[Any], mask_size: int, *, num_threads: int | None = None
 ) -> tuple[npt.NDArray[np.bool_], list[int]]: ...

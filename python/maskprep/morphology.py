@@ -59,7 +59,7 @@ def _run(mask, kernel, shape, size, iterations, num_threads, op: str) -> np.ndar
         if k.dtype.kind in "biu":  # any integer kernel: nonzero = member, as 0/1 bytes
             k = (k != 0).view(np.uint8)
     iterations = integer(iterations, "iterations")
-    return _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads)
+    return _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads=num_threads)
 
 
 def erode(

@@ -322,7 +322,7 @@ def dense_from_segmentations(
             raise TypeError(
                 f"out must be a numpy array or a torch tensor, got {type(out).__name__}"
             )
-    dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads)
+    dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads=num_threads)
     if dicts:
         arr.view(np.uint8)[dicts] = _decode_dicts(segs, dicts, h, w, num_threads)
     return result
@@ -394,7 +394,7 @@ def rasterize_within_boxes(
             raise TypeError(f"boxes must be float32 or float64, got dtype {b.dtype}")
     if isinstance(segmentations, (list, tuple)):
         segs = list(segmentations)
-        res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads)
+        res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads=num_threads)
         if dicts:
             # the RLEs of one call share a size (one image); _decode_dicts checks each
             ref = segs[dicts[0]].get("size")
