@@ -1,10 +1,11 @@
 // The COCO JSON scanner: coco_json::convert_to_rle on arbitrary bytes (with and without
 // keep_going and recompute). Garbage check: a converted file converts again to itself (every
 // segmentation is then compressed RLE, which is kept as written), and counts add up.
+#include "maskprep/coco_json.hpp"
+
 #include <string>
 
 #include "fuzz_util.hpp"
-#include "maskprep/coco_json.hpp"
 
 using namespace fuzz;
 namespace coco_json = maskprep::coco_json;
@@ -17,11 +18,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   const bool keep_going = data[0] & 4;
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   coco_json::ConvertResult r;
-  if (!accepts([&] { r = coco_json::convert_to_rle(text.data(), static_cast<index_t>(text.size()),
-                                                   options, keep_going); }))
+  if (!accepts([&] {
+        r = coco_json::convert_to_rle(text.data(), static_cast<index_t>(text.size()), options,
+                                      keep_going);
+      }))
     return 0;
   FUZZ_ASSERT(r.converted <= r.annotations);
-  FUZZ_ASSERT(static_cast<size_t>(r.converted) + r.errors.size() <= static_cast<size_t>(r.annotations));
+  FUZZ_ASSERT(static_cast<size_t>(r.converted) + r.errors.size() <=
+              static_cast<size_t>(r.annotations));
   if (!r.errors.empty() && !keep_going) {
     FUZZ_ASSERT(r.output.empty());
     return 0;

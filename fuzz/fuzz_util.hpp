@@ -18,12 +18,12 @@
 
 #include "maskprep/rle.hpp"
 
-#define FUZZ_ASSERT(cond)                                                             \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
+#define FUZZ_ASSERT(cond)                                                                  \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
       std::fprintf(stderr, "FUZZ_ASSERT failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      __builtin_trap();                                                               \
-    }                                                                                 \
+      __builtin_trap();                                                                    \
+    }                                                                                      \
   } while (0)
 
 namespace fuzz {
@@ -56,8 +56,7 @@ inline unsigned __int128 exact_sum(const Counts& c) {
 // A size: usually small, sometimes anything up to 2^63-1 (the overflow checks must refuse it).
 inline index_t size(FuzzedDataProvider& in, index_t small_max) {
   const std::uint8_t kind = in.ConsumeIntegral<std::uint8_t>();
-  if (kind >= 240)
-    return in.ConsumeIntegralInRange<index_t>(0, INT64_MAX);
+  if (kind >= 240) return in.ConsumeIntegralInRange<index_t>(0, INT64_MAX);
   return in.ConsumeIntegralInRange<index_t>(0, small_max);
 }
 

@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
       for (index_t p = 0; p < n; ++p) {
         i += masks[d][p] & masks[g][p], u += masks[d][p] | masks[g][p], a += masks[d][p];
       }
-      const double want = i == 0 ? 0.0 : static_cast<double>(i) / static_cast<double>(crowd[g] ? a : u);
+      const double want =
+          i == 0 ? 0.0 : static_cast<double>(i) / static_cast<double>(crowd[g] ? a : u);
       FUZZ_ASSERT(std::fabs(iou[d * k + g] - want) <= 1e-12);
     }
   }

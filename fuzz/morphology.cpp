@@ -2,8 +2,9 @@
 // random kernels, shapes, ops and iterations, against a naive reference of the header's
 // definition. Garbage check: an element has exactly kh*kw bytes; outputs are 0/1 and equal the
 // reference.
-#include "fuzz_util.hpp"
 #include "maskprep/morphology.hpp"
+
+#include "fuzz_util.hpp"
 
 using namespace fuzz;
 using maskprep::MorphOp;
@@ -13,7 +14,8 @@ namespace {
 
 using Mask = std::vector<std::uint8_t>;
 
-Mask naive(const Mask& src, index_t h, index_t w, const Mask& k, index_t kh, index_t kw, bool erode) {
+Mask naive(const Mask& src, index_t h, index_t w, const Mask& k, index_t kh, index_t kw,
+           bool erode) {
   Mask dst(src.size());
   for (index_t y = 0; y < h; ++y) {
     for (index_t x = 0; x < w; ++x) {
@@ -37,9 +39,11 @@ Mask naive(const Mask& src, index_t h, index_t w, const Mask& k, index_t kh, ind
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const auto shape = static_cast<MorphShape>(in.ConsumeIntegralInRange<int>(0, 2));
-  const index_t kh = std::max<index_t>(1, fuzz::size(in, 9)), kw = std::max<index_t>(1, fuzz::size(in, 9));
+  const index_t kh = std::max<index_t>(1, fuzz::size(in, 9)),
+                kw = std::max<index_t>(1, fuzz::size(in, 9));
   Mask k;
-  const unsigned __int128 kn = static_cast<unsigned __int128>(kh) * static_cast<unsigned __int128>(kw);
+  const unsigned __int128 kn =
+      static_cast<unsigned __int128>(kh) * static_cast<unsigned __int128>(kw);
   if (kn > (1u << 20)) {
     // An element whose size overflows 64 bits must be refused, never come back short (sizes in
     // between would just allocate gigabytes: not tried).
@@ -55,21 +59,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     for (auto b : k) FUZZ_ASSERT(b <= 1);
   } else {
     k.resize(static_cast<size_t>(kn));
-    for (auto& b : k) b = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? 0 : in.ConsumeIntegral<std::uint8_t>();
+    for (auto& b : k)
+      b = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? 0 : in.ConsumeIntegral<std::uint8_t>();
   }
   bool member = false;
   for (auto b : k) member |= b != 0;
-  if (!member) k[static_cast<size_t>(in.ConsumeIntegralInRange<index_t>(0, kh * kw - 1))] = 1;  // callers check
+  if (!member)
+    k[static_cast<size_t>(in.ConsumeIntegralInRange<index_t>(0, kh * kw - 1))] =
+        1;  // callers check
   const index_t h = in.ConsumeIntegralInRange<index_t>(1, 40);
   const index_t w = in.ConsumeIntegralInRange<index_t>(1, in.ConsumeBool() ? 200 : 40);
   const auto op = static_cast<MorphOp>(in.ConsumeIntegralInRange<int>(0, 3));
   const index_t iterations = in.ConsumeIntegralInRange<index_t>(1, 3);  // callers check >= 1
   Mask src(static_cast<size_t>(h * w));
   const int density = in.ConsumeIntegralInRange<int>(0, 4);
-  for (auto& b : src) b = in.ConsumeIntegralInRange<int>(0, 4) < density ? in.ConsumeIntegral<std::uint8_t>() | 1 : 0;
+  for (auto& b : src)
+    b = in.ConsumeIntegralInRange<int>(0, 4) < density ? in.ConsumeIntegral<std::uint8_t>() | 1 : 0;
   Mask dst(src.size(), 9);
-  if (!accepts([&] { maskprep::morphology(src.data(), h, w, k.data(), kh, kw, op, iterations,
-                                          dst.data(), in.ConsumeBool() ? 2 : 1); }))
+  if (!accepts([&] {
+        maskprep::morphology(src.data(), h, w, k.data(), kh, kw, op, iterations, dst.data(),
+                             in.ConsumeBool() ? 2 : 1);
+      }))
     return 0;
   Mask want = src;
   const bool first_erode = op == MorphOp::erode || op == MorphOp::open;

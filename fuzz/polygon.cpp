@@ -2,11 +2,12 @@
 // duplicate, outside the image, near kMaxCoordinate) and sizes, and polygon::box_to_rle.
 // Garbage check: the RLE sums to h*w, and the mask has no foreground outside the polygon's
 // bounding box (rounded on pycocotools' 1/5-pixel grid, plus a pixel of slack).
+#include "maskprep/polygon.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 #include "fuzz_util.hpp"
-#include "maskprep/polygon.hpp"
 
 using namespace fuzz;
 namespace rle = maskprep::rle;
@@ -16,16 +17,21 @@ namespace {
 
 double coordinate(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange<int>(0, 7)) {
-    case 0: return in.ConsumeFloatingPoint<double>();  // anything, non-finite included
-    case 1: return in.ConsumeFloatingPointInRange<double>(-polygon::kMaxCoordinate,
-                                                          polygon::kMaxCoordinate);
-    case 2: return in.ConsumeIntegralInRange<int>(-3, 70);
-    default: return in.ConsumeFloatingPointInRange<double>(-4.0, 70.0);
+    case 0:
+      return in.ConsumeFloatingPoint<double>();  // anything, non-finite included
+    case 1:
+      return in.ConsumeFloatingPointInRange<double>(-polygon::kMaxCoordinate,
+                                                    polygon::kMaxCoordinate);
+    case 2:
+      return in.ConsumeIntegralInRange<int>(-3, 70);
+    default:
+      return in.ConsumeFloatingPointInRange<double>(-4.0, 70.0);
   }
 }
 
 void check_rle(const Counts& c, index_t h, index_t w, const std::vector<double>& xy) {
-  FUZZ_ASSERT(exact_sum(c) == static_cast<unsigned __int128>(h) * static_cast<unsigned __int128>(w));
+  FUZZ_ASSERT(exact_sum(c) ==
+              static_cast<unsigned __int128>(h) * static_cast<unsigned __int128>(w));
   if (h == 0 || w == 0 || h * w > (1 << 16) || xy.empty()) return;  // (0 x 2^36: no loop over w)
   double x0 = xy[0], x1 = xy[0], y0 = xy[1], y1 = xy[1];
   for (size_t i = 0; i < xy.size(); i += 2) {

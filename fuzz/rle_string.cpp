@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     // Mode 0: the bytes are a compressed string.
     Counts c;
     count_t sum = 0;
-    if (!accepts([&] { sum = rle::from_string(reinterpret_cast<const char*>(data),
-                                                static_cast<index_t>(size), c); }))
+    if (!accepts([&] {
+          sum =
+              rle::from_string(reinterpret_cast<const char*>(data), static_cast<index_t>(size), c);
+        }))
       return 0;
     FUZZ_ASSERT(exact_sum(c) == sum);
     const std::string s = rle::to_string(c);

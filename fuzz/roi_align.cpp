@@ -3,10 +3,11 @@
 // features in [-1, 1], every output is finite and within [-1, 1] (a bilinear sample is a convex
 // combination, an average of samples too); the average-mode backward of a unit gradient puts at
 // most one unit per RoI and channel per bin into the features.
+#include "maskprep/roi_align.hpp"
+
 #include <cmath>
 
 #include "fuzz_util.hpp"
-#include "maskprep/roi_align.hpp"
 
 using namespace fuzz;
 
@@ -30,10 +31,17 @@ void run(FuzzedDataProvider& in) {
   s.sampling_ratio = sr < 200 ? static_cast<index_t>(sr % 8) - 2
                               : in.ConsumeIntegralInRange<index_t>(INT64_MIN, INT64_MAX);
   switch (in.ConsumeIntegralInRange<int>(0, 3)) {
-    case 0: s.spatial_scale = 1.0; break;
-    case 1: s.spatial_scale = 0.25; break;
-    case 2: s.spatial_scale = in.ConsumeFloatingPointInRange<double>(1e-3, 8.0); break;
-    default: s.spatial_scale = in.ConsumeFloatingPoint<double>();
+    case 0:
+      s.spatial_scale = 1.0;
+      break;
+    case 1:
+      s.spatial_scale = 0.25;
+      break;
+    case 2:
+      s.spatial_scale = in.ConsumeFloatingPointInRange<double>(1e-3, 8.0);
+      break;
+    default:
+      s.spatial_scale = in.ConsumeFloatingPoint<double>();
   }
   s.aligned = in.ConsumeBool();
   s.mode = in.ConsumeBool() ? maskprep::RoiPoolMode::max : maskprep::RoiPoolMode::avg;
@@ -54,13 +62,16 @@ void run(FuzzedDataProvider& in) {
   const size_t no = static_cast<size_t>(k * s.channels * s.pooled_height * s.pooled_width);
   std::vector<T> out(no, T(7));
   const int threads = in.ConsumeBool() ? 2 : 1;
-  if (!accepts([&] { maskprep::roi_align_forward(features.data(), rois.data(), k, s, out.data(),
-                                                 threads); }))
+  if (!accepts([&] {
+        maskprep::roi_align_forward(features.data(), rois.data(), k, s, out.data(), threads);
+      }))
     return;
   for (T v : out) FUZZ_ASSERT(std::isfinite(v) && v >= T(-1.0001) && v <= T(1.0001));
   std::vector<T> grad_out(no, T(1)), grad(nf, T(7));
-  FUZZ_ASSERT(accepts([&] { maskprep::roi_align_backward(grad_out.data(), rois.data(), k, s,
-                                                         features.data(), grad.data(), threads); }));
+  FUZZ_ASSERT(accepts([&] {
+    maskprep::roi_align_backward(grad_out.data(), rois.data(), k, s, features.data(), grad.data(),
+                                 threads);
+  }));
   T total = 0;
   for (T g : grad) {
     FUZZ_ASSERT(std::isfinite(g) && g >= T(0));

@@ -81,5 +81,6 @@ void bind_coco(py::module_& m) {
   py::register_exception<coco_json::NotAnObject>(m, "JsonNotObjectError", PyExc_ValueError);
   m.def("json_check", &check_json, py::arg("data"));
   m.def("coco_convert_to_rle", &convert_to_rle, py::arg("data"), py::arg("recompute"),
-        py::arg("keep_going"), py::arg("progress"), py::kw_only(), py::arg("num_threads") = py::none());
+        py::arg("keep_going"), py::arg("progress"), py::kw_only(),
+        py::arg("num_threads") = py::none());
 }

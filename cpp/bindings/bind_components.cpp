@@ -53,8 +53,8 @@ void def_remove_small(py::module_& m, const char* name, RemoveSmall kernel, cons
                          kernel(in, h, w, max_size, connectivity, out, threads);
                        });
       },
-      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"),
-      py::kw_only(), py::arg("num_threads") = py::none(), doc);
+      py::arg("mask"), py::arg("max_size"), py::arg("connectivity"), py::kw_only(),
+      py::arg("num_threads") = py::none(), doc);
 }
 
 }  // namespace
@@ -84,8 +84,8 @@ void bind_components(py::module_& m) {
         std::copy(s.centroid.begin(), s.centroid.end(), centroid.mutable_data());
         return py::tuple(py::make_tuple(labels, n, area, bbox, centroid));
       },
-      py::arg("mask"), py::arg("connectivity"), py::arg("stats"),
-      py::kw_only(), py::arg("num_threads") = py::none(),
+      py::arg("mask"), py::arg("connectivity"), py::arg("stats"), py::kw_only(),
+      py::arg("num_threads") = py::none(),
       "(labels int32 (H, W), n) or, with stats, (labels, n, area (n,), bbox (n, 4), centroid (n, "
       "2)).");
   m.def(

@@ -37,9 +37,8 @@ void bind_contours(py::module_& m) {
       "mask_to_polygons",
       [](const py::array& mask_in, double tolerance, bool holes, index_t min_area) {
         const contours::Options options = make_options(tolerance, holes, min_area);
-        const auto mask =
-            bind::mask_bytes(mask_in, bind::non_empty(mask_in, 2), "mask",
-                             "a non-empty (H, W) bool or uint8 array");
+        const auto mask = bind::mask_bytes(mask_in, bind::non_empty(mask_in, 2), "mask",
+                                           "a non-empty (H, W) bool or uint8 array");
         std::vector<contours::Polygon> polys;
         const std::uint8_t* src = mask.data();
         const index_t h = mask.shape(0), w = mask.shape(1);
@@ -74,7 +73,7 @@ void bind_contours(py::module_& m) {
         for (size_t i = 0; i < polys.size(); ++i) out[i] = to_python(polys[i]);
         return out;
       },
-      py::arg("masks"), py::arg("tolerance"), py::arg("holes"), py::arg("min_area"),
-      py::kw_only(), py::arg("num_threads") = py::none(),
+      py::arg("masks"), py::arg("tolerance"), py::arg("holes"), py::arg("min_area"), py::kw_only(),
+      py::arg("num_threads") = py::none(),
       "COCO polygons of each of (N, H, W) masks, parallel across masks.");
 }

@@ -23,8 +23,9 @@ void bind_core(py::module_& m) {
       },
       "Version, compiler, OpenMP on/off, run-time SIMD level and usable cores.");
   m.def("get_thread_budget", &thread_budget, "The process-wide default thread count.");
-  m.def("current_thread_budget", &bind::current_budget,
-        "The count num_threads=None stands for in the calling context (threads() block or budget).");
+  m.def(
+      "current_thread_budget", &bind::current_budget,
+      "The count num_threads=None stands for in the calling context (threads() block or budget).");
   m.attr("thread_scope") = py::reinterpret_borrow<py::object>(bind::thread_scope_var());
   m.def("set_thread_budget", &set_thread_budget, py::arg("n"),
         "Set the process-wide default thread count (n >= 1).");

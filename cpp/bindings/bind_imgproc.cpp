@@ -26,8 +26,8 @@ carray<std::uint8_t> checked_rgb(const py::array& image) {
 }
 
 carray<std::uint8_t> checked_gray(const py::array& image) {
-  bind::check_array(image, bind::has_dtype<std::uint8_t>(image), bind::non_empty(image, 2),
-                    "image", "a non-empty (H, W) uint8 array");
+  bind::check_array(image, bind::has_dtype<std::uint8_t>(image), bind::non_empty(image, 2), "image",
+                    "a non-empty (H, W) uint8 array");
   return carray<std::uint8_t>::ensure(image);
 }
 
@@ -86,13 +86,15 @@ void bind_imgproc(py::module_& m) {
       [](const py::array& image, const py::object& num_threads) {
         return colour(image, num_threads, 0, rgb_to_gray);
       },
-      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(),
+      "cv2.COLOR_RGB2GRAY of a (H, W, 3|4) uint8 image.");
   m.def(
       "rgb_to_hsv",
       [](const py::array& image, const py::object& num_threads) {
         return colour(image, num_threads, 3, rgb_to_hsv);
       },
-      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(),
+      "cv2.COLOR_RGB2HSV of a (H, W, 3|4) uint8 image.");
   m.def(
       "gaussian_blur",
       [](const py::array& image, std::pair<index_t, index_t> ksize, std::pair<double, double> sigma,
@@ -105,7 +107,8 @@ void bind_imgproc(py::module_& m) {
         return f32 ? blur<float>(image, ksize, sigma, threads)
                    : blur<std::uint8_t>(image, ksize, sigma, threads);
       },
-      py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::kw_only(), py::arg("num_threads") = py::none(),
+      py::arg("image"), py::arg("ksize"), py::arg("sigma"), py::kw_only(),
+      py::arg("num_threads") = py::none(),
       "cv2.GaussianBlur (BORDER_REFLECT_101); ksize (kh, kw) <= 0 derives from sigma (sy, sx).");
   m.def(
       "equalize_hist",
@@ -123,7 +126,8 @@ void bind_imgproc(py::module_& m) {
         }
         return out;
       },
-      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(), "cv2.equalizeHist of a (H, W) uint8 image.");
+      py::arg("image"), py::kw_only(), py::arg("num_threads") = py::none(),
+      "cv2.equalizeHist of a (H, W) uint8 image.");
   m.def(
       "otsu_threshold",
       [](const py::array& image, const std::string& convention, const py::object& num_threads) {

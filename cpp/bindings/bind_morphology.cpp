@@ -62,7 +62,7 @@ void bind_morphology(py::module_& m) {
         }
         return out;
       },
-      py::arg("mask"), py::arg("kernel"), py::arg("op"), py::arg("iterations"),
-      py::kw_only(), py::arg("num_threads") = py::none(),
+      py::arg("mask"), py::arg("kernel"), py::arg("op"), py::arg("iterations"), py::kw_only(),
+      py::arg("num_threads") = py::none(),
       "Binary erode/dilate/open/close of a (H, W) bool/uint8 mask by a (kh, kw) kernel.");
 }

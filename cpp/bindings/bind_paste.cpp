@@ -62,17 +62,17 @@ void bind_paste(py::module_& m) {
       [](const py::array& masks, const py::array& boxes, index_t height, index_t width,
          double threshold, bool fma, const std::string& output, bool compressed,
          const py::object& num_threads) {
-        bind::check_array(masks, is_float(masks),
-                          masks.ndim() == 3 && masks.shape(1) == masks.shape(2) &&
-                              masks.shape(1) >= 1,
-                          "masks", "an (N, M, M) float32 or float64 array of square masks, M >= 1");
+        bind::check_array(
+            masks, is_float(masks),
+            masks.ndim() == 3 && masks.shape(1) == masks.shape(2) && masks.shape(1) >= 1, "masks",
+            "an (N, M, M) float32 or float64 array of square masks, M >= 1");
         const std::string boxes_expected =
             "an (N, 4) float32 or float64 array with N = " + std::to_string(masks.shape(0)) +
             " (one box per mask)";
-        bind::check_array(boxes, is_float(boxes),
-                          boxes.ndim() == 2 && boxes.shape(1) == 4 &&
-                              boxes.shape(0) == masks.shape(0),
-                          "boxes", boxes_expected.c_str());
+        bind::check_array(
+            boxes, is_float(boxes),
+            boxes.ndim() == 2 && boxes.shape(1) == 4 && boxes.shape(0) == masks.shape(0), "boxes",
+            boxes_expected.c_str());
         MASKPREP_CHECK(output == "dense" || output == "rle",
                        "output must be 'dense' or 'rle', got '", output, "'");
         PasteSpec spec;
@@ -93,8 +93,9 @@ void bind_paste(py::module_& m) {
         return bd ? run<float, double>(masks, boxes, spec, r, compressed, threads)
                   : run<float, float>(masks, boxes, spec, r, compressed, threads);
       },
-      py::arg("masks"), py::arg("boxes"), py::arg("height"), py::arg("width"),
-      py::arg("threshold"), py::arg("fma"), py::arg("output"), py::arg("compressed"), py::kw_only(), py::arg("num_threads") = py::none(),
+      py::arg("masks"), py::arg("boxes"), py::arg("height"), py::arg("width"), py::arg("threshold"),
+      py::arg("fma"), py::arg("output"), py::arg("compressed"), py::kw_only(),
+      py::arg("num_threads") = py::none(),
       "Paste (N, M, M) mask probabilities into (height, width) at (N, 4) boxes, torchvision's "
       "rule, thresholded (fma: ATen's AVX2/AVX-512 arithmetic): a bool (N, H, W) array or a "
       "list of COCO RLE dicts.");

@@ -47,8 +47,8 @@ py::list from_bbox(const py::array& boxes_in, index_t h, index_t w, bool compres
   return bind::make_rles(counts, nullptr, h, w, compressed);
 }
 
-py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
-                       index_t min_points, const py::object& num_threads) {
+py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed, index_t min_points,
+                       const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   check_size(h, w);
   if (!PyList_Check(polys.ptr()) && !PyTuple_Check(polys.ptr()))
@@ -67,8 +67,8 @@ py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed,
   std::vector<Counts> counts(n);
   try {
     py::gil_scoped_release release;  // reads only the copies `xy` and `offsets`
-    polygon::polygons_to_rle(xy.data(), offsets.data(), static_cast<index_t>(n), h, w,
-                             min_points, counts.data(), nt);
+    polygon::polygons_to_rle(xy.data(), offsets.data(), static_cast<index_t>(n), h, w, min_points,
+                             counts.data(), nt);
   } catch (const IndexedError& e) {
     bind::raise_indexed(false, "polygons", e.index(), e.message());
   }
@@ -88,8 +88,8 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   const size_t n = segs.size();
   if (heights.size() != n || widths.size() != n)
     throw py::value_error("heights and widths must have one entry per segmentation (" +
-                          std::to_string(n) + "), got " + std::to_string(heights.size()) +
-                          " and " + std::to_string(widths.size()));
+                          std::to_string(n) + "), got " + std::to_string(heights.size()) + " and " +
+                          std::to_string(widths.size()));
   // Polygons are flattened into one coordinate buffer; RLE dicts go to `rles`, object
   // rle_objects[r] being rles[r].
   std::vector<segmentation::Object> objects(n);
@@ -133,8 +133,8 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   {
     py::gil_scoped_release release;  // all inputs copied into C++ buffers or pinned by `keep`
     try {
-      segmentation::to_rle(objects.data(), static_cast<index_t>(n), xy.data(),
-                           poly_offsets.data(), counts.data(), nt);
+      segmentation::to_rle(objects.data(), static_cast<index_t>(n), xy.data(), poly_offsets.data(),
+                           counts.data(), nt);
       try {
         rle::from_strings(rles.str.data(), rles.str_len.data(), rles.h.data(), rles.w.data(),
                           static_cast<index_t>(rles.size()), rles.counts.data(), nt);
@@ -167,8 +167,9 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
     if (!original_counts[i]) {
       c = counts_value(strings[i]);
     } else if (str_counts && !PyUnicode_Check(original_counts[i].ptr())) {
-      c = counts_value(std::string(PyBytes_AS_STRING(original_counts[i].ptr()),
-                                   static_cast<size_t>(PyBytes_GET_SIZE(original_counts[i].ptr()))));
+      c = counts_value(
+          std::string(PyBytes_AS_STRING(original_counts[i].ptr()),
+                      static_cast<size_t>(PyBytes_GET_SIZE(original_counts[i].ptr()))));
     } else {
       c = original_counts[i];  // as given (pycocotools' annToRLE returns it untouched)
     }
@@ -185,6 +186,6 @@ void bind_polygon(py::module_& m) {
         py::arg("compressed"), py::kw_only(), nt);
   m.def("rle_from_polygons", &from_polygons, py::arg("polygons"), py::arg("h"), py::arg("w"),
         py::arg("compressed"), py::arg("min_points") = 3, py::kw_only(), nt);
-  m.def("rle_from_segmentations", &from_segmentations, py::arg("segmentations"),
-        py::arg("heights"), py::arg("widths"), py::arg("str_counts"), py::kw_only(), nt);
+  m.def("rle_from_segmentations", &from_segmentations, py::arg("segmentations"), py::arg("heights"),
+        py::arg("widths"), py::arg("str_counts"), py::kw_only(), nt);
 }

@@ -1,11 +1,11 @@
 // Bindings for max pooling (pool.hpp): checks the array's dtype and shape, allocates the
 // output and runs the kernel without the GIL. maskprep.ops.max_pool2d normalises sizes and
 // hands tensors over.
+#include <pybind11/stl.h>
+
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <pybind11/stl.h>
 
 #include "bind_util.hpp"
 #include "maskprep/pool.hpp"

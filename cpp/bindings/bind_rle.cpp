@@ -13,10 +13,10 @@
 
 namespace py = pybind11;
 using namespace maskprep;
-using bind::RleInputs;
 using bind::common_size;
 using bind::load_rles;
 using bind::pointers;
+using bind::RleInputs;
 using bind::type_name;
 using rle::Counts;
 
@@ -28,8 +28,8 @@ py::list encode(py::array masks, const std::string& layout, bool compressed,
                 const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   if (layout != "hwn" && layout != "nhw")
-    throw py::value_error("layout must be 'hwn' (H x W x N, pycocotools) or 'nhw' (N x H x W), got '" +
-                          layout + "'");
+    throw py::value_error(
+        "layout must be 'hwn' (H x W x N, pycocotools) or 'nhw' (N x H x W), got '" + layout + "'");
   bind::check_array(masks, bind::is_byte_mask(masks), masks.ndim() == 2 || masks.ndim() == 3,
                     "masks",
                     layout == "hwn" ? "an (H, W) or (H, W, N) bool or uint8 array"
@@ -288,8 +288,7 @@ void bind_rle(py::module_& m) {
   m.def("rle_area", &area, py::arg("rles"), py::kw_only(), nt);
   m.def("rle_to_bbox", &to_bbox, py::arg("rles"), py::kw_only(), nt);
   m.def("rle_iou", &rle_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), py::kw_only(), nt);
-  m.def("bbox_iou", &bbox_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), py::kw_only(),
-        nt);
+  m.def("bbox_iou", &bbox_iou, py::arg("dt"), py::arg("gt"), py::arg("iscrowd"), py::kw_only(), nt);
   m.def("rle_merge", &merge, py::arg("rles"), py::arg("intersect"));
   m.def("rle_merge_groups", &merge_groups, py::arg("groups"), py::arg("intersect"), py::kw_only(),
         nt);

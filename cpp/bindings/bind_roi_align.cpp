@@ -1,11 +1,11 @@
 // Bindings for RoI Align forward and backward (roi_align.hpp). The Python layer (maskprep.ops)
 // turns per-image box lists into (K, 5) rows and torch tensors into zero-copy arrays; this file
 // checks shapes and dtypes, allocates the output and runs the kernel without the GIL.
+#include <pybind11/stl.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <pybind11/stl.h>
 
 #include "bind_util.hpp"
 #include "maskprep/roi_align.hpp"
@@ -50,8 +50,7 @@ std::string dims_str(const std::vector<py::ssize_t>& dims) {
 }
 
 // Fills the feature dimensions of `spec` from a 4-d shape read in `spec.layout` order.
-void set_feature_shape(RoiAlignSpec& spec, const std::vector<py::ssize_t>& dims,
-                       const char* name) {
+void set_feature_shape(RoiAlignSpec& spec, const std::vector<py::ssize_t>& dims, const char* name) {
   const bool nhwc = spec.layout == FeatureLayout::nhwc;
   bool ok = dims.size() == 4;
   for (py::ssize_t d : dims) ok = ok && d >= 0;
@@ -86,8 +85,7 @@ std::vector<py::ssize_t> feature_dims(const RoiAlignSpec& s) {
 // that the kernel can write it in place from several threads.
 template <typename T>
 py::array_t<T> checked_out(const py::object& out_in, const py::object& rows_in,
-                           const RoiAlignSpec& spec, index_t n_rois,
-                           std::vector<index_t>& rows) {
+                           const RoiAlignSpec& spec, index_t n_rois, std::vector<index_t>& rows) {
   MASKPREP_CHECK(!rows_in.is_none(), "rows must be given with out");
   MASKPREP_CHECK(py::isinstance<py::array_t<T>>(out_in), "out must be a ",
                  sizeof(T) == 4 ? "float32" : "float64", " array (the features' dtype)");
@@ -152,8 +150,10 @@ py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignS
   MASKPREP_CHECK(dims_of(grad) == expected, "grad_output must have shape ", dims_str(expected),
                  ", got ", bind::shape_str(grad));
   const auto shape = feature_dims(spec);
-  detail::checked_bytes("features_shape", detail::checked_size("features_shape", spec.batch,
-                        spec.channels, spec.height, spec.width), sizeof(T));  // to allocate
+  detail::checked_bytes(
+      "features_shape",
+      detail::checked_size("features_shape", spec.batch, spec.channels, spec.height, spec.width),
+      sizeof(T));  // to allocate
   carray<T> features;
   if (spec.mode == RoiPoolMode::max) {
     MASKPREP_CHECK(!features_in.is_none(), "features are required for the max-mode backward");
@@ -207,7 +207,7 @@ void bind_roi_align(py::module_& m) {
         set_feature_shape(spec, dims_of(features), "features");
         const int threads = bind::resolve_threads(num_threads);
         return f64 ? forward<double>(features, rois, spec, threads, out, rows)
-                                    : forward<float>(features, rois, spec, threads, out, rows);
+                   : forward<float>(features, rois, spec, threads, out, rows);
       },
       py::arg("features"), py::arg("rois"), py::arg("output_size"), py::arg("spatial_scale"),
       py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"), py::arg("layout"),

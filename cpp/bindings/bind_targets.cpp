@@ -76,8 +76,7 @@ std::vector<index_t> dense_from_polygons(py::handle segs, index_t h, index_t w, 
   if (out.ndim() != 3 || out.shape(0) != n || out.shape(1) != h || out.shape(2) != w)
     throw py::value_error("out must have shape (" + std::to_string(n) + ", " + std::to_string(h) +
                           ", " + std::to_string(w) + "), got " + bind::shape_str(out));
-  if (!(out.flags() & py::array::c_style))
-    throw py::value_error("out must be C-contiguous");
+  if (!(out.flags() & py::array::c_style)) throw py::value_error("out must be C-contiguous");
   if (!out.writeable()) throw py::value_error("out must be writable");
   auto* ptr = static_cast<byte_t*>(out.mutable_data());
   {
@@ -106,8 +105,7 @@ void run_within_boxes(const PolygonObjects& o, const py::array& boxes, index_t m
 // detectron2's rasterize_polygons_within_box for every polygon object: returns the (N, M, M)
 // bool masks (rows of RLE dicts zero) and the indices of the RLE dicts.
 std::pair<py::array, std::vector<index_t>> within_boxes(py::handle segs, py::array boxes,
-                                                         index_t mask_size,
-                                                         py::object num_threads) {
+                                                        index_t mask_size, py::object num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   const bool f32 = boxes.dtype().is(py::dtype::of<float>());
   if (!f32 && !boxes.dtype().is(py::dtype::of<double>()))
@@ -139,6 +137,6 @@ void bind_targets(py::module_& m) {
   const auto nt = py::arg("num_threads") = py::none();
   m.def("targets_dense_from_polygons", &dense_from_polygons, py::arg("segmentations"),
         py::arg("height"), py::arg("width"), py::arg("out"), py::kw_only(), nt);
-  m.def("targets_polygons_within_boxes", &within_boxes, py::arg("segmentations"),
-        py::arg("boxes"), py::arg("mask_size"), py::kw_only(), nt);
+  m.def("targets_polygons_within_boxes", &within_boxes, py::arg("segmentations"), py::arg("boxes"),
+        py::arg("mask_size"), py::kw_only(), nt);
 }

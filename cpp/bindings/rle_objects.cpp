@@ -31,8 +31,8 @@ PyObject* indexed_error(bool type_error) {
 void raise_indexed(bool type_error, const std::string& arg, index_t index,
                    const std::string& message) {
   PyObject* const cls = indexed_error(type_error);
-  py::object e = py::reinterpret_borrow<py::object>(cls)(arg + "[" + std::to_string(index) + "]" +
-                                                         message);
+  py::object e =
+      py::reinterpret_borrow<py::object>(cls)(arg + "[" + std::to_string(index) + "]" + message);
   e.attr("index") = index;
   e.attr("message") = message;
   PyErr_SetObject(cls, e.ptr());

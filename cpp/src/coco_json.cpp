@@ -21,14 +21,16 @@ namespace {
 
 using detail::concat;
 
-constexpr int kMaxDepth = 512;        // deeper nesting is rejected instead of overflowing the stack
-constexpr index_t kBatch = 8192;      // annotations per parallel batch (one progress step each)
+constexpr int kMaxDepth = 512;    // deeper nesting is rejected instead of overflowing the stack
+constexpr index_t kBatch = 8192;  // annotations per parallel batch (one progress step each)
 // Largest image height or width accepted (h * w then fits 64 bits); documented in coco_json.hpp.
 constexpr index_t kMaxSide = (index_t{1} << 31) - 1;
 
 // <cctype>'s isdigit goes through the locale: too slow for a byte loop.
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+inline bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 struct Span {
   index_t begin = -1, end = -1;  // [begin, end) of a value's text; begin < 0: absent
@@ -254,7 +256,8 @@ bool parse_double(std::string_view t, double& v) {
   std::uint64_t m = 0;
   int digits = 0, decimals = 0;
   bool simple = p < end;
-  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits) m = m * 10 + static_cast<unsigned>(*p - '0');
+  for (; p < end && *p >= '0' && *p <= '9'; ++p, ++digits)
+    m = m * 10 + static_cast<unsigned>(*p - '0');
   if (p < end && *p == '.') {
     for (++p; p < end && *p >= '0' && *p <= '9'; ++p, ++digits, ++decimals)
       m = m * 10 + static_cast<unsigned>(*p - '0');
@@ -534,9 +537,8 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
       const index_t wv = w.present() ? parse_side(sc.text(w)) : -1;
       MASKPREP_CHECK(id.present(), "images[", k, "] needs an id");
       MASKPREP_CHECK(hv >= 0 && wv >= 0, "image ", sc.text(id),
-                     " needs non-negative integer height and width (at most ", kMaxSide,
-                     "), got ", h.present() ? sc.text(h) : "none", " x ",
-                     w.present() ? sc.text(w) : "none");
+                     " needs non-negative integer height and width (at most ", kMaxSide, "), got ",
+                     h.present() ? sc.text(h) : "none", " x ", w.present() ? sc.text(w) : "none");
       images[sc.text(id)] = Image{hv, wv};
       ++k;
     });
@@ -565,12 +567,13 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
   for (index_t start = 0; start < n; start += kBatch) {
     const index_t stop = std::min(n, start + kBatch);
     // Each annotation writes only its own results; conversion errors are data, not exceptions.
-    parallel_for(stop - start, threads_for_work(options.num_threads, stop - start, 64),
-                 [&](index_t i) {
-                   Annotation& ann = anns[static_cast<size_t>(start + i)];
-                   if (ann.segmentation.present())
-                     convert_one(sc, images, options.recompute, ann);
-                 }, 16);
+    parallel_for(
+        stop - start, threads_for_work(options.num_threads, stop - start, 64),
+        [&](index_t i) {
+          Annotation& ann = anns[static_cast<size_t>(start + i)];
+          if (ann.segmentation.present()) convert_one(sc, images, options.recompute, ann);
+        },
+        16);
     if (options.progress) options.progress(stop, n);
   }
   for (const Annotation& ann : anns) {

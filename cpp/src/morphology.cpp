@@ -317,9 +317,9 @@ struct Job {
 // the filtered rows, the doubling levels and one output row.
 index_t scratch_words(const Job& job, index_t rows) {
   const Geometry& g = job.g;
-  const index_t per_row = detail::checked_add("morphology scratch row", 2 * g.rw,
-                                              detail::checked_size("morphology scratch row",
-                                                                   job.nslots, g.nv));
+  const index_t per_row =
+      detail::checked_add("morphology scratch row", 2 * g.rw,
+                          detail::checked_size("morphology scratch row", job.nslots, g.nv));
   return detail::checked_add("morphology scratch",
                              detail::checked_size("morphology scratch", rows, per_row),
                              (job.plan.levels - 1) * g.rw + g.nv);

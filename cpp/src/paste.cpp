@@ -54,16 +54,16 @@ index_t to_index(B v) {
 // Everything one instance needs: its padded mask, resize geometry and visible window.
 template <typename T>
 struct Instance {
-  index_t bx0 = 0, by0 = 0;       // integer box origin (may be negative)
-  index_t bw = 1, bh = 1;         // resize target size
-  index_t x0 = 0, x1 = 0;         // visible columns [x0, x1)
-  index_t y0 = 0, y1 = 0;         // visible rows [y0, y1)
-  bool small = false;             // ATen's channels-last kernel (bh + bw <= 128)
-  bool fma = false;               // ATen's FMA-contracted (AVX2 / AVX-512) arithmetic
-  std::vector<T> padded;          // (M + 2) x (M + 2)
-  std::vector<Lerp<T>> rows;      // per visible row
-  std::vector<Lerp<T>> cols;      // per visible column
-  std::vector<T> hz;              // generic kernel: per visible column, the M + 2 row terms
+  index_t bx0 = 0, by0 = 0;   // integer box origin (may be negative)
+  index_t bw = 1, bh = 1;     // resize target size
+  index_t x0 = 0, x1 = 0;     // visible columns [x0, x1)
+  index_t y0 = 0, y1 = 0;     // visible rows [y0, y1)
+  bool small = false;         // ATen's channels-last kernel (bh + bw <= 128)
+  bool fma = false;           // ATen's FMA-contracted (AVX2 / AVX-512) arithmetic
+  std::vector<T> padded;      // (M + 2) x (M + 2)
+  std::vector<Lerp<T>> rows;  // per visible row
+  std::vector<Lerp<T>> cols;  // per visible column
+  std::vector<T> hz;          // generic kernel: per visible column, the M + 2 row terms
 
   bool empty() const { return x0 >= x1 || y0 >= y1; }
 };
@@ -99,9 +99,11 @@ void plan(const T* mask, const B* box, const PasteSpec& s, Instance<T>& p) {
   const T ratio_y = static_cast<T>(mp) / static_cast<T>(p.bh);
   const T ratio_x = static_cast<T>(mp) / static_cast<T>(p.bw);
   p.rows.resize(static_cast<size_t>(p.y1 - p.y0));
-  for (index_t y = p.y0; y < p.y1; ++y) p.rows[y - p.y0] = source_lerp(y - by0, mp, p.bh, ratio_y, p.fma);
+  for (index_t y = p.y0; y < p.y1; ++y)
+    p.rows[y - p.y0] = source_lerp(y - by0, mp, p.bh, ratio_y, p.fma);
   p.cols.resize(static_cast<size_t>(p.x1 - p.x0));
-  for (index_t x = p.x0; x < p.x1; ++x) p.cols[x - p.x0] = source_lerp(x - bx0, mp, p.bw, ratio_x, p.fma);
+  for (index_t x = p.x0; x < p.x1; ++x)
+    p.cols[x - p.x0] = source_lerp(x - bx0, mp, p.bw, ratio_x, p.fma);
   if (p.small) return;
   p.hz.resize(
       static_cast<size_t>(detail::checked_size("paste columns x (M + 2)", p.x1 - p.x0, mp)));
@@ -148,8 +150,10 @@ void check_paste_spec(const PasteSpec& s, bool dense) {
   detail::checked_size("image_size height*width", s.height, s.width);
   MASKPREP_CHECK(s.threshold > 0.0 && s.threshold <= 1.0,
                  "threshold must be a number in (0, 1], got ", s.threshold);
-  if (dense) detail::checked_bytes("dense output n*height*width", detail::checked_size(
-      "dense output n*height*width", s.n, s.height, s.width), 1);
+  if (dense)
+    detail::checked_bytes(
+        "dense output n*height*width",
+        detail::checked_size("dense output n*height*width", s.n, s.height, s.width), 1);
 }
 
 namespace {
@@ -239,15 +243,15 @@ void paste_masks_rle(const T* masks, const B* boxes, const PasteSpec& s,
       if (x > p.x0) runs.add(false, h - vis_h);
       for (index_t y = p.y0; y < p.y1; ++y) runs.add(value(p, y - p.y0, x - p.x0, mp) >= thr, 1);
     }
-    runs.add(false, (h - static_cast<rle::count_t>(p.y1)) +
-                        (w - static_cast<rle::count_t>(p.x1)) * h);
+    runs.add(false,
+             (h - static_cast<rle::count_t>(p.y1)) + (w - static_cast<rle::count_t>(p.x1)) * h);
     runs.finish();
   });
 }
 
-#define MASKPREP_PASTE_INSTANTIATE(T, B)                                                        \
-  template void paste_masks_dense<T, B>(const T*, const B*, const PasteSpec&, byte_t*, int);  \
-  template void paste_masks_rle<T, B>(const T*, const B*, const PasteSpec&,                    \
+#define MASKPREP_PASTE_INSTANTIATE(T, B)                                                     \
+  template void paste_masks_dense<T, B>(const T*, const B*, const PasteSpec&, byte_t*, int); \
+  template void paste_masks_rle<T, B>(const T*, const B*, const PasteSpec&,                  \
                                       std::vector<rle::Counts>&, int);
 MASKPREP_PASTE_INSTANTIATE(float, float)
 MASKPREP_PASTE_INSTANTIATE(float, double)

@@ -206,9 +206,8 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
       for (index_t m = first_boundary(std::min(u0, u1)); m <= m_end; m += 5) {
         const double target = static_cast<double>(m) + .5 - xs;  // s*t crosses here
         const int estimate = static_cast<int>(std::ceil(target / s));
-        const int t = increasing
-                          ? first_true(estimate, dy, [&](int q) { return u_at(q) > m; })
-                          : first_true(estimate, dy, [&](int q) { return u_at(q) <= m; });
+        const int t = increasing ? first_true(estimate, dy, [&](int q) { return u_at(q) > m; })
+                                 : first_true(estimate, dy, [&](int q) { return u_at(q) <= m; });
         if (flip) {
           col.pair(u_at(t - 1), t - 1 + ys, u_at(t), t + ys);
         } else {

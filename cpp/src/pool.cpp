@@ -108,14 +108,14 @@ void check_max_pool(const MaxPoolSpec& s) {
   MASKPREP_CHECK(s.planes >= 0 && s.height >= 0 && s.width >= 0,
                  "input sizes must be non-negative, got planes=", s.planes, ", height=", s.height,
                  ", width=", s.width);
-  MASKPREP_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1, "kernel_size must be >= 1, got (",
-                 s.kernel_h, ", ", s.kernel_w, ")");
-  MASKPREP_CHECK(s.stride_h >= 1 && s.stride_w >= 1, "stride must be >= 1, got (", s.stride_h,
-                 ", ", s.stride_w, ")");
-  MASKPREP_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && s.pad_h <= s.kernel_h / 2 &&
-                     s.pad_w <= s.kernel_w / 2,
-                 "padding must be in [0, kernel_size / 2], got (", s.pad_h, ", ", s.pad_w,
-                 ") for kernel_size (", s.kernel_h, ", ", s.kernel_w, ")");
+  MASKPREP_CHECK(s.kernel_h >= 1 && s.kernel_w >= 1, "kernel_size must be >= 1, got (", s.kernel_h,
+                 ", ", s.kernel_w, ")");
+  MASKPREP_CHECK(s.stride_h >= 1 && s.stride_w >= 1, "stride must be >= 1, got (", s.stride_h, ", ",
+                 s.stride_w, ")");
+  MASKPREP_CHECK(
+      s.pad_h >= 0 && s.pad_w >= 0 && s.pad_h <= s.kernel_h / 2 && s.pad_w <= s.kernel_w / 2,
+      "padding must be in [0, kernel_size / 2], got (", s.pad_h, ", ", s.pad_w,
+      ") for kernel_size (", s.kernel_h, ", ", s.kernel_w, ")");
   // max_pool_out_size adds 2 * pad to the input size: that must fit (pad <= kernel / 2 above).
   detail::checked_add("padded height", s.height, detail::checked_size("2 * pad_h", 2, s.pad_h));
   detail::checked_add("padded width", s.width, detail::checked_size("2 * pad_w", 2, s.pad_w));
@@ -123,18 +123,20 @@ void check_max_pool(const MaxPoolSpec& s) {
   const index_t ow = max_pool_out_size(s.width, s.kernel_w, s.stride_w, s.pad_w);
   detail::checked_size("output planes x OH x OW", s.planes, oh, ow);
   // Each thread keeps kernel_h filtered rows of OW values.
-  detail::checked_bytes("max_pool2d scratch kernel_h x OW", detail::checked_size(
-      "max_pool2d scratch kernel_h x OW", s.kernel_h, std::max<index_t>(ow, 0)), sizeof(double));
+  detail::checked_bytes("max_pool2d scratch kernel_h x OW",
+                        detail::checked_size("max_pool2d scratch kernel_h x OW", s.kernel_h,
+                                             std::max<index_t>(ow, 0)),
+                        sizeof(double));
   MASKPREP_CHECK(oh >= 1 && ow >= 1, "input of ", s.height, " x ", s.width,
                  " is too small for kernel_size (", s.kernel_h, ", ", s.kernel_w,
-                 ") with padding (", s.pad_h, ", ", s.pad_w, "): the output would be ", oh,
-                 " x ", ow);
+                 ") with padding (", s.pad_h, ", ", s.pad_w, "): the output would be ", oh, " x ",
+                 ow);
 }
 
 template <typename T>
 void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads) {
   check_max_pool(s);
-  Geometry g{s.height, s.width,  0,       0,       s.kernel_h, s.kernel_w,
+  Geometry g{s.height,   s.width,    0,       0,       s.kernel_h, s.kernel_w,
              s.stride_h, s.stride_w, s.pad_h, s.pad_w, 0,          0};
   g.oh = max_pool_out_size(g.h, g.kh, g.sh, g.ph);
   g.ow = max_pool_out_size(g.w, g.kw, g.sw, g.pw);
@@ -142,9 +144,9 @@ void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads
   const index_t last = g.w + g.pw - g.kw;  // the window of column ox fits while ox*sw <= last
   g.ox_hi = last < 0 ? g.ox_lo : std::clamp(last / g.sw + 1, g.ox_lo, g.ow);
   const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-  const int threads = threads_for_work(
-      num_threads, detail::saturating_mul(s.planes * in_plane, index_t(sizeof(T))),
-      kMinBytesPerThread);
+  const int threads =
+      threads_for_work(num_threads, detail::saturating_mul(s.planes * in_plane, index_t(sizeof(T))),
+                       kMinBytesPerThread);
   parallel_for(
       s.planes, threads,
       [&](index_t p) {

@@ -21,7 +21,7 @@ index_t find_scalar(const byte_t* p, index_t i, index_t n, bool want_nonzero) {
 
 #if MASKPREP_HAVE_AVX2_CLONES
 MASKPREP_TARGET_AVX2_FN index_t find_avx2(const byte_t* p, index_t i, index_t n,
-                                                  bool want_nonzero) {
+                                          bool want_nonzero) {
   const __m256i zero = _mm256_setzero_si256();
   const std::uint32_t flip = want_nonzero ? 0xFFFFFFFFu : 0u;
   // 64 bytes per step: long runs are the common case in object masks.
@@ -46,8 +46,8 @@ MASKPREP_TARGET_AVX2_FN index_t find_avx2(const byte_t* p, index_t i, index_t n,
 
 // Calls f(c) for every c in [0, n) where (a[c] != 0) != (b[c] != 0).
 template <typename F>
-MASKPREP_TARGET_AVX2_FN void for_each_diff_avx2(const byte_t* a, const byte_t* b,
-                                                        index_t n, F&& f) {
+MASKPREP_TARGET_AVX2_FN void for_each_diff_avx2(const byte_t* a, const byte_t* b, index_t n,
+                                                F&& f) {
   const __m256i zero = _mm256_setzero_si256();
   index_t c = 0;
   for (; c + 32 <= n; c += 32) {
@@ -131,7 +131,8 @@ void encode_rows(const byte_t* base, index_t h, index_t w, index_t n, Counts* ou
     const index_t y0 = 1 + (h - 1) * b / bands, y1 = 1 + (h - 1) * (b + 1) / bands;
     auto& changes = band_changes[static_cast<size_t>(b)];
     for (index_t y = y0; y < y1; ++y) {
-      for_each_diff(base + (y - 1) * L, base + y * L, L, [&](index_t c) { changes.push_back({c, y}); });
+      for_each_diff(base + (y - 1) * L, base + y * L, L,
+                    [&](index_t c) { changes.push_back({c, y}); });
     }
   });
   // Bucket by column; bands are visited in order, so each column's rows stay sorted.
@@ -160,8 +161,10 @@ void encode_rows(const byte_t* base, index_t h, index_t w, index_t n, Counts* ou
     for (index_t x = 0; x < w; ++x) {
       const index_t c = x * n + i;
       const count_t col = static_cast<count_t>(x) * static_cast<count_t>(h);
-      for (index_t k = col_start[c]; k < col_start[c + 1]; ++k) change_at(col + static_cast<count_t>(rows[k]));
-      if (x + 1 < w && (bottom[c] != 0) != (top[c + n] != 0)) change_at(col + static_cast<count_t>(h));
+      for (index_t k = col_start[c]; k < col_start[c + 1]; ++k)
+        change_at(col + static_cast<count_t>(rows[k]));
+      if (x + 1 < w && (bottom[c] != 0) != (top[c + n] != 0))
+        change_at(col + static_cast<count_t>(h));
     }
     out.push_back(total - prev);
   });
@@ -604,10 +607,13 @@ void to_bbox(const Counts* counts, const index_t* h, const index_t* w, index_t n
 
 void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,
               double* out, int num_threads) {
-  parallel_for(m, threads_for_work(num_threads, m * n, 1 << 14), [&](index_t d) {
-    for (index_t g = 0; g < n; ++g)
-      bbox_iou_one(dt + 4 * d, gt + 4 * g, iscrowd != nullptr && iscrowd[g], out + d * n + g);
-  }, 16);
+  parallel_for(
+      m, threads_for_work(num_threads, m * n, 1 << 14),
+      [&](index_t d) {
+        for (index_t g = 0; g < n; ++g)
+          bbox_iou_one(dt + 4 * d, gt + 4 * g, iscrowd != nullptr && iscrowd[g], out + d * n + g);
+      },
+      16);
 }
 
 void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>& gt, index_t h,
@@ -616,36 +622,42 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
   if (m == 0 || n == 0) return;
   std::vector<double> db(static_cast<size_t>(4 * m)), gb(static_cast<size_t>(4 * n));
   std::vector<Foreground> df(static_cast<size_t>(m)), gf(static_cast<size_t>(n));
-  parallel_for(m + n, threads_for_work(num_threads, m + n, 256), [&](index_t k) {
-    if (k < m) {
-      to_bbox(*dt[k], h, w, &db[4 * k]);
-      foreground_runs(*dt[k], df[k]);
-    } else {
-      to_bbox(*gt[k - m], h, w, &gb[4 * (k - m)]);
-      foreground_runs(*gt[k - m], gf[k - m]);
-    }
-  }, 16);
+  parallel_for(
+      m + n, threads_for_work(num_threads, m + n, 256),
+      [&](index_t k) {
+        if (k < m) {
+          to_bbox(*dt[k], h, w, &db[4 * k]);
+          foreground_runs(*dt[k], df[k]);
+        } else {
+          to_bbox(*gt[k - m], h, w, &gb[4 * (k - m)]);
+          foreground_runs(*gt[k - m], gf[k - m]);
+        }
+      },
+      16);
   bbox_iou(db.data(), m, gb.data(), n, iscrowd, out, num_threads);
   // pycocotools walks both run lists in full for every pair whose boxes overlap and accumulates
   // the intersection i and union u. The same integers come from intersecting only the
   // foreground runs inside the pair's common span (u = |dt| + |gt| - i), which skips the runs
   // that cannot overlap.
-  parallel_for(m, threads_for_work(num_threads, m * n, 4096), [&](index_t d) {
-    for (index_t g = 0; g < n; ++g) {
-      double& o = out[d * n + g];
-      if (!(o > 0)) continue;  // pycocotools computes only pairs whose boxes overlap
-      const count_t inter = intersection(df[d], gf[g]);
-      count_t uni;
-      if (inter == 0) {
-        uni = 1;
-      } else if (iscrowd != nullptr && iscrowd[g]) {
-        uni = df[d].area;
-      } else {
-        uni = df[d].area + gf[g].area - inter;
-      }
-      o = static_cast<double>(inter) / static_cast<double>(uni);
-    }
-  }, 4);
+  parallel_for(
+      m, threads_for_work(num_threads, m * n, 4096),
+      [&](index_t d) {
+        for (index_t g = 0; g < n; ++g) {
+          double& o = out[d * n + g];
+          if (!(o > 0)) continue;  // pycocotools computes only pairs whose boxes overlap
+          const count_t inter = intersection(df[d], gf[g]);
+          count_t uni;
+          if (inter == 0) {
+            uni = 1;
+          } else if (iscrowd != nullptr && iscrowd[g]) {
+            uni = df[d].area;
+          } else {
+            uni = df[d].area + gf[g].area - inter;
+          }
+          o = static_cast<double>(inter) / static_cast<double>(uni);
+        }
+      },
+      4);
 }
 
 namespace {

@@ -66,9 +66,10 @@ void backward_block(const T* grad_out, const T* rois, index_t n_rois, const RoiA
       const T* plane = kMax ? features + base : nullptr;
       T* grad = grad_features + base;
       for (index_t bin = 0; bin < bins; ++bin) {
-        const index_t o = nhwc ? (n * bins + bin) * s.channels + c : (n * s.channels + c) * bins + bin;
-        scatter_bin<T, kMax>(g.samples.data() + bin * g.samples_per_bin, g.samples_per_bin,
-                             g.count, grad_out[o], plane, stride, grad);
+        const index_t o =
+            nhwc ? (n * bins + bin) * s.channels + c : (n * s.channels + c) * bins + bin;
+        scatter_bin<T, kMax>(g.samples.data() + bin * g.samples_per_bin, g.samples_per_bin, g.count,
+                             grad_out[o], plane, stride, grad);
       }
     }
   }
@@ -103,7 +104,7 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
 
 template void roi_align_backward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
                                         const float*, float*, int);
-template void roi_align_backward<double>(const double*, const double*, index_t,
-                                         const RoiAlignSpec&, const double*, double*, int);
+template void roi_align_backward<double>(const double*, const double*, index_t, const RoiAlignSpec&,
+                                         const double*, double*, int);
 
 }  // namespace maskprep

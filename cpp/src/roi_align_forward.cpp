@@ -133,8 +133,8 @@ inline void pool_nhwc_roi(const RoiGrid<T>& g, const T* image, index_t channels,
 // that, NaN included), then acc / count.
 template <bool kMax, int NV>
 MASKPREP_TARGET_AVX2_FN inline void bin_chunk_avx2(const Sample<float>* smp, index_t n,
-                                                const float* image, index_t channels, index_t c,
-                                                float count, float* out) {
+                                                   const float* image, index_t channels, index_t c,
+                                                   float count, float* out) {
   __m256 acc[NV];
   for (int j = 0; j < NV; ++j) acc[j] = _mm256_setzero_ps();
   for (index_t k = 0; k < n; ++k) {
@@ -165,7 +165,7 @@ MASKPREP_TARGET_AVX2_FN inline void bin_chunk_avx2(const Sample<float>* smp, ind
 
 template <bool kMax>
 MASKPREP_TARGET_AVX2_FN void pool_nhwc_roi_avx2(const RoiGrid<float>& g, const float* image,
-                                             index_t channels, index_t bins, float* out) {
+                                                index_t channels, index_t bins, float* out) {
   const index_t n = g.samples_per_bin;
   for (index_t bin = 0; bin < bins; ++bin) {
     const Sample<float>* smp = g.samples.data() + bin * n;
@@ -181,10 +181,9 @@ MASKPREP_TARGET_AVX2_FN void pool_nhwc_roi_avx2(const RoiGrid<float>& g, const f
       float acc = 0;
       for (index_t k = 0; k < n; ++k) {
         const Sample<float>& sm = smp[k];
-        const float v = sm.w[0] * image[sm.pos[0] * channels + c] +
-                        sm.w[1] * image[sm.pos[1] * channels + c] +
-                        sm.w[2] * image[sm.pos[2] * channels + c] +
-                        sm.w[3] * image[sm.pos[3] * channels + c];
+        const float v =
+            sm.w[0] * image[sm.pos[0] * channels + c] + sm.w[1] * image[sm.pos[1] * channels + c] +
+            sm.w[2] * image[sm.pos[2] * channels + c] + sm.w[3] * image[sm.pos[3] * channels + c];
         if (kMax) {
           acc = (k == 0 || v > acc) ? v : acc;
         } else {
@@ -311,6 +310,6 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
 
 template void roi_align_forward<float>(const float*, const float*, index_t, const RoiAlignSpec&,
                                        float*, int, const index_t*);
-template void roi_align_forward<double>(const double*, const double*, index_t,
-                                        const RoiAlignSpec&, double*, int, const index_t*);
+template void roi_align_forward<double>(const double*, const double*, index_t, const RoiAlignSpec&,
+                                        double*, int, const index_t*);
 }  // namespace maskprep

@@ -181,27 +181,28 @@ std::vector<T> checked_rois(const T* rois, index_t n_rois, const RoiAlignSpec& s
   MASKPREP_CHECK(s.batch >= 0 && s.channels >= 0 && s.height >= 0 && s.width >= 0,
                  "features must have non-negative dimensions, got (", s.batch, ", ", s.channels,
                  ", ", s.height, ", ", s.width, ")");
-  MASKPREP_CHECK(s.pooled_height > 0 && s.pooled_width > 0,
-                 "output_size must be positive, got (", s.pooled_height, ", ", s.pooled_width,
-                 ")");
+  MASKPREP_CHECK(s.pooled_height > 0 && s.pooled_width > 0, "output_size must be positive, got (",
+                 s.pooled_height, ", ", s.pooled_width, ")");
   MASKPREP_CHECK(std::isfinite(s.spatial_scale) && s.spatial_scale > 0,
                  "spatial_scale must be a positive finite number, got ", s.spatial_scale);
   MASKPREP_CHECK(s.sampling_ratio <= 0 || s.sampling_ratio <= kMaxSamplesPerBin / s.sampling_ratio,
-                 "sampling_ratio ", s.sampling_ratio, " is too large: sampling_ratio^2 samples per "
+                 "sampling_ratio ", s.sampling_ratio,
+                 " is too large: sampling_ratio^2 samples per "
                  "bin must fit in 32 bits (torchvision's count)");
   const index_t bins = detail::checked_size("output_size", s.pooled_height, s.pooled_width);
   detail::checked_size("output K x C x output_size", n_rois, s.channels, bins);
   detail::checked_size("features N x C x H x W", s.batch, s.channels, s.height, s.width);
   if (n_rois > 0) {
-    MASKPREP_CHECK(s.height > 0 && s.width > 0, "features must have a positive height and width, got ",
-                   s.height, " x ", s.width);
+    MASKPREP_CHECK(s.height > 0 && s.width > 0,
+                   "features must have a positive height and width, got ", s.height, " x ",
+                   s.width);
   }
   const double limit = static_cast<double>(std::numeric_limits<std::int32_t>::max());
   for (index_t i = 0; i < n_rois; ++i) {
     const T* r = rois + 5 * i;
     for (int j = 0; j < 5; ++j) {
-      MASKPREP_CHECK(std::isfinite(r[j]), "boxes must be finite, got ", r[j], " at boxes[", i,
-                     ", ", j, "]");
+      MASKPREP_CHECK(std::isfinite(r[j]), "boxes must be finite, got ", r[j], " at boxes[", i, ", ",
+                     j, "]");
     }
     MASKPREP_CHECK(r[0] >= 0 && r[0] < static_cast<T>(s.batch), "boxes[", i,
                    ", 0] (batch index) must be in [0, ", s.batch, "), got ", r[0]);
@@ -221,8 +222,8 @@ std::vector<T> checked_rois(const T* rois, index_t n_rois, const RoiAlignSpec& s
                    "] samples a ", box.grid_h, " x ", box.grid_w,
                    " grid per bin: more than 2^31 - 1 samples (torchvision's 32-bit count); pass "
                    "a smaller sampling_ratio");
-    detail::checked_bytes("RoI sample table", detail::checked_size("RoI sample table", bins,
-                                                                   box.grid_h, box.grid_w),
+    detail::checked_bytes("RoI sample table",
+                          detail::checked_size("RoI sample table", bins, box.grid_h, box.grid_w),
                           sizeof(Sample<T>));
   }
   return copy;

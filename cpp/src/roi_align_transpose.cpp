@@ -22,7 +22,7 @@ void transpose_block(const T* src, index_t rows, index_t cols, T* dst, index_t i
 #if MASKPREP_HAVE_AVX2_CLONES
 // One 8 x 8 block: rows of src (stride ss) become rows of dst (stride ds).
 MASKPREP_TARGET_AVX2_FN inline void transpose8x8(const float* src, index_t ss, float* dst,
-                                              index_t ds) {
+                                                 index_t ds) {
   __m256 r[8], t[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ss);
   for (int i = 0; i < 8; i += 2) {
@@ -44,7 +44,7 @@ MASKPREP_TARGET_AVX2_FN inline void transpose8x8(const float* src, index_t ss, f
 // Columns [j0, j1) in 8 x 8 register blocks: the scalar loop loads one element at a time from
 // rows a whole plane apart, ~4x slower on a 256 x 54,400 image.
 MASKPREP_TARGET_AVX2_FN void transpose_cols_avx2(const float* src, index_t rows, index_t cols,
-                                              float* dst, index_t j0, index_t j1) {
+                                                 float* dst, index_t j0, index_t j1) {
   const index_t i8 = rows - rows % 8;
   const index_t j8 = j0 + (j1 - j0) / 8 * 8;
   for (index_t i = 0; i < i8; i += 8) {

@@ -22,7 +22,8 @@ void check(const Object& o, const double* xy, const index_t* poly_offsets) {
     throw std::invalid_argument(std::string(": ") + e.what());
   }
   for (index_t p = o.poly_begin; p < o.poly_end; ++p) {
-    const std::string problem = polygon::check(xy + poly_offsets[p], poly_offsets[p + 1] - poly_offsets[p]);
+    const std::string problem =
+        polygon::check(xy + poly_offsets[p], poly_offsets[p + 1] - poly_offsets[p]);
     MASKPREP_CHECK(problem.empty(), " polygon ", p - o.poly_begin, " ", problem);
   }
 }

@@ -115,9 +115,8 @@ void polygons_to_dense(const double* xy, const index_t* poly_offsets, const inde
 
 template <typename T>
 void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
-                           const index_t* obj_offsets, index_t n, const T* boxes,
-                           index_t mask_size, const index_t* rows, byte_t* out,
-                           int num_threads) {
+                           const index_t* obj_offsets, index_t n, const T* boxes, index_t mask_size,
+                           const index_t* rows, byte_t* out, int num_threads) {
   MASKPREP_CHECK(mask_size >= 1, "mask_size must be positive, got ", mask_size);
   if (n <= 0) return;
   check_polygons(xy, poly_offsets, obj_offsets, n, rows);
@@ -136,16 +135,16 @@ void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
     const T bw = b[2] - b[0], bh = b[3] - b[1];
     const T m = static_cast<T>(mask_size);
     const double rw = 0.1 > static_cast<double>(bw) ? static_cast<double>(mask_size) / 0.1
-                                                      : static_cast<double>(m / bw);
+                                                    : static_cast<double>(m / bw);
     const double rh = 0.1 > static_cast<double>(bh) ? static_cast<double>(mask_size) / 0.1
-                                                      : static_cast<double>(m / bh);
+                                                    : static_cast<double>(m / bh);
     const double x0 = static_cast<double>(b[0]), y0 = static_cast<double>(b[1]);
     for (index_t v = poly_offsets[obj_offsets[i]]; v < poly_offsets[obj_offsets[i + 1]]; v += 2) {
       const double x = (xy[v] - x0) * rw, y = (xy[v + 1] - y0) * rh;
-      MASKPREP_CHECK(std::fabs(x) <= polygon::kMaxCoordinate &&
-                         std::fabs(y) <= polygon::kMaxCoordinate,
-                     "segmentations[", row_of(rows, i), "]: a vertex maps to (", x, ", ", y,
-                     ") in its box, beyond the rasterizer's range (|v| <= 2e8)");
+      MASKPREP_CHECK(
+          std::fabs(x) <= polygon::kMaxCoordinate && std::fabs(y) <= polygon::kMaxCoordinate,
+          "segmentations[", row_of(rows, i), "]: a vertex maps to (", x, ", ", y,
+          ") in its box, beyond the rasterizer's range (|v| <= 2e8)");
       moved[static_cast<size_t>(v)] = x;
       moved[static_cast<size_t>(v + 1)] = y;
     }
@@ -153,16 +152,18 @@ void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
   const index_t len = mask_size * mask_size;
   // A 28 x 28 object costs ~1-3 us: 32 objects per thread repay waking one.
   const int nt = threads_for_work(num_threads, n, 32);
-  parallel_for(n, nt, [&](index_t i) {
-    rasterize_object(moved.data(), poly_offsets, obj_offsets[i], obj_offsets[i + 1],
-                     mask_size, mask_size, out + row_of(rows, i) * len);
-  }, 8);
+  parallel_for(
+      n, nt,
+      [&](index_t i) {
+        rasterize_object(moved.data(), poly_offsets, obj_offsets[i], obj_offsets[i + 1], mask_size,
+                         mask_size, out + row_of(rows, i) * len);
+      },
+      8);
 }
 
 template void polygons_within_boxes<float>(const double*, const index_t*, const index_t*, index_t,
                                            const float*, index_t, const index_t*, byte_t*, int);
-template void polygons_within_boxes<double>(const double*, const index_t*, const index_t*,
-                                            index_t, const double*, index_t, const index_t*,
-                                            byte_t*, int);
+template void polygons_within_boxes<double>(const double*, const index_t*, const index_t*, index_t,
+                                            const double*, index_t, const index_t*, byte_t*, int);
 
 }  // namespace maskprep::targets

@@ -126,7 +126,7 @@ inline index_t saturating_mul(index_t a, index_t b) {
 
 // MASKPREP_CHECK(cond, msg...) throws std::invalid_argument with the streamed message when cond
 // is false. Use it before any parallel region; inside one, see parallel_for.
-#define MASKPREP_CHECK(cond, ...)                                             \
-  do {                                                                        \
+#define MASKPREP_CHECK(cond, ...)                                                      \
+  do {                                                                                 \
     if (!(cond)) throw std::invalid_argument(::maskprep::detail::concat(__VA_ARGS__)); \
   } while (0)

@@ -32,7 +32,8 @@ void set_thread_budget(int n);
 int resolve_num_threads(int requested);
 
 bool has_openmp();
-// The SIMD level the byte-scanning kernels dispatch to at run time ("avx2", "sse2", "neon", "scalar").
+// The SIMD level the byte-scanning kernels dispatch to at run time ("avx2", "sse2", "neon",
+// "scalar").
 std::string simd_level();
 bool cpu_has_avx2();
 

@@ -24,9 +24,9 @@
 namespace maskprep {
 
 struct MaxPoolSpec {
-  index_t planes = 0;  // N * C, >= 0
-  index_t height = 0;  // H, >= 0
-  index_t width = 0;   // W, >= 0
+  index_t planes = 0;                  // N * C, >= 0
+  index_t height = 0;                  // H, >= 0
+  index_t width = 0;                   // W, >= 0
   index_t kernel_h = 1, kernel_w = 1;  // >= 1
   index_t stride_h = 1, stride_w = 1;  // >= 1
   index_t pad_h = 0, pad_w = 0;        // 0 <= pad <= kernel / 2 (torch's limit)

@@ -63,7 +63,8 @@ void to_strings(const Counts* counts, index_t n, std::string* out, int num_threa
 
 // Memory layouts of a batch of n masks of h x w bytes.
 enum class Layout {
-  kColumnMajor,  // mask i at data + i*h*w, pixel (y, x) at x*h + y   (H x W x N Fortran, pycocotools)
+  kColumnMajor,  // mask i at data + i*h*w, pixel (y, x) at x*h + y   (H x W x N Fortran,
+                 // pycocotools)
   kRowMajor,     // mask i at data + i*h*w, pixel (y, x) at y*w + x   (N x H x W C-order)
   kInterleaved,  // pixel (y, x) of mask i at (y*w + x)*n + i          (H x W x N C-order)
 };
@@ -117,7 +118,8 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out);
 // entries, non-decreasing; the caller checks each group is of one size). out[g] is the compressed
 // string of merge(group g); an empty group gives "" (pycocotools' merge([]) is {'size': [0, 0],
 // 'counts': b''}). Parallel across groups.
-// Throws: IndexedError(g, ": " + reason) for the first group g in index order that cannot be merged.
+// Throws: IndexedError(g, ": " + reason) for the first group g in index order that cannot be
+// merged.
 void merge_groups(const Counts* counts, const index_t* offsets, index_t n_groups, bool intersect,
                   std::string* out, int num_threads);
 

@@ -39,7 +39,7 @@ struct RoiAlignSpec {
   index_t width = 0;     // W
   index_t pooled_height = 0;
   index_t pooled_width = 0;
-  double spatial_scale = 1.0;  // rounded to T before use, as torchvision does
+  double spatial_scale = 1.0;   // rounded to T before use, as torchvision does
   index_t sampling_ratio = -1;  // > 0: fixed grid per bin; <= 0: adaptive
   bool aligned = false;         // shift box coordinates by -0.5 pixel (pixel-centre model)
   RoiPoolMode mode = RoiPoolMode::avg;

@@ -30,7 +30,7 @@ void polygons_to_dense(const double* xy, const index_t* poly_offsets, const inde
 // the coordinates are float64: (x - double(x0)) * double(ratio).
 template <typename T>
 void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
-                           const index_t* obj_offsets, index_t n, const T* boxes,
-                           index_t mask_size, const index_t* rows, byte_t* out, int num_threads);
+                           const index_t* obj_offsets, index_t n, const T* boxes, index_t mask_size,
+                           const index_t* rows, byte_t* out, int num_threads);
 
 }  // namespace maskprep::targets
