@@ -82,9 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
       }))
     return 0;
   Mask want = src;
-  const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
+  const bool first_erode = op == MorphOp::kErode || op == MorphOp::kOpen;
   for (index_t i = 0; i < iterations; ++i) want = naive(want, h, w, k, kh, kw, first_erode);
-  if (op == MorphOp::open || op == MorphOp::close) {
+  if (op == MorphOp::kOpen || op == MorphOp::kClose) {
     for (index_t i = 0; i < iterations; ++i) want = naive(want, h, w, k, kh, kw, !first_erode);
   }
   FUZZ_ASSERT(dst == want);

@@ -44,8 +44,8 @@ void run(FuzzedDataProvider& in) {
       s.spatial_scale = in.ConsumeFloatingPoint<double>();
   }
   s.aligned = in.ConsumeBool();
-  s.mode = in.ConsumeBool() ? maskprep::RoiPoolMode::max : maskprep::RoiPoolMode::avg;
-  s.layout = in.ConsumeBool() ? maskprep::FeatureLayout::nhwc : maskprep::FeatureLayout::nchw;
+  s.mode = in.ConsumeBool() ? maskprep::RoiPoolMode::kMax : maskprep::RoiPoolMode::kAvg;
+  s.layout = in.ConsumeBool() ? maskprep::FeatureLayout::kNhwc : maskprep::FeatureLayout::kNchw;
   const index_t k = in.ConsumeIntegralInRange<index_t>(0, 4);
   std::vector<T> rois(static_cast<size_t>(k * 5));
   for (index_t i = 0; i < k; ++i) {

@@ -15,8 +15,7 @@ using namespace maskprep;
 
 namespace {
 
-template <typename T>
-using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using bind::carray;
 
 carray<std::uint8_t> checked_rgb(const py::array& image) {
   bind::check_array(image, bind::has_dtype<std::uint8_t>(image),
@@ -73,9 +72,9 @@ carray<std::uint8_t> colour(const py::array& image, const py::object& num_thread
 }
 
 OtsuConvention parse_convention(const std::string& s) {
-  if (s == "skimage") return OtsuConvention::skimage;
-  if (s == "opencv") return OtsuConvention::opencv;
-  throw std::invalid_argument("convention must be 'skimage' or 'opencv', got '" + s + "'");
+  return bind::parse_enum<OtsuConvention>(
+      s, "convention",
+      {{"skimage", OtsuConvention::kSkimage}, {"opencv", OtsuConvention::kOpencv}});
 }
 
 }  // namespace

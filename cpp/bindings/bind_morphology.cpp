@@ -10,21 +10,21 @@ using namespace maskprep;
 
 namespace {
 
-using bytes = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using bytes = bind::byte_array;
 
 MorphOp parse_op(const std::string& s) {
-  if (s == "erode") return MorphOp::erode;
-  if (s == "dilate") return MorphOp::dilate;
-  if (s == "open") return MorphOp::open;
-  if (s == "close") return MorphOp::close;
-  throw std::invalid_argument("op must be 'erode', 'dilate', 'open' or 'close', got '" + s + "'");
+  return bind::parse_enum<MorphOp>(s, "op",
+                                   {{"erode", MorphOp::kErode},
+                                    {"dilate", MorphOp::kDilate},
+                                    {"open", MorphOp::kOpen},
+                                    {"close", MorphOp::kClose}});
 }
 
 MorphShape parse_shape(const std::string& s) {
-  if (s == "rect") return MorphShape::rect;
-  if (s == "ellipse") return MorphShape::ellipse;
-  if (s == "cross") return MorphShape::cross;
-  throw std::invalid_argument("shape must be 'rect', 'ellipse' or 'cross', got '" + s + "'");
+  return bind::parse_enum<MorphShape>(s, "shape",
+                                      {{"rect", MorphShape::kRect},
+                                       {"ellipse", MorphShape::kEllipse},
+                                       {"cross", MorphShape::kCross}});
 }
 
 }  // namespace

@@ -14,8 +14,7 @@ using namespace maskprep;
 
 namespace {
 
-template <typename T>
-using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using bind::carray;
 
 bool is_float(const py::array& a) {
   return bind::has_dtype<float>(a) || bind::has_dtype<double>(a);

@@ -15,19 +15,16 @@ using namespace maskprep;
 
 namespace {
 
-template <typename T>
-using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using bind::carray;
 
 RoiPoolMode parse_mode(const std::string& mode) {
-  if (mode == "avg") return RoiPoolMode::avg;
-  if (mode == "max") return RoiPoolMode::max;
-  throw std::invalid_argument("mode must be 'avg' or 'max', got '" + mode + "'");
+  return bind::parse_enum<RoiPoolMode>(mode, "mode",
+                                       {{"avg", RoiPoolMode::kAvg}, {"max", RoiPoolMode::kMax}});
 }
 
 FeatureLayout parse_layout(const std::string& layout) {
-  if (layout == "NCHW") return FeatureLayout::nchw;
-  if (layout == "NHWC") return FeatureLayout::nhwc;
-  throw std::invalid_argument("layout must be 'NCHW' or 'NHWC', got '" + layout + "'");
+  return bind::parse_enum<FeatureLayout>(
+      layout, "layout", {{"NCHW", FeatureLayout::kNchw}, {"NHWC", FeatureLayout::kNhwc}});
 }
 
 // true for float64, false for float32, else TypeError naming the argument.
@@ -51,7 +48,7 @@ std::string dims_str(const std::vector<py::ssize_t>& dims) {
 
 // Fills the feature dimensions of `spec` from a 4-d shape read in `spec.layout` order.
 void set_feature_shape(RoiAlignSpec& spec, const std::vector<py::ssize_t>& dims, const char* name) {
-  const bool nhwc = spec.layout == FeatureLayout::nhwc;
+  const bool nhwc = spec.layout == FeatureLayout::kNhwc;
   bool ok = dims.size() == 4;
   for (py::ssize_t d : dims) ok = ok && d >= 0;
   MASKPREP_CHECK(ok, name, " must have shape ", nhwc ? "(N, H, W, C)" : "(N, C, H, W)", ", got ",
@@ -72,12 +69,13 @@ carray<T> checked_rois(const py::array& rois, const py::array& features) {
 }
 
 std::vector<py::ssize_t> output_dims(const RoiAlignSpec& s, index_t n_rois) {
-  if (s.layout == FeatureLayout::nhwc) return {n_rois, s.pooled_height, s.pooled_width, s.channels};
+  if (s.layout == FeatureLayout::kNhwc)
+    return {n_rois, s.pooled_height, s.pooled_width, s.channels};
   return {n_rois, s.channels, s.pooled_height, s.pooled_width};
 }
 
 std::vector<py::ssize_t> feature_dims(const RoiAlignSpec& s) {
-  if (s.layout == FeatureLayout::nhwc) return {s.batch, s.height, s.width, s.channels};
+  if (s.layout == FeatureLayout::kNhwc) return {s.batch, s.height, s.width, s.channels};
   return {s.batch, s.channels, s.height, s.width};
 }
 
@@ -98,8 +96,7 @@ py::array_t<T> checked_out(const py::object& out_in, const py::object& rows_in,
   const py::array raw = py::array::ensure(rows_in);
   MASKPREP_CHECK(raw && (raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u'),
                  "rows must be an integer array");
-  using int64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-  const auto given = int64_array::ensure(raw);
+  const auto given = carray<std::int64_t>::ensure(raw);
   MASKPREP_CHECK(given && given.ndim() == 1 && given.shape(0) == n_rois,
                  "rows must be a 1-d integer array with one entry per box (", n_rois, ")");
   std::vector<char> used(static_cast<size_t>(out.shape(0)), 0);
@@ -155,7 +152,7 @@ py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignS
       detail::checked_size("features_shape", spec.batch, spec.channels, spec.height, spec.width),
       sizeof(T));  // to allocate
   carray<T> features;
-  if (spec.mode == RoiPoolMode::max) {
+  if (spec.mode == RoiPoolMode::kMax) {
     MASKPREP_CHECK(!features_in.is_none(), "features are required for the max-mode backward");
     const py::array given = py::array::ensure(features_in);
     MASKPREP_CHECK(given && given.dtype().is(grad_in.dtype()),
@@ -167,7 +164,7 @@ py::array backward(const py::array& grad_in, const py::array& rois_in, RoiAlignS
   carray<T> grad_features(shape);
   const T* g = grad.data();
   const T* r = rois.data();
-  const T* f = spec.mode == RoiPoolMode::max ? features.data() : nullptr;
+  const T* f = spec.mode == RoiPoolMode::kMax ? features.data() : nullptr;
   T* gf = grad_features.mutable_data();
   {
     // Safe without the GIL: the kernel touches only these buffers, which we keep alive.

@@ -9,7 +9,10 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "maskprep/common.hpp"
@@ -124,6 +127,21 @@ inline byte_array mask_bytes(const py::array& a, bool shape_ok, const char* name
   check_array(a, is_byte_mask(a), shape_ok, name, expected);
   if (has_dtype<bool>(a)) return byte_array::ensure(a.attr("view")("uint8"));
   return byte_array::ensure(a);
+}
+
+// The one enum parser of the bindings: the value named `value` among `names`, else
+// std::invalid_argument (ValueError) "op must be 'erode', 'dilate' or 'open', got 'x'".
+template <typename E>
+E parse_enum(const std::string& value, const char* arg,
+             std::initializer_list<std::pair<const char*, E>> names) {
+  std::string expected;
+  size_t k = 0;
+  for (const auto& [name, e] : names) {
+    if (value == name) return e;
+    expected += (k == 0 ? "'" : k + 1 == names.size() ? " or '" : ", '") + std::string(name) + "'";
+    ++k;
+  }
+  throw std::invalid_argument(std::string(arg) + " must be " + expected + ", got '" + value + "'");
 }
 
 // The name of an object's type, for messages ("got str").

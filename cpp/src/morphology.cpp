@@ -397,19 +397,19 @@ void run(const Job& job, int num_threads) {
 
 std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, index_t kw) {
   MASKPREP_CHECK(kh >= 1 && kw >= 1, "kernel size must be positive, got (", kh, ", ", kw, ")");
-  if (kh == 1 && kw == 1) shape = MorphShape::rect;  // as OpenCV
+  if (kh == 1 && kw == 1) shape = MorphShape::kRect;  // as OpenCV
   const index_t size = detail::checked_size("kernel size kh*kw", kh, kw);
   std::vector<std::uint8_t> k(
       static_cast<size_t>(detail::checked_bytes("kernel size kh*kw", size, 1)), 0);
   const index_t r = kh / 2, c = kw / 2;
   const index_t rr =
-      shape == MorphShape::ellipse ? detail::checked_size("kernel radius r*r", r, r) : 0;
+      shape == MorphShape::kEllipse ? detail::checked_size("kernel radius r*r", r, r) : 0;
   const double inv_r2 = r ? 1. / (static_cast<double>(r) * static_cast<double>(r)) : 0;
   for (index_t i = 0; i < kh; ++i) {
     index_t j1 = 0, j2 = 0;
-    if (shape == MorphShape::rect || (shape == MorphShape::cross && i == r)) {
+    if (shape == MorphShape::kRect || (shape == MorphShape::kCross && i == r)) {
       j2 = kw;
-    } else if (shape == MorphShape::cross) {
+    } else if (shape == MorphShape::kCross) {
       j1 = c;
       j2 = c + 1;
     } else {
@@ -439,7 +439,7 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
                                     kernel + detail::checked_size("kernel size kh*kw", kh, kw));
   MASKPREP_CHECK(std::any_of(k.begin(), k.end(), [](std::uint8_t v) { return v != 0; }),
                  "kernel must have at least one nonzero element");
-  const bool fused = op == MorphOp::open || op == MorphOp::close;
+  const bool fused = op == MorphOp::kOpen || op == MorphOp::kClose;
   const index_t steps = detail::checked_size("iterations x passes", iterations, fused ? 2 : 1);
   Job job{src, dst, {}, make_plan(k.data(), kh, kw), {}, 0, {}};
   // The band halo (4 x steps x kernel height, see run) must fit too.
@@ -451,7 +451,7 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   const index_t rpad = (std::max(job.plan.pad, job.plan.max_len) >> 6) + 2;
   job.g = Geometry{height, width, nw, nv, lpad, lpad + nv + rpad};
   for (const Span& s : job.plan.spans) job.slot.push_back(s.a == 0 && s.b == 0 ? -1 : job.nslots++);
-  const bool first_erode = op == MorphOp::erode || op == MorphOp::open;
+  const bool first_erode = op == MorphOp::kErode || op == MorphOp::kOpen;
   job.erode.assign(static_cast<size_t>(iterations), first_erode);
   if (fused) job.erode.resize(static_cast<size_t>(steps), !first_erode);
   run(job, num_threads);

@@ -54,7 +54,7 @@ void backward_block(const T* grad_out, const T* rois, index_t n_rois, const RoiA
                     const T* features, T* grad_features, index_t c0, index_t c1) {
   const index_t hw = s.height * s.width;
   const index_t bins = s.pooled_height * s.pooled_width;
-  const bool nhwc = s.layout == FeatureLayout::nhwc;
+  const bool nhwc = s.layout == FeatureLayout::kNhwc;
   RoiGrid<T> g;
   for (index_t n = 0; n < n_rois; ++n) {
     build_grid(rois + 5 * n, s, g);
@@ -82,7 +82,7 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
                         const T* features, T* grad_features, int num_threads) {
   const std::vector<T> roi_copy = checked_rois(rois, n_rois, spec);
   rois = roi_copy.data();
-  MASKPREP_CHECK(spec.mode != RoiPoolMode::max || features != nullptr || n_rois == 0,
+  MASKPREP_CHECK(spec.mode != RoiPoolMode::kMax || features != nullptr || n_rois == 0,
                  "features are required for the max-mode backward");
   std::fill(grad_features, grad_features + spec.batch * spec.channels * spec.height * spec.width,
             T(0));
@@ -92,7 +92,7 @@ void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const 
   const int threads = roi_threads(num_threads, samples_hint(spec, n_rois));
   const index_t blocks = std::min<index_t>(spec.channels, 4 * static_cast<index_t>(threads));
   const index_t per_block = (spec.channels + blocks - 1) / blocks;
-  const bool mx = spec.mode == RoiPoolMode::max;
+  const bool mx = spec.mode == RoiPoolMode::kMax;
   parallel_for(blocks, threads, [&](index_t b) {
     const index_t c0 = b * per_block;
     const index_t c1 = std::min(spec.channels, c0 + per_block);

@@ -75,7 +75,7 @@ void pool_nchw(const RoiGrid<T>& g, const T* image, const RoiAlignSpec& s, T* ou
       planes[c] = image + (c0 + c) * hw;
       outs[c] = out + (c0 + c) * bins;
     }
-    if (s.mode == RoiPoolMode::max) {
+    if (s.mode == RoiPoolMode::kMax) {
       pool_nchw_block<T, true>(g, planes, nc, bins, outs);
     } else {
       pool_nchw_block<T, false>(g, planes, nc, bins, outs);
@@ -200,7 +200,7 @@ MASKPREP_TARGET_AVX2_FN void pool_nhwc_roi_avx2(const RoiGrid<float>& g, const f
 template <typename T>
 void pool_nhwc(const RoiGrid<T>& g, const T* image, const RoiAlignSpec& s, T* out) {
   const index_t bins = s.pooled_height * s.pooled_width;
-  const bool mx = s.mode == RoiPoolMode::max;
+  const bool mx = s.mode == RoiPoolMode::kMax;
 #if MASKPREP_HAVE_AVX2_CLONES
   if constexpr (std::is_same_v<T, float>) {
     if (detail::use_avx2()) {
@@ -296,7 +296,7 @@ void roi_align_forward(const T* features, const T* rois, index_t n_rois, const R
   if (per_roi == 0 || n_rois == 0) return;
   const int threads = roi_threads(num_threads, samples_hint(spec, n_rois));
   const index_t image_size = spec.channels * spec.height * spec.width;
-  if (spec.layout == FeatureLayout::nhwc) {
+  if (spec.layout == FeatureLayout::kNhwc) {
     parallel_for(n_rois, threads, [&](index_t n) {
       thread_local RoiGrid<T> g;  // reused: its sample table can be large
       build_grid(rois + 5 * n, spec, g);

@@ -86,7 +86,7 @@ int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention con
   index_t hist[256];
   histogram_u8(src, n_pixels, hist, num_threads);
   const int t =
-      convention == OtsuConvention::skimage ? otsu_skimage(hist) : otsu_opencv(hist, n_pixels);
+      convention == OtsuConvention::kSkimage ? otsu_skimage(hist) : otsu_opencv(hist, n_pixels);
   if (mask) {
     const index_t block = index_t{1} << 16;
     const int threads = threads_for_work(num_threads, n_pixels, kMinBytesPerThread);

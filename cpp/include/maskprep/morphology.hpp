@@ -29,8 +29,8 @@
 
 namespace maskprep {
 
-enum class MorphShape { rect, ellipse, cross };
-enum class MorphOp { erode, dilate, open, close };
+enum class MorphShape { kRect, kEllipse, kCross };
+enum class MorphOp { kErode, kDilate, kOpen, kClose };
 
 // cv2.getStructuringElement(shape, (kw, kh)) with the default anchor, as kh*kw 0/1 bytes.
 // kh, kw >= 1 (the callers decide which sizes they accept); kh*kw must fit in 64 bits

@@ -28,8 +28,8 @@
 
 namespace maskprep {
 
-enum class RoiPoolMode { avg, max };
-enum class FeatureLayout { nchw, nhwc };
+enum class RoiPoolMode { kAvg, kMax };
+enum class FeatureLayout { kNchw, kNhwc };
 
 // The shape and options of one RoI Align call; features and rois are described separately.
 struct RoiAlignSpec {
@@ -42,8 +42,8 @@ struct RoiAlignSpec {
   double spatial_scale = 1.0;   // rounded to T before use, as torchvision does
   index_t sampling_ratio = -1;  // > 0: fixed grid per bin; <= 0: adaptive
   bool aligned = false;         // shift box coordinates by -0.5 pixel (pixel-centre model)
-  RoiPoolMode mode = RoiPoolMode::avg;
-  FeatureLayout layout = FeatureLayout::nchw;
+  RoiPoolMode mode = RoiPoolMode::kAvg;
+  FeatureLayout layout = FeatureLayout::kNchw;
 };
 
 // Pools `n_rois` boxes from `features`. rois: (n_rois, 5) rows (batch_index, x1, y1, x2, y2) in

@@ -11,10 +11,10 @@ enum class OtsuConvention {
   // skimage.filters.threshold_otsu: histogram from min to max value, between-class variance
   // w1*w2*(m1 - m2)^2 from integer cumulative sums (int64) and float64 means, first maximum;
   // a constant image returns its value.
-  skimage,
+  kSkimage,
   // cv2.threshold(THRESH_OTSU): OpenCV's running float64 recurrences over the 256 bins with its
   // FLT_EPSILON guard on the class weights, first maximum; no valid split returns 0.
-  opencv,
+  kOpencv,
 };
 
 // Otsu threshold t of n_pixels (>= 1) bytes, and mask[i] = src[i] > t (0/1 bytes) when mask is
