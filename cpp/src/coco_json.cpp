@@ -10,10 +10,10 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "maskprep/parallel.hpp"
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
 #include "maskprep/segmentation.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::coco_json {
 

@@ -10,7 +10,7 @@
 #if MASKPREP_HAVE_AVX2_CLONES
 #include <immintrin.h>
 #endif
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep {
 namespace {

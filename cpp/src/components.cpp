@@ -8,7 +8,7 @@
 #include <new>
 #include <utility>
 
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -9,7 +9,7 @@
 
 #include "byte_scan.hpp"
 #include "maskprep/components.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::contours {
 

@@ -14,7 +14,7 @@
 #include <type_traits>
 
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep {
 namespace {

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <vector>
 
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep {
 namespace {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::polygon {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep {
 

@@ -7,7 +7,7 @@
 
 #include "byte_scan.hpp"
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::rle {
 namespace {

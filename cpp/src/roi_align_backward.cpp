@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "maskprep/parallel.hpp"
 #include "maskprep/roi_align.hpp"
+#include "parallel_for.hpp"
 #include "roi_align_grid.hpp"
 
 namespace maskprep {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
 #include "maskprep/roi_align.hpp"
+#include "parallel_for.hpp"
 #include "roi_align_grid.hpp"
 
 #if defined(__linux__)

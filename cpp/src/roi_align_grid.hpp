@@ -10,8 +10,8 @@
 #include <limits>
 #include <vector>
 
-#include "maskprep/parallel.hpp"
 #include "maskprep/roi_align.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::detail {
 

@@ -4,7 +4,7 @@
 #include <type_traits>
 
 #include "isa_dispatch.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 #include "roi_align_grid.hpp"
 
 namespace maskprep::detail {

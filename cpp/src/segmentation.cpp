@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "maskprep/parallel.hpp"
 #include "maskprep/polygon.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::segmentation {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "maskprep/parallel.hpp"
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep::targets {
 

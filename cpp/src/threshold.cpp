@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "maskprep/filter.hpp"
-#include "maskprep/parallel.hpp"
+#include "parallel_for.hpp"
 
 namespace maskprep {
 namespace {
