@@ -35,7 +35,7 @@ struct NotAnObject : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Checks that data[0..len) is one JSON value (SyntaxError if not).
+// Checks that data[0..len) is one JSON value. Throws: SyntaxError if not.
 void check_json(const char* data, index_t len);
 
 struct ConvertOptions {

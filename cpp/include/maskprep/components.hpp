@@ -42,17 +42,21 @@ index_t label(const byte_t* mask, index_t h, index_t w, int connectivity, std::i
 // not 4-connected to the image border become foreground. out: h*w bytes, 0/1. With max_size >= 0
 // only holes (4-connected background components not touching the border) of at most max_size
 // pixels are filled.
+// Throws: std::invalid_argument for a negative size (before any work).
 void fill_holes(const byte_t* mask, index_t h, index_t w, byte_t* out, int num_threads,
                 index_t max_size = -1);
 
 // skimage.morphology.remove_small_objects(mask, max_size=max_size, connectivity=c): foreground
 // components of at most max_size pixels are removed. out: h*w bytes, 0/1.
+// Throws: std::invalid_argument for a bad connectivity, a negative max_size or a negative size
+// (before any work).
 void remove_small_objects(const byte_t* mask, index_t h, index_t w, index_t max_size,
                           int connectivity, byte_t* out, int num_threads);
 
 // skimage.morphology.remove_small_holes(mask, max_size=max_size, connectivity=c): background
 // components of at most max_size pixels become foreground, including those touching the border
 // (skimage labels the inverted mask and does not treat the border specially). out: h*w bytes.
+// Throws: as remove_small_objects.
 void remove_small_holes(const byte_t* mask, index_t h, index_t w, index_t max_size,
                         int connectivity, byte_t* out, int num_threads);
 

@@ -48,10 +48,12 @@ using Polygon = std::vector<double>;  // x0, y0, x1, y1, ... (COCO's flat layout
 void check_options(const Options& options);
 
 // Polygons of one h x w row-major mask (nonzero = foreground); out is replaced.
+// Throws: check_options' std::invalid_argument, or for negative sizes.
 void mask_to_polygons(const byte_t* mask, index_t h, index_t w, const Options& options,
                       std::vector<Polygon>& out);
 
 // n masks of h x w, contiguous; out[i] gets mask i's polygons. Parallel across masks.
+// Throws: as mask_to_polygons (before any work).
 void masks_to_polygons(const byte_t* masks, index_t n, index_t h, index_t w, const Options& options,
                        std::vector<std::vector<Polygon>>& out, int num_threads);
 

@@ -17,6 +17,8 @@ namespace maskprep {
 // A scanline fill; seeds sharing a range grow together, one pass per distinct range. Serial.
 // Each seed is read once, checked and used from that copy; the image is read in place (changing
 // it during the call gives an unspecified mask, never an out-of-bounds access).
+// Throws: std::invalid_argument for an empty image, connectivity other than 4 or 8, a
+// negative or non-finite tolerance, no seeds, or a seed outside the image (naming it).
 void flood_fill(const std::uint8_t* image, index_t height, index_t width, const index_t* seeds,
                 index_t n_seeds, double tolerance, int connectivity, std::uint8_t* out);
 

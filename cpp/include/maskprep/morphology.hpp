@@ -40,6 +40,8 @@ std::vector<std::uint8_t> structuring_element(MorphShape shape, index_t kh, inde
 // Applies `op` `iterations` (>= 1) times as described above. kernel: kh*kw bytes with at least
 // one member. dst may not alias src. The kernel is copied before it is checked; src is read in
 // place (changing it during the call gives unspecified output, never an out-of-bounds access).
+// Throws: std::invalid_argument for an empty mask or kernel, iterations < 1, a kernel without
+// a member, or sizes whose products do not fit in 64 bits (before any work).
 void morphology(const std::uint8_t* src, index_t height, index_t width, const std::uint8_t* kernel,
                 index_t kh, index_t kw, MorphOp op, index_t iterations, std::uint8_t* dst,
                 int num_threads);

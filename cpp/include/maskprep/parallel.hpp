@@ -19,6 +19,7 @@ int available_cores();
 // (its first value) if set and valid, else available_cores().
 int thread_budget();
 // Sets the budget; n must be >= 1.
+// Throws: std::invalid_argument for n < 1.
 void set_thread_budget(int n);
 
 // Turns a user request into a thread count: requested > 0 -> requested; -1 -> all cores;

@@ -43,6 +43,7 @@ inline index_t max_pool_out_size(index_t in, index_t kernel, index_t stride, ind
 void check_max_pool(const MaxPoolSpec& spec);
 
 // Writes spec.planes output planes of OH x OW (every element). T is float or double.
+// Throws: check_max_pool's std::invalid_argument (before any work).
 template <typename T>
 void max_pool2d(const T* input, const MaxPoolSpec& spec, T* output, int num_threads);
 

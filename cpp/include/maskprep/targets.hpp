@@ -18,6 +18,8 @@ namespace maskprep::targets {
 
 // Each object's polygons, unioned, as an h x w row-major 0/1 mask at out + rows[i]*h*w:
 // pycocotools' decode(merge(frPyObjects(polygons, h, w))). Polygons need at least 3 points.
+// Throws: std::invalid_argument naming the object ("segmentations[rows[i]] polygon p ...") for
+// a polygon that fails polygon::check, or for negative sizes (before any work).
 void polygons_to_dense(const double* xy, const index_t* poly_offsets, const index_t* obj_offsets,
                        index_t n, index_t h, index_t w, const index_t* rows, byte_t* out,
                        int num_threads);
@@ -28,6 +30,8 @@ void polygons_to_dense(const double* xy, const index_t* poly_offsets, const inde
 // box type T, as detectron2 does on a float32 (or float64) tensor under NumPy 2 promotion rules:
 // side = x1 - x0 in T; the ratio is T(M) / side in T, or the double M / 0.1 when side < 0.1;
 // the coordinates are float64: (x - double(x0)) * double(ratio).
+// Throws: std::invalid_argument for mask_size < 1, a non-finite box (naming it) or a polygon
+// that fails polygon::check (before any work).
 template <typename T>
 void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
                            const index_t* obj_offsets, index_t n, const T* boxes, index_t mask_size,

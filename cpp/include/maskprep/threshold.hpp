@@ -19,6 +19,7 @@ enum class OtsuConvention {
 
 // Otsu threshold t of n_pixels (>= 1) bytes, and mask[i] = src[i] > t (0/1 bytes) when mask is
 // not null (both anchors binarise with a strict '>'). Histogram and mask run in parallel.
+// Throws: std::invalid_argument for n_pixels <= 0.
 int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention convention,
                    std::uint8_t* mask, int num_threads);
 
