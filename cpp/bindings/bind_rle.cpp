@@ -189,7 +189,7 @@ py::dict merge(py::handle rles, bool intersect) {
 }
 
 // Many independent merges in one call: groups[i] is a list of RLEs of one size. The groups are
-// read with the GIL into one flat batch, then parsed, merged and compressed by the kernels.
+// read with the GIL into one flat batch, then parsed, merged and compressed by one kernel.
 py::list merge_groups(py::handle groups, bool intersect, const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   if (!PyList_Check(groups.ptr()) && !PyTuple_Check(groups.ptr()))
@@ -220,19 +220,13 @@ py::list merge_groups(py::handle groups, bool intersect, const py::object& num_t
   };
   try {
     py::gil_scoped_release release;  // only C++ buffers below; `keep` pins the Python strings
-    rle::from_strings(all.str.data(), all.str_len.data(), all.h.data(), all.w.data(),
-                      static_cast<index_t>(all.size()), all.counts.data(), nt);
+    rle::merge_groups(all.str.data(), all.str_len.data(), all.h.data(), all.w.data(),
+                      all.counts.data(), offsets.data(), static_cast<index_t>(n), intersect,
+                      strings.data(), nt);
   } catch (const IndexedError& e) {
     const size_t g = group_of(e.index());
     bind::raise_indexed(false, "groups[" + std::to_string(g) + "]", e.index() - offsets[g],
                         e.message());
-  }
-  try {
-    py::gil_scoped_release release;  // as above
-    rle::merge_groups(all.counts.data(), offsets.data(), static_cast<index_t>(n), intersect,
-                      strings.data(), nt);
-  } catch (const IndexedError& e) {
-    bind::raise_indexed(false, "groups", e.index(), e.message());
   }
   py::list result(n);
   for (size_t g = 0; g < n; ++g)

@@ -114,13 +114,15 @@ void iou(const std::vector<const Counts*>& dt, const std::vector<const Counts*>&
 // Throws: std::invalid_argument for an empty list or counts whose sum overflows 64 bits.
 void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out);
 
-// Many independent merges: group g is counts[offsets[g] .. offsets[g+1]) (offsets has n_groups + 1
-// entries, non-decreasing; the caller checks each group is of one size). out[g] is the compressed
-// string of merge(group g); an empty group gives "" (pycocotools' merge([]) is {'size': [0, 0],
-// 'counts': b''}). Parallel across groups.
-// Throws: IndexedError(g, ": " + reason) for the first group g in index order that cannot be
-// merged.
-void merge_groups(const Counts* counts, const index_t* offsets, index_t n_groups, bool intersect,
+// Many independent merges of RLEs given as from_strings takes them: group g is the RLEs
+// [offsets[g], offsets[g+1]) (offsets has n_groups + 1 entries, non-decreasing; the caller checks
+// each group is of one size). Each group's RLEs are parsed into counts[k] and checked as
+// from_strings does, then merged: out[g] is the compressed string of merge(group g); an empty
+// group gives "" (pycocotools' merge([]) is {'size': [0, 0], 'counts': b''}). Parallel across
+// groups.
+// Throws: IndexedError(k, ": " + reason) for the first bad RLE k (its index among all groups').
+void merge_groups(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+                  Counts* counts, const index_t* offsets, index_t n_groups, bool intersect,
                   std::string* out, int num_threads);
 
 }  // namespace maskprep::rle
