@@ -7,8 +7,8 @@
 #include "fuzz_util.hpp"
 
 using namespace fuzz;
-using maskprep::MorphOp;
-using maskprep::MorphShape;
+using maskprep::morphology::MorphOp;
+using maskprep::morphology::MorphShape;
 
 namespace {
 
@@ -49,12 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     // between would just allocate gigabytes: not tried).
     if (kn <= static_cast<unsigned __int128>(INT64_MAX)) return 0;
     Mask big;
-    if (accepts([&] { big = maskprep::structuring_element(shape, kh, kw); }))
+    if (accepts([&] { big = maskprep::morphology::structuring_element(shape, kh, kw); }))
       FUZZ_ASSERT(big.size() == kn);
     return 0;
   }
   if (in.ConsumeBool()) {
-    k = maskprep::structuring_element(shape, kh, kw);
+    k = maskprep::morphology::structuring_element(shape, kh, kw);
     FUZZ_ASSERT(k.size() == kn);
     for (auto b : k) FUZZ_ASSERT(b <= 1);
   } else {
@@ -77,8 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     b = in.ConsumeIntegralInRange<int>(0, 4) < density ? in.ConsumeIntegral<std::uint8_t>() | 1 : 0;
   Mask dst(src.size(), 9);
   if (!accepts([&] {
-        maskprep::morphology(src.data(), h, w, k.data(), kh, kw, op, iterations, dst.data(),
-                             in.ConsumeBool() ? 2 : 1);
+        maskprep::morphology::morphology(src.data(), h, w, k.data(), kh, kw, op, iterations,
+                                         dst.data(), in.ConsumeBool() ? 2 : 1);
       }))
     return 0;
   Mask want = src;

@@ -15,7 +15,7 @@ namespace {
 
 template <typename T>
 void run(FuzzedDataProvider& in) {
-  maskprep::RoiAlignSpec s;
+  maskprep::roi_align::RoiAlignSpec s;
   s.batch = in.ConsumeIntegralInRange<index_t>(1, 2);
   s.channels = in.ConsumeIntegralInRange<index_t>(1, 3);
   s.height = in.ConsumeIntegralInRange<index_t>(1, 12);
@@ -44,8 +44,10 @@ void run(FuzzedDataProvider& in) {
       s.spatial_scale = in.ConsumeFloatingPoint<double>();
   }
   s.aligned = in.ConsumeBool();
-  s.mode = in.ConsumeBool() ? maskprep::RoiPoolMode::kMax : maskprep::RoiPoolMode::kAvg;
-  s.layout = in.ConsumeBool() ? maskprep::FeatureLayout::kNhwc : maskprep::FeatureLayout::kNchw;
+  s.mode = in.ConsumeBool() ? maskprep::roi_align::RoiPoolMode::kMax
+                            : maskprep::roi_align::RoiPoolMode::kAvg;
+  s.layout = in.ConsumeBool() ? maskprep::roi_align::FeatureLayout::kNhwc
+                              : maskprep::roi_align::FeatureLayout::kNchw;
   const index_t k = in.ConsumeIntegralInRange<index_t>(0, 4);
   std::vector<T> rois(static_cast<size_t>(k * 5));
   for (index_t i = 0; i < k; ++i) {
@@ -63,14 +65,15 @@ void run(FuzzedDataProvider& in) {
   std::vector<T> out(no, T(7));
   const int threads = in.ConsumeBool() ? 2 : 1;
   if (!accepts([&] {
-        maskprep::roi_align_forward(features.data(), rois.data(), k, s, out.data(), threads);
+        maskprep::roi_align::roi_align_forward(features.data(), rois.data(), k, s, out.data(),
+                                               threads);
       }))
     return;
   for (T v : out) FUZZ_ASSERT(std::isfinite(v) && v >= T(-1.0001) && v <= T(1.0001));
   std::vector<T> grad_out(no, T(1)), grad(nf, T(7));
   FUZZ_ASSERT(accepts([&] {
-    maskprep::roi_align_backward(grad_out.data(), rois.data(), k, s, features.data(), grad.data(),
-                                 threads);
+    maskprep::roi_align::roi_align_backward(grad_out.data(), rois.data(), k, s, features.data(),
+                                            grad.data(), threads);
   }));
   T total = 0;
   for (T g : grad) {

@@ -7,6 +7,7 @@
 
 namespace py = pybind11;
 using namespace maskprep;
+using namespace maskprep::morphology;
 
 namespace {
 
@@ -58,7 +59,7 @@ void bind_morphology(py::module_& m) {
         {
           // Safe without the GIL: the kernel touches only these buffers, which we keep alive.
           py::gil_scoped_release release;
-          morphology(s, h, w, kp, kh, kw, o, iterations, d, threads);
+          morphology::morphology(s, h, w, kp, kh, kw, o, iterations, d, threads);
         }
         return out;
       },

@@ -11,6 +11,7 @@
 
 namespace py = pybind11;
 using namespace maskprep;
+using namespace maskprep::paste;
 
 namespace {
 

@@ -12,6 +12,7 @@
 
 namespace py = pybind11;
 using namespace maskprep;
+using namespace maskprep::pool;
 
 namespace {
 

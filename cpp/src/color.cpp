@@ -12,7 +12,7 @@
 #endif
 #include "parallel_for.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 namespace {
 
 constexpr index_t kBlock = index_t{1} << 16;  // pixels per parallel work item
@@ -288,4 +288,4 @@ void rgb_to_hsv(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std
   });
 }
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

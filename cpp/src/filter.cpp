@@ -16,7 +16,7 @@
 #include "isa_dispatch.hpp"
 #include "parallel_for.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 namespace {
 
 // OpenCV's borderInterpolate for BORDER_REFLECT_101 (repeats for kernels wider than the image).
@@ -343,4 +343,4 @@ void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst,
                4);
 }
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

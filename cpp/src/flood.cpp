@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace maskprep {
+namespace maskprep::imgproc {
 namespace {
 
 struct Range {
@@ -106,4 +106,4 @@ void flood_fill(const std::uint8_t* image, index_t height, index_t width, const 
   }
 }
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

@@ -17,7 +17,7 @@
 #define MASKPREP_MORPH_SSE2 0
 #endif
 
-namespace maskprep {
+namespace maskprep::morphology {
 namespace {
 
 using word = std::uint64_t;
@@ -457,4 +457,4 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
   run(job, num_threads);
 }
 
-}  // namespace maskprep
+}  // namespace maskprep::morphology

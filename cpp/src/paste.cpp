@@ -16,7 +16,7 @@
 
 #include "parallel_for.hpp"
 
-namespace maskprep {
+namespace maskprep::paste {
 namespace {
 
 // Box coordinates are clamped here before the integer cast: far beyond any image, and small
@@ -259,4 +259,4 @@ MASKPREP_PASTE_INSTANTIATE(double, float)
 MASKPREP_PASTE_INSTANTIATE(double, double)
 #undef MASKPREP_PASTE_INSTANTIATE
 
-}  // namespace maskprep
+}  // namespace maskprep::paste

@@ -16,7 +16,7 @@
 #include "isa_dispatch.hpp"
 #include "parallel_for.hpp"
 
-namespace maskprep {
+namespace maskprep::pool {
 
 namespace {
 
@@ -165,4 +165,4 @@ void max_pool2d(const T* input, const MaxPoolSpec& s, T* output, int num_threads
 template void max_pool2d<float>(const float*, const MaxPoolSpec&, float*, int);
 template void max_pool2d<double>(const double*, const MaxPoolSpec&, double*, int);
 
-}  // namespace maskprep
+}  // namespace maskprep::pool

@@ -8,15 +8,15 @@
 #include "parallel_for.hpp"
 #include "roi_align_grid.hpp"
 
-namespace maskprep {
+namespace maskprep::roi_align {
 namespace {
 
-using detail::build_grid;
-using detail::checked_rois;
-using detail::roi_threads;
-using detail::RoiGrid;
-using detail::Sample;
-using detail::samples_hint;
+using impl::build_grid;
+using impl::checked_rois;
+using impl::roi_threads;
+using impl::RoiGrid;
+using impl::Sample;
+using impl::samples_hint;
 
 // ---- backward ---------------------------------------------------------------------------------
 
@@ -107,4 +107,4 @@ template void roi_align_backward<float>(const float*, const float*, index_t, con
 template void roi_align_backward<double>(const double*, const double*, index_t, const RoiAlignSpec&,
                                          const double*, double*, int);
 
-}  // namespace maskprep
+}  // namespace maskprep::roi_align

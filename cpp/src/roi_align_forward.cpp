@@ -23,19 +23,19 @@
 #include <sys/mman.h>
 #endif
 
-namespace maskprep {
+namespace maskprep::roi_align {
 namespace {
 
-using detail::build_grid;
-using detail::checked_rois;
-using detail::interpolate;
-using detail::roi_box;
-using detail::roi_threads;
-using detail::RoiBox;
-using detail::RoiGrid;
-using detail::Sample;
-using detail::samples_hint;
-using detail::transpose;
+using impl::build_grid;
+using impl::checked_rois;
+using impl::interpolate;
+using impl::roi_box;
+using impl::roi_threads;
+using impl::RoiBox;
+using impl::RoiGrid;
+using impl::Sample;
+using impl::samples_hint;
+using impl::transpose;
 
 // ---- NCHW forward -----------------------------------------------------------------------------
 
@@ -312,4 +312,4 @@ template void roi_align_forward<float>(const float*, const float*, index_t, cons
                                        float*, int, const index_t*);
 template void roi_align_forward<double>(const double*, const double*, index_t, const RoiAlignSpec&,
                                         double*, int, const index_t*);
-}  // namespace maskprep
+}  // namespace maskprep::roi_align

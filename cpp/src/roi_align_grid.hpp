@@ -13,7 +13,7 @@
 #include "maskprep/roi_align.hpp"
 #include "parallel_for.hpp"
 
-namespace maskprep::detail {
+namespace maskprep::roi_align::impl {
 
 // One bilinear sample point: the pixel offsets (y * W + x) of its four neighbours and their
 // weights. A point outside the map keeps torchvision's zero weights on pixel 0 (so the forward
@@ -249,4 +249,4 @@ inline index_t samples_hint(const RoiAlignSpec& s, index_t n_rois) {
 template <typename T>
 void transpose(const T* src, index_t rows, index_t cols, T* dst, int num_threads);
 
-}  // namespace maskprep::detail
+}  // namespace maskprep::roi_align::impl

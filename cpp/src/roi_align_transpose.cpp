@@ -7,7 +7,7 @@
 #include "parallel_for.hpp"
 #include "roi_align_grid.hpp"
 
-namespace maskprep::detail {
+namespace maskprep::roi_align::impl {
 namespace {
 
 // dst (cols, rows) = transpose of src (rows, cols), the block [i0, i1) x [j0, j1) of it.
@@ -85,4 +85,4 @@ void transpose(const T* src, index_t rows, index_t cols, T* dst, int num_threads
 template void transpose<float>(const float*, index_t, index_t, float*, int);
 template void transpose<double>(const double*, index_t, index_t, double*, int);
 
-}  // namespace maskprep::detail
+}  // namespace maskprep::roi_align::impl

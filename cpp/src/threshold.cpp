@@ -9,7 +9,7 @@
 #include "maskprep/filter.hpp"
 #include "parallel_for.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 namespace {
 
 // skimage.filters.threshold_otsu on an integer image (exposure.histogram's bincount from min to
@@ -106,4 +106,4 @@ int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention con
   return t;
 }
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

@@ -9,7 +9,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 
 // cv2.COLOR_RGB2GRAY on uint8: gray = (R*9798 + G*19235 + B*3735 + 2^14) >> 15, OpenCV 5's
 // fixed-point BT.601 weights with round-half-up (OpenCV 4 used 4899/9617/1868 >> 14, which
@@ -26,4 +26,4 @@ void rgb_to_gray(const std::uint8_t* rgb, index_t n_pixels, index_t channels, st
 void rgb_to_hsv(const std::uint8_t* rgb, index_t n_pixels, index_t channels, std::uint8_t* hsv,
                 int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

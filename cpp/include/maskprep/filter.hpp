@@ -9,7 +9,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 
 // OpenCV's kernel size for a sigma: round(sigma * (uint8 ? 3 : 4) * 2 + 1) | 1 (round half to
 // even, as cvRound). sigma must be > 0.
@@ -51,4 +51,4 @@ void equalize_hist(const std::uint8_t* src, index_t n_pixels, std::uint8_t* dst,
 // Throws: nothing.
 void histogram_u8(const std::uint8_t* src, index_t n, index_t* hist, int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

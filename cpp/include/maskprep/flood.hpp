@@ -6,7 +6,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 
 // out (height*width bytes, overwritten with 0/1) = union over seeds of the pixels connected to
 // the seed (connectivity 4 or 8) through pixels whose value lies in the seed's range
@@ -22,4 +22,4 @@ namespace maskprep {
 void flood_fill(const std::uint8_t* image, index_t height, index_t width, const index_t* seeds,
                 index_t n_seeds, double tolerance, int connectivity, std::uint8_t* out);
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc

@@ -27,7 +27,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::morphology {
 
 enum class MorphShape { kRect, kEllipse, kCross };
 enum class MorphOp { kErode, kDilate, kOpen, kClose };
@@ -46,4 +46,4 @@ void morphology(const std::uint8_t* src, index_t height, index_t width, const st
                 index_t kh, index_t kw, MorphOp op, index_t iterations, std::uint8_t* dst,
                 int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::morphology

@@ -42,7 +42,7 @@
 #include "maskprep/common.hpp"
 #include "maskprep/rle.hpp"
 
-namespace maskprep {
+namespace maskprep::paste {
 
 struct PasteSpec {
   index_t n = 0;          // instances
@@ -75,4 +75,4 @@ template <typename T, typename B>
 void paste_masks_rle(const T* masks, const B* boxes, const PasteSpec& spec,
                      std::vector<rle::Counts>& out, int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::paste

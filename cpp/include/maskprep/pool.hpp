@@ -21,7 +21,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::pool {
 
 struct MaxPoolSpec {
   index_t planes = 0;                  // N * C, >= 0
@@ -47,4 +47,4 @@ void check_max_pool(const MaxPoolSpec& spec);
 template <typename T>
 void max_pool2d(const T* input, const MaxPoolSpec& spec, T* output, int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::pool

@@ -26,7 +26,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::roi_align {
 
 enum class RoiPoolMode { kAvg, kMax };
 enum class FeatureLayout { kNchw, kNhwc };
@@ -72,4 +72,4 @@ template <typename T>
 void roi_align_backward(const T* grad_out, const T* rois, index_t n_rois, const RoiAlignSpec& spec,
                         const T* features, T* grad_features, int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::roi_align

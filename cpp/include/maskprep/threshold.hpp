@@ -5,7 +5,7 @@
 
 #include "maskprep/common.hpp"
 
-namespace maskprep {
+namespace maskprep::imgproc {
 
 enum class OtsuConvention {
   // skimage.filters.threshold_otsu: histogram from min to max value, between-class variance
@@ -23,4 +23,4 @@ enum class OtsuConvention {
 int otsu_threshold(const std::uint8_t* src, index_t n_pixels, OtsuConvention convention,
                    std::uint8_t* mask, int num_threads);
 
-}  // namespace maskprep
+}  // namespace maskprep::imgproc
