@@ -36,9 +36,13 @@ void polygons_to_rle(const Object& o, const double* xy, const index_t* poly_offs
                     out);
     return;
   }
-  std::vector<rle::Counts> parts(static_cast<size_t>(o.poly_end - o.poly_begin));
+  // Per-thread scratch: rasterizing many small objects is allocation-bound otherwise.
+  struct Parts {};
+  auto& parts = detail::thread_scratch<std::vector<rle::Counts>, Parts>();
+  if (parts.size() < static_cast<size_t>(o.poly_end - o.poly_begin))
+    parts.resize(static_cast<size_t>(o.poly_end - o.poly_begin));
   std::vector<const rle::Counts*> ptrs;
-  ptrs.reserve(parts.size());
+  ptrs.reserve(static_cast<size_t>(o.poly_end - o.poly_begin));
   for (index_t p = o.poly_begin; p < o.poly_end; ++p) {
     rle::Counts& part = parts[static_cast<size_t>(p - o.poly_begin)];
     polygon::to_rle(xy + poly_offsets[p], (poly_offsets[p + 1] - poly_offsets[p]) / 2, o.h, o.w,

@@ -10,6 +10,7 @@
 
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
+#include "maskprep/segmentation.hpp"
 #include "parallel_for.hpp"
 
 namespace maskprep::targets {
@@ -72,29 +73,23 @@ void decode_rows_in_box(const rle::Counts& counts, index_t h, index_t w, byte_t*
   }
 }
 
-// Rasterizes the union of polygons [p0, p1) of xy into an h x w row-major mask (zeros if none).
+// Rasterizes the union of polygons [p0, p1) of xy into an h x w row-major mask (zeros if none):
+// segmentation::polygons_to_rle (pycocotools' merge(frPyObjects)), decoded in its box.
 void rasterize_object(const double* xy, const index_t* poly_offsets, index_t p0, index_t p1,
                       index_t h, index_t w, byte_t* out) {
   if (p1 == p0) {
     std::memset(out, 0, static_cast<size_t>(h * w));
     return;
   }
-  struct Tag {};
-  auto& parts = detail::thread_scratch<std::vector<rle::Counts>, Tag>();
-  if (parts.size() < static_cast<size_t>(p1 - p0)) parts.resize(static_cast<size_t>(p1 - p0));
-  std::vector<const rle::Counts*> ptrs;
-  for (index_t p = p0; p < p1; ++p) {
-    rle::Counts& c = parts[static_cast<size_t>(p - p0)];
-    polygon::to_rle(xy + poly_offsets[p], (poly_offsets[p + 1] - poly_offsets[p]) / 2, h, w, c);
-    ptrs.push_back(&c);
-  }
-  rle::Counts merged;
-  if (ptrs.size() > 1) {  // pycocotools' merge: the union; one part is used as is
-    rle::merge(ptrs, false, merged);
-    ptrs.assign(1, &merged);
-  }
-
-  decode_rows_in_box(*ptrs[0], h, w, out);
+  segmentation::Object object;
+  object.h = h;
+  object.w = w;
+  object.poly_begin = p0;
+  object.poly_end = p1;
+  struct Merged {};  // tag: this use's own per-thread buffer
+  rle::Counts& counts = detail::thread_scratch<rle::Counts, Merged>();
+  segmentation::polygons_to_rle(object, xy, poly_offsets, counts);
+  decode_rows_in_box(counts, h, w, out);
 }
 
 }  // namespace

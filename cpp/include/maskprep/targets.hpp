@@ -1,7 +1,7 @@
 // Training-time mask targets: COCO polygon objects straight to dense masks and to RoI masks.
 //
-// Both reuse the pycocotools rasterizer of polygon.hpp (polygon::to_rle, rle::merge,
-// rle::decode); nothing here re-implements the scan rule.
+// Both reuse the union-of-polygons rule of segmentation.hpp (segmentation::polygons_to_rle,
+// then a decode); nothing here re-implements the scan rule.
 //
 // Objects come flattened: object i owns the polygons
 // [obj_offsets[i], obj_offsets[i+1]) (none: an all-zero mask, as detectron2's
