@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -117,14 +118,14 @@ def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch, where):
     src = _write(tmp_path / "in.json", _tiny())
     out = tmp_path / "out.json"
     if where == "mid-write":
-        fdopen = coco.os.fdopen
-        monkeypatch.setattr(coco.os, "fdopen", lambda *a, **k: _Interrupting(fdopen(*a, **k)))
+        fdopen = os.fdopen
+        monkeypatch.setattr(os, "fdopen", lambda *a, **k: _Interrupting(fdopen(*a, **k)))
     else:
 
         def boom(*args, **kwargs):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(coco.os, "replace", boom)
+        monkeypatch.setattr(os, "replace", boom)
     assert cli.main(["convert", str(src), "-o", str(out), "--skip-invalid"]) == 130
     assert list(tmp_path.iterdir()) == [src]
 

@@ -8,9 +8,77 @@ every other entry is an anchor. Ratios are anchor median / maskprep median, same
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Union
+
+__all__ = ["BenchmarkRunFailed", "Row", "benchmark_dir", "markdown", "plot", "rows", "run"]
+
+
+class BenchmarkRunFailed(RuntimeError):
+    """The benchmark run failed or ran nothing (``maskprep bench`` exits 1)."""
+
+
+def benchmark_dir(explicit: Optional[Path] = None) -> Optional[Path]:
+    """The benchmark folder: ``explicit`` when given, else ``./benchmarks`` or the source
+    checkout's; None when none exists.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> benchmark_dir(pathlib.Path(tempfile.mkdtemp())) is not None
+    True
+    >>> benchmark_dir(pathlib.Path("no/such/folder")) is None
+    True
+    """
+    candidates = (
+        [explicit]
+        if explicit
+        else [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    )
+    for c in candidates:
+        if c is not None and c.is_dir():
+            return c
+    return None
+
+
+def run(bench_dir: Path, json_path: Path, keyword: Optional[str] = None) -> None:
+    """Run the benchmarks of ``bench_dir`` with pytest-benchmark (timings on), writing its JSON
+    to ``json_path``; ``keyword`` selects cases as pytest's ``-k``.
+
+    Raises
+    ------
+    BenchmarkRunFailed
+        pytest failed, or every selected case was skipped or deselected (most need the real
+        data in ../shared/data).
+    """
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(bench_dir),
+        "-q",
+        "--benchmark-enable",
+        f"--benchmark-json={json_path}",
+        "-p",
+        "no:cacheprovider",
+        # all selected cases skipped (e.g. no ../shared/data): reported below, not a failure
+        "-W",
+        "ignore:Not saving anything:pytest_benchmark.logger.PytestBenchmarkWarning",
+    ]
+    if keyword:
+        cmd += ["-k", keyword]
+    json_path.unlink(missing_ok=True)
+    rc = subprocess.call(cmd, cwd=bench_dir.parent)
+    if rc not in (0, 5):  # 5: pytest selected nothing, reported below
+        raise BenchmarkRunFailed(f"the benchmark run failed (pytest exit {rc})")
+    if not json_path.exists():
+        raise BenchmarkRunFailed(
+            "no benchmark ran: every selected case was skipped or deselected (most need "
+            "the real data in ../shared/data; see pytest's skip reasons above)"
+        )
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import integer, to_numpy
+from ._arrays import integer, pair, to_numpy
 
 __all__ = [
     "rgb_to_gray",
@@ -53,9 +53,7 @@ def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.nd
 def _pair(value: Optional[Pair], name: str, kind: type) -> tuple:
     if value is None:
         return (kind(0), kind(0))
-    seq = (value, value) if np.ndim(value) == 0 else tuple(value)  # type: ignore[arg-type]
-    if len(seq) != 2:
-        raise ValueError(f"{name} must be a number or a pair (y, x), got {value!r}")
+    seq = pair(value, name, "a number or a pair (y, x)")
     if any(isinstance(v, bool) for v in seq):
         raise TypeError(f"{name} must be a number or a pair (y, x), got {value!r}")
     if kind is int and not all(isinstance(v, (int, np.integer)) for v in seq):

@@ -19,7 +19,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import integer, to_numpy
+from ._arrays import int_pair, integer, to_numpy
 
 __all__ = ["erode", "dilate", "open", "close", "structuring_element"]
 
@@ -35,14 +35,7 @@ def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
     """
     if shape not in _SHAPES:
         raise ValueError(f"shape must be 'rect', 'ellipse' or 'cross', got {shape!r}")
-    seq = (size, size) if np.ndim(size) == 0 else tuple(size)  # type: ignore[arg-type]
-    if len(seq) != 2:
-        raise ValueError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
-        raise TypeError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
-    kh, kw = int(seq[0]), int(seq[1])
-    if kh <= 0 or kw <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
+    kh, kw = int_pair(size, "size", what="an int or a pair (kh, kw) of ints")
     if shape != "rect" and (kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"size must be odd for shape {shape!r} (it needs a centre), got {size!r}")
     return _core.structuring_element(shape, kh, kw)

@@ -25,7 +25,7 @@ from typing import Any, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import is_tensor, to_numpy
+from ._arrays import is_tensor, like_input, size, to_numpy
 
 RLE = dict
 __all__ = [
@@ -250,14 +250,6 @@ def _segmentation_list(segmentations: Any) -> list:
     )
 
 
-def _size_arg(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value}")
-    return int(value)
-
-
 _RLES_INDEX = re.compile(r"^rles\[(\d+)\]")
 
 
@@ -307,7 +299,7 @@ def dense_from_segmentations(
     shapes, ``TypeError`` for bad types or dtypes.
     """
     segs = _segmentation_list(segmentations)
-    h, w = _size_arg(height, "height"), _size_arg(width, "width")
+    h, w = size(height, "height"), size(width, "width")
     if out is None:
         result = arr = np.empty((len(segs), h, w), dtype=np.bool_)
     else:
@@ -419,9 +411,4 @@ def rasterize_within_boxes(
         if not np.isfinite(b).all():
             raise ValueError("boxes must be finite")
         res = _bitmask_targets(masks, b, m, num_threads)
-    if tensor_like is not None:
-        import torch
-
-        device = boxes.device if is_tensor(boxes) else segmentations.device
-        return torch.from_numpy(res).to(device)
-    return res
+    return res if tensor_like is None else like_input(res, tensor_like)

@@ -1,18 +1,5 @@
-"""Mask R-CNN through torchvision, with maskprep's paste and RoI Align: COCO RLE out.
-
-:class:`MaskRCNN` wraps ``torchvision.models.detection.maskrcnn_resnet50_fpn`` (``arch="v1"``)
-and ``maskrcnn_resnet50_fpn_v2`` (``"v2"``). It runs torchvision's own transform, backbone, RPN
-and RoI heads, so boxes, labels and scores are torchvision's, but it stops before
-``GeneralizedRCNNTransform.postprocess``: instead of pasting every 28 x 28 mask into a dense
-float (N, H, W) image, it scales the boxes back exactly as torchvision does and pastes straight
-into COCO RLE with :func:`maskprep.paste.paste_masks` (the same pixels as torchvision's masks
-``>= 0.5``). On CPU the RoI poolers also run maskprep's multi-threaded RoI Align, and the
-ResNet body runs its batch norms in place and its stem max pooling on maskprep's kernel: each
-is bit identical to what it replaces, so boxes, scores and masks stay torchvision's.
-
-torch and torchvision are imported when a model is created (``pip install 'maskprep[torch]'``).
-No weights are downloaded unless a torchvision registry name is asked for.
-"""
+"""The :class:`MaskRCNN` wrapper: torchvision's model, stopped before its dense mask paste, masks
+pasted straight into COCO RLE."""
 
 from __future__ import annotations
 
@@ -21,11 +8,13 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .paste import paste_masks
-
-__all__ = ["MaskRCNN"]
+from ..paste import paste_masks
+from .layers import _freeze_batch_norms, _lean_layers, _pooler_class
+from .weights import state_dict_for
 
 _ARCHS = ("v1", "v2")
+
+
 _INSTALL_HINT = "pip install 'maskprep[torch]'"
 
 
@@ -38,211 +27,6 @@ def _import_torch():
             f"maskprep.models needs torch and torchvision: {_INSTALL_HINT} ({e})"
         ) from e
     return torch, torchvision
-
-
-def _pooler_class():
-    """A torch module that stands in for torchvision's MultiScaleRoIAlign: maskprep's kernel on
-    CPU float tensors (bit identical, multi-threaded), the original module otherwise."""
-    import torch
-
-    from . import ops
-
-    class MaskprepMultiScaleRoIAlign(torch.nn.Module):
-        def __init__(self, original, num_threads):
-            super().__init__()
-            self.original = original
-            self.num_threads = num_threads
-
-        def forward(self, x, boxes, image_shapes):
-            o = self.original
-            first = next(iter(x.values()))
-            if first.is_cuda or first.dtype not in (torch.float32, torch.float64):
-                return o(x, boxes, image_shapes)
-            # torchvision takes the levels in x's order, filtered by featmap_names.
-            levels = {k: v for k, v in x.items() if k in o.featmap_names}
-            return ops.multi_scale_roi_align(
-                levels,
-                list(boxes),
-                [tuple(int(v) for v in s) for s in image_shapes],
-                o.output_size,
-                o.sampling_ratio,
-                canonical_scale=o.canonical_scale,
-                canonical_level=o.canonical_level,
-                num_threads=self.num_threads,
-            )
-
-    return MaskprepMultiScaleRoIAlign
-
-
-_BACKBONE_CLASSES: Any = None
-
-
-def _backbone_classes():
-    """Drop-in subclasses of torch's BatchNorm2d, torchvision's FrozenBatchNorm2d and MaxPool2d
-    (same parameters, same state_dict keys) whose CPU inference forward gives the same bits
-    with less memory traffic. Created on first use (torch is imported lazily)."""
-    global _BACKBONE_CLASSES
-    if _BACKBONE_CLASSES is not None:
-        return _BACKBONE_CLASSES
-    import torch
-    from torchvision.ops.misc import FrozenBatchNorm2d
-
-    from . import ops
-
-    def in_place_ok(x, module) -> bool:
-        # Only plain CPU inference: the input is overwritten, so it must not be needed for a
-        # gradient, and torch's out= kernel is asked for contiguous NCHW float tensors only.
-        return (
-            not module.training
-            and x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64)
-            and x.dim() == 4
-            and x.is_contiguous()
-            and not (x.requires_grad and torch.is_grad_enabled())
-        )
-
-    class InPlaceBatchNorm2d(torch.nn.BatchNorm2d):
-        """BatchNorm2d whose eval forward overwrites its input (a convolution's output, used
-        nowhere else). torch's own kernel runs through its out= form, so the values are
-        F.batch_norm's bit for bit; what goes is allocating (and page-faulting) a new output
-        of up to 62 MB per call, which cost more than the normalisation itself."""
-
-        def forward(self, x):
-            if not in_place_ok(x, self) or self.running_mean is None:
-                return super().forward(x)
-            torch.ops.aten.native_batch_norm.out(
-                x,
-                self.weight,
-                self.bias,
-                self.running_mean,
-                self.running_var,
-                False,
-                0.0,
-                self.eps,
-                out=x,
-                # per call, not shared: two models may run in two threads
-                save_mean=x.new_empty(0),
-                save_invstd=x.new_empty(0),
-            )
-            return x
-
-    class InPlaceFrozenBatchNorm2d(FrozenBatchNorm2d):
-        """FrozenBatchNorm2d computing ``x * scale + bias`` as torchvision does (the same two
-        rounded operations), in place."""
-
-        def forward(self, x):
-            if not in_place_ok(x, self):
-                return super().forward(x)
-            scale = (
-                self.weight.reshape(1, -1, 1, 1)
-                * (self.running_var.reshape(1, -1, 1, 1) + self.eps).rsqrt()
-            )
-            bias = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * scale
-            return x.mul_(scale).add_(bias)
-
-    class MaxPool2d(torch.nn.MaxPool2d):
-        """MaxPool2d on maskprep's kernel (:func:`maskprep.ops.max_pool2d`, torch's bits
-        without its argmax indices) for CPU inference; torch's own otherwise."""
-
-        num_threads: Optional[int] = None
-
-        def forward(self, x):
-            if (
-                self.dilation not in (1, (1, 1))
-                or self.ceil_mode
-                or self.return_indices
-                or x.device.type != "cpu"
-                or x.dtype not in (torch.float32, torch.float64)
-                or (x.requires_grad and torch.is_grad_enabled())
-            ):
-                return super().forward(x)
-            return ops.max_pool2d(
-                x, self.kernel_size, self.stride, self.padding, num_threads=self.num_threads
-            )
-
-    _BACKBONE_CLASSES = (InPlaceBatchNorm2d, InPlaceFrozenBatchNorm2d, MaxPool2d)
-    return _BACKBONE_CLASSES
-
-
-def _converted(module, cls):
-    """A ``cls`` copy of a norm layer (same sizes, buffers and parameters)."""
-    import torch
-
-    if issubclass(cls, torch.nn.BatchNorm2d):
-        new = cls(
-            module.num_features,
-            module.eps,
-            module.momentum,
-            module.affine,
-            module.track_running_stats,
-        )
-    else:  # FrozenBatchNorm2d
-        new = cls(module.weight.shape[0], module.eps)
-    new.load_state_dict(module.state_dict())
-    return new.train(module.training)
-
-
-def _freeze_batch_norms(body) -> None:
-    """torchvision's pretrained Mask R-CNN (v1) uses FrozenBatchNorm2d in the ResNet body: the
-    same buffers, computed as x * scale + bias. Replace the body's BatchNorm2d layers by it."""
-    import torch
-    from torchvision.ops.misc import FrozenBatchNorm2d
-
-    for parent in list(body.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is torch.nn.BatchNorm2d:
-                setattr(parent, name, _converted(child, FrozenBatchNorm2d))
-
-
-def _lean_layers(model, num_threads: Optional[int]) -> None:
-    """Swap the ResNet body's stem max pooling, and every batch norm that directly follows a
-    convolution (the stem's, the three of every residual block, and each one after a Conv2d in
-    a Sequential: downsamples, and v2's FPN and head layers), for the bit-identical classes of
-    :func:`_backbone_classes`."""
-    import torch
-    from torchvision.models.resnet import BasicBlock, Bottleneck
-    from torchvision.ops.misc import FrozenBatchNorm2d
-
-    in_place_bn, in_place_frozen, max_pool = _backbone_classes()
-
-    def lean(norm):
-        if type(norm) is torch.nn.BatchNorm2d:
-            return _converted(norm, in_place_bn)
-        if type(norm) is FrozenBatchNorm2d:
-            return _converted(norm, in_place_frozen)
-        return norm
-
-    body = model.backbone.body
-    children = dict(body.named_children())
-    if "bn1" in children:
-        body.bn1 = lean(body.bn1)
-    pool = children.get("maxpool")
-    if type(pool) is torch.nn.MaxPool2d:
-        new = max_pool(pool.kernel_size, pool.stride, pool.padding, pool.dilation)
-        new.num_threads = num_threads
-        body.maxpool = new
-    for module in model.modules():
-        if isinstance(module, (Bottleneck, BasicBlock)):
-            for name in ("bn1", "bn2", "bn3"):
-                if hasattr(module, name):
-                    setattr(module, name, lean(getattr(module, name)))
-        elif isinstance(module, torch.nn.Sequential):
-            for i in range(1, len(module)):
-                if isinstance(module[i - 1], torch.nn.Conv2d):
-                    module[i] = lean(module[i])
-
-
-def _weights_enum(torchvision, arch: str):
-    d = torchvision.models.detection
-    return d.MaskRCNN_ResNet50_FPN_Weights if arch == "v1" else d.MaskRCNN_ResNet50_FPN_V2_Weights
-
-
-def _is_path(weights: Any) -> bool:
-    if isinstance(weights, os.PathLike):
-        return True
-    return isinstance(weights, str) and (
-        os.path.exists(weights) or weights.endswith((".pth", ".pt")) or os.sep in weights
-    )
 
 
 class MaskRCNN:
@@ -329,7 +113,7 @@ class MaskRCNN:
             model = builder(**kwargs)
         state_dict, entry = (None, None)
         if weights is not None:
-            state_dict, entry = self._state_dict(torch, torchvision, weights, num_classes)
+            state_dict, entry = state_dict_for(torch, torchvision, weights, arch, num_classes)
         if frozen_batch_norm is None:
             frozen_batch_norm = entry is not None and arch == "v1"
         if frozen_batch_norm:
@@ -363,43 +147,6 @@ class MaskRCNN:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} was asked for but CUDA is not available")
         return torch.device(device)
-
-    def _state_dict(self, torch, torchvision, weights: Any, num_classes: int) -> tuple:
-        """(state_dict, registry entry or None)."""
-        if _is_path(weights):
-            sd = torch.load(os.fspath(weights), map_location="cpu", weights_only=True)
-            for key in ("model", "state_dict"):
-                if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-                    sd = sd[key]
-            if not isinstance(sd, dict):
-                raise ValueError(f"weights file {weights!r} does not hold a state_dict")
-            return sd, None
-        if not isinstance(weights, str):
-            raise ValueError(f"weights must be None, a path or a registry name, got {weights!r}")
-        enum = _weights_enum(torchvision, self.arch)
-        name = weights.split(".")[-1]
-        if "." in weights and weights.split(".")[0] != enum.__name__:
-            raise ValueError(
-                f"weights {weights!r} are not for arch {self.arch!r} ({enum.__name__})"
-            )
-        try:
-            entry = enum[name]
-        except KeyError:
-            names = ", ".join(["DEFAULT"] + [w.name for w in enum])
-            raise ValueError(f"unknown weights {weights!r}; {enum.__name__} has {names}") from None
-        if num_classes != len(entry.meta["categories"]):
-            raise ValueError(
-                f"registry weights {weights!r} have {len(entry.meta['categories'])} classes, "
-                f"got num_classes={num_classes}"
-            )
-        try:
-            return entry.get_state_dict(progress=False, check_hash=True), entry
-        except Exception as e:  # offline: URLError, OSError, ... depending on the failure
-            raise RuntimeError(
-                f"could not fetch torchvision weights {enum.__name__}.{entry.name} from "
-                f"{entry.url} ({type(e).__name__}: {e}); download the file where there is a "
-                "network and pass its path as weights="
-            ) from e
 
     # ---- inputs --------------------------------------------------------------------------------
 

@@ -1,0 +1,77 @@
+"""The shape of a COCO instances dict: image sizes and the lists every job needs, checked once
+for all the jobs (convert, validate, box masks, the command's show)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence
+
+# Largest image height or width (h * w then fits 64 bits); the same limit as convert's scanner.
+MAX_SIDE = 2**31 - 1
+
+
+def side(value: Any) -> Optional[int]:
+    """An image height or width as an int, or None when it is not one: an int from 0 to
+    :data:`MAX_SIDE`, or a float with an integral value (10.0 reads as 10, as every command and
+    the C++ scanner read it). Strings and booleans are not sizes."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_SIDE:
+        return value
+    return None
+
+
+def _size_error(im: Dict[str, Any]) -> Optional[str]:
+    h, w = side(im.get("height")), side(im.get("width"))
+    if h is None or w is None:
+        return (
+            f"needs non-negative integer height and width (at most {MAX_SIDE}), got "
+            f"{im.get('height')!r} x {im.get('width')!r}"
+        )
+    return None
+
+
+def structure_errors(data: Dict[str, Any]) -> List[str]:
+    """What makes ``data`` unusable as a COCO instances dict: ``images``, ``annotations`` and
+    ``categories`` that are not lists of objects."""
+    out = []
+    for key in ("images", "annotations", "categories"):
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            out.append(f"{key} must be a list, got {type(value).__name__}")
+            continue
+        bad = [k for k, v in enumerate(value) if not isinstance(v, dict)]
+        if bad:
+            out.append(
+                f"{key}[{bad[0]}] must be an object"
+                + (f" ({len(bad)} are not)" if len(bad) > 1 else "")
+            )
+    return out
+
+
+def check_structure(data: Dict[str, Any]) -> None:
+    """ValueError (the command exits 1) unless ``data`` has the shape of an instances file and
+    every image has a valid size (see :func:`side`)."""
+    errors = structure_errors(data)
+    if not errors:
+        errors = [
+            f"image {im.get('id')!r} {e}"
+            for im in data.get("images", [])
+            if (e := _size_error(im)) is not None
+        ]
+    if errors:
+        raise ValueError("not a usable COCO instances file: " + join_limited(errors))
+
+
+def join_limited(items: Sequence[Any], limit: int = 20, sep: str = "; ") -> str:
+    """The first ``limit`` items joined, then "and N more" for the rest."""
+    text = sep.join(str(x) for x in items[:limit])
+    return text + (f"{sep}and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def image_sizes(data: Dict[str, Any]) -> Dict[Any, tuple]:
+    """{image id: (height, width)}; ValueError for an image without a valid size."""
+    check_structure(data)
+    return {im.get("id"): (side(im["height"]), side(im["width"])) for im in data.get("images", [])}
