@@ -95,6 +95,25 @@ def test_frpyobjects_dispatch_matches(rng):
     assert ours.frPyObjects([unc, unc], h, w) == M.frPyObjects([unc, unc], h, w)
 
 
+def test_frpyobjects_uncompressed_passes_a_bool_for_str_counts(monkeypatch):
+    """frPyObjects of uncompressed RLEs asked the kernel for str_counts=None (mypy's one real
+    finding): it must be the bool False (bytes counts, as pycocotools gives)."""
+    from maskprep import _core
+
+    seen = []
+    real = _core.rle_from_segmentations
+
+    def spy(segmentations, heights, widths, str_counts, num_threads=None):
+        seen.append(str_counts)
+        return real(segmentations, heights, widths, str_counts, num_threads)
+
+    monkeypatch.setattr(_core, "rle_from_segmentations", spy)
+    unc = {"size": [3, 2], "counts": [1, 2, 3]}
+    out = ours.frPyObjects([unc], 3, 2)
+    assert seen == [False] and type(seen[0]) is bool
+    assert isinstance(out[0]["counts"], bytes)
+
+
 def test_frpyobjects_where_pycocotools_crashes():
     h, w = 20, 20
     # A list of box lists: documented by pycocotools, but it raises TypeError.

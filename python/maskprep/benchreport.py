@@ -107,10 +107,9 @@ def _impl(bench: dict) -> str:
 
 
 def rows(data: Union[dict, str, Path]) -> List[Row]:
-    if not isinstance(data, dict):
-        data = json.loads(Path(data).read_text())
+    loaded = data if isinstance(data, dict) else json.loads(Path(data).read_text())
     groups: Dict[str, List[dict]] = {}
-    for b in data.get("benchmarks", []):
+    for b in loaded.get("benchmarks", []):
         groups.setdefault(b.get("group") or b["name"], []).append(b)
     out = []
     for group, benches in sorted(groups.items()):

@@ -248,7 +248,8 @@ class _Progress:
     stderr is not a terminal (logs stay clean)."""
 
     def __init__(self, args: argparse.Namespace, desc: str, unit: str = "ann") -> None:
-        self.args, self.desc, self.unit, self.bar = args, desc, unit, None
+        self.args, self.desc, self.unit = args, desc, unit
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if getattr(self.args, "quiet", False):

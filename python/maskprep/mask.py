@@ -114,4 +114,6 @@ def _uncompressed(rles: list) -> list:
             raise ValueError(f"pyobj[{i}] must be an RLE dict with 'size' and 'counts'")
     h = [int(r["size"][0]) for r in items]
     w = [int(r["size"][1]) for r in items]
-    return _core.rle_from_segmentations(items, h, w, None)
+    # bytes counts, as pycocotools (str_counts was passed None here, which only worked because
+    # pybind11 reads None as False)
+    return _rle.from_segmentations(items, h, w, counts="bytes")

@@ -20,7 +20,7 @@ Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = al
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union, overload
 
 import numpy as np
 
@@ -91,6 +91,12 @@ def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None)
     if single:
         return out[:, :, 0] if layout == "hwn" else out[0]
     return out
+
+
+@overload
+def area(rles: Dict[str, Any], *, num_threads: Optional[int] = None) -> int: ...
+@overload
+def area(rles: Sequence[Dict[str, Any]], *, num_threads: Optional[int] = None) -> np.ndarray: ...
 
 
 def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:

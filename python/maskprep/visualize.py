@@ -173,7 +173,7 @@ def write_overlays(
             f"{join_limited(list(report.problems.values()))} (--skip-missing draws the others)",
             report.problems,
         )
-    names = {c.get("id"): c.get("name", str(c.get("id"))) for c in data.get("categories", [])}
+    category = {c.get("id"): c.get("name", str(c.get("id"))) for c in data.get("categories", [])}
     by_image: Dict[Any, List[Dict[str, Any]]] = {}
     for a in data.get("annotations", []):
         by_image.setdefault(a.get("image_id"), []).append(a)
@@ -210,7 +210,7 @@ def write_overlays(
             pixels,
             [mask_of.get(id(a)) for a in anns],
             boxes=boxes,
-            labels=[names.get(a.get("category_id"), a.get("category_id")) for a in anns],
+            labels=[category.get(a.get("category_id"), a.get("category_id")) for a in anns],
         )
         target = Path(out_dir) / f"{image_id}.png"
         try:

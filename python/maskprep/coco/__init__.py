@@ -35,6 +35,7 @@ from .jsonio import (
 from .structure import (
     MAX_SIDE,
     check_structure,
+    image_hw,
     image_sizes,
     join_limited,
     side,
@@ -58,6 +59,7 @@ __all__ = [
     "convert_file",
     "find_image",
     "image_file_names",
+    "image_hw",
     "image_sizes",
     "join_limited",
     "load",

@@ -12,7 +12,7 @@ import numpy as np
 from .. import rle
 from .conversion import _raise_unless_skipping, _rle_json
 from .jsonio import PathLike, no_gc
-from .structure import check_structure, side
+from .structure import image_sizes
 
 
 @dataclass
@@ -106,7 +106,7 @@ def add_box_masks(
     raises ``ValueError`` listing them before anything is changed, unless ``skip_invalid``
     (then those annotations are left as they are and listed in ``report.skipped``).
     """
-    check_structure(data)
+    sizes = image_sizes(data)  # checks the structure
     report = BoxesReport()
     images = {im.get("id"): im for im in data.get("images", [])}
     by_image: Dict[Any, List[Dict[str, Any]]] = {}
@@ -126,7 +126,7 @@ def add_box_masks(
     done = 0
     for image_id, anns in by_image.items():
         im = images[image_id]
-        size = (side(im["height"]), side(im["width"]))
+        size = sizes[image_id]
         pixels = None
         if images_dir is not None:
             path, names = find_image(images_dir, im)
@@ -214,9 +214,7 @@ def masks_for_method(
     from .. import boxes
 
     if method in boxes.METHODS:
-        options: Dict[str, Any] = (
-            {"seed": seed, "tolerance": tolerance} if method == "grow" else {}
-        )
+        options: Dict[str, Any] = {"seed": seed, "tolerance": tolerance} if method == "grow" else {}
 
         def masks(b: np.ndarray, image: Any, size: Tuple[int, int], categories: List[Any]) -> Any:
             return boxes.boxes_to_masks(

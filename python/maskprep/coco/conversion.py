@@ -239,7 +239,7 @@ def _each_or_errors(
         except (ValueError, OverflowError) as exc:
             errors[ids[k]] = "segmentation: " + str(exc).replace("rles[0]: ", "")
         except MemoryError:
-            h, w = rles[k]["size"]
+            h, w = rles[k]["size"]  # type: ignore[index]  # good holds the ones not None
             errors[ids[k]] = f"the {h} x {w} mask does not fit in memory"
     return out
 

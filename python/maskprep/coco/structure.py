@@ -4,7 +4,7 @@ for all the jobs (convert, validate, box masks, the command's show)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # Largest image height or width (h * w then fits 64 bits); the same limit as convert's scanner.
 MAX_SIDE = 2**31 - 1
@@ -23,9 +23,22 @@ def side(value: Any) -> Optional[int]:
     return None
 
 
-def _size_error(im: Dict[str, Any]) -> Optional[str]:
+def image_hw(im: Dict[str, Any]) -> Optional[Tuple[int, int]]:
+    """An image's ``(height, width)`` (see :func:`side`), or None when either is not valid.
+
+    Examples
+    --------
+    >>> image_hw({"id": 1, "height": 480, "width": 640.0})
+    (480, 640)
+    >>> image_hw({"id": 1, "height": "480", "width": 640}) is None
+    True
+    """
     h, w = side(im.get("height")), side(im.get("width"))
-    if h is None or w is None:
+    return None if h is None or w is None else (h, w)
+
+
+def _size_error(im: Dict[str, Any]) -> Optional[str]:
+    if image_hw(im) is None:
         return (
             f"needs non-negative integer height and width (at most {MAX_SIDE}), got "
             f"{im.get('height')!r} x {im.get('width')!r}"
@@ -71,7 +84,8 @@ def join_limited(items: Sequence[Any], limit: int = 20, sep: str = "; ") -> str:
     return text + (f"{sep}and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def image_sizes(data: Dict[str, Any]) -> Dict[Any, tuple]:
+def image_sizes(data: Dict[str, Any]) -> Dict[Any, Tuple[int, int]]:
     """{image id: (height, width)}; ValueError for an image without a valid size."""
     check_structure(data)
-    return {im.get("id"): (side(im["height"]), side(im["width"])) for im in data.get("images", [])}
+    # every size is valid after check_structure
+    return {im.get("id"): hw for im in data.get("images", []) if (hw := image_hw(im)) is not None}

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .conversion import _area_and_bbox, rles_or_errors
 from .jsonio import no_gc
-from .structure import _size_error, side, structure_errors
+from .structure import _size_error, image_hw, structure_errors
 
 
 @dataclass
@@ -74,11 +74,11 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
         if iid in seen_images:
             problems.append(Problem("error", None, f"duplicate image id {iid!r}"))
         seen_images.add(iid)
-        err = _size_error(im)
-        if err is None:
-            sizes[iid] = (side(im["height"]), side(im["width"]))
+        hw = image_hw(im)
+        if hw is not None:
+            sizes[iid] = hw
         else:
-            problems.append(Problem("error", None, err, image_id=iid))
+            problems.append(Problem("error", None, str(_size_error(im)), image_id=iid))
             bad_size.add(iid)
     categories = {c.get("id") for c in data.get("categories", [])}
     seen: set = set()
@@ -128,9 +128,9 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
     )
     problems += [Problem("error", aid, msg) for aid, msg in errors.items()]
     ids = [p[0].get("id") for p in pending]
-    errors: Dict[Any, str] = {}
-    stats = _area_and_bbox(rles, ids, errors, num_threads)
-    problems += [Problem("error", aid, msg) for aid, msg in errors.items()]
+    mask_errors: Dict[Any, str] = {}
+    stats = _area_and_bbox(rles, ids, mask_errors, num_threads)
+    problems += [Problem("error", aid, msg) for aid, msg in mask_errors.items()]
     checkable = [(p[0], s) for p, s in zip(pending, stats) if s is not None]
     for ann, (a, b) in checkable:
         aid = ann.get("id")

@@ -20,7 +20,9 @@ def _is_path(weights: Any) -> bool:
     )
 
 
-def state_dict_for(torch: Any, torchvision: Any, weights: Any, arch: str, num_classes: int) -> tuple:
+def state_dict_for(
+    torch: Any, torchvision: Any, weights: Any, arch: str, num_classes: int
+) -> tuple:
     """``(state_dict, registry entry or None)`` for :class:`~maskprep.models.MaskRCNN`'s
     ``weights`` argument (see there); ValueError for a bad path or name, RuntimeError when
     registry weights cannot be fetched."""
@@ -37,9 +39,7 @@ def state_dict_for(torch: Any, torchvision: Any, weights: Any, arch: str, num_cl
     enum = _weights_enum(torchvision, arch)
     name = weights.split(".")[-1]
     if "." in weights and weights.split(".")[0] != enum.__name__:
-        raise ValueError(
-            f"weights {weights!r} are not for arch {arch!r} ({enum.__name__})"
-        )
+        raise ValueError(f"weights {weights!r} are not for arch {arch!r} ({enum.__name__})")
     try:
         entry = enum[name]
     except KeyError:

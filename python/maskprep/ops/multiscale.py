@@ -14,6 +14,7 @@ from .align import roi_align
 
 __all__ = ["multi_scale_roi_align"]
 
+
 def _fpn_scales(
     level_sizes: Sequence[tuple[int, int]], image_shapes: Sequence[Sequence[int]]
 ) -> list[float]:
@@ -39,6 +40,7 @@ def _fpn_levels(
 ) -> np.ndarray:
     """torchvision's LevelMapper: floor(level0 + log2(sqrt(area) / scale0) + eps), clamped. torch
     evaluates it when installed (its float32 sqrt and log2 are not numpy's to the last bit)."""
+    torch: Any
     try:
         import torch
     except ImportError:
@@ -114,6 +116,8 @@ def multi_scale_roi_align(
     if len(levels_in) == 1:
         return pool(levels_in[0], boxes, scales[0])
     first = levels_in[0]
+    rois: Any  # a tensor for tensor maps, else an array; so is result
+    result: Any
     if _is_tensor(first):
         import torch
 
@@ -164,7 +168,6 @@ def multi_scale_roi_align(
                 rows=idx,
             )
             continue
-        if _is_tensor(first):
-            idx = torch.as_tensor(idx, device=first.device)
-        result[idx] = pool(feature, rois[idx], scale)
+        rows: Any = torch.as_tensor(idx, device=first.device) if _is_tensor(first) else idx
+        result[rows] = pool(feature, rois[rows], scale)
     return result

@@ -11,6 +11,7 @@ from .._arrays import is_tensor as _is_tensor
 
 __all__ = ["max_pool2d"]
 
+
 def max_pool2d(
     input: Any,
     kernel_size: Union[int, Sequence[int]],
