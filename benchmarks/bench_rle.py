@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _rle_data import ann_to_rle
 from conftest import load_json
+from helpers.rle_data import ann_to_rle
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from _rle_data import ann_to_rle
 from conftest import shared_file
+from helpers.rle_data import ann_to_rle
 from maskprep import cli, coco
 
 M = pytest.importorskip("pycocotools.mask")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _region_data import annotation_masks, image_masks, photo_masks, random_masks
+from helpers.region_data import annotation_masks, image_masks, photo_masks, random_masks
 from maskprep import components, contours, rle
 
 M = pytest.importorskip("pycocotools.mask")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import blob_masks, random_polygons
 from conftest import shared_file
+from helpers.rle_data import blob_masks, random_polygons
 from maskprep import mask as ours
 
 M = pytest.importorskip("pycocotools.mask")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _rle_data import ann_to_rle, random_polygons, star_polygon
+from helpers.rle_data import ann_to_rle, random_polygons, star_polygon
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")

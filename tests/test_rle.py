@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import blob_masks, noise_masks
+from helpers.rle_data import blob_masks, noise_masks
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")

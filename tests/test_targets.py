@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import random_polygons
 from conftest import load_json
+from helpers.rle_data import random_polygons
 from maskprep import cli, rle
 
 M = pytest.importorskip("pycocotools.mask")

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from _rle_data import blob_masks
 from conftest import IMAGES
+from helpers.rle_data import blob_masks
 from maskprep import rle
 
 
