@@ -260,9 +260,9 @@ def test_show_writes_overlays_that_change_pixels_where_masks_are(tmp_path):
         == 0
     )
     shown = np.asarray(Image.open(tmp_path / "o" / "1.png").convert("RGB"))
-    mask = rle.decode(rle.from_polygons(data["annotations"][0]["segmentation"], 10, 12)[0]).astype(
-        bool
-    )
+    mask = rle.decode(
+        rle.from_polygons(data["annotations"][0]["segmentation"], (10, 12))[0]
+    ).astype(bool)
     changed = (shown != pixels).any(axis=2)
     assert changed[mask].all()
     assert not changed[~mask].any()

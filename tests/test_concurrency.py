@@ -159,7 +159,7 @@ def _tasks():
         "decode": lambda nt: rle.decode(rles, layout="nhw", num_threads=nt),
         "iou": lambda nt: rle.iou(rles, rles[:3], num_threads=nt),
         "merge": lambda nt: rle.merge(rles),
-        "polygons": lambda nt: rle.from_polygons(polygons, 100, 120),
+        "polygons": lambda nt: rle.from_polygons(polygons, (100, 120)),
         "segmentations": lambda nt: rle.from_segmentations(
             [polygons, polygons[:2]], heights=100, widths=120, num_threads=nt
         ),

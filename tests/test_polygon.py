@@ -46,7 +46,7 @@ def test_real_annotations_serial_equals_parallel(coco_val2014):
 def test_random_polygons_match_frpoly(rng, size):
     h, w = size
     polys = random_polygons(rng, 300, h, w)
-    assert rle.from_polygons(polys, h, w) == _mask.frPoly(polys, h, w)
+    assert rle.from_polygons(polys, (h, w)) == _mask.frPoly(polys, h, w)
 
 
 def test_random_multi_part_objects_match_merge(rng):
@@ -64,7 +64,7 @@ def test_long_edges_far_outside_the_image(rng, scale):
         pts = rng.uniform(-scale, scale, (int(rng.integers(3, 9)), 2))
         pts[rng.integers(len(pts))] = rng.uniform(0, 60, 2)  # one vertex inside
         polys.append(pts.ravel().tolist())
-    assert rle.from_polygons(polys, h, w) == _mask.frPoly(polys, h, w)
+    assert rle.from_polygons(polys, (h, w)) == _mask.frPoly(polys, h, w)
 
 
 def test_tiny_and_degenerate_vertices():
@@ -76,11 +76,11 @@ def test_tiny_and_degenerate_vertices():
         [2, 2, 8, 8, 2, 8, 8, 2],  # bow tie (self-intersecting)
         [0, 0, 10, 0, 10, 10, 0, 10, 0, 0],  # closed (last = first)
     ]
-    assert rle.from_polygons(cases, 10, 10) == _mask.frPoly(cases, 10, 10)
-    assert rle.area(rle.from_polygons(cases[:3], 10, 10)).tolist() == [81, 1, 0]
+    assert rle.from_polygons(cases, (10, 10)) == _mask.frPoly(cases, 10, 10)
+    assert rle.area(rle.from_polygons(cases[:3], (10, 10))).tolist() == [81, 1, 0]
     # The boxes of anchors.md section 1.5: [x, y, w, h] = [0.4, 0.4, 1.2, 1.2] covers 4 centres.
     boxes = [[0.4, 0.4, 1.2, 1.2], [0.6, 0.6, 0.8, 0.8], [0, 0, 10, 10]]
-    assert rle.area(rle.from_bbox(boxes, 10, 10)).tolist() == [4, 0, 100]
+    assert rle.area(rle.from_bbox(boxes, (10, 10))).tolist() == [4, 0, 100]
 
 
 def test_one_and_two_point_polygons_in_the_drop_in_are_empty_like_pycocotools():
@@ -103,8 +103,8 @@ def test_boxes_match_frbbox(rng):
     )
     boxes[:40] = np.round(boxes[:40])
     boxes[40:80] = np.round(boxes[40:80] * 5) / 5  # 1/5-pixel ties
-    assert rle.from_bbox(boxes, h, w) == M.frPyObjects(boxes, h, w)
-    assert rle.from_bbox(boxes[0], h, w)[0] == M.frPyObjects(boxes[:1], h, w)[0]
+    assert rle.from_bbox(boxes, (h, w)) == M.frPyObjects(boxes, h, w)
+    assert rle.from_bbox(boxes[0], (h, w))[0] == M.frPyObjects(boxes[:1], h, w)[0]
 
 
 def test_uncompressed_and_compressed_rle_segmentations(coco_val2014, coco_fake_results):
@@ -141,9 +141,9 @@ def test_from_segmentations_str_counts(coco_val2014, coco_fake_results):
 
 def test_polygon_with_numpy_coordinates(rng):
     poly = np.array(star_polygon(rng, 40, 40, 12))
-    assert rle.from_polygons([poly], 40, 40) == _mask.frPoly([poly.tolist()], 40, 40)
+    assert rle.from_polygons([poly], (40, 40)) == _mask.frPoly([poly.tolist()], 40, 40)
 
 
 def test_empty_image_size_gives_the_empty_rle():
-    r = rle.from_polygons([[0, 0, 5, 0, 5, 5]], 0, 7, compressed=False)[0]
+    r = rle.from_polygons([[0, 0, 5, 0, 5, 5]], (0, 7), compressed=False)[0]
     assert r == {"size": [0, 7], "counts": [0]}

@@ -330,7 +330,7 @@ def test_masks_above_2_to_the_32_pixels():
     np.testing.assert_array_equal(rle.to_bbox(r), [0, 0, w, h])
     s = rle.encode(mask)
     np.testing.assert_array_equal(rle.from_string(s["counts"]), r["counts"])
-    box = rle.from_bbox([[0, 0, w, h]], h, w, compressed=False)[0]
+    box = rle.from_bbox([[0, 0, w, h]], (h, w), compressed=False)[0]
     assert box["counts"] == [0, n_pixels] and rle.area(box) == n_pixels
 
 

@@ -123,9 +123,9 @@ def boxes_to_masks(
     b = _boxes_xywh(boxes, box_format)
     h, w = image_size_of(image_size)
     if method == "box":
-        rles = rle.from_bbox(b, h, w, compressed=compressed)
+        rles = rle.from_bbox(b, (h, w), compressed=compressed)
     elif method == "ellipse":
-        rles = rle.from_polygons(ellipse_polygons(b), h, w, compressed=compressed)
+        rles = rle.from_polygons(ellipse_polygons(b), (h, w), compressed=compressed)
     else:
         from ._grow import grow
 

@@ -64,7 +64,7 @@ def _dense(anns: Sequence[dict], h: int, w: int, out: Any, torchvision_rules: bo
     """dense_from_segmentations of the annotations' segmentations; errors name the annotation."""
     segs = _segmentations(anns, torchvision_rules)
     try:
-        return rle.dense_from_segmentations(segs, h, w, out=out)
+        return rle.dense_from_segmentations(segs, (h, w), out=out)
     except (ValueError, TypeError) as e:
         msg = str(e)
         m = _SEG_INDEX.search(msg)

@@ -88,7 +88,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
     - a flat list: ``[x, y, w, h]`` is a box, longer lists a polygon -> one RLE
     """
     if isinstance(pyobj, np.ndarray):
-        return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)
+        return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), (int(h), int(w)))
     if isinstance(pyobj, dict):
         return _uncompressed([pyobj])[0]
     if isinstance(pyobj, (list, tuple)) and len(pyobj) > 0:
@@ -98,7 +98,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
         if isinstance(first, (list, tuple, np.ndarray)):
             return _core.rle_from_polygons(list(pyobj), int(h), int(w), True, 1)
         if len(pyobj) == 4:
-            return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)[0]
+            return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), (int(h), int(w)))[0]
         return _core.rle_from_polygons([pyobj], int(h), int(w), True, 1)[0]
     raise TypeError(
         "frPyObjects input must be polygons (list of lists), boxes ((N, 4) array or [x, y, w, h])"

@@ -20,11 +20,13 @@ Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = al
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Sequence, Union, overload
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
 from . import _core
+from ._arrays import image_size as image_size_of
 from ._arrays import is_tensor, like_input, size, to_numpy
 
 RLE = dict
@@ -172,17 +174,40 @@ def merge_groups(
     return _core.rle_merge_groups(groups, bool(intersect), num_threads)
 
 
-def from_bbox(boxes: Any, h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` as RLEs, exactly pycocotools' frBbox
-    (the box is rasterized as a polygon: pixels whose centres lie inside)."""
-    return _core.rle_from_bbox(_boxes(boxes, "boxes"), int(h), int(w), compressed)
+def _hw(fn: str, image_size: Any, width: Any) -> Tuple[int, int]:
+    """``image_size`` as ``(height, width)``; the old spelling ``fn(x, h, w)`` (a third
+    positional argument) still works, with a DeprecationWarning."""
+    if width is None:
+        return image_size_of(image_size)
+    warnings.warn(
+        f"maskprep.rle.{fn}(..., h, w) is deprecated; pass the image size as one "
+        f"(height, width) pair: {fn}(..., (h, w))",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return int(image_size), int(width)
 
 
-def from_polygons(polygons: Sequence[Any], h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points), exactly pycocotools'
-    frPoly: a pixel is foreground iff its centre is inside (even-odd rule) the polygon with
-    vertices rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object."""
-    return _core.rle_from_polygons(polygons, int(h), int(w), compressed)
+def from_bbox(
+    boxes: Any, image_size: Any, w: Optional[int] = None, *, compressed: bool = True
+) -> List[RLE]:
+    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` in an image of ``image_size`` =
+    ``(height, width)`` as RLEs, exactly pycocotools' frBbox (the box is rasterized as a
+    polygon: pixels whose centres lie inside). ``from_bbox(boxes, h, w)`` is deprecated."""
+    h, w = _hw("from_bbox", image_size, w)
+    return _core.rle_from_bbox(_boxes(boxes, "boxes"), h, w, compressed)
+
+
+def from_polygons(
+    polygons: Sequence[Any], image_size: Any, w: Optional[int] = None, *, compressed: bool = True
+) -> List[RLE]:
+    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points) in an image of
+    ``image_size`` = ``(height, width)``, exactly pycocotools' frPoly: a pixel is foreground
+    iff its centre is inside (even-odd rule) the polygon with vertices rounded to 1/5 pixel.
+    Use :func:`merge` for the union of a multi-part object. ``from_polygons(polygons, h, w)``
+    is deprecated."""
+    h, w = _hw("from_polygons", image_size, w)
+    return _core.rle_from_polygons(polygons, h, w, compressed)
 
 
 def from_segmentations(
@@ -280,13 +305,15 @@ def _decode_dicts(segs: list, idx: list, h: int, w: int, num_threads: Optional[i
 
 def dense_from_segmentations(
     segmentations: Sequence[Any],
-    height: int,
-    width: int,
+    image_size: Any,
+    width: Optional[int] = None,
     *,
     out: Any = None,
     num_threads: Optional[int] = None,
 ) -> Any:
-    """COCO segmentations of one image to dense masks ``(N, height, width)``, without an RLE.
+    """COCO segmentations of one image of ``image_size`` = ``(height, width)`` to dense masks
+    ``(N, height, width)``, without an RLE (``dense_from_segmentations(segs, height, width)``
+    is deprecated).
 
     Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit
     for bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least
@@ -305,7 +332,16 @@ def dense_from_segmentations(
     shapes, ``TypeError`` for bad types or dtypes.
     """
     segs = _segmentation_list(segmentations)
-    h, w = size(height, "height"), size(width, "width")
+    if width is None:
+        h, w = image_size_of(image_size)
+    else:
+        warnings.warn(
+            "maskprep.rle.dense_from_segmentations(segmentations, height, width) is deprecated; "
+            "pass the image size as one (height, width) pair",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        h, w = size(image_size, "height"), size(width, "width")
     if out is None:
         result = arr = np.empty((len(segs), h, w), dtype=np.bool_)
     else:
