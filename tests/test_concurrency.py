@@ -161,7 +161,7 @@ def _tasks():
         "merge": lambda nt: rle.merge(rles),
         "polygons": lambda nt: rle.from_polygons(polygons, (100, 120)),
         "segmentations": lambda nt: rle.from_segmentations(
-            [polygons, polygons[:2]], heights=100, widths=120, num_threads=nt
+            [polygons, polygons[:2]], (100, 120), num_threads=nt
         ),
         "string": lambda nt: rle.from_string(rle.to_string(counts)),
         "roi_align": lambda nt: ops.roi_align(features, boxes, (7, 7), 0.5, 2, num_threads=nt),

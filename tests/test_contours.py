@@ -24,7 +24,7 @@ def rasterize(polys, h, w):
     """maskprep's pycocotools-exact rasterizer: the union of the polygons, as uint8 (h, w)."""
     if not polys:
         return np.zeros((h, w), dtype=np.uint8)
-    return rle.decode(rle.from_segmentations([polys], [h], [w])[0])
+    return rle.decode(rle.from_segmentations([polys], (h, w))[0])
 
 
 def iou(a, b):

@@ -41,3 +41,12 @@ def test_one_image_size_spelling_across_modules(size):
     pasted = paste.paste_masks(np.ones((1, 4, 4), np.float32), BOXES, size)
     assert pasted.shape == (1, 8, 9)
     assert rle.dense_from_segmentations([TRI], size).shape == (1, 8, 9)
+
+
+def test_from_segmentations_heights_widths_is_deprecated():
+    segs = [TRI, TRI]
+    with pytest.deprecated_call(match=r"from_segmentations\(.*heights, widths\) is deprecated"):
+        old = rle.from_segmentations(segs, [8, 7], [9, 9])
+    assert old == rle.from_segmentations(segs, [(8, 9), (7, 9)])
+    with pytest.deprecated_call():
+        assert rle.from_segmentations(segs, 8, 9) == rle.from_segmentations(segs, (8, 9))

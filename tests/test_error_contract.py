@@ -183,7 +183,7 @@ TABLE: dict[str, Any] = {
         (F64, U8_4D, []),
     ),
     "rle.from_segmentations": _rows(
-        lambda s: rle.from_segmentations(s, 4, 4),
+        lambda s: rle.from_segmentations(s, (4, 4)),
         Raises(TypeError, r"^segmentations\[0\] must be a polygon list or an RLE dict"),
         Raises(TypeError, r"^segmentations\[0\] must be a polygon list or an RLE dict"),
         Valid("zero segmentations: zero RLEs", _is_empty_list),

@@ -61,7 +61,7 @@ def test_frpyobjects_size_product_overflow():
 
 def test_from_segmentations_size_product_overflow():
     with pytest.raises(ValueError, match=r"segmentations\[0\].*h\*w = .* does not fit"):
-        rle.from_segmentations([SQUARE], heights=HUGE, widths=HUGE)
+        rle.from_segmentations([SQUARE], (HUGE, HUGE))
 
 
 def test_boxes_to_masks_size_product_overflow():

@@ -29,7 +29,7 @@ def image_sizes(dataset):
 @pytest.mark.parametrize("name", ["coco_val2014", "cocomini_val", "cocomini_train"])
 def test_every_real_annotation_matches_pycocotools(request, name):
     segs, hs, ws = image_sizes(request.getfixturevalue(name))
-    ours = rle.from_segmentations(segs, hs, ws)
+    ours = rle.from_segmentations(segs, list(zip(hs, ws)))
     assert len(ours) == len(segs)
     for i, (seg, h, w) in enumerate(zip(segs, hs, ws)):
         assert ours[i] == ann_to_rle(seg, h, w), f"annotation {i}"
@@ -38,7 +38,7 @@ def test_every_real_annotation_matches_pycocotools(request, name):
 def test_real_annotations_serial_equals_parallel(coco_val2014):
     segs, hs, ws = image_sizes(coco_val2014)
     segs, hs, ws = segs * 3, hs * 3, ws * 3  # past the 16K-coordinate minimum per thread
-    runs = [rle.from_segmentations(segs, hs, ws, num_threads=t) for t in (1, 2, 5, -1)]
+    runs = [rle.from_segmentations(segs, list(zip(hs, ws)), num_threads=t) for t in (1, 2, 5, -1)]
     assert all(r == runs[0] for r in runs)
 
 
@@ -52,7 +52,7 @@ def test_random_polygons_match_frpoly(rng, size):
 def test_random_multi_part_objects_match_merge(rng):
     h, w = 90, 120
     segs = [random_polygons(rng, int(rng.integers(1, 8)), h, w) for _ in range(200)]
-    assert rle.from_segmentations(segs, h, w) == [ann_to_rle(s, h, w) for s in segs]
+    assert rle.from_segmentations(segs, (h, w)) == [ann_to_rle(s, h, w) for s in segs]
 
 
 @pytest.mark.parametrize("scale", [1e3, 1e5])
@@ -113,11 +113,11 @@ def test_uncompressed_and_compressed_rle_segmentations(coco_val2014, coco_fake_r
     segs = [a["segmentation"] for a in crowd]
     hs = [imgs[a["image_id"]]["height"] for a in crowd]
     ws = [imgs[a["image_id"]]["width"] for a in crowd]
-    assert rle.from_segmentations(segs, hs, ws) == [
+    assert rle.from_segmentations(segs, list(zip(hs, ws))) == [
         ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)
     ]
     comp = [d["segmentation"] for d in coco_fake_results[:100]]
-    out = rle.from_segmentations(comp, [c["size"][0] for c in comp], [c["size"][1] for c in comp])
+    out = rle.from_segmentations(comp, [c["size"] for c in comp])
     assert out == comp
 
 
@@ -129,14 +129,14 @@ def test_from_segmentations_str_counts(coco_val2014, coco_fake_results):
     segs += [{**s, "counts": s["counts"].encode()} for s in segs[-20:]]  # compressed, bytes
     hs = [imgs[a["image_id"]]["height"] for a in anns] + [s["size"][0] for s in segs[-40:]]
     ws = [imgs[a["image_id"]]["width"] for a in anns] + [s["size"][1] for s in segs[-40:]]
-    as_bytes = rle.from_segmentations(segs, hs, ws)
-    as_str = rle.from_segmentations(segs, hs, ws, counts="str")
+    as_bytes = rle.from_segmentations(segs, list(zip(hs, ws)))
+    as_str = rle.from_segmentations(segs, list(zip(hs, ws)), counts="str")
     assert all(isinstance(r["counts"], str) for r in as_str)
     for b, s in zip(as_bytes, as_str):
         c = b["counts"]
         assert s == {"size": b["size"], "counts": c.decode() if isinstance(c, bytes) else c}
     with pytest.raises(ValueError, match="counts must be 'bytes' or 'str', got 'list'"):
-        rle.from_segmentations(segs, hs, ws, counts="list")
+        rle.from_segmentations(segs, list(zip(hs, ws)), counts="list")
 
 
 def test_polygon_with_numpy_coordinates(rng):

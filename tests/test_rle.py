@@ -233,7 +233,7 @@ def test_iou_real_detections_against_ground_truth(coco_fake_results, coco_val201
         if not anns:
             continue
         im = imgs[img_id]
-        gts = rle.from_segmentations([a["segmentation"] for a in anns], im["height"], im["width"])
+        gts = rle.from_segmentations([a["segmentation"] for a in anns], (im["height"], im["width"]))
         crowd = [a["iscrowd"] for a in anns]
         expected = M.iou(dts, gts, crowd)
         got = rle.iou(dts, gts, crowd)

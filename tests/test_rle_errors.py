@@ -283,30 +283,36 @@ def test_box_nan_in_drop_in():
 def test_segmentation_error_names_the_annotation():
     segs = [[[0, 0, 5, 0, 5, 5]], [[0, 0, 5, 0, 5, 5], [1, 1, 2]]]
     with pytest.raises(ValueError, match=r"segmentations\[1\] polygon 1 must have an even number"):
-        rle.from_segmentations(segs, 10, 10)
+        rle.from_segmentations(segs, (10, 10))
 
 
 def test_segmentation_empty_polygon_list():
     with pytest.raises(ValueError, match=r"segmentations\[0\] is an empty polygon list"):
-        rle.from_segmentations([[]], 10, 10)
+        rle.from_segmentations([[]], (10, 10))
 
 
 def test_segmentation_rle_size_mismatch():
     with pytest.raises(
         ValueError, match=r"segmentations\[0\] has size \[2, 3\] but its image is 10 x 10"
     ):
-        rle.from_segmentations([GOOD], 10, 10)
+        rle.from_segmentations([GOOD], (10, 10))
 
 
 def test_segmentation_bad_type():
     with pytest.raises(
         TypeError, match=r"segmentations\[0\] must be a polygon list or an RLE dict, got int"
     ):
-        rle.from_segmentations([3], 10, 10)
+        rle.from_segmentations([3], (10, 10))
 
 
 def test_segmentation_heights_length():
-    with pytest.raises(ValueError, match="broadcast"):
+    with pytest.raises(
+        ValueError, match=r"one \(height, width\) pair per segmentation \(1\), got 2"
+    ):
+        rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], [(10, 10), (10, 10)])
+    with pytest.raises(ValueError, match=r"image_size must be one \(height, width\) pair or one"):
+        rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], 10)
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="broadcast"):
         rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], [10, 10], 10)
 
 

@@ -116,4 +116,4 @@ def _uncompressed(rles: list) -> list:
     w = [int(r["size"][1]) for r in items]
     # bytes counts, as pycocotools (str_counts was passed None here, which only worked because
     # pybind11 reads None as False)
-    return _rle.from_segmentations(items, h, w, counts="bytes")
+    return _rle.from_segmentations(items, list(zip(h, w)), counts="bytes")

@@ -210,10 +210,24 @@ def from_polygons(
     return _core.rle_from_polygons(polygons, h, w, compressed)
 
 
+def _sizes(image_size: Any) -> Tuple[Any, Any]:
+    """(heights, widths) from one (height, width) pair or an (N, 2) sequence of pairs."""
+    if np.ndim(image_size) == 1 and len(image_size) != 0:
+        return image_size_of(image_size)
+    sizes = np.asarray(image_size, dtype=np.int64)
+    if sizes.size == 0 or (sizes.ndim == 2 and sizes.shape[1] == 2):
+        sizes = sizes.reshape(-1, 2)
+        return sizes[:, 0], sizes[:, 1]
+    raise ValueError(
+        "image_size must be one (height, width) pair or one per segmentation (N, 2), "
+        f"got shape {sizes.shape}"
+    )
+
+
 def from_segmentations(
     segmentations: Sequence[Any],
-    heights: Union[int, Sequence[int], np.ndarray],
-    widths: Union[int, Sequence[int], np.ndarray],
+    image_size: Any,
+    widths: Union[int, Sequence[int], np.ndarray, None] = None,
     *,
     counts: str = "bytes",
     num_threads: Optional[int] = None,
@@ -223,7 +237,9 @@ def from_segmentations(
     Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons,
     equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
     (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
-    ``heights``/``widths`` are the image sizes, one per segmentation or one for all.
+    ``image_size`` is the images' ``(height, width)``: one pair for all, or an ``(N, 2)``
+    sequence of one pair per segmentation (``from_segmentations(segs, heights, widths)`` is
+    deprecated).
     ``counts="bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
     ``"str"`` gives every counts as a str, as COCO JSON files hold them. Errors name the index: ``segmentations[17] polygon 0 must have at least 3
     points ...``.
@@ -232,6 +248,21 @@ def from_segmentations(
         raise ValueError(f"counts must be 'bytes' or 'str', got {counts!r}")
     segs = segmentations if isinstance(segmentations, list) else list(segmentations)
     n = len(segs)
+    if widths is not None:
+        warnings.warn(
+            "maskprep.rle.from_segmentations(segmentations, heights, widths) is deprecated; pass "
+            "image_size: one (height, width) pair or one pair per segmentation",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        heights = image_size
+    else:
+        heights, widths = _sizes(image_size)
+        if np.ndim(heights) == 1 and len(heights) != n:
+            raise ValueError(
+                f"image_size must have one (height, width) pair per segmentation ({n}), got "
+                f"{len(heights)}"
+            )
     hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
     return _core.rle_from_segmentations(

@@ -55,7 +55,8 @@ def rles_or_errors(
     the first."""
     segs = [_int_size(s) for s in segs]
     try:
-        rles = rle.from_segmentations(segs, heights, widths, counts=counts, num_threads=num_threads)
+        sizes = np.column_stack([heights, widths]) if segs else []
+        rles = rle.from_segmentations(segs, sizes, counts=counts, num_threads=num_threads)
         return list(rles), {}
     except (ValueError, TypeError, OverflowError, MemoryError):
         pass
@@ -63,7 +64,7 @@ def rles_or_errors(
     errors: Dict[Any, str] = {}
     for seg, h, w, aid in zip(segs, heights, widths, ids):
         try:
-            out.append(rle.from_segmentations([seg], h, w, counts=counts, num_threads=1)[0])
+            out.append(rle.from_segmentations([seg], (h, w), counts=counts, num_threads=1)[0])
         except (ValueError, TypeError, OverflowError) as exc:
             errors[aid] = str(exc).replace("segmentations[0]", "segmentation")
             out.append(None)
