@@ -13,8 +13,10 @@ mismatches and bad polygons raise ``ValueError`` naming the argument (pycocotool
 uninitialised memory, wraps, or segfaults). See ``maskprep.mask`` for the pycocotools-compatible
 (camelCase) surface.
 
-Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
-``n >= 1``); the work is spread across objects, with the GIL released.
+The functions that run on several threads (``encode``, ``decode``, ``area``, ``to_bbox``,
+``iou``, ``merge_groups``, ``from_segmentations`` and the training targets) take a keyword-only
+``num_threads`` (``None`` = the process budget, ``-1`` = all cores, ``n >= 1``); the work is
+spread across objects, with the GIL released. Image sizes are one ``(height, width)`` pair.
 """
 
 from __future__ import annotations
