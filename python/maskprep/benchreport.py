@@ -25,6 +25,15 @@ def benchmark_dir(explicit: Optional[Path] = None) -> Optional[Path]:
     """The benchmark folder: ``explicit`` when given, else ``./benchmarks`` or the source
     checkout's; None when none exists.
 
+    Parameters
+    ----------
+    explicit : pathlib.Path, optional
+        The folder to use (``maskprep bench --benchmarks``).
+
+    Returns
+    -------
+    pathlib.Path or None
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -46,13 +55,34 @@ def benchmark_dir(explicit: Optional[Path] = None) -> Optional[Path]:
 
 def run(bench_dir: Path, json_path: Path, keyword: Optional[str] = None) -> None:
     """Run the benchmarks of ``bench_dir`` with pytest-benchmark (timings on), writing its JSON
-    to ``json_path``; ``keyword`` selects cases as pytest's ``-k``.
+    to ``json_path``; ``keyword`` selects cases as pytest's ``-k``. pytest's report goes to
+    the process's standard output.
+
+    Parameters
+    ----------
+    bench_dir : pathlib.Path
+        The benchmark folder (pytest runs in its parent).
+    json_path : pathlib.Path
+        Where pytest-benchmark writes its JSON (replaced).
+    keyword : str, optional
+        pytest's ``-k`` expression.
 
     Raises
     ------
     BenchmarkRunFailed
         pytest failed, or every selected case was skipped or deselected (most need the real
         data in ../shared/data).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "benchmarks"
+    >>> folder.mkdir()
+    >>> _ = (folder / "test_sum.py").write_text("def test_sum(benchmark): benchmark(sum, [1, 2])")
+    >>> run(folder, folder.parent / "b.json")
+    >>> import json
+    >>> [b["name"] for b in json.loads((folder.parent / "b.json").read_text())["benchmarks"]]
+    ['test_sum']
     """
     cmd = [
         sys.executable,
@@ -107,6 +137,31 @@ def _impl(bench: dict) -> str:
 
 
 def rows(data: Union[dict, str, Path]) -> List[Row]:
+    """Ratio rows of a pytest-benchmark run: one per maskprep entry, against every anchor of its
+    group (anchor median / maskprep median, same run).
+
+    Parameters
+    ----------
+    data : dict, str or pathlib.Path
+        pytest-benchmark's JSON, loaded or as a file.
+
+    Returns
+    -------
+    list of Row
+
+    Raises
+    ------
+    OSError, ValueError
+        A file that cannot be read or is not JSON.
+
+    Examples
+    --------
+    >>> data = {"benchmarks": [
+    ...     {"group": "g", "name": "a", "params": {"impl": "pycocotools"}, "stats": {"median": 2.0}},
+    ...     {"group": "g", "name": "b", "params": {"impl": "maskprep"}, "stats": {"median": 0.5}}]}
+    >>> rows(data)
+    [Row(group='g', impl='maskprep', median_s=0.5, ratios={'pycocotools': 4.0})]
+    """
     loaded = data if isinstance(data, dict) else json.loads(Path(data).read_text())
     groups: Dict[str, List[dict]] = {}
     for b in loaded.get("benchmarks", []):
@@ -122,6 +177,27 @@ def rows(data: Union[dict, str, Path]) -> List[Row]:
 
 
 def markdown(table: List[Row]) -> str:
+    """The rows as a markdown table.
+
+    Parameters
+    ----------
+    table : list of Row
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> data = {"benchmarks": [
+    ...     {"group": "g", "name": "a", "params": {"impl": "pycocotools"}, "stats": {"median": 2.0}},
+    ...     {"group": "g", "name": "b", "params": {"impl": "maskprep"}, "stats": {"median": 0.5}}]}
+    >>> print(markdown(rows(data)))
+    | group | maskprep | median | vs anchor (anchor median / maskprep median) |
+    |---|---|---|---|
+    | g | maskprep | 500.00 ms | 4.0x vs pycocotools |
+    <BLANKLINE>
+    """
     lines = [
         "| group | maskprep | median | vs anchor (anchor median / maskprep median) |",
         "|---|---|---|---|",
@@ -141,7 +217,31 @@ def _fmt(seconds: float) -> str:
 
 
 def plot(table: List[Row], path: Union[str, Path], title: Optional[str] = None) -> None:
-    """Horizontal bars of the ratio against each group's first anchor (log scale)."""
+    """Horizontal bars of the ratio against each group's first anchor (log scale), as a PNG.
+
+    Parameters
+    ----------
+    table : list of Row
+    path : str or pathlib.Path
+        The PNG to write.
+    title : str, optional
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (the ``bench`` extra).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> data = {"benchmarks": [
+    ...     {"group": "g", "name": "a", "params": {"impl": "pycocotools"}, "stats": {"median": 2.0}},
+    ...     {"group": "g", "name": "b", "params": {"impl": "maskprep"}, "stats": {"median": 0.5}}]}
+    >>> png = pathlib.Path(tempfile.mkdtemp()) / "report.png"
+    >>> plot(rows(data), png)
+    >>> png.stat().st_size > 0
+    True
+    """
     import matplotlib
 
     matplotlib.use("Agg")

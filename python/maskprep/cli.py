@@ -33,6 +33,8 @@ from typing import Any, Dict, List, NoReturn, Optional
 
 from . import coco
 
+__all__ = ["main", "sample_dir"]
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_OUTPUT, EXIT_BUG = 0, 1, 2, 3, 4
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
@@ -465,7 +467,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def sample_dir() -> Path:
-    """The bundled sample: 4 COCO val2017 images and their instances (see its ATTRIBUTION.md)."""
+    """The bundled sample: 4 COCO val2017 images and their instances (see its ATTRIBUTION.md).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> sorted(p.name for p in sample_dir().iterdir())
+    ['ATTRIBUTION.md', 'images', 'instances.json']
+    """
     return Path(str(resources.files("maskprep") / "data" / "sample"))
 
 
@@ -521,8 +533,31 @@ COMMANDS = {
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command and return its exit code (see the module docstring); argparse raises
-    SystemExit for --help (0) and bad arguments (2, one line on stderr)."""
+    """Run the ``maskprep`` command and return its exit code (see the module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``maskprep`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 invalid data, 2 bad arguments or unreadable input, 3 the
+        output cannot be written, 4 a bug, 130 SIGINT, 143 SIGTERM. Every failure prints one
+        line, ``maskprep: error: ...``, on stderr.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: for ``--help`` and ``--version`` (0) and bad arguments (2, one line on
+        stderr).
+
+    Examples
+    --------
+    >>> main(["validate", str(sample_dir() / "instances.json"), "--quiet"])
+    0
+    """
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

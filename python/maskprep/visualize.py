@@ -43,9 +43,43 @@ def overlay(
     labels: Optional[Sequence[Any]] = None,
     alpha: float = 0.5,
 ) -> np.ndarray:
-    """Blend each mask over ``image`` (H, W, 3) uint8 in its own colour, outline its ``[x, y,
-    w, h]`` box and write its label. Instance i has colour i; ``rles[i]`` may be None (a
-    box-only annotation: box and label only). Returns a new (H, W, 3) uint8 array."""
+    """Blend each mask over ``image`` in its own colour, outline its ``[x, y, w, h]`` box and
+    write its label.
+
+    Instance i has colour i (:data:`PALETTE`, cycled); ``rles[i]`` may be None (a box-only
+    annotation: box and label only).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) uint8 RGB.
+    rles : sequence of dict or None
+        COCO RLEs of the image's size.
+    boxes : sequence of [x, y, w, h], optional
+    labels : sequence, optional
+        One label per instance (drawn at its box's corner).
+    alpha : float
+        The masks' opacity.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new (H, W, 3) uint8 array.
+
+    Raises
+    ------
+    ValueError
+        An image that is not (H, W, 3) uint8, or masks of another size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import rle
+    >>> image = np.zeros((4, 5, 3), np.uint8)
+    >>> out = overlay(image, [rle.encode(np.ones((4, 5), np.uint8))])
+    >>> out.shape, out[0, 0].tolist()
+    ((4, 5, 3), [115, 80, 0])
+    """
     from PIL import Image, ImageDraw
 
     img = np.asarray(image)

@@ -43,10 +43,26 @@ def _box_error(bbox: Any) -> Optional[str]:
 
 
 def image_file_names(im: Dict[str, Any]) -> List[str]:
-    """The names under which an image's file may be stored, in the order they are tried: its
-    ``file_name``, the last part of its ``coco_url`` (LVIS v1 images have only that), and the
-    file name without a ``COCO_<split>_`` prefix (COCO 2014 / LVIS v0.5 names for files in a
-    COCO 2017 folder)."""
+    """The names under which an image's file may be stored, in the order they are tried.
+
+    Its ``file_name``, the last part of its ``coco_url`` (LVIS v1 images have only that), and
+    the file name without a ``COCO_<split>_`` prefix (COCO 2014 / LVIS v0.5 names for files in a
+    COCO 2017 folder).
+
+    Parameters
+    ----------
+    im : dict
+        An entry of ``images``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> image_file_names({"file_name": "COCO_val2014_000000000042.jpg"})
+    ['COCO_val2014_000000000042.jpg', '000000000042.jpg']
+    """
     names: List[str] = []
     file_name = im.get("file_name")
     if isinstance(file_name, str) and file_name:
@@ -63,8 +79,30 @@ def image_file_names(im: Dict[str, Any]) -> List[str]:
 
 
 def find_image(images_dir: PathLike, im: Dict[str, Any]) -> Tuple[Optional[Path], List[str]]:
-    """The first of :func:`image_file_names` that exists in ``images_dir`` (or None), and the
-    names tried."""
+    """The first of :func:`image_file_names` that exists in ``images_dir``.
+
+    Parameters
+    ----------
+    images_dir : str or os.PathLike
+    im : dict
+        An entry of ``images``.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        None when no name exists there.
+    names : list of str
+        The names tried.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "000000000042.jpg").write_bytes(b"")
+    >>> path, names = find_image(folder, {"file_name": "COCO_val2014_000000000042.jpg"})
+    >>> path.name
+    '000000000042.jpg'
+    """
     names = image_file_names(im)
     for name in names:
         path = Path(images_dir) / name
@@ -74,7 +112,30 @@ def find_image(images_dir: PathLike, im: Dict[str, Any]) -> Tuple[Optional[Path]
 
 
 def load_rgb(path: PathLike) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB."""
+    """An image file as (H, W, 3) uint8 RGB (grey and RGBA files are converted).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    OSError
+        A file that is missing or cannot be decoded (PIL's ``UnidentifiedImageError``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.png"
+    >>> Image.new("L", (5, 4)).save(path)
+    >>> load_rgb(path).shape
+    (4, 5, 3)
+    """
     from PIL import Image
 
     with Image.open(path) as im:
@@ -96,15 +157,48 @@ def add_box_masks(
     """Give a mask to every annotation that has a ``bbox`` but no ``segmentation`` (with
     ``overwrite``: to every annotation with a bbox), in place.
 
-    ``masks_for_image(boxes_xywh (N, 4) float64, image or None, (h, w), category_ids)`` returns
-    N COCO RLEs;
-    the image, (H, W, 3) uint8 RGB read from ``images_dir / file_name``, is passed only when
-    ``images_dir`` is given. The segmentation becomes compressed RLE and ``area`` its pixel
-    count (COCO's segmentation area); ``bbox`` and every other field are kept.
+    The segmentation becomes compressed RLE and ``area`` its pixel count (COCO's segmentation
+    area); ``bbox`` and every other field are kept.
 
-    Bad boxes, unknown image ids and unreadable images are errors by annotation id: the call
-    raises ``ValueError`` listing them before anything is changed, unless ``skip_invalid``
-    (then those annotations are left as they are and listed in ``report.skipped``).
+    Parameters
+    ----------
+    data : dict
+        A COCO instances dict.
+    masks_for_image : callable
+        ``masks_for_image(boxes_xywh (N, 4) float64, image or None, (h, w), category_ids)``
+        returns N COCO RLEs (see :func:`masks_for_method`); the image, (H, W, 3) uint8 RGB read
+        from ``images_dir`` (see :func:`find_image`), is passed only when ``images_dir`` is
+        given.
+    images_dir : str or os.PathLike, optional
+    overwrite : bool
+    skip_invalid : bool
+        Leave annotations with bad boxes, unknown image ids or unreadable images as they are
+        (listed in ``report.skipped``) instead of raising.
+    progress : callable, optional
+        ``progress(done, total)``, called after each image.
+
+    Returns
+    -------
+    BoxesReport
+
+    Raises
+    ------
+    ValueError
+        A structure :func:`check_structure` refuses, or bad boxes, unknown image ids and
+        unreadable images (by annotation id, before anything is changed) unless
+        ``skip_invalid``.
+
+    Examples
+    --------
+    >>> data = {"images": [{"id": 1, "height": 10, "width": 12, "file_name": "x.png"}],
+    ...         "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "area": 12.5,
+    ...                          "bbox": [1, 1, 5, 5], "segmentation": [[1, 1, 6, 1, 6, 6]]}],
+    ...         "categories": [{"id": 1, "name": "thing"}]}
+    >>> del data["annotations"][0]["segmentation"]
+    >>> add_box_masks(data, masks_for_method("box")).added
+    1
+    >>> data["annotations"][0]["segmentation"], data["annotations"][0]["area"]
+    ({'size': [10, 12], 'counts': ';550000000k1'}, 25.0)
     """
     sizes = image_sizes(data)  # checks the structure
     report = BoxesReport()

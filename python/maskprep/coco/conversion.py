@@ -50,9 +50,35 @@ def rles_or_errors(
     counts: str = "bytes",
     num_threads: Optional[int] = None,
 ) -> Tuple[List[Optional[Dict[str, Any]]], Dict[Any, str]]:
-    """:func:`maskprep.rle.from_segmentations` over a batch that may hold bad annotations: the
-    RLE of each good one (``None`` for bad ones) and every bad id with its message, not just
-    the first."""
+    """:func:`maskprep.rle.from_segmentations` over a batch that may hold bad annotations.
+
+    Parameters
+    ----------
+    segs : sequence
+        COCO segmentations (polygon lists or RLE dicts).
+    heights, widths : sequence of int
+        Their images' sizes.
+    ids : sequence
+        Their annotation ids (the keys of the errors).
+    counts : {"bytes", "str"}
+        As in :func:`~maskprep.rle.from_segmentations`.
+    num_threads : int, optional
+
+    Returns
+    -------
+    rles : list
+        The RLE of each good segmentation, None for bad ones.
+    errors : dict
+        Every bad id with its message, not just the first.
+
+    Examples
+    --------
+    >>> rles, errors = rles_or_errors([[[1, 1, 6, 1, 6, 6]], [[1, 2]]], [10, 10], [12, 12], [7, 8])
+    >>> rles
+    [{'size': [10, 12], 'counts': b'e0191O1O1j1'}, None]
+    >>> errors
+    {8: 'segmentation polygon 0 must have at least 3 point(s) (6 numbers), got 1 point(s)'}
+    """
     segs = [_int_size(s) for s in segs]
     try:
         sizes = np.column_stack([heights, widths]) if segs else []
@@ -87,16 +113,51 @@ def convert(
 ) -> ConvertReport:
     """Convert every annotation's ``segmentation``, in place.
 
-    ``to="rle"``: compressed COCO RLE with the counts as a str, exactly what ``pycocotools``
-    writes (``COCO.annToRLE``). ``to="polygon"``: polygon lists traced from the mask
-    (:func:`maskprep.contours.mask_to_polygons`, ``tolerance`` in pixels); crowd annotations
-    (``iscrowd`` = 1) stay RLE, as COCO requires, and their ids are in ``report.kept``.
-    With ``recompute``, ``area`` and ``bbox`` are recomputed from the mask. Annotation order, ids
-    and every other field are kept; annotations without a segmentation are left alone.
+    Annotation order, ids and every other field are kept; annotations without a segmentation
+    are left alone.
 
-    An annotation that cannot be converted raises ``ValueError`` listing every bad id, before
-    anything is changed, unless ``skip_invalid``: then it is left untouched and its id is in
-    ``report.skipped``. ``progress(done, total)`` is called after each batch.
+    Parameters
+    ----------
+    data : dict
+        A COCO instances dict.
+    to : {"rle", "polygon"}
+        ``"rle"``: compressed COCO RLE with the counts as a str, exactly what ``pycocotools``
+        writes (``COCO.annToRLE``). ``"polygon"``: polygon lists traced from the mask
+        (:func:`maskprep.contours.masks_to_polygons`, ``tolerance`` in pixels); crowd
+        annotations (``iscrowd`` = 1) stay RLE, as COCO requires, and their ids are in
+        ``report.kept``.
+    recompute : bool
+        Recompute ``area`` and ``bbox`` from the mask.
+    skip_invalid : bool
+        Leave annotations that cannot be converted untouched (their ids in
+        ``report.skipped``) instead of raising.
+    tolerance : float
+        ``to="polygon"``: simplify outlines by up to this many pixels.
+    num_threads : int, optional
+    progress : callable, optional
+        ``progress(done, total)``, called after each batch.
+
+    Returns
+    -------
+    ConvertReport
+
+    Raises
+    ------
+    ValueError
+        An unknown ``to``, a structure :func:`check_structure` refuses, or annotations that
+        cannot be converted (every bad id listed, before anything is changed) unless
+        ``skip_invalid``.
+
+    Examples
+    --------
+    >>> data = {"images": [{"id": 1, "height": 10, "width": 12, "file_name": "x.png"}],
+    ...         "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "area": 12.5,
+    ...                          "bbox": [1, 1, 5, 5], "segmentation": [[1, 1, 6, 1, 6, 6]]}],
+    ...         "categories": [{"id": 1, "name": "thing"}]}
+    >>> convert(data, recompute=True).converted
+    1
+    >>> data["annotations"][0]["segmentation"], data["annotations"][0]["area"]
+    ({'size': [10, 12], 'counts': 'e0191O1O1j1'}, 10.0)
     """
     if to not in ("rle", "polygon"):
         raise ValueError(f"to must be 'rle' or 'polygon', got {to!r}")
@@ -167,8 +228,38 @@ def convert_file(
     Python objects for the annotations, every byte other than the converted values (and, with
     ``recompute``, ``area`` and ``bbox``) copied verbatim; memory is the file and its output.
     ``to="polygon"`` loads the file (:func:`load`), runs :func:`convert` and saves it.
-    Raises :class:`UnreadableInput` for a file that is not JSON, ``ValueError`` for invalid
-    annotations (unless ``skip_invalid``) or a file that is not a COCO instances file.
+
+    Parameters
+    ----------
+    src, dst : str or os.PathLike
+        The input (never modified) and the output (``-``: standard output).
+    to, recompute, skip_invalid, tolerance, num_threads, progress
+        As in :func:`convert`.
+
+    Returns
+    -------
+    ConvertReport
+
+    Raises
+    ------
+    UnreadableInput
+        A file that is not JSON, or not a COCO instances file (:class:`NotInstancesFile`).
+    ValueError
+        Invalid annotations (unless ``skip_invalid``).
+    OutputError
+        ``dst`` cannot be written.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "in.json").write_text(json.dumps({"images": [{"id": 1, "height": 10,
+    ...     "width": 12}], "annotations": [{"id": 7, "image_id": 1,
+    ...     "segmentation": [[1, 1, 6, 1, 6, 6]]}]}))
+    >>> convert_file(folder / "in.json", folder / "out.json").converted
+    1
+    >>> json.loads((folder / "out.json").read_text())["annotations"][0]["segmentation"]
+    {'size': [10, 12], 'counts': 'e0191O1O1j1'}
     """
     if to != "rle":
         data = load(src)

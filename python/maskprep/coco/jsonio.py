@@ -42,9 +42,25 @@ def _top_level_error(path: PathLike, is_list: bool) -> NotInstancesFile:
 
 @contextlib.contextmanager
 def no_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector. Converting a big file creates 100k+ small dicts
-    and lists, and every collection they trigger walks the whole loaded dataset (millions of
-    objects): up to a third of the run time. The objects made here hold no cycles."""
+    """Pause Python's cyclic garbage collector in the block (or the decorated function).
+
+    Converting a big file creates 100k+ small dicts and lists, and every collection they trigger
+    walks the whole loaded dataset (millions of objects): up to a third of the run time. The
+    objects made here hold no cycles. The collector's previous state comes back on exit.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import gc
+    >>> with no_gc():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -55,13 +71,42 @@ def no_gc() -> Iterator[None]:
 
 
 def load(path: PathLike) -> Dict[str, Any]:
-    """Read a COCO instances file with orjson (several times faster than the json module). The
-    raw bytes are freed as soon as they are parsed, so the peak is the file plus its objects once.
+    """Read a COCO instances file with orjson (several times faster than the json module).
 
-    Raises :class:`UnreadableInput` for text that is not JSON (with the byte offset, in the same
-    words as ``convert``'s scanner: invalid UTF-8, lone surrogates, NaN/Infinity) and
-    :class:`NotInstancesFile` for JSON whose top level is not an object (a results file is a
-    list)."""
+    The raw bytes are freed as soon as they are parsed, so the peak is the file plus its
+    objects once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    UnreadableInput
+        Text that is not JSON (with the byte offset, in the same words as ``convert``'s
+        scanner: invalid UTF-8, lone surrogates, NaN/Infinity).
+    NotInstancesFile
+        JSON whose top level is not an object (a results file is a list).
+    OSError
+        A file that cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "in.json"
+    >>> _ = path.write_text('{"images": [], "annotations": []}')
+    >>> load(path)
+    {'images': [], 'annotations': []}
+    >>> _ = path.write_text("[]")
+    >>> load(path)
+    Traceback (most recent call last):
+    ...
+    maskprep.coco.jsonio.NotInstancesFile: ...: this is a COCO results file (a JSON list); ...
+    """
     with open(path, "rb") as f:
         raw = f.read()
     try:
@@ -145,8 +190,24 @@ def _remove_stale_temps(folder: Path, name: str) -> None:
 
 
 def output_problem(path: PathLike) -> Optional[str]:
-    """Why ``path`` cannot be an output (checked before a job starts), or None. ``-`` is
-    standard output."""
+    """Why ``path`` cannot be an output (checked before a job starts), or None.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output; ``-`` is standard output.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> output_problem("-") is None
+    True
+    >>> output_problem("/no/such/folder/out.json")
+    'cannot write /no/such/folder/out.json: the folder /no/such/folder does not exist'
+    """
     text = os.fspath(path)
     if text == "-":
         return None
@@ -225,8 +286,31 @@ def _test_pause() -> None:
 
 
 def save(data: Dict[str, Any], path: PathLike) -> None:
-    """Write JSON atomically (see :func:`_atomic_write`). Top-level lists (``annotations``,
-    ``images``) are streamed in chunks, so writing needs little memory beyond ``data`` itself."""
+    """Write JSON atomically: into a temporary file beside ``path``, renamed over it only on
+    success (see ``_atomic_write``: symlinks are written through, ``-`` is standard output).
+
+    Top-level lists (``annotations``, ``images``) are streamed in chunks, so writing needs
+    little memory beyond ``data`` itself.
+
+    Parameters
+    ----------
+    data : dict or list
+    path : str or os.PathLike
+
+    Raises
+    ------
+    OutputError
+        The output cannot be written (missing or read-only folder, a folder, a full disk); the
+        message names ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.json"
+    >>> save({"images": [], "annotations": [{"id": 1}]}, path)
+    >>> path.read_text()
+    '{"images":[],"annotations":[{"id":1}]}'
+    """
 
     def write(f: Any) -> None:
         if isinstance(data, dict):

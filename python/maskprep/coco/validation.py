@@ -61,6 +61,28 @@ def validate(data: Dict[str, Any], *, num_threads: Optional[int] = None) -> List
     :data:`BBOX_TOLERANCE` pixels from the segmentation's extent: for polygons the extent of
     their points (the rule COCO's own bboxes follow; the rasterized mask's box is up to a pixel
     larger or smaller), for RLEs the RLE's bbox (pycocotools' ``toBbox``).
+
+    Parameters
+    ----------
+    data : dict
+    num_threads : int, optional
+
+    Returns
+    -------
+    list of Problem
+        Empty for a valid file. Nothing is raised for bad data: every problem is in the list.
+
+    Examples
+    --------
+    >>> data = {"images": [{"id": 1, "height": 10, "width": 12, "file_name": "x.png"}],
+    ...         "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "area": 12.5,
+    ...                          "bbox": [1, 1, 5, 5], "segmentation": [[1, 1, 6, 1, 6, 6]]}],
+    ...         "categories": [{"id": 1, "name": "thing"}]}
+    >>> validate(data)
+    []
+    >>> data["annotations"][0]["image_id"] = 2
+    >>> [str(p) for p in validate(data)]
+    ['error: annotation 7: image_id 2 is not in images']
     """
     structure = structure_errors(data)
     if structure:

@@ -160,27 +160,56 @@ def roi_align(
 
     Same arguments and, in average mode, the same bits as ``torchvision.ops.roi_align``.
 
-    Args:
-        features: float32 or float64 array or tensor, (N, C, H, W) or, with ``layout="NHWC"``,
-            (N, H, W, C). A channels-last CPU tensor of shape (N, C, H, W) is pooled in place.
-        boxes: (K, 5) rows ``(batch_index, x1, y1, x2, y2)``, or a list of N per-image (L, 4)
-            ``(x1, y1, x2, y2)`` arrays, in input-image coordinates; cast to the features' dtype.
-            Coordinates must be finite and batch indices in [0, N).
-        output_size: ``PH`` or ``(PH, PW)``, positive.
-        spatial_scale: feature-map pixels per input pixel (e.g. 1/4 for a stride-4 map).
-        sampling_ratio: sample points per bin side; <= 0 uses ceil(roi size / output size).
-        aligned: shift boxes by -0.5 pixel (pixel centres at .5; detectron2's ROIAlignV2).
-            Boxes with x2 < x1 are widened to one pixel when False (torchvision); when True they
-            keep a negative size, so a positive sampling_ratio samples the mirrored bins and an
-            adaptive one gives zeros (torchvision raises there).
-        mode: ``"avg"`` (torchvision) or ``"max"``: the largest bilinear sample of each bin, as
-            ONNX RoiAlign specifies; its gradient goes to the first largest sample.
-        layout: ``"NCHW"`` or ``"NHWC"``: the order of the features' axes and of the result's.
-        num_threads: None = the process budget, -1 = all cores, n >= 1 = n.
+    Parameters
+    ----------
+    features : array or tensor
+        float32 or float64, (N, C, H, W) or, with ``layout="NHWC"``, (N, H, W, C). A
+        channels-last CPU tensor of shape (N, C, H, W) is pooled in place.
+    boxes : array, tensor or list of them
+        (K, 5) rows ``(batch_index, x1, y1, x2, y2)``, or a list of N per-image (L, 4)
+        ``(x1, y1, x2, y2)`` arrays, in input-image coordinates; cast to the features' dtype.
+        Coordinates must be finite and batch indices in [0, N).
+    output_size : int or (int, int)
+        ``PH`` or ``(PH, PW)``, positive.
+    spatial_scale : float
+        Feature-map pixels per input pixel (e.g. 1/4 for a stride-4 map).
+    sampling_ratio : int
+        Sample points per bin side; <= 0 uses ceil(roi size / output size).
+    aligned : bool
+        Shift boxes by -0.5 pixel (pixel centres at .5; detectron2's ROIAlignV2). Boxes with
+        x2 < x1 are widened to one pixel when False (torchvision); when True they keep a negative
+        size, so a positive sampling_ratio samples the mirrored bins and an adaptive one gives
+        zeros (torchvision raises there).
+    mode : {"avg", "max"}
+        ``"avg"`` (torchvision) or ``"max"``: the largest bilinear sample of each bin, as ONNX
+        RoiAlign specifies; its gradient goes to the first largest sample.
+    layout : {"NCHW", "NHWC"}
+        The order of the features' axes and of the result's.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
 
-    Returns:
+    Returns
+    -------
+    array or tensor
         The features' kind and dtype: (K, C, PH, PW), or (K, PH, PW, C) for NHWC (channels-last
         for a channels-last tensor). CUDA tensors are pooled by torchvision on their device.
+
+    Raises
+    ------
+    TypeError
+        Features that are not float32/float64, boxes that are not real numbers, an
+        ``output_size`` that is not ints.
+    ValueError
+        Bad shapes, non-finite boxes, batch indices out of range, a non-positive
+        ``output_size``, an unknown ``mode`` or ``layout``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> roi_align(features, np.array([[0, 0, 0, 2, 2]], np.float32), 2, sampling_ratio=1)
+    array([[[[2.5, 3.5],
+             [6.5, 7.5]]]], dtype=float32)
     """
     output_size = int_pair(output_size, "output_size")
     if layout not in _LAYOUTS:

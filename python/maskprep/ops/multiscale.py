@@ -75,20 +75,42 @@ def multi_scale_roi_align(
     """FPN RoI Align: each box is pooled from the level its size selects, exactly as
     ``torchvision.ops.MultiScaleRoIAlign`` does.
 
-    Args:
-        features: the pyramid, finest level first: a sequence of (N, C, H_l, W_l) arrays or
-            tensors, or a mapping whose values are taken in order (torchvision uses ``x.items()``
-            order, filtered by ``featmap_names``: pass ``{k: x[k] for k in x if k in names}``).
-        boxes: a list of N per-image (L, 4) ``(x1, y1, x2, y2)`` boxes in image coordinates.
-        image_shapes: the N input sizes ``(height, width)``; each level's scale is
-            2 ** round(log2(H_l / max height)).
-        output_size, sampling_ratio, aligned, mode, num_threads: as in :func:`roi_align`.
-        canonical_scale, canonical_level, eps: the FPN level rule
-            ``floor(canonical_level + log2(sqrt(area) / canonical_scale) + eps)``, clamped to the
-            pyramid's levels.
+    Parameters
+    ----------
+    features : sequence or mapping of arrays or tensors
+        The pyramid, finest level first: (N, C, H_l, W_l) maps, or a mapping whose values are
+        taken in order (torchvision uses ``x.items()`` order, filtered by ``featmap_names``: pass
+        ``{k: x[k] for k in x if k in names}``).
+    boxes : list
+        N per-image (L, 4) ``(x1, y1, x2, y2)`` boxes in image coordinates.
+    image_shapes : sequence of (int, int)
+        The N input sizes ``(height, width)`` (torchvision's name); each level's scale is
+        2 ** round(log2(H_l / max height)).
+    output_size, sampling_ratio, aligned, mode, num_threads
+        As in :func:`~maskprep.ops.roi_align`.
+    canonical_scale, canonical_level, eps
+        The FPN level rule ``floor(canonical_level + log2(sqrt(area) / canonical_scale) + eps)``,
+        clamped to the pyramid's levels.
 
-    Returns:
+    Returns
+    -------
+    array or tensor
         (K, C, PH, PW) in the features' kind and dtype, K = total boxes, in input order.
+
+    Raises
+    ------
+    ValueError
+        No feature maps, maps that are not 4-D, boxes that are not a list, empty
+        ``image_shapes``, and everything :func:`~maskprep.ops.roi_align` refuses.
+    TypeError
+        As :func:`~maskprep.ops.roi_align`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> level = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> multi_scale_roi_align([level], [np.array([[0, 0, 2, 2]], np.float32)], [(4, 4)], 1, 1)
+    array([[[[5.]]]], dtype=float32)
     """
     levels_in = list(features.values()) if isinstance(features, Mapping) else list(features)
     if not levels_in:

@@ -27,17 +27,39 @@ def max_pool2d(
     candidate); a NaN in the window gives NaN, and the values are torch's bit for bit, signed
     zeros and NaN payloads included.
 
-    Args:
-        input: float32 or float64 array or tensor, (C, H, W) or (N, C, H, W).
-        kernel_size: ``k`` or ``(kh, kw)``, >= 1.
-        stride: ``s`` or ``(sh, sw)``, >= 1; None (torch's default) is ``kernel_size``.
-        padding: ``p`` or ``(ph, pw)``, at most half the kernel (torch's limit).
-        num_threads: None = the process budget, -1 = all cores, n >= 1 = n.
+    Parameters
+    ----------
+    input : array or tensor
+        float32 or float64, (C, H, W) or (N, C, H, W).
+    kernel_size : int or (int, int)
+        ``k`` or ``(kh, kw)``, >= 1.
+    stride : int or (int, int), optional
+        ``s`` or ``(sh, sw)``, >= 1; None (torch's default) is ``kernel_size``.
+    padding : int or (int, int)
+        ``p`` or ``(ph, pw)``, at most half the kernel (torch's limit).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
 
-    Returns:
-        The input's kind and dtype, (..., OH, OW) with OH = (H + 2 ph - kh) // sh + 1.
-        CPU tensors are read in place (a channels-last one is copied to NCHW first); GPU
-        tensors, and tensors that need a gradient, go to torch's own ``max_pool2d``.
+    Returns
+    -------
+    array or tensor
+        The input's kind and dtype, (..., OH, OW) with OH = (H + 2 ph - kh) // sh + 1. CPU
+        tensors are read in place (a channels-last one is copied to NCHW first); GPU tensors,
+        and tensors that need a gradient, go to torch's own ``max_pool2d``.
+
+    Raises
+    ------
+    TypeError
+        A dtype other than float32/float64, or sizes that are not ints.
+    ValueError
+        A bad rank, sizes below their minimum, padding over half the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> max_pool2d(np.arange(16, dtype=np.float32).reshape(1, 4, 4), 2)
+    array([[[ 5.,  7.],
+            [13., 15.]]], dtype=float32)
     """
     kernel = int_pair(kernel_size, "kernel_size")
     strides = kernel if stride is None else int_pair(stride, "stride")
