@@ -81,7 +81,7 @@ def rles_or_errors(
     """
     segs = [_int_size(s) for s in segs]
     try:
-        sizes = np.column_stack([heights, widths]) if segs else []
+        sizes: Any = np.column_stack([heights, widths]) if segs else []
         rles = rle.from_segmentations(segs, sizes, counts=counts, num_threads=num_threads)
         return list(rles), {}
     except (ValueError, TypeError, OverflowError, MemoryError):
