@@ -32,41 +32,77 @@ def _import_torch():
 class MaskRCNN:
     """torchvision's Mask R-CNN (ResNet-50 FPN) with masks returned as COCO RLE.
 
-    Args:
-        arch: ``"v1"`` (maskrcnn_resnet50_fpn) or ``"v2"`` (maskrcnn_resnet50_fpn_v2).
-        weights: None for random weights (``seed`` makes them reproducible); a path to a
-            ``state_dict`` saved with ``torch.save(model.state_dict(), path)`` (a dict holding
-            it under ``"model"`` or ``"state_dict"`` works too); or a torchvision registry name,
-            ``"COCO_V1"``, ``"DEFAULT"`` or ``"MaskRCNN_ResNet50_FPN_Weights.COCO_V1"``, fetched
-            from torch's hub cache or downloaded (RuntimeError when that fails).
-        seed: seed for the random initialisation when ``weights`` is None (the global torch RNG
-            is left as it was).
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or
-            ``"cuda:N"``.
-        num_classes: classes including background (91 for COCO; registry weights need 91).
-        fp16: run under float16 autocast on CUDA (ignored on CPU, where autocast is slower).
-        min_size, max_size: torchvision's resize of the input (the shorter side to min_size,
-            the longer at most max_size).
-        box_score_thresh: the model's default score threshold (torchvision's, 0.05); ``predict``
-            can override it per call.
-        detections_per_img: at most this many detections per image.
-        maskprep_roi_align: use maskprep's RoI Align for the CPU RoI poolers.
-        maskprep_backbone: on CPU, run the batch norms that follow convolutions in place (the
-            ResNet body's; with v2 also the FPN's and the heads') and the stem max pooling on
-            maskprep's kernel (the same bits, about 0.2 s less per 800 x 1216 image on two
-            cores). The batch norms overwrite the convolution outputs they normalise, so a
-            forward hook that keeps a ``conv`` output sees it normalised; pass False then.
-        frozen_batch_norm: use torchvision's FrozenBatchNorm2d in the ResNet body (v1), as
-            torchvision's ``maskrcnn_resnet50_fpn`` does whenever it is built with pretrained
-            weights; its rounding differs slightly from BatchNorm2d's. None (default): True for
-            v1 registry weights (with torchvision's eps of 0 for COCO_V1), else False, which is
-            what torchvision builds with ``weights=None, weights_backbone=None``.
-        num_threads: threads for maskprep's kernels (None = the process budget).
-        **model_kwargs: passed to torchvision's builder (e.g. ``rpn_post_nms_top_n_test``).
+    Parameters
+    ----------
+    arch : {"v1", "v2"}
+        ``maskrcnn_resnet50_fpn`` or ``maskrcnn_resnet50_fpn_v2``.
+    weights : None, str or os.PathLike
+        None for random weights (``seed`` makes them reproducible); a path to a ``state_dict``
+        saved with ``torch.save(model.state_dict(), path)`` (a dict holding it under
+        ``"model"`` or ``"state_dict"`` works too); or a torchvision registry name,
+        ``"COCO_V1"``, ``"DEFAULT"`` or ``"MaskRCNN_ResNet50_FPN_Weights.COCO_V1"``, fetched from
+        torch's hub cache or downloaded.
+    seed : int, optional
+        Seed for the random initialisation when ``weights`` is None (the global torch RNG is
+        left as it was).
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    num_classes : int
+        Classes including background (91 for COCO; registry weights need 91).
+    fp16 : bool
+        Run under float16 autocast on CUDA (ignored on CPU, where autocast is slower).
+    min_size, max_size : int
+        torchvision's resize of the input (the shorter side to min_size, the longer at most
+        max_size).
+    box_score_thresh : float
+        The model's default score threshold (torchvision's, 0.05); ``predict`` can override it
+        per call.
+    detections_per_img : int
+        At most this many detections per image.
+    maskprep_roi_align : bool
+        Use maskprep's RoI Align for the CPU RoI poolers.
+    maskprep_backbone : bool
+        On CPU, run the batch norms that follow convolutions in place (the ResNet body's; with
+        v2 also the FPN's and the heads') and the stem max pooling on maskprep's kernel (the same
+        bits, about 0.2 s less per 800 x 1216 image on two cores). The batch norms overwrite the
+        convolution outputs they normalise, so a forward hook that keeps a ``conv`` output sees
+        it normalised; pass False then.
+    frozen_batch_norm : bool, optional
+        Use torchvision's FrozenBatchNorm2d in the ResNet body (v1), as torchvision's
+        ``maskrcnn_resnet50_fpn`` does whenever it is built with pretrained weights; its rounding
+        differs slightly from BatchNorm2d's. None (default): True for v1 registry weights (with
+        torchvision's eps of 0 for COCO_V1), else False, which is what torchvision builds with
+        ``weights=None, weights_backbone=None``.
+    num_threads : int, optional
+        Threads for maskprep's kernels (None = the process budget).
+    **model_kwargs
+        Passed to torchvision's builder (e.g. ``rpn_post_nms_top_n_test``).
 
-    Attributes:
-        model: the torchvision ``MaskRCNN`` module, in eval mode on ``device``.
-        device: the ``torch.device`` in use.
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The torchvision ``MaskRCNN`` module, in eval mode on ``device``.
+    device : torch.device
+        The device in use.
+
+    Raises
+    ------
+    ImportError
+        Without torch and torchvision (``pip install 'maskprep[torch]'``).
+    ValueError
+        An unknown ``arch`` or ``device``, CUDA asked for but absent, a weights file without a
+        state_dict, an unknown registry name or one for the other arch, registry weights with
+        ``num_classes`` other than theirs.
+    RuntimeError
+        Registry weights that cannot be fetched (offline): pass a downloaded file's path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = MaskRCNN(seed=0, device="cpu", min_size=64, max_size=64)
+    >>> result = model.predict([np.zeros((48, 64, 3), np.uint8)])[0]
+    >>> sorted(result), result["boxes"].shape[1:]
+    (['boxes', 'labels', 'masks', 'scores'], (4,))
     """
 
     def __init__(
@@ -214,17 +250,35 @@ class MaskRCNN:
     ) -> list[dict[str, Any]]:
         """Detect and segment instances.
 
-        Args:
-            images: a list of (H, W, 3) uint8 RGB arrays, or (3, H, W) tensors (float in [0, 1]
-                or uint8), of any sizes; one array is taken as a list of one.
-            score_threshold: keep detections scoring above this (torchvision's strict ``>``);
-                None uses the model's ``box_score_thresh``.
-            batch_size: images per forward pass.
+        Parameters
+        ----------
+        images : list of arrays or tensors
+            (H, W, 3) uint8 RGB arrays, or (3, H, W) tensors (float in [0, 1] or uint8), of any
+            sizes; one array is taken as a list of one.
+        score_threshold : float, optional
+            Keep detections scoring above this (torchvision's strict ``>``); None uses the model's
+            ``box_score_thresh``.
+        batch_size : int
+            Images per forward pass.
 
-        Returns:
+        Returns
+        -------
+        list of dict
             Per image: ``boxes`` (N, 4) float32 x1, y1, x2, y2 in the image's pixels, ``labels``
             (N,) int64, ``scores`` (N,) float32, ``masks``: N COCO RLE dicts (compressed) of the
             image's size: torchvision's pasted masks ``>= 0.5``.
+
+        Raises
+        ------
+        ValueError
+            Images of the wrong shape or dtype, empty images, a ``batch_size`` below 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = MaskRCNN(seed=0, device="cpu", min_size=64, max_size=64)
+        >>> [r["boxes"].dtype for r in model.predict([np.zeros((48, 64, 3), np.uint8)] * 2)]
+        [dtype('float32'), dtype('float32')]
         """
         torch, _ = _import_torch()
         from torchvision.models.detection.transform import resize_boxes
@@ -262,15 +316,34 @@ class MaskRCNN:
         """One instance mask per given box: the backbone and the mask head only (no RPN, no box
         head), i.e. Mask R-CNN used to turn boxes into masks.
 
-        Args:
-            image: one (H, W, 3) uint8 array or (3, H, W) tensor.
-            boxes: (K, 4) x1, y1, x2, y2 in the image's pixels.
-            labels: (K,) class of each box, selecting its mask channel; None takes, per pixel,
-                the largest foreground-class probability (a class-agnostic mask).
+        Parameters
+        ----------
+        image : array or tensor
+            One (H, W, 3) uint8 array or (3, H, W) tensor.
+        boxes : array-like
+            (K, 4) x1, y1, x2, y2 in the image's pixels.
+        labels : sequence of int, optional
+            (K,) class of each box, selecting its mask channel; None takes, per pixel, the largest
+            foreground-class probability (a class-agnostic mask).
 
-        Returns:
+        Returns
+        -------
+        list of dict
             K COCO RLE dicts (compressed) of the image's size, pasted as torchvision pastes
             detections (so each lies within its box expanded by (M+2)/M).
+
+        Raises
+        ------
+        ValueError
+            Boxes that are not a finite real (K, 4) array, labels of the wrong length or outside
+            the model's classes, a bad image.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = MaskRCNN(seed=0, device="cpu", min_size=64, max_size=64)
+        >>> [m["size"] for m in model.refine_boxes(np.zeros((48, 64, 3), np.uint8), [[4, 4, 20, 30]])]
+        [[48, 64]]
         """
         torch, _ = _import_torch()
         from torchvision.models.detection.transform import resize_boxes
