@@ -35,7 +35,7 @@ import numpy as np
 
 from . import rle
 from ._arrays import image_size as image_size_of
-from ._arrays import to_numpy
+from ._arrays import like_input, to_numpy
 
 __all__ = ["boxes_to_masks", "METHODS"]
 
@@ -143,5 +143,6 @@ def boxes_to_masks(
     if output == "rle":
         return rles
     if not rles:
-        return np.zeros((0, h, w), bool)
-    return rle.decode(rles, layout="nhw", num_threads=num_threads).view(bool)
+        return like_input(np.zeros((0, h, w), bool), boxes)
+    dense = rle.decode(rles, layout="nhw", num_threads=num_threads).view(bool)
+    return like_input(dense, boxes)  # a tensor on the boxes' device for tensor boxes
