@@ -54,7 +54,7 @@ def resolve_num_threads(num_threads: Optional[int]) -> int:
     ...
     ValueError: num_threads must be None, -1 ... got 0
     """
-    return _core.resolve_threads(num_threads)
+    return _core.resolve_threads(num_threads=num_threads)
 
 
 def get_num_threads() -> int:

@@ -66,7 +66,7 @@ def label(mask: Any, *, connectivity: int = 8, num_threads: Optional[int] = None
     ``connectivity=8`` is scikit-image's and OpenCV's default.
     """
     arr = to_numpy(mask, "mask")
-    labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads)
+    labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads=num_threads)
     return like_input(labels, mask)
 
 
@@ -76,7 +76,7 @@ def connected_components(
     """Labels (as :func:`label`) and, with ``stats=True``, per-component area, bounding box and
     centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels."""
     arr = to_numpy(mask, "mask")
-    out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads)
+    out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads=num_threads)
     labels = like_input(out[0], mask)
     if not stats:
         return Components(labels, int(out[1]), None, None, None)
@@ -88,7 +88,7 @@ def fill_holes(mask: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Fill the holes of a ``(H, W)`` mask: background not 4-connected to the image border
     becomes foreground (``scipy.ndimage.binary_fill_holes`` with its default structure).
     Returns bool ``(H, W)``."""
-    return like_input(_core.fill_holes(to_numpy(mask, "mask"), num_threads), mask)
+    return like_input(_core.fill_holes(to_numpy(mask, "mask"), num_threads=num_threads), mask)
 
 
 def _max_size(min_size: Any, max_size: Any, min_name: str) -> int:
@@ -116,7 +116,9 @@ def remove_small_objects(
     """
     size = _max_size(min_size, max_size, "min_size")
     arr = to_numpy(mask, "mask")
-    kept = _core.remove_small_objects(arr, size, _connectivity(connectivity), num_threads)
+    kept = _core.remove_small_objects(
+        arr, size, _connectivity(connectivity), num_threads=num_threads
+    )
     return like_input(kept, mask)
 
 
@@ -137,5 +139,7 @@ def remove_small_holes(
     """
     size = _max_size(area_threshold, max_size, "area_threshold")
     arr = to_numpy(mask, "mask")
-    filled = _core.remove_small_holes(arr, size, _connectivity(connectivity), num_threads)
+    filled = _core.remove_small_holes(
+        arr, size, _connectivity(connectivity), num_threads=num_threads
+    )
     return like_input(filled, mask)

@@ -70,4 +70,4 @@ def masks_to_polygons(
     """:func:`mask_to_polygons` of each of ``(N, H, W)`` masks, in parallel across masks."""
     tol, area = _options(tolerance, min_area)
     arr = to_numpy(masks, "masks")
-    return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads)
+    return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads=num_threads)

@@ -38,7 +38,7 @@ def rgb_to_gray(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.n
     image: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha ignored), uint8.
     Returns ``(H, W)`` uint8: ``(9798 R + 19235 G + 3735 B + 2**14) >> 15`` (OpenCV 5's weights).
     """
-    return like_input(_core.rgb_to_gray(to_numpy(image, "image"), num_threads), image)
+    return like_input(_core.rgb_to_gray(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
@@ -47,7 +47,7 @@ def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.nd
     image: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 RGB(A). Returns ``(H, W, 3)`` uint8 with hue in
     ``[0, 180)`` (degrees / 2), saturation and value in ``[0, 255]``.
     """
-    return like_input(_core.rgb_to_hsv(to_numpy(image, "image"), num_threads), image)
+    return like_input(_core.rgb_to_hsv(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def _pair(value: Optional[Pair], name: str, kind: type) -> tuple:
@@ -85,7 +85,9 @@ def gaussian_blur(
     kh, kw = _pair(ksize, "ksize", int)
     if ksize is not None and (kh <= 0 or kw <= 0 or kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"ksize must be odd and positive, got {ksize!r}")
-    blurred = _core.gaussian_blur(to_numpy(image, "image"), (kh, kw), (sy, sx), num_threads)
+    blurred = _core.gaussian_blur(
+        to_numpy(image, "image"), (kh, kw), (sy, sx), num_threads=num_threads
+    )
     return like_input(blurred, image)
 
 
@@ -94,7 +96,7 @@ def equalize_hist(image: np.ndarray, *, num_threads: Optional[int] = None) -> np
 
     image: ``(H, W)`` uint8. Returns ``(H, W)`` uint8 (a constant image is returned unchanged).
     """
-    return like_input(_core.equalize_hist(to_numpy(image, "image"), num_threads), image)
+    return like_input(_core.equalize_hist(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def otsu_threshold(
@@ -109,7 +111,9 @@ def otsu_threshold(
     grey level on a few images (different floating-point formulas).
     Returns ``(threshold, mask)``: an int and an ``(H, W)`` bool array.
     """
-    threshold, mask = _core.otsu_threshold(to_numpy(image, "image"), convention, num_threads)
+    threshold, mask = _core.otsu_threshold(
+        to_numpy(image, "image"), convention, num_threads=num_threads
+    )
     return int(threshold), like_input(mask, image)
 
 

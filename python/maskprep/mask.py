@@ -52,7 +52,7 @@ def merge(rleObjs: Any, intersect: int = 0) -> dict:  # noqa: N803
 def area(rleObjs: Any) -> Any:  # noqa: N803
     """list -> uint32 array (uint64 if any area >= 2^32); one RLE -> numpy uint32 scalar."""
     items, single = _rle._rle_list(rleObjs)
-    a = _core.rle_area(items, None)
+    a = _core.rle_area(items, num_threads=None)
     a = a.astype(np.uint32) if a.size == 0 or int(a.max()) < 2**32 else a
     return a[0] if single else a
 
@@ -75,8 +75,8 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     if dt_rle != gt_rle:
         raise TypeError("dt and gt must have the same type: both RLE lists or both boxes")
     if dt_rle:
-        return _core.rle_iou(list(dt), list(gt), iscrowd, None)
-    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, None)
+        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=None)
+    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None)
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802

@@ -54,7 +54,7 @@ def _run(mask, kernel, shape, size, iterations, num_threads, op: str) -> np.ndar
             k = (k != 0).view(np.uint8)
     iterations = integer(iterations, "iterations")
     return like_input(
-        _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads), mask
+        _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads=num_threads), mask
     )
 
 

@@ -123,6 +123,6 @@ def paste_masks(
         _use_fma(arithmetic),
         output,
         bool(compressed),
-        num_threads,
+        num_threads=num_threads,
     )
     return like_input(result, masks) if output == "dense" else result

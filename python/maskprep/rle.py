@@ -71,7 +71,7 @@ def encode(
     """
     arr = to_numpy(masks, "masks")  # the binding checks dtype and shape
     single = arr.ndim == 2
-    out = _core.rle_encode(arr, layout, compressed, num_threads)
+    out = _core.rle_encode(arr, layout, compressed, num_threads=num_threads)
     return out[0] if single else out
 
 
@@ -91,7 +91,7 @@ def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None)
     (``layout="nhw"``). Counts must sum to ``h*w`` (``ValueError`` otherwise).
     """
     items, single = _rle_list(rles)
-    out = _core.rle_decode(items, layout, num_threads)
+    out = _core.rle_decode(items, layout, num_threads=num_threads)
     if single:
         return out[:, :, 0] if layout == "hwn" else out[0]
     return out
@@ -106,7 +106,7 @@ def area(rles: Sequence[Dict[str, Any]], *, num_threads: Optional[int] = None) -
 def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:
     """Foreground pixel count: an int for one RLE, a uint64 array ``(n,)`` for a list."""
     items, single = _rle_list(rles)
-    out = _core.rle_area(items, num_threads)
+    out = _core.rle_area(items, num_threads=num_threads)
     return int(out[0]) if single else out
 
 
@@ -114,7 +114,7 @@ def to_bbox(rles: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Bounding boxes ``[x, y, w, h]`` (float64) of the foreground, as pycocotools' toBbox:
     ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros."""
     items, single = _rle_list(rles)
-    out = _core.rle_to_bbox(items, num_threads)
+    out = _core.rle_to_bbox(items, num_threads=num_threads)
     return out[0] if single else out
 
 
@@ -136,10 +136,10 @@ def iou(
     ``dt`` and ``gt`` must both be RLE lists or both boxes (an ``(N, 4)`` array or list).
     """
     if _is_rle_list(dt) and _is_rle_list(gt):
-        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads)
+        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=num_threads)
     if isinstance(dt, dict) or isinstance(gt, dict):
         raise TypeError("dt and gt must be lists of RLE dicts (wrap a single dict in a list)")
-    return _core.bbox_iou(_boxes(dt, "dt"), _boxes(gt, "gt"), iscrowd, num_threads)
+    return _core.bbox_iou(_boxes(dt, "dt"), _boxes(gt, "gt"), iscrowd, num_threads=num_threads)
 
 
 def _boxes(objs: Any, name: str) -> np.ndarray:
@@ -173,7 +173,7 @@ def merge_groups(
             raise TypeError(
                 f"groups must be a list of lists of RLE dicts, got {type(groups).__name__}"
             ) from None
-    return _core.rle_merge_groups(groups, bool(intersect), num_threads)
+    return _core.rle_merge_groups(groups, bool(intersect), num_threads=num_threads)
 
 
 def _hw(fn: str, image_size: Any, width: Any) -> Tuple[int, int]:
@@ -268,7 +268,7 @@ def from_segmentations(
     hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
     return _core.rle_from_segmentations(
-        segs, hs.tolist(), ws.tolist(), counts == "str", num_threads
+        segs, hs.tolist(), ws.tolist(), counts == "str", num_threads=num_threads
     )
 
 
@@ -327,7 +327,7 @@ def _decode_dicts(segs: list, idx: list, h: int, w: int, num_threads: Optional[i
                 f"segmentations[{i}] is an RLE of size {size!r} but the masks are {h} x {w}"
             )
     try:
-        return _core.rle_decode([segs[i] for i in idx], "nhw", num_threads)
+        return _core.rle_decode([segs[i] for i in idx], "nhw", num_threads=num_threads)
     except (ValueError, TypeError) as e:
         m = _RLES_INDEX.match(str(e))
         if m is None:
@@ -389,7 +389,7 @@ def dense_from_segmentations(
             raise TypeError(
                 f"out must be a numpy array or a torch tensor, got {type(out).__name__}"
             )
-    dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads)
+    dicts = _core.targets_dense_from_polygons(segs, h, w, arr, num_threads=num_threads)
     if dicts:
         arr.view(np.uint8)[dicts] = _decode_dicts(segs, dicts, h, w, num_threads)
     return result
@@ -461,7 +461,7 @@ def rasterize_within_boxes(
             raise TypeError(f"boxes must be float32 or float64, got dtype {b.dtype}")
     if isinstance(segmentations, (list, tuple)):
         segs = list(segmentations)
-        res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads)
+        res, dicts = _core.targets_polygons_within_boxes(segs, b, m, num_threads=num_threads)
         if dicts:
             # the RLEs of one call share a size (one image); _decode_dicts checks each
             ref = segs[dicts[0]].get("size")

@@ -278,7 +278,7 @@ def convert_file(
         raw = f.read()
     try:
         out, counts, errors = _core.coco_convert_to_rle(
-            raw, recompute, skip_invalid, progress, num_threads
+            raw, recompute, skip_invalid, progress, num_threads=num_threads
         )
     except _core.JsonSyntaxError as exc:
         raise UnreadableInput(f"{src} is {exc}") from None

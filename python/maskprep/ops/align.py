@@ -74,7 +74,7 @@ def _autograd_function():
                 rois.numpy(),
                 *ctx.args,
                 None if features is None else features.detach().numpy(),
-                ctx.num_threads,
+                num_threads=ctx.num_threads,
             )
             return (torch.from_numpy(grad_features),) + (None,) * 8
 

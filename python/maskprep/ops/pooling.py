@@ -70,5 +70,9 @@ def max_pool2d(
         if input.device.type != "cpu" or (input.requires_grad and torch.is_grad_enabled()):
             return torch.nn.functional.max_pool2d(input, kernel, strides, pads)
         array = to_numpy(input.detach().contiguous(), "input")
-        return torch.from_numpy(_core.max_pool2d(array, kernel, strides, pads, num_threads))
-    return _core.max_pool2d(to_numpy(input, "input"), kernel, strides, pads, num_threads)
+        return torch.from_numpy(
+            _core.max_pool2d(array, kernel, strides, pads, num_threads=num_threads)
+        )
+    return _core.max_pool2d(
+        to_numpy(input, "input"), kernel, strides, pads, num_threads=num_threads
+    )
