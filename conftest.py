@@ -1,12 +1,12 @@
 """Shared by tests/ and benchmarks/: the real COCO data in ../shared/data (skip cleanly when
-absent), seeded RNGs, and the markers for tests that need torch or a CUDA GPU. Test helpers in
-tests/ (e.g. _rle_data.py) are importable from benchmarks too."""
+absent), seeded RNGs, and the markers for tests that need torch or a CUDA GPU. The data builders
+in tests/helpers (``from helpers.rle_data import ...``) are importable from benchmarks too,
+through pytest's ``pythonpath`` setting in pyproject.toml."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 # OpenBLAS (numpy's, scipy's) keeps its worker threads spinning after any BLAS call; on this
@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 import pytest
 
 REPO = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO / "tests"))
 # ../shared/data beside the checkout; MASKPREP_SHARED_DATA overrides.
 SHARED_DATA = Path(os.environ.get("MASKPREP_SHARED_DATA", REPO.parent / "shared" / "data"))
 ANNOTATIONS = SHARED_DATA / "annotations"

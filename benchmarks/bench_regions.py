@@ -126,7 +126,7 @@ def object_masks():
     """500 real COCO objects (val2014 polygons) rasterized at 480 x 640, (N, H, W)."""
     data = load_json("annotations", "coco_instances_val2014_100img.json")
     segs = [a["segmentation"] for a in data["annotations"] if isinstance(a["segmentation"], list)]
-    return rle.decode(rle.from_segmentations(segs[:500], 480, 640), layout="nhw")
+    return rle.decode(rle.from_segmentations(segs[:500], (480, 640)), layout="nhw")
 
 
 def opencv_polygons(m: np.ndarray, tolerance: float) -> list:
@@ -157,7 +157,7 @@ def test_masks_to_polygons(benchmark, impl, tolerance, object_masks):
         if tolerance == 0:
             full = [i for i, p in enumerate(out) if p]  # objects outside the frame give []
             back = rle.decode(
-                rle.from_segmentations([out[i] for i in full], 480, 640), layout="nhw"
+                rle.from_segmentations([out[i] for i in full], (480, 640)), layout="nhw"
             )
             assert np.array_equal(back, object_masks[full])
             assert object_masks.sum() == object_masks[full].sum()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _rle_data import ann_to_rle
 from conftest import load_json
+from helpers.rle_data import ann_to_rle
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -39,7 +39,7 @@ def real_segmentations():
 def masks(real_segmentations):
     """500 real object masks (COCO polygons) rasterized at 480 x 640, as (H, W, N) Fortran."""
     segs = [s for s in real_segmentations[0] if isinstance(s, list)][:N]
-    rles = rle.from_segmentations(segs, H, W)
+    rles = rle.from_segmentations(segs, (H, W))
     return rle.decode(rles)
 
 
@@ -131,11 +131,12 @@ def test_from_segmentations(benchmark, impl, real_segmentations):
             lambda: [ann_to_rle(s, h, w) for s, h, w in zip(segs, hs, ws)],
         )
     else:
+        sizes = np.column_stack([hs, ws])
         out = run(
             benchmark,
             "rle-from-segmentations",
             impl,
-            lambda: rle.from_segmentations(segs, hs, ws, num_threads=THREADS[impl]),
+            lambda: rle.from_segmentations(segs, sizes, num_threads=THREADS[impl]),
         )
     assert out == expected
 

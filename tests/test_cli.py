@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
 
-from _rle_data import ann_to_rle
 from conftest import shared_file
+from helpers.rle_data import ann_to_rle
 from maskprep import cli, coco
 
 M = pytest.importorskip("pycocotools.mask")
@@ -117,14 +118,14 @@ def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch, where):
     src = _write(tmp_path / "in.json", _tiny())
     out = tmp_path / "out.json"
     if where == "mid-write":
-        fdopen = coco.os.fdopen
-        monkeypatch.setattr(coco.os, "fdopen", lambda *a, **k: _Interrupting(fdopen(*a, **k)))
+        fdopen = os.fdopen
+        monkeypatch.setattr(os, "fdopen", lambda *a, **k: _Interrupting(fdopen(*a, **k)))
     else:
 
         def boom(*args, **kwargs):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(coco.os, "replace", boom)
+        monkeypatch.setattr(os, "replace", boom)
     assert cli.main(["convert", str(src), "-o", str(out), "--skip-invalid"]) == 130
     assert list(tmp_path.iterdir()) == [src]
 
@@ -259,9 +260,9 @@ def test_show_writes_overlays_that_change_pixels_where_masks_are(tmp_path):
         == 0
     )
     shown = np.asarray(Image.open(tmp_path / "o" / "1.png").convert("RGB"))
-    mask = rle.decode(rle.from_polygons(data["annotations"][0]["segmentation"], 10, 12)[0]).astype(
-        bool
-    )
+    mask = rle.decode(
+        rle.from_polygons(data["annotations"][0]["segmentation"], (10, 12))[0]
+    ).astype(bool)
     changed = (shown != pixels).any(axis=2)
     assert changed[mask].all()
     assert not changed[~mask].any()

@@ -541,7 +541,7 @@ def test_bbox_warnings_on_real_files_are_not_false_alarms(name):
     old_rule = 0
     for a in data["annotations"]:
         h, w = sizes[a["image_id"]]
-        b = rle.to_bbox(rle.from_segmentations([a["segmentation"]], h, w))[0]
+        b = rle.to_bbox(rle.from_segmentations([a["segmentation"]], (h, w)))[0]
         s = a["bbox"]
         edges = zip([b[0], b[1], b[0] + b[2], b[1] + b[3]], [s[0], s[1], s[0] + s[2], s[1] + s[3]])
         old_rule += max(abs(x - y) for x, y in edges) > 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _region_data import image_masks, photo_masks, random_masks
+from helpers.region_data import image_masks, photo_masks, random_masks
 from maskprep import components as C
 
 cv2 = pytest.importorskip("cv2")

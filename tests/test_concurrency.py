@@ -159,9 +159,9 @@ def _tasks():
         "decode": lambda nt: rle.decode(rles, layout="nhw", num_threads=nt),
         "iou": lambda nt: rle.iou(rles, rles[:3], num_threads=nt),
         "merge": lambda nt: rle.merge(rles),
-        "polygons": lambda nt: rle.from_polygons(polygons, 100, 120),
+        "polygons": lambda nt: rle.from_polygons(polygons, (100, 120)),
         "segmentations": lambda nt: rle.from_segmentations(
-            [polygons, polygons[:2]], heights=100, widths=120, num_threads=nt
+            [polygons, polygons[:2]], (100, 120), num_threads=nt
         ),
         "string": lambda nt: rle.from_string(rle.to_string(counts)),
         "roi_align": lambda nt: ops.roi_align(features, boxes, (7, 7), 0.5, 2, num_threads=nt),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _region_data import annotation_masks, image_masks, photo_masks, random_masks
+from helpers.region_data import annotation_masks, image_masks, photo_masks, random_masks
 from maskprep import components, contours, rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -24,7 +24,7 @@ def rasterize(polys, h, w):
     """maskprep's pycocotools-exact rasterizer: the union of the polygons, as uint8 (h, w)."""
     if not polys:
         return np.zeros((h, w), dtype=np.uint8)
-    return rle.decode(rle.from_segmentations([polys], [h], [w])[0])
+    return rle.decode(rle.from_segmentations([polys], (h, w))[0])
 
 
 def iou(a, b):

@@ -401,7 +401,7 @@ def test_crop_and_resize_drop_ins_match_detectron2(rng):
     keep = boxes[:, 2] >= boxes[:, 0]
     objs = [o for o, k in zip(objs, keep) if k]
     boxes = torch.from_numpy(boxes[keep])
-    masks = torch.from_numpy(rle.dense_from_segmentations(objs, 80, 90))
+    masks = torch.from_numpy(rle.dense_from_segmentations(objs, (80, 90)))
     got = datasets.bitmasks_crop_and_resize(FakeBitMasks(masks), boxes, 28)
     assert isinstance(got, torch.Tensor)
     np.testing.assert_array_equal(got.numpy(), d2_bitmasks_crop_and_resize(masks, boxes, 28))

@@ -170,20 +170,20 @@ TABLE: dict[str, Any] = {
         (F64, U8_4D, []),
     ),
     "rle.from_bbox": _boxes_rows(
-        lambda b: rle.from_bbox(b, 4, 4),
+        lambda b: rle.from_bbox(b, (4, 4)),
         "boxes",
         r"an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got",
         Valid("zero boxes: zero RLEs", _is_empty_list),
     ),
     "rle.from_polygons": _rows(
-        lambda p: rle.from_polygons(p, 4, 4),
+        lambda p: rle.from_polygons(p, (4, 4)),
         Raises(TypeError, r"^polygons must be a list of polygons .* got ndarray"),
         Raises(TypeError, r"^polygons must be a list of polygons .* got ndarray"),
         Valid("zero polygons: zero RLEs", _is_empty_list),
         (F64, U8_4D, []),
     ),
     "rle.from_segmentations": _rows(
-        lambda s: rle.from_segmentations(s, 4, 4),
+        lambda s: rle.from_segmentations(s, (4, 4)),
         Raises(TypeError, r"^segmentations\[0\] must be a polygon list or an RLE dict"),
         Raises(TypeError, r"^segmentations\[0\] must be a polygon list or an RLE dict"),
         Valid("zero segmentations: zero RLEs", _is_empty_list),
@@ -201,7 +201,7 @@ TABLE: dict[str, Any] = {
         (np.array([1.5, 2.5]), np.zeros((1, 1, 1, 2), np.uint64), []),
     ),
     "rle.dense_from_segmentations": _rows(
-        lambda s: rle.dense_from_segmentations(s, 4, 4),
+        lambda s: rle.dense_from_segmentations(s, (4, 4)),
         Raises(TypeError, r"^segmentations must be a list of COCO segmentations .* got ndarray"),
         Raises(TypeError, r"^segmentations must be a list of COCO segmentations .* got ndarray"),
         Valid("zero segmentations: a (0, H, W) stack", lambda a: a.shape == (0, 4, 4)),

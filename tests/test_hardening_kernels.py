@@ -40,18 +40,18 @@ def test_structuring_element_ellipse_unchanged():
 
 def test_from_polygons_size_product_overflow():
     with pytest.raises(ValueError, match=rf"image size h\*w = {HUGE} x {HUGE} does not fit"):
-        rle.from_polygons(SQUARE, HUGE, HUGE)
+        rle.from_polygons(SQUARE, (HUGE, HUGE))
 
 
 def test_from_polygons_rasterizer_grid_overflow():
     # h*w fits, the 5x-upsampled column grid (5 * w) does not.
     with pytest.raises(ValueError, match=r"rasterizer grid 5\*w = 5 x 4611686018427387904"):
-        rle.from_polygons(SQUARE, 1, 2**62)
+        rle.from_polygons(SQUARE, (1, 2**62))
 
 
 def test_from_bbox_size_product_overflow():
     with pytest.raises(ValueError, match=r"image size h\*w = .* does not fit in 64 bits"):
-        rle.from_bbox([[0, 0, 10, 10]], HUGE, HUGE)
+        rle.from_bbox([[0, 0, 10, 10]], (HUGE, HUGE))
 
 
 def test_frpyobjects_size_product_overflow():
@@ -61,7 +61,7 @@ def test_frpyobjects_size_product_overflow():
 
 def test_from_segmentations_size_product_overflow():
     with pytest.raises(ValueError, match=r"segmentations\[0\].*h\*w = .* does not fit"):
-        rle.from_segmentations([SQUARE], heights=HUGE, widths=HUGE)
+        rle.from_segmentations([SQUARE], (HUGE, HUGE))
 
 
 def test_boxes_to_masks_size_product_overflow():
@@ -71,7 +71,7 @@ def test_boxes_to_masks_size_product_overflow():
 
 def test_large_but_valid_size_still_rasterizes():
     # 2^31 x 2^31 pixels: h*w = 2^62 fits; the counts sum to it exactly.
-    (r,) = rle.from_polygons(SQUARE, 2**31, 2**31, compressed=False)
+    (r,) = rle.from_polygons(SQUARE, (2**31, 2**31), compressed=False)
     assert sum(r["counts"]) == 2**62
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import blob_masks, random_polygons
 from conftest import shared_file
+from helpers.rle_data import blob_masks, random_polygons
 from maskprep import mask as ours
 
 M = pytest.importorskip("pycocotools.mask")
@@ -93,6 +93,25 @@ def test_frpyobjects_dispatch_matches(rng):
     unc = {"size": [h, w], "counts": [5, 10, h * w - 15]}
     assert ours.frPyObjects(unc, h, w) == M.frPyObjects(unc, h, w)
     assert ours.frPyObjects([unc, unc], h, w) == M.frPyObjects([unc, unc], h, w)
+
+
+def test_frpyobjects_uncompressed_passes_a_bool_for_str_counts(monkeypatch):
+    """frPyObjects of uncompressed RLEs asked the kernel for str_counts=None (mypy's one real
+    finding): it must be the bool False (bytes counts, as pycocotools gives)."""
+    from maskprep import _core
+
+    seen = []
+    real = _core.rle_from_segmentations
+
+    def spy(segmentations, heights, widths, str_counts, num_threads=None):
+        seen.append(str_counts)
+        return real(segmentations, heights, widths, str_counts, num_threads)
+
+    monkeypatch.setattr(_core, "rle_from_segmentations", spy)
+    unc = {"size": [3, 2], "counts": [1, 2, 3]}
+    out = ours.frPyObjects([unc], 3, 2)
+    assert seen == [False] and type(seen[0]) is bool
+    assert isinstance(out[0]["counts"], bytes)
 
 
 def test_frpyobjects_where_pycocotools_crashes():

@@ -188,7 +188,7 @@ def test_lean_backbone_is_bit_identical(torch, model, image):
     # The default model runs its ResNet body's batch norms in place and its stem pooling on
     # maskprep's kernel; the features must equal torchvision's plain modules bit for bit.
     body = model.model.backbone.body
-    assert type(body.maxpool).__module__ == "maskprep.models"
+    assert type(body.maxpool).__module__ == "maskprep.models.layers"
     assert type(body.layer1[0].bn3).__name__ == "InPlaceBatchNorm2d"
     assert type(body.layer2[0].downsample[1]).__name__ == "InPlaceBatchNorm2d"
     tv = torchvision_model(torch, "v1", model.model.state_dict())  # same keys: loads strictly

@@ -137,7 +137,7 @@ def polygons(draw):
 def test_polygons_match_pycocotools(poly):
     xy, h, w = poly
     ref = pmask.frPyObjects([xy], h, w)
-    got = rle.from_polygons([xy], h, w)
+    got = rle.from_polygons([xy], (h, w))
     assert got[0]["counts"] == ref[0]["counts"]
     assert list(got[0]["size"]) == [h, w]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import blob_masks, noise_masks
+from helpers.rle_data import blob_masks, noise_masks
 from maskprep import rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -233,7 +233,7 @@ def test_iou_real_detections_against_ground_truth(coco_fake_results, coco_val201
         if not anns:
             continue
         im = imgs[img_id]
-        gts = rle.from_segmentations([a["segmentation"] for a in anns], im["height"], im["width"])
+        gts = rle.from_segmentations([a["segmentation"] for a in anns], (im["height"], im["width"]))
         crowd = [a["iscrowd"] for a in anns]
         expected = M.iou(dts, gts, crowd)
         got = rle.iou(dts, gts, crowd)
@@ -330,7 +330,7 @@ def test_masks_above_2_to_the_32_pixels():
     np.testing.assert_array_equal(rle.to_bbox(r), [0, 0, w, h])
     s = rle.encode(mask)
     np.testing.assert_array_equal(rle.from_string(s["counts"]), r["counts"])
-    box = rle.from_bbox([[0, 0, w, h]], h, w, compressed=False)[0]
+    box = rle.from_bbox([[0, 0, w, h]], (h, w), compressed=False)[0]
     assert box["counts"] == [0, n_pixels] and rle.area(box) == n_pixels
 
 

@@ -222,46 +222,49 @@ def test_polygon_odd_length():
     with pytest.raises(
         ValueError, match=r"polygons\[0\] must have an even number of coordinates .* got 7"
     ):
-        rle.from_polygons([[0, 0, 5, 0, 5, 5, 1]], 10, 10)
+        rle.from_polygons([[0, 0, 5, 0, 5, 5, 1]], (10, 10))
 
 
 def test_polygon_fewer_than_three_points():
     with pytest.raises(
         ValueError, match=r"polygons\[1\] must have at least 3 point\(s\) \(6 numbers\), got 2"
     ):
-        rle.from_polygons([[0, 0, 5, 0, 5, 5], [0, 0, 4, 4]], 10, 10)
+        rle.from_polygons([[0, 0, 5, 0, 5, 5], [0, 0, 4, 4]], (10, 10))
 
 
 def test_polygon_non_finite():
     with pytest.raises(ValueError, match="has a non-finite coordinate at position 3"):
-        rle.from_polygons([[0, 0, 5, float("nan"), 5, 5]], 10, 10)
+        rle.from_polygons([[0, 0, 5, float("nan"), 5, 5]], (10, 10))
 
 
 def test_polygon_huge_coordinate():
     with pytest.raises(
         ValueError, match=r"has coordinate 3e\+09 at position 0; \|coordinates\| must be <= 2e\+08"
     ):
-        rle.from_polygons([[3e9, 0, 5, 0, 5, 5]], 10, 10)
+        rle.from_polygons([[3e9, 0, 5, 0, 5, 5]], (10, 10))
 
 
 def test_polygon_non_number():
     with pytest.raises(TypeError, match=r"polygons\[0\]\[2\] must be a number, got str"):
-        rle.from_polygons([[0, 0, "5", 0, 5, 5]], 10, 10)
+        rle.from_polygons([[0, 0, "5", 0, 5, 5]], (10, 10))
 
 
 def test_polygons_not_a_list():
     with pytest.raises(TypeError, match="polygons must be a list of polygons"):
-        rle.from_polygons(5, 10, 10)
+        rle.from_polygons(5, (10, 10))
 
 
 def test_polygon_negative_image_size():
-    with pytest.raises(ValueError, match="h and w must be non-negative, got h=-1, w=10"):
+    with pytest.raises(ValueError, match=r"image_size must be \(height, width\), two ints >= 0"):
+        rle.from_polygons([[0, 0, 5, 0, 5, 5]], (-1, 10))
+    # the deprecated h, w spelling reaches the kernel's own check
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="h and w must be non-negative"):
         rle.from_polygons([[0, 0, 5, 0, 5, 5]], -1, 10)
 
 
 def test_box_non_finite():
     with pytest.raises(ValueError, match=r"boxes\[1\] has a non-finite or out-of-range value"):
-        rle.from_bbox([[0, 0, 1, 1], [0, float("inf"), 1, 1]], 10, 10)
+        rle.from_bbox([[0, 0, 1, 1], [0, float("inf"), 1, 1]], (10, 10))
 
 
 def test_box_bad_shape():
@@ -269,7 +272,7 @@ def test_box_bad_shape():
         ValueError,
         match=r"boxes must be an \(N, 4\) array of \[x, y, w, h\] boxes \(real numbers\), got float64 with shape \(2, 3\)",
     ):
-        rle.from_bbox(np.zeros((2, 3)), 10, 10)
+        rle.from_bbox(np.zeros((2, 3)), (10, 10))
 
 
 def test_box_nan_in_drop_in():
@@ -280,30 +283,36 @@ def test_box_nan_in_drop_in():
 def test_segmentation_error_names_the_annotation():
     segs = [[[0, 0, 5, 0, 5, 5]], [[0, 0, 5, 0, 5, 5], [1, 1, 2]]]
     with pytest.raises(ValueError, match=r"segmentations\[1\] polygon 1 must have an even number"):
-        rle.from_segmentations(segs, 10, 10)
+        rle.from_segmentations(segs, (10, 10))
 
 
 def test_segmentation_empty_polygon_list():
     with pytest.raises(ValueError, match=r"segmentations\[0\] is an empty polygon list"):
-        rle.from_segmentations([[]], 10, 10)
+        rle.from_segmentations([[]], (10, 10))
 
 
 def test_segmentation_rle_size_mismatch():
     with pytest.raises(
         ValueError, match=r"segmentations\[0\] has size \[2, 3\] but its image is 10 x 10"
     ):
-        rle.from_segmentations([GOOD], 10, 10)
+        rle.from_segmentations([GOOD], (10, 10))
 
 
 def test_segmentation_bad_type():
     with pytest.raises(
         TypeError, match=r"segmentations\[0\] must be a polygon list or an RLE dict, got int"
     ):
-        rle.from_segmentations([3], 10, 10)
+        rle.from_segmentations([3], (10, 10))
 
 
 def test_segmentation_heights_length():
-    with pytest.raises(ValueError, match="broadcast"):
+    with pytest.raises(
+        ValueError, match=r"one \(height, width\) pair per segmentation \(1\), got 2"
+    ):
+        rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], [(10, 10), (10, 10)])
+    with pytest.raises(ValueError, match=r"image_size must be one \(height, width\) pair or one"):
+        rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], 10)
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="broadcast"):
         rle.from_segmentations([[[0, 0, 5, 0, 5, 5]]], [10, 10], 10)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import load_json, shared_file, torch_or_skip
 from maskprep import _core, ops
+from maskprep.ops.multiscale import _fpn_levels
 
 
 def random_boxes(rng, n, height, width, scale, batch=2, malformed=True):
@@ -382,9 +383,9 @@ def test_fpn_levels_without_torch_match_torch(monkeypatch):
     only where float32 sqrt/log2 round differently right at a level boundary)."""
     torch_or_skip()
     _, boxes, _ = fpn_case(np.random.default_rng(14), np.float32)
-    with_torch = ops._fpn_levels(boxes, 2, 5, 224, 4, 1e-6)
+    with_torch = _fpn_levels(boxes, 2, 5, 224, 4, 1e-6)
     monkeypatch.setitem(sys.modules, "torch", None)
-    np.testing.assert_array_equal(ops._fpn_levels(boxes, 2, 5, 224, 4, 1e-6), with_torch)
+    np.testing.assert_array_equal(_fpn_levels(boxes, 2, 5, 224, 4, 1e-6), with_torch)
     assert set(with_torch) == {0, 1, 2, 3}
 
 

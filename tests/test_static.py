@@ -1,5 +1,6 @@
-"""Static checks that belong to the test suite: the compiled module matches its type stub, and
-the Python sources pass ruff."""
+"""Static checks that belong to the test suite: the compiled module matches its type stub, the
+Python sources pass ruff (lint and format) and mypy (the project's [tool.mypy] configuration).
+The source checks skip themselves where the sources are not there (the wheel tests)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,39 @@ def test_ruff_clean():
         pytest.skip("ruff is not installed")
     result = subprocess.run(
         [ruff, "check", "python", "tests", "benchmarks", "conftest.py"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _sources_or_skip() -> None:
+    if not (REPO / "python" / "maskprep").is_dir():
+        pytest.skip("the sources are not here (an installed wheel's tests)")
+
+
+def test_mypy_clean():
+    """mypy over the package with the project's [tool.mypy] configuration: no errors."""
+    pytest.importorskip("mypy")
+    _sources_or_skip()
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "python/maskprep"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_clean():
+    """The Python sources are as ``ruff format`` writes them."""
+    _sources_or_skip()
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    result = subprocess.run(
+        [ruff, "format", "--check", "python", "tests", "benchmarks", "conftest.py"],
         capture_output=True,
         text=True,
         cwd=REPO,

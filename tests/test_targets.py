@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import maskprep
-from _rle_data import random_polygons
 from conftest import load_json
+from helpers.rle_data import random_polygons
 from maskprep import cli, rle
 
 M = pytest.importorskip("pycocotools.mask")
@@ -76,7 +76,7 @@ def random_objects(rng, n: int, h: int, w: int) -> list:
 
 
 def check_dense(segs, h, w, **kw):
-    got = rle.dense_from_segmentations(segs, h, w, **kw)
+    got = rle.dense_from_segmentations(segs, (h, w), **kw)
     assert got.shape == (len(segs), h, w) and got.dtype == np.bool_
     for i, s in enumerate(segs):
         np.testing.assert_array_equal(got[i], ref_dense(s, h, w), err_msg=f"object {i}")
@@ -124,7 +124,7 @@ def test_dense_mixed_kinds_and_empty_polygon_list(rng):
     uncompressed = {"size": [h, w], "counts": rle.from_string(crowd["counts"]).tolist()}
     as_str = {"size": [h, w], "counts": crowd["counts"].decode()}
     segs = [objs[0], crowd, objs[1], uncompressed, as_str, objs[2], [], objs[3]]
-    got = rle.dense_from_segmentations(segs, h, w)
+    got = rle.dense_from_segmentations(segs, (h, w))
     for i in (0, 1, 2, 3, 4, 5, 7):
         np.testing.assert_array_equal(got[i], ref_dense(segs[i], h, w))
     # pycocotools raises IndexError on []; we give detectron2's polygons_to_bitmask zeros
@@ -132,8 +132,8 @@ def test_dense_mixed_kinds_and_empty_polygon_list(rng):
 
 
 def test_dense_no_objects_and_zero_size():
-    assert rle.dense_from_segmentations([], 10, 20).shape == (0, 10, 20)
-    out = rle.dense_from_segmentations([[[0, 0, 5, 0, 5, 5]]], 0, 7)
+    assert rle.dense_from_segmentations([], (10, 20)).shape == (0, 10, 20)
+    out = rle.dense_from_segmentations([[[0, 0, 5, 0, 5, 5]]], (0, 7))
     assert out.shape == (1, 0, 7)
 
 
@@ -142,7 +142,7 @@ def test_dense_writes_into_numpy_out(rng, dtype):
     h, w = 60, 70
     objs = random_objects(rng, 9, h, w)
     out = np.full((9, h, w), 7, dtype=dtype) if dtype == np.uint8 else np.ones((9, h, w), bool)
-    assert rle.dense_from_segmentations(objs, h, w, out=out) is out
+    assert rle.dense_from_segmentations(objs, (h, w), out=out) is out
     ref = np.stack([ref_dense(o, h, w) for o in objs])
     np.testing.assert_array_equal(out, ref.astype(dtype))  # every element written, 0/1
 
@@ -151,7 +151,7 @@ def test_dense_writes_into_a_row_view_of_a_bigger_buffer(rng):
     h, w = 30, 20
     objs = random_objects(rng, 3, h, w)
     big = np.full((5, h, w), 9, np.uint8)
-    rle.dense_from_segmentations(objs, h, w, out=big[1:4])
+    rle.dense_from_segmentations(objs, (h, w), out=big[1:4])
     assert (big[0] == 9).all() and (big[4] == 9).all()
     np.testing.assert_array_equal(big[1:4], np.stack([ref_dense(o, h, w) for o in objs]))
 
@@ -162,7 +162,7 @@ def test_dense_writes_into_torch_out(rng, dtype):
     h, w = 48, 64
     objs = random_objects(rng, 6, h, w)
     out = torch.full((6, h, w), 1, dtype=getattr(torch, dtype))
-    assert rle.dense_from_segmentations(objs, h, w, out=out) is out
+    assert rle.dense_from_segmentations(objs, (h, w), out=out) is out
     ref = torch.from_numpy(np.stack([ref_dense(o, h, w) for o in objs])).to(out.dtype)
     assert torch.equal(out, ref)
 
@@ -175,21 +175,23 @@ def test_dense_writes_into_pinned_tensor(rng):
     objs = random_objects(rng, 6, h, w)
     out = torch.empty((6, h, w), dtype=torch.uint8, pin_memory=True)
     assert out.is_pinned()
-    rle.dense_from_segmentations(objs, h, w, out=out)
+    rle.dense_from_segmentations(objs, (h, w), out=out)
     ref = torch.from_numpy(np.stack([ref_dense(o, h, w) for o in objs]).astype(np.uint8))
     assert torch.equal(out, ref)
     with pytest.raises(ValueError, match="out must be a CPU tensor"):
-        rle.dense_from_segmentations(objs, h, w, out=out.cuda())
+        rle.dense_from_segmentations(objs, (h, w), out=out.cuda())
 
 
 def test_dense_serial_equals_parallel(rng):
     h, w = 200, 300
     objs = random_objects(rng, 64, h, w)
-    one = rle.dense_from_segmentations(objs, h, w, num_threads=1)
+    one = rle.dense_from_segmentations(objs, (h, w), num_threads=1)
     for nt in (2, 3, -1):
-        np.testing.assert_array_equal(rle.dense_from_segmentations(objs, h, w, num_threads=nt), one)
+        np.testing.assert_array_equal(
+            rle.dense_from_segmentations(objs, (h, w), num_threads=nt), one
+        )
     with maskprep.threads(2):
-        np.testing.assert_array_equal(rle.dense_from_segmentations(objs, h, w), one)
+        np.testing.assert_array_equal(rle.dense_from_segmentations(objs, (h, w)), one)
 
 
 def test_dense_accepts_numpy_polygons_and_tuples(rng):
@@ -197,9 +199,9 @@ def test_dense_accepts_numpy_polygons_and_tuples(rng):
     objs = random_objects(rng, 5, h, w)
     as_arrays = [[np.asarray(p) for p in o] for o in objs]
     as_tuples = tuple(tuple(tuple(p) for p in o) for o in objs)
-    ref = rle.dense_from_segmentations(objs, h, w)
-    np.testing.assert_array_equal(rle.dense_from_segmentations(as_arrays, h, w), ref)
-    np.testing.assert_array_equal(rle.dense_from_segmentations(as_tuples, h, w), ref)
+    ref = rle.dense_from_segmentations(objs, (h, w))
+    np.testing.assert_array_equal(rle.dense_from_segmentations(as_arrays, (h, w)), ref)
+    np.testing.assert_array_equal(rle.dense_from_segmentations(as_tuples, (h, w)), ref)
 
 
 # errors: each names the argument (and the segmentation) and says what was expected
@@ -255,17 +257,25 @@ TRI = [[1.0, 1.0, 8.0, 1.0, 4.0, 6.0]]
 )
 def test_dense_errors(segs, kw, exc, match):
     with pytest.raises(exc, match=match):
-        rle.dense_from_segmentations(segs, 10, 10, **kw)
+        rle.dense_from_segmentations(segs, (10, 10), **kw)
 
 
 def test_dense_read_only_out_and_bad_sizes():
     out = np.zeros((1, 10, 10), bool)
     out.flags.writeable = False
     with pytest.raises(ValueError, match="out must be writable"):
-        rle.dense_from_segmentations([TRI], 10, 10, out=out)
-    with pytest.raises(ValueError, match="height must be a non-negative int, got -1"):
+        rle.dense_from_segmentations([TRI], (10, 10), out=out)
+    with pytest.raises(ValueError, match=r"image_size must be \(height, width\), two ints >= 0"):
+        rle.dense_from_segmentations([TRI], (-1, 10))
+    with pytest.raises(ValueError, match=r"image_size must be .* got \(10, 2.5\)"):
+        rle.dense_from_segmentations([TRI], (10, 2.5))
+    # the deprecated (height, width) spelling keeps its own checks
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="height must be a non-negative"):
         rle.dense_from_segmentations([TRI], -1, 10)
-    with pytest.raises(TypeError, match="width must be a non-negative int, got float"):
+    with (
+        pytest.deprecated_call(),
+        pytest.raises(TypeError, match="width must be a non-negative int"),
+    ):
         rle.dense_from_segmentations([TRI], 10, 10.0)
 
 
@@ -425,7 +435,7 @@ def test_within_boxes_bitmasks_match_detectron2(rng, dtype):
     keep = boxes[:, 2] >= boxes[:, 0]  # adaptive sampling: torchvision raises on x1 < x0
     objs = [o for o, k in zip(objs, keep) if k]
     boxes = boxes[keep]
-    masks = rle.dense_from_segmentations(objs, h, w)
+    masks = rle.dense_from_segmentations(objs, (h, w))
     got = rle.rasterize_within_boxes(masks, boxes, 28)
     np.testing.assert_array_equal(got, d2_bitmasks_crop_and_resize(masks, boxes, 28))
     np.testing.assert_array_equal(rle.rasterize_within_boxes(masks.view(np.uint8), boxes, 28), got)

@@ -16,6 +16,8 @@ C++ kernels (OpenMP, GIL released) under a thin Python API:
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - only when the extension was not built
@@ -61,20 +63,22 @@ def install_as_pycocotools() -> None:
     import sys
     import types
 
-    package = sys.modules.get("pycocotools")
+    package: Any = sys.modules.get("pycocotools")
     if package is None:
         try:
-            import pycocotools as package  # type: ignore[no-redef]
+            import pycocotools
+
+            package = pycocotools
         except ImportError:
             package = types.ModuleType("pycocotools")
             package.__path__ = []  # a namespace for pycocotools.mask alone
             sys.modules["pycocotools"] = package
     sys.modules["pycocotools.mask"] = mask
-    package.mask = mask  # type: ignore[attr-defined]
+    package.mask = mask
     for name in ("pycocotools.coco", "pycocotools.cocoeval"):
         module = sys.modules.get(name)
         if module is not None:
-            module.maskUtils = mask  # type: ignore[attr-defined]
+            setattr(module, "maskUtils", mask)  # noqa: B010 - a module attribute mypy cannot see
 
 
 __all__ += [

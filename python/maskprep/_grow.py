@@ -146,7 +146,7 @@ def grow(
     if len(boxes_xywh) == 0:
         return []
     workers = min(resolve_num_threads(num_threads), len(boxes_xywh))
-    fallback = rle.from_bbox(boxes_xywh, h, w, compressed=compressed)
+    fallback = rle.from_bbox(boxes_xywh, (h, w), compressed=compressed)
     # The crop is exactly the pixels of the filled box (pycocotools' rule), so a grown mask
     # never leaves it.
     crops = rle.to_bbox(fallback)

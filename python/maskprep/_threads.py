@@ -23,14 +23,55 @@ __all__ = ["get_num_threads", "set_num_threads", "threads", "resolve_num_threads
 
 
 def resolve_num_threads(num_threads: Optional[int]) -> int:
-    """Return the positive thread count that ``num_threads`` (None, -1 or n >= 1) stands for."""
-    return _core.resolve_threads(num_threads)
+    """The positive thread count that a per-call ``num_threads`` stands for.
+
+    Parameters
+    ----------
+    num_threads : int or None
+        None (the calling thread's budget, see :func:`get_num_threads`), ``-1`` (all usable
+        cores) or ``n >= 1`` (exactly n).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    ValueError
+        For 0 or anything below -1.
+    TypeError
+        For a value that is not an int or None.
+
+    Examples
+    --------
+    >>> resolve_num_threads(3)
+    3
+    >>> resolve_num_threads(None) == get_num_threads()
+    True
+    >>> resolve_num_threads(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: num_threads must be None, -1 ... got 0
+    """
+    return _core.resolve_threads(num_threads=num_threads)
 
 
 def get_num_threads() -> int:
     """The thread count ``num_threads=None`` stands for in the calling thread.
 
     Inside a ``threads(n)`` block of this thread: ``n``; elsewhere the process-wide budget.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> with threads(2):
+    ...     get_num_threads()
+    2
     """
     return _core.current_thread_budget()
 
@@ -41,6 +82,24 @@ def set_num_threads(n: int) -> None:
     Defaults to the ``MASKPREP_NUM_THREADS`` environment variable, else ``OMP_NUM_THREADS``
     (as Ray and Dask set it for their workers), else the usable cores.
     Threads inside a ``threads()`` block keep the block's count until it ends.
+
+    Parameters
+    ----------
+    n : int
+        ``n >= 1`` or ``-1``.
+
+    Raises
+    ------
+    ValueError
+        For 0 or anything below -1.
+
+    Examples
+    --------
+    >>> before = get_num_threads()
+    >>> set_num_threads(1)
+    >>> get_num_threads()
+    1
+    >>> set_num_threads(before)
     """
     _core.set_thread_budget(resolve_num_threads(n))
 
@@ -51,6 +110,27 @@ def threads(n: int) -> Iterator[int]:
 
     Scoped to the calling thread (and asyncio task): other threads are not affected, and the
     previous value comes back on exit even when blocks in several threads overlap.
+
+    Parameters
+    ----------
+    n : int
+        ``n >= 1`` or ``-1`` (all cores).
+
+    Yields
+    ------
+    int
+        The resolved thread count.
+
+    Raises
+    ------
+    ValueError
+        For 0 or anything below -1.
+
+    Examples
+    --------
+    >>> with threads(1) as n:
+    ...     n, get_num_threads()
+    (1, 1)
     """
     token = _core.thread_scope.set(resolve_num_threads(n))
     try:

@@ -34,7 +34,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import rle
-from ._arrays import to_numpy
+from ._arrays import image_size as image_size_of
+from ._arrays import like_input, to_numpy
 
 __all__ = ["boxes_to_masks", "METHODS"]
 
@@ -69,16 +70,6 @@ def _boxes_xywh(boxes: Any, box_format: str) -> np.ndarray:
             f"is {to_numpy(boxes).astype(np.float64)[bad[0]].tolist()}"
         )
     return b
-
-
-def _image_size(image_size: Any) -> Tuple[int, int]:
-    try:
-        h, w = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_size must be (height, width), got {image_size!r}") from None
-    if h < 0 or w < 0 or (h, w) != tuple(image_size):
-        raise ValueError(f"image_size must be two non-negative ints, got {image_size!r}")
-    return h, w
 
 
 def ellipse_polygons(boxes_xywh: np.ndarray) -> List[List[float]]:
@@ -130,11 +121,11 @@ def boxes_to_masks(
     if output not in ("rle", "dense"):
         raise ValueError(f"output must be 'rle' or 'dense', got {output!r}")
     b = _boxes_xywh(boxes, box_format)
-    h, w = _image_size(image_size)
+    h, w = image_size_of(image_size)
     if method == "box":
-        rles = rle.from_bbox(b, h, w, compressed=compressed)
+        rles = rle.from_bbox(b, (h, w), compressed=compressed)
     elif method == "ellipse":
-        rles = rle.from_polygons(ellipse_polygons(b), h, w, compressed=compressed)
+        rles = rle.from_polygons(ellipse_polygons(b), (h, w), compressed=compressed)
     else:
         from ._grow import grow
 
@@ -152,5 +143,6 @@ def boxes_to_masks(
     if output == "rle":
         return rles
     if not rles:
-        return np.zeros((0, h, w), bool)
-    return rle.decode(rles, layout="nhw", num_threads=num_threads).view(bool)
+        return like_input(np.zeros((0, h, w), bool), boxes)
+    dense = rle.decode(rles, layout="nhw", num_threads=num_threads).view(bool)
+    return like_input(dense, boxes)  # a tensor on the boxes' device for tensor boxes

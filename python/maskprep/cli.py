@@ -31,9 +31,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional
 
-import numpy as np
-
 from . import coco
+
+__all__ = ["main", "sample_dir"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_OUTPUT, EXIT_BUG = 0, 1, 2, 3, 4
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -231,13 +231,6 @@ def _check_output(args: argparse.Namespace) -> None:
         raise CliError("the output must not be the input (it is never modified)")
 
 
-def _make_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise coco.OutputError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
-
-
 def _say(args: argparse.Namespace, *msg: object) -> None:
     """Progress and summaries: on stdout, or on stderr when the JSON goes to stdout (-o -)."""
     if not args.quiet:
@@ -257,7 +250,8 @@ class _Progress:
     stderr is not a terminal (logs stay clean)."""
 
     def __init__(self, args: argparse.Namespace, desc: str, unit: str = "ann") -> None:
-        self.args, self.desc, self.unit, self.bar = args, desc, unit, None
+        self.args, self.desc, self.unit = args, desc, unit
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if getattr(self.args, "quiet", False):
@@ -297,10 +291,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_INVALID)
     finally:
         bar.close()
+    _convert_summary(args, report, args.to, args.output, time.perf_counter() - t0)
+    return EXIT_OK
+
+
+def _convert_summary(
+    args: argparse.Namespace, report: coco.ConvertReport, to: str, output: Any, seconds: float
+) -> None:
     _say(
         args,
         f"converted {report.converted} annotations ({report.polygons} polygon, "
-        f"{report.rles} RLE) to {args.to} -> {args.output} in {time.perf_counter() - t0:.2f} s",
+        f"{report.rles} RLE) to {to} -> {output} in {seconds:.2f} s",
     )
     if report.kept:
         _say(args, f"kept {len(report.kept)} crowd annotation(s) as RLE (COCO's rule for crowds)")
@@ -315,39 +316,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
             f"skipped {len(report.skipped)} invalid annotation(s), ids: {_ids(report.skipped)}",
             file=sys.stderr,
         )
-    return EXIT_OK
 
 
 def _ids(ids: List[Any], limit: int = 20) -> str:
     """[1, 2, 3] or [1, 2, ... 20 ids] and N more."""
     text = str(list(ids[:limit]))
     return text + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-
-
-def _box_method(args: argparse.Namespace):
-    """masks_for_image(boxes_xywh, image, size) for --method, as coco.add_box_masks wants it."""
-    from . import boxes
-
-    if args.method != "maskrcnn":
-        options = {"seed": args.seed, "tolerance": args.tolerance} if args.method == "grow" else {}
-
-        def masks(b, image, size, categories):
-            return boxes.boxes_to_masks(
-                b, size, method=args.method, image=image, num_threads=args.num_threads, **options
-            )
-
-        return masks
-    from . import models
-
-    model = models.MaskRCNN(
-        arch=args.arch, weights=args.weights, device=args.device, num_threads=args.num_threads
-    )
-
-    def refine(b, image, size, categories):
-        xyxy = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
-        return model.refine_boxes(image, xyxy, labels=categories if args.use_labels else None)
-
-    return refine
 
 
 def cmd_boxes(args: argparse.Namespace) -> int:
@@ -366,7 +340,16 @@ def cmd_boxes(args: argparse.Namespace) -> int:
         return _fail(f"--images {args.images} is not a folder")
     data = _load(args.input)
     try:
-        method = _box_method(args)
+        method = coco.masks_for_method(
+            args.method,
+            seed=args.seed,
+            tolerance=args.tolerance,
+            arch=args.arch,
+            weights=args.weights,
+            device=args.device,
+            use_labels=args.use_labels,
+            num_threads=args.num_threads,
+        )
     except (ImportError, ValueError, OSError, RuntimeError) as exc:
         return _fail(str(exc))
     bar = _Progress(args, f"boxes ({args.method})")
@@ -413,147 +396,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from . import visualize
-
     data = _load(args.input)
-    images = {im.get("id"): im for im in data.get("images", [])}
-    ids = args.ids if args.ids else list(images)[: args.limit]
-    missing = [i for i in ids if i not in images]
+    images = list(dict.fromkeys(im.get("id") for im in data.get("images", [])))
+    ids = args.ids if args.ids else images[: args.limit]
+    missing = [i for i in ids if i not in set(images)]
     if missing:
         return _fail(f"image ids not in {args.input}: {_ids(missing)}")
     if not args.images.is_dir():
         return _fail(f"--images {args.images} is not a folder")
-    sizes = coco.image_sizes(data)
-    # Every file is looked up before anything is written: a missing one fails the run at once.
-    paths: Dict[Any, Path] = {}
-    problems: Dict[Any, str] = {}
-    for image_id in ids:
-        path, names = coco.find_image(args.images, images[image_id])
-        if path is None:
-            problems[image_id] = (
-                f"image {image_id}: no file {' or '.join(names) or '(no file_name)'}"
-            )
-        else:
-            paths[image_id] = path
-    if problems and not args.skip_missing:
-        return _fail(
-            f"{len(problems)} image file(s) not found in {args.images}: "
-            f"{coco.join_limited(list(problems.values()))} (--skip-missing draws the others)",
-        )
-    names = {c.get("id"): c.get("name", str(c.get("id"))) for c in data.get("categories", [])}
-    by_image: dict = {}
-    for a in data.get("annotations", []):
-        by_image.setdefault(a.get("image_id"), []).append(a)
-    _make_dir(args.out)
-    written, not_drawn = 0, []
-    for image_id, path in paths.items():
-        h, w = sizes[image_id]
-        try:
-            with Image.open(path) as f:
-                pixels = np.asarray(f.convert("RGB"))
-        except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
-            problems[image_id] = f"image {image_id}: {path} cannot be read: {exc}"
-            continue
-        if pixels.shape[:2] != (h, w):
-            problems[image_id] = (
-                f"image {image_id}: {path} is {pixels.shape[1]}x{pixels.shape[0]} but images "
-                f"says {w}x{h}"
-            )
-            continue
-        anns = [a for a in by_image.get(image_id, []) if a.get("segmentation") or "bbox" in a]
-        with_mask = [a for a in anns if a.get("segmentation")]
-        rles, errors = coco.rles_or_errors(
-            [a["segmentation"] for a in with_mask],
-            [h] * len(with_mask),
-            [w] * len(with_mask),
-            [a.get("id") for a in with_mask],
-            num_threads=args.num_threads,
-        )
-        not_drawn += list(errors)
-        mask_of = {id(a): r for a, r in zip(with_mask, rles)}
-        boxes = [a.get("bbox") for a in anns]
-        if not all(coco._box_error(b) is None for b in boxes):
-            boxes = None
-        picture = visualize.overlay(
-            pixels,
-            [mask_of.get(id(a)) for a in anns],
-            boxes=boxes,
-            labels=[names.get(a.get("category_id"), a.get("category_id")) for a in anns],
-        )
-        target = args.out / f"{image_id}.png"
-        try:
-            Image.fromarray(picture).save(target)
-        except OSError as exc:
-            raise coco.OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-        written += 1
-    _say(args, f"wrote {written} overlay(s) to {args.out}")
-    if not_drawn:
+    return _show(args, data, args.images, args.out, ids, args.skip_missing)
+
+
+def _show(
+    args: argparse.Namespace,
+    data: Dict[str, Any],
+    images: Path,
+    out: Path,
+    ids: List[Any],
+    skip_missing: bool,
+) -> int:
+    """:func:`maskprep.visualize.write_overlays` and its summary."""
+    from . import visualize
+
+    report = visualize.write_overlays(
+        data, images, out, ids, skip_missing=skip_missing, num_threads=args.num_threads
+    )
+    _say(args, f"wrote {report.written} overlay(s) to {out}")
+    if report.not_drawn:
         print(
-            f"{len(not_drawn)} invalid segmentation(s) not drawn (see maskprep validate), ids: "
-            f"{_ids(not_drawn)}",
+            f"{len(report.not_drawn)} invalid segmentation(s) not drawn (see maskprep validate), "
+            f"ids: {_ids(report.not_drawn)}",
             file=sys.stderr,
         )
-    if problems:
-        listed = coco.join_limited(list(problems.values()))
-        if args.skip_missing:
-            print(f"skipped {len(problems)} image(s): {listed}", file=sys.stderr)
+    if report.problems:
+        listed = coco.join_limited(list(report.problems.values()))
+        if skip_missing:
+            print(f"skipped {len(report.problems)} image(s): {listed}", file=sys.stderr)
         else:
-            return _fail(f"{len(problems)} image(s) cannot be shown: {listed}", 1)
+            return _fail(f"{len(report.problems)} image(s) cannot be shown: {listed}", 1)
     return EXIT_OK
 
 
-def _benchmark_dir(explicit: Optional[Path]) -> Optional[Path]:
-    candidates = (
-        [explicit]
-        if explicit
-        else [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
-    )
-    for c in candidates:
-        if c is not None and c.is_dir():
-            return c
-    return None
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    import subprocess
-
     from . import benchreport
 
-    _make_dir(args.out)
+    coco.make_dir(args.out)
     json_path = args.from_json
     if json_path is None:
-        bench_dir = _benchmark_dir(args.benchmarks)
+        bench_dir = benchreport.benchmark_dir(args.benchmarks)
         if bench_dir is None:
             return _fail("no benchmarks folder (run from a source checkout or pass --benchmarks)")
         json_path = args.out / "benchmarks.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(bench_dir),
-            "-q",
-            "--benchmark-enable",
-            f"--benchmark-json={json_path}",
-            "-p",
-            "no:cacheprovider",
-            # all selected cases skipped (e.g. no ../shared/data): reported below, not a failure
-            "-W",
-            "ignore:Not saving anything:pytest_benchmark.logger.PytestBenchmarkWarning",
-        ]
-        if args.keyword:
-            cmd += ["-k", args.keyword]
-        json_path.unlink(missing_ok=True)
-        rc = subprocess.call(cmd, cwd=bench_dir.parent)
-        if rc not in (0, 5):  # 5: pytest selected nothing, reported below
-            return _fail(f"the benchmark run failed (pytest exit {rc})", 1)
-        if not json_path.exists():
-            return _fail(
-                "no benchmark ran: every selected case was skipped or deselected (most need "
-                "the real data in ../shared/data; see pytest's skip reasons above)",
-                1,
-            )
+        try:
+            benchreport.run(bench_dir, json_path, keyword=args.keyword)
+        except benchreport.BenchmarkRunFailed as exc:
+            return _fail(str(exc), EXIT_INVALID)
     table = benchreport.rows(json_path)
     (args.out / "report.md").write_text(benchreport.markdown(table))
     _say(args, benchreport.markdown(table))
@@ -570,52 +467,48 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def sample_dir() -> Path:
+    """The bundled sample: 4 COCO val2017 images and their instances (see its ATTRIBUTION.md).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> sorted(p.name for p in sample_dir().iterdir())
+    ['ATTRIBUTION.md', 'images', 'instances.json']
+    """
     return Path(str(resources.files("maskprep") / "data" / "sample"))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     out: Path = args.out
-    _make_dir(out)
+    coco.make_dir(out)
     src = sample_dir() / "instances.json"
     shutil.copy(src, out / "instances.json")
     _say(args, f"sample: {src} (see ATTRIBUTION.md beside it)")
-    ns = argparse.Namespace(
-        input=out / "instances.json",
-        output=out / "instances_rle.json",
-        to="rle",
-        tolerance=0.0,
-        recompute=True,
-        skip_invalid=False,
-        num_threads=args.num_threads,
-        quiet=args.quiet,
+    converted = out / "instances_rle.json"
+    t0 = time.perf_counter()
+    report = coco.convert_file(
+        out / "instances.json", converted, recompute=True, num_threads=args.num_threads
     )
-    rc = cmd_convert(ns)
-    if rc != 0:
-        return rc
-    data = coco.load(ns.output)
+    _convert_summary(args, report, "rle", converted, time.perf_counter() - t0)
+    data = coco.load(converted)
     total = sum(a["area"] for a in data["annotations"])
     _say(
         args,
         f"{len(data['images'])} images, {len(data['annotations'])} masks, "
         f"{int(total)} foreground pixels in all",
     )
-    problems = coco.validate(data)
+    problems = coco.validate(data, num_threads=args.num_threads)
     _say(
         args,
         f"validate: {sum(p.level == 'error' for p in problems)} error(s), "
         f"{sum(p.level == 'warning' for p in problems)} warning(s)",
     )
-    show = argparse.Namespace(
-        input=ns.output,
-        images=sample_dir() / "images",
-        out=out / "overlays",
-        ids=None,
-        limit=20,
-        skip_missing=False,
-        num_threads=args.num_threads,
-        quiet=args.quiet,
-    )
-    rc = cmd_show(show)
+    coco.check_structure(data)
+    ids = list(dict.fromkeys(im.get("id") for im in data["images"]))[:20]
+    rc = _show(args, data, sample_dir() / "images", out / "overlays", ids, False)
     _say(args, f"outputs in {out.resolve()}: instances_rle.json, overlays/*.png")
     return rc
 
@@ -640,8 +533,31 @@ COMMANDS = {
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command and return its exit code (see the module docstring); argparse raises
-    SystemExit for --help (0) and bad arguments (2, one line on stderr)."""
+    """Run the ``maskprep`` command and return its exit code (see the module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``maskprep`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 invalid data, 2 bad arguments or unreadable input, 3 the
+        output cannot be written, 4 a bug, 130 SIGINT, 143 SIGTERM. Every failure prints one
+        line, ``maskprep: error: ...``, on stderr.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: for ``--help`` and ``--version`` (0) and bad arguments (2, one line on
+        stderr).
+
+    Examples
+    --------
+    >>> main(["validate", str(sample_dir() / "instances.json"), "--quiet"])
+    0
+    """
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

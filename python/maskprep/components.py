@@ -2,7 +2,7 @@
 objects and holes.
 
 Masks are 2-D ``bool`` or ``uint8`` arrays (any nonzero value is foreground); mask outputs are
-``bool`` of the same shape. Connectivity is ``4`` (edge neighbours) or ``8`` (edge and corner
+``bool`` of the same shape. Tensors in give tensors out (on the input's device). Connectivity is ``4`` (edge neighbours) or ``8`` (edge and corner
 neighbours), i.e. scikit-image's ``connectivity=1`` and ``2``.
 
 Anchors (see tests/test_components.py): labels are identical to ``skimage.measure.label``
@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from . import _core
-from ._arrays import integer, to_numpy
+from ._arrays import integer, like_input, to_numpy
 
 __all__ = [
     "Components",
@@ -67,7 +67,7 @@ def label(mask: Any, *, connectivity: int = 8, num_threads: Optional[int] = None
     """
     arr = to_numpy(mask, "mask")
     labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads=num_threads)
-    return labels
+    return like_input(labels, mask)
 
 
 def connected_components(
@@ -77,16 +77,18 @@ def connected_components(
     centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels."""
     arr = to_numpy(mask, "mask")
     out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads=num_threads)
+    labels = like_input(out[0], mask)
     if not stats:
-        return Components(out[0], int(out[1]), None, None, None)
-    return Components(out[0], int(out[1]), out[2], out[3], out[4])
+        return Components(labels, int(out[1]), None, None, None)
+    area, bbox, centroid = (like_input(a, mask) for a in out[2:5])
+    return Components(labels, int(out[1]), area, bbox, centroid)
 
 
 def fill_holes(mask: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Fill the holes of a ``(H, W)`` mask: background not 4-connected to the image border
     becomes foreground (``scipy.ndimage.binary_fill_holes`` with its default structure).
     Returns bool ``(H, W)``."""
-    return _core.fill_holes(to_numpy(mask, "mask"), num_threads=num_threads)
+    return like_input(_core.fill_holes(to_numpy(mask, "mask"), num_threads=num_threads), mask)
 
 
 def _max_size(min_size: Any, max_size: Any, min_name: str) -> int:
@@ -114,9 +116,10 @@ def remove_small_objects(
     """
     size = _max_size(min_size, max_size, "min_size")
     arr = to_numpy(mask, "mask")
-    return _core.remove_small_objects(
+    kept = _core.remove_small_objects(
         arr, size, _connectivity(connectivity), num_threads=num_threads
     )
+    return like_input(kept, mask)
 
 
 def remove_small_holes(
@@ -136,6 +139,7 @@ def remove_small_holes(
     """
     size = _max_size(area_threshold, max_size, "area_threshold")
     arr = to_numpy(mask, "mask")
-    return _core.remove_small_holes(
+    filled = _core.remove_small_holes(
         arr, size, _connectivity(connectivity), num_threads=num_threads
     )
+    return like_input(filled, mask)

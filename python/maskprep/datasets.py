@@ -64,7 +64,7 @@ def _dense(anns: Sequence[dict], h: int, w: int, out: Any, torchvision_rules: bo
     """dense_from_segmentations of the annotations' segmentations; errors name the annotation."""
     segs = _segmentations(anns, torchvision_rules)
     try:
-        return rle.dense_from_segmentations(segs, h, w, out=out)
+        return rle.dense_from_segmentations(segs, (h, w), out=out)
     except (ValueError, TypeError) as e:
         msg = str(e)
         m = _SEG_INDEX.search(msg)
@@ -127,8 +127,8 @@ def _coco_wrapper(dataset: Any, keys: set):
     from torchvision.transforms.v2 import functional as F
 
     # the annotation fields the targets are built from (torchvision batches every field)
-    needed = {"boxes": "bbox", "labels": "category_id", "masks": "segmentation"}
-    needed = {needed.get(k, k) for k in keys if k != "image_id"}
+    fields = {"boxes": "bbox", "labels": "category_id", "masks": "segmentation"}
+    needed = {fields.get(k, k) for k in keys if k != "image_id"}
 
     def wrapper(idx: int, sample: Any) -> Any:
         image_id = dataset.ids[idx]
@@ -168,6 +168,8 @@ def _wrapper_class():
     class _MaskprepCocoWrapper(VisionDatasetTVTensorWrapper):
         """torchvision's wrapper (attribute forwarding, transforms, len) with maskprep's
         per-sample function; pickles (DataLoader spawn workers) back through maskprep."""
+
+        _wrapper: Any
 
         def __init__(self, dataset: Any, target_keys: Any) -> None:
             super().__init__(dataset, target_keys)  # checks and parses the keys as torchvision

@@ -1,7 +1,7 @@
 """Image preprocessing for mask preparation, exact to the libraries people check against.
 
 Every function takes numpy arrays (row-major ``(H, W)`` gray or ``(H, W, C)`` interleaved
-colour) and returns new arrays; the C++ kernels run without the GIL on ``num_threads`` threads
+colour) and returns new arrays (tensors in: tensors out, on the input's device); the C++ kernels run without the GIL on ``num_threads`` threads
 (``None``: the process budget, ``-1``: all cores; small images run on one thread).
 
 - :func:`rgb_to_gray`, :func:`rgb_to_hsv` - ``cv2.cvtColor`` RGB2GRAY / RGB2HSV, bit for bit.
@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import integer, to_numpy
+from ._arrays import integer, like_input, pair, to_numpy
 
 __all__ = [
     "rgb_to_gray",
@@ -38,7 +38,7 @@ def rgb_to_gray(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.n
     image: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha ignored), uint8.
     Returns ``(H, W)`` uint8: ``(9798 R + 19235 G + 3735 B + 2**14) >> 15`` (OpenCV 5's weights).
     """
-    return _core.rgb_to_gray(to_numpy(image, "image"), num_threads=num_threads)
+    return like_input(_core.rgb_to_gray(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
@@ -47,15 +47,13 @@ def rgb_to_hsv(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.nd
     image: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 RGB(A). Returns ``(H, W, 3)`` uint8 with hue in
     ``[0, 180)`` (degrees / 2), saturation and value in ``[0, 255]``.
     """
-    return _core.rgb_to_hsv(to_numpy(image, "image"), num_threads=num_threads)
+    return like_input(_core.rgb_to_hsv(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def _pair(value: Optional[Pair], name: str, kind: type) -> tuple:
     if value is None:
         return (kind(0), kind(0))
-    seq = (value, value) if np.ndim(value) == 0 else tuple(value)  # type: ignore[arg-type]
-    if len(seq) != 2:
-        raise ValueError(f"{name} must be a number or a pair (y, x), got {value!r}")
+    seq = pair(value, name, "a number or a pair (y, x)")
     if any(isinstance(v, bool) for v in seq):
         raise TypeError(f"{name} must be a number or a pair (y, x), got {value!r}")
     if kind is int and not all(isinstance(v, (int, np.integer)) for v in seq):
@@ -87,9 +85,10 @@ def gaussian_blur(
     kh, kw = _pair(ksize, "ksize", int)
     if ksize is not None and (kh <= 0 or kw <= 0 or kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"ksize must be odd and positive, got {ksize!r}")
-    return _core.gaussian_blur(
+    blurred = _core.gaussian_blur(
         to_numpy(image, "image"), (kh, kw), (sy, sx), num_threads=num_threads
     )
+    return like_input(blurred, image)
 
 
 def equalize_hist(image: np.ndarray, *, num_threads: Optional[int] = None) -> np.ndarray:
@@ -97,7 +96,7 @@ def equalize_hist(image: np.ndarray, *, num_threads: Optional[int] = None) -> np
 
     image: ``(H, W)`` uint8. Returns ``(H, W)`` uint8 (a constant image is returned unchanged).
     """
-    return _core.equalize_hist(to_numpy(image, "image"), num_threads=num_threads)
+    return like_input(_core.equalize_hist(to_numpy(image, "image"), num_threads=num_threads), image)
 
 
 def otsu_threshold(
@@ -115,7 +114,7 @@ def otsu_threshold(
     threshold, mask = _core.otsu_threshold(
         to_numpy(image, "image"), convention, num_threads=num_threads
     )
-    return int(threshold), mask
+    return int(threshold), like_input(mask, image)
 
 
 def flood(
@@ -139,6 +138,7 @@ def flood(
         seeds = seeds.reshape(1, -1)
     # The binding checks the arrays' dtypes and shapes; the kernel the seeds, tolerance and
     # connectivity.
-    return _core.flood(
+    region = _core.flood(
         to_numpy(image, "image"), seeds, float(tolerance), integer(connectivity, "connectivity")
     )
+    return like_input(region, image)

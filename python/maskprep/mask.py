@@ -52,7 +52,7 @@ def merge(rleObjs: Any, intersect: int = 0) -> dict:  # noqa: N803
 def area(rleObjs: Any) -> Any:  # noqa: N803
     """list -> uint32 array (uint64 if any area >= 2^32); one RLE -> numpy uint32 scalar."""
     items, single = _rle._rle_list(rleObjs)
-    a = _core.rle_area(items)
+    a = _core.rle_area(items, num_threads=None)
     a = a.astype(np.uint32) if a.size == 0 or int(a.max()) < 2**32 else a
     return a[0] if single else a
 
@@ -75,8 +75,8 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     if dt_rle != gt_rle:
         raise TypeError("dt and gt must have the same type: both RLE lists or both boxes")
     if dt_rle:
-        return _core.rle_iou(list(dt), list(gt), iscrowd)
-    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd)
+        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=None)
+    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None)
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
@@ -88,7 +88,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
     - a flat list: ``[x, y, w, h]`` is a box, longer lists a polygon -> one RLE
     """
     if isinstance(pyobj, np.ndarray):
-        return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)
+        return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), (int(h), int(w)))
     if isinstance(pyobj, dict):
         return _uncompressed([pyobj])[0]
     if isinstance(pyobj, (list, tuple)) and len(pyobj) > 0:
@@ -98,7 +98,7 @@ def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
         if isinstance(first, (list, tuple, np.ndarray)):
             return _core.rle_from_polygons(list(pyobj), int(h), int(w), True, 1)
         if len(pyobj) == 4:
-            return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), h, w)[0]
+            return _rle.from_bbox(_rle._boxes(pyobj, "pyobj"), (int(h), int(w)))[0]
         return _core.rle_from_polygons([pyobj], int(h), int(w), True, 1)[0]
     raise TypeError(
         "frPyObjects input must be polygons (list of lists), boxes ((N, 4) array or [x, y, w, h])"
@@ -114,4 +114,6 @@ def _uncompressed(rles: list) -> list:
             raise ValueError(f"pyobj[{i}] must be an RLE dict with 'size' and 'counts'")
     h = [int(r["size"][0]) for r in items]
     w = [int(r["size"][1]) for r in items]
-    return _core.rle_from_segmentations(items, h, w, None)
+    # bytes counts, as pycocotools (str_counts was passed None here, which only worked because
+    # pybind11 reads None as False)
+    return _rle.from_segmentations(items, list(zip(h, w)), counts="bytes")

@@ -1,7 +1,8 @@
 """Binary morphology on masks: erosion, dilation, opening and closing, bit-identical to
 ``cv2.erode`` / ``cv2.dilate`` / ``cv2.morphologyEx`` with the default anchor and border.
 
-Masks are ``(H, W)`` bool or uint8 (nonzero = foreground); results are ``(H, W)`` bool. The
+Masks are ``(H, W)`` bool or uint8 (nonzero = foreground); results are ``(H, W)`` bool (a
+tensor on the mask's device for a tensor mask). The
 kernel is either an explicit ``(kh, kw)`` array (nonzero = member, anchored at
 ``(kh // 2, kw // 2)`` like OpenCV's default) or built from ``shape`` and ``size`` exactly as
 ``cv2.getStructuringElement(shape, (kw, kh))``. Pixels outside the image never count (OpenCV's
@@ -19,7 +20,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from ._arrays import integer, to_numpy
+from ._arrays import int_pair, integer, like_input, to_numpy
 
 __all__ = ["erode", "dilate", "open", "close", "structuring_element"]
 
@@ -35,14 +36,7 @@ def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
     """
     if shape not in _SHAPES:
         raise ValueError(f"shape must be 'rect', 'ellipse' or 'cross', got {shape!r}")
-    seq = (size, size) if np.ndim(size) == 0 else tuple(size)  # type: ignore[arg-type]
-    if len(seq) != 2:
-        raise ValueError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
-        raise TypeError(f"size must be an int or a pair (kh, kw) of ints, got {size!r}")
-    kh, kw = int(seq[0]), int(seq[1])
-    if kh <= 0 or kw <= 0:
-        raise ValueError(f"size must be positive, got {size!r}")
+    kh, kw = int_pair(size, "size", what="an int or a pair (kh, kw) of ints")
     if shape != "rect" and (kh % 2 == 0 or kw % 2 == 0):
         raise ValueError(f"size must be odd for shape {shape!r} (it needs a centre), got {size!r}")
     return _core.structuring_element(shape, kh, kw)
@@ -59,7 +53,9 @@ def _run(mask, kernel, shape, size, iterations, num_threads, op: str) -> np.ndar
         if k.dtype.kind in "biu":  # any integer kernel: nonzero = member, as 0/1 bytes
             k = (k != 0).view(np.uint8)
     iterations = integer(iterations, "iterations")
-    return _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads=num_threads)
+    return like_input(
+        _core.morphology(to_numpy(mask, "mask"), k, op, iterations, num_threads=num_threads), mask
+    )
 
 
 def erode(

@@ -8,13 +8,13 @@ allocating an (N, H, W) array.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Sequence, Union
 
 import numpy as np
 
 from . import _core
-from ._arrays import is_tensor, like_input, to_numpy
+from ._arrays import image_size as image_size_of
+from ._arrays import is_tensor, like_input, loaded_torch, to_numpy
 
 __all__ = ["paste_masks"]
 
@@ -28,7 +28,7 @@ def _use_fma(arithmetic: str) -> bool:
     """ "auto": follow the torch already loaded in this process (it is not imported here)."""
     if arithmetic != "auto":
         return arithmetic == "fma"
-    torch = sys.modules.get("torch")
+    torch = loaded_torch()
     if torch is None:
         return False
     try:
@@ -52,15 +52,6 @@ def _sigmoid(x: Any) -> Any:
         return a  # left to the binding, which rejects the dtype
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0: sigmoid is then 0
         return 1 / (1 + np.exp(-a))
-
-
-def _image_size(image_size: Any) -> tuple[int, int]:
-    size = tuple(image_size) if isinstance(image_size, (tuple, list)) else None
-    ok = size is not None and len(size) == 2
-    ok = ok and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-    if not ok or min(size) < 0:  # type: ignore[arg-type]
-        raise ValueError(f"image_size must be (height, width), two ints >= 0, got {image_size!r}")
-    return int(size[0]), int(size[1])  # type: ignore[index]
 
 
 def paste_masks(
@@ -116,7 +107,7 @@ def paste_masks(
         raise ValueError(f"output must be 'dense' or 'rle', got {output!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
         raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
-    height, width = _image_size(image_size)
+    height, width = image_size_of(image_size)
     if logits:
         masks = _sigmoid(masks)
     m = to_numpy(masks, "masks")

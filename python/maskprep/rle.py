@@ -13,19 +13,23 @@ mismatches and bad polygons raise ``ValueError`` naming the argument (pycocotool
 uninitialised memory, wraps, or segfaults). See ``maskprep.mask`` for the pycocotools-compatible
 (camelCase) surface.
 
-Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
-``n >= 1``); the work is spread across objects, with the GIL released.
+The functions that run on several threads (``encode``, ``decode``, ``area``, ``to_bbox``,
+``iou``, ``merge_groups``, ``from_segmentations`` and the training targets) take a keyword-only
+``num_threads`` (``None`` = the process budget, ``-1`` = all cores, ``n >= 1``); the work is
+spread across objects, with the GIL released. Image sizes are one ``(height, width)`` pair.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Sequence, Union
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
 from . import _core
-from ._arrays import is_tensor, to_numpy
+from ._arrays import image_size as image_size_of
+from ._arrays import is_tensor, like_input, size, to_numpy
 
 RLE = dict
 __all__ = [
@@ -91,6 +95,12 @@ def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None)
     if single:
         return out[:, :, 0] if layout == "hwn" else out[0]
     return out
+
+
+@overload
+def area(rles: Dict[str, Any], *, num_threads: Optional[int] = None) -> int: ...
+@overload
+def area(rles: Sequence[Dict[str, Any]], *, num_threads: Optional[int] = None) -> np.ndarray: ...
 
 
 def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:
@@ -166,23 +176,60 @@ def merge_groups(
     return _core.rle_merge_groups(groups, bool(intersect), num_threads=num_threads)
 
 
-def from_bbox(boxes: Any, h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` as RLEs, exactly pycocotools' frBbox
-    (the box is rasterized as a polygon: pixels whose centres lie inside)."""
-    return _core.rle_from_bbox(_boxes(boxes, "boxes"), int(h), int(w), compressed)
+def _hw(fn: str, image_size: Any, width: Any) -> Tuple[int, int]:
+    """``image_size`` as ``(height, width)``; the old spelling ``fn(x, h, w)`` (a third
+    positional argument) still works, with a DeprecationWarning."""
+    if width is None:
+        return image_size_of(image_size)
+    warnings.warn(
+        f"maskprep.rle.{fn}(..., h, w) is deprecated; pass the image size as one "
+        f"(height, width) pair: {fn}(..., (h, w))",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return int(image_size), int(width)
 
 
-def from_polygons(polygons: Sequence[Any], h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points), exactly pycocotools'
-    frPoly: a pixel is foreground iff its centre is inside (even-odd rule) the polygon with
-    vertices rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object."""
-    return _core.rle_from_polygons(polygons, int(h), int(w), compressed)
+def from_bbox(
+    boxes: Any, image_size: Any, w: Optional[int] = None, *, compressed: bool = True
+) -> List[RLE]:
+    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` in an image of ``image_size`` =
+    ``(height, width)`` as RLEs, exactly pycocotools' frBbox (the box is rasterized as a
+    polygon: pixels whose centres lie inside). ``from_bbox(boxes, h, w)`` is deprecated."""
+    h, w = _hw("from_bbox", image_size, w)
+    return _core.rle_from_bbox(_boxes(boxes, "boxes"), h, w, compressed)
+
+
+def from_polygons(
+    polygons: Sequence[Any], image_size: Any, w: Optional[int] = None, *, compressed: bool = True
+) -> List[RLE]:
+    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points) in an image of
+    ``image_size`` = ``(height, width)``, exactly pycocotools' frPoly: a pixel is foreground
+    iff its centre is inside (even-odd rule) the polygon with vertices rounded to 1/5 pixel.
+    Use :func:`merge` for the union of a multi-part object. ``from_polygons(polygons, h, w)``
+    is deprecated."""
+    h, w = _hw("from_polygons", image_size, w)
+    return _core.rle_from_polygons(polygons, h, w, compressed)
+
+
+def _sizes(image_size: Any) -> Tuple[Any, Any]:
+    """(heights, widths) from one (height, width) pair or an (N, 2) sequence of pairs."""
+    if np.ndim(image_size) == 1 and len(image_size) != 0:
+        return image_size_of(image_size)
+    sizes = np.asarray(image_size, dtype=np.int64)
+    if sizes.size == 0 or (sizes.ndim == 2 and sizes.shape[1] == 2):
+        sizes = sizes.reshape(-1, 2)
+        return sizes[:, 0], sizes[:, 1]
+    raise ValueError(
+        "image_size must be one (height, width) pair or one per segmentation (N, 2), "
+        f"got shape {sizes.shape}"
+    )
 
 
 def from_segmentations(
     segmentations: Sequence[Any],
-    heights: Union[int, Sequence[int], np.ndarray],
-    widths: Union[int, Sequence[int], np.ndarray],
+    image_size: Any,
+    widths: Union[int, Sequence[int], np.ndarray, None] = None,
     *,
     counts: str = "bytes",
     num_threads: Optional[int] = None,
@@ -192,7 +239,9 @@ def from_segmentations(
     Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons,
     equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
     (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
-    ``heights``/``widths`` are the image sizes, one per segmentation or one for all.
+    ``image_size`` is the images' ``(height, width)``: one pair for all, or an ``(N, 2)``
+    sequence of one pair per segmentation (``from_segmentations(segs, heights, widths)`` is
+    deprecated).
     ``counts="bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
     ``"str"`` gives every counts as a str, as COCO JSON files hold them. Errors name the index: ``segmentations[17] polygon 0 must have at least 3
     points ...``.
@@ -201,6 +250,21 @@ def from_segmentations(
         raise ValueError(f"counts must be 'bytes' or 'str', got {counts!r}")
     segs = segmentations if isinstance(segmentations, list) else list(segmentations)
     n = len(segs)
+    if widths is not None:
+        warnings.warn(
+            "maskprep.rle.from_segmentations(segmentations, heights, widths) is deprecated; pass "
+            "image_size: one (height, width) pair or one pair per segmentation",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        heights = image_size
+    else:
+        heights, widths = _sizes(image_size)
+        if np.ndim(heights) == 1 and len(heights) != n:
+            raise ValueError(
+                f"image_size must have one (height, width) pair per segmentation ({n}), got "
+                f"{len(heights)}"
+            )
     hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
     return _core.rle_from_segmentations(
@@ -250,14 +314,6 @@ def _segmentation_list(segmentations: Any) -> list:
     )
 
 
-def _size_arg(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value}")
-    return int(value)
-
-
 _RLES_INDEX = re.compile(r"^rles\[(\d+)\]")
 
 
@@ -282,13 +338,15 @@ def _decode_dicts(segs: list, idx: list, h: int, w: int, num_threads: Optional[i
 
 def dense_from_segmentations(
     segmentations: Sequence[Any],
-    height: int,
-    width: int,
+    image_size: Any,
+    width: Optional[int] = None,
     *,
     out: Any = None,
     num_threads: Optional[int] = None,
 ) -> Any:
-    """COCO segmentations of one image to dense masks ``(N, height, width)``, without an RLE.
+    """COCO segmentations of one image of ``image_size`` = ``(height, width)`` to dense masks
+    ``(N, height, width)``, without an RLE (``dense_from_segmentations(segs, height, width)``
+    is deprecated).
 
     Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit
     for bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least
@@ -307,7 +365,16 @@ def dense_from_segmentations(
     shapes, ``TypeError`` for bad types or dtypes.
     """
     segs = _segmentation_list(segmentations)
-    h, w = _size_arg(height, "height"), _size_arg(width, "width")
+    if width is None:
+        h, w = image_size_of(image_size)
+    else:
+        warnings.warn(
+            "maskprep.rle.dense_from_segmentations(segmentations, height, width) is deprecated; "
+            "pass the image size as one (height, width) pair",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        h, w = size(image_size, "height"), size(width, "width")
     if out is None:
         result = arr = np.empty((len(segs), h, w), dtype=np.bool_)
     else:
@@ -419,9 +486,4 @@ def rasterize_within_boxes(
         if not np.isfinite(b).all():
             raise ValueError("boxes must be finite")
         res = _bitmask_targets(masks, b, m, num_threads)
-    if tensor_like is not None:
-        import torch
-
-        device = boxes.device if is_tensor(boxes) else segmentations.device
-        return torch.from_numpy(res).to(device)
-    return res
+    return res if tensor_like is None else like_input(res, tensor_like)

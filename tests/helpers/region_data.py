@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from _rle_data import blob_masks
 from conftest import IMAGES
+from helpers.rle_data import blob_masks
 from maskprep import rle
 
 
@@ -21,7 +21,7 @@ def image_masks(dataset: dict, limit: int | None = None) -> list[np.ndarray]:
     out = []
     for image_id, ss in list(segs.items())[:limit]:
         h, w = imgs[image_id]["height"], imgs[image_id]["width"]
-        masks = rle.decode(rle.from_segmentations(ss, [h] * len(ss), [w] * len(ss)), layout="nhw")
+        masks = rle.decode(rle.from_segmentations(ss, (h, w)), layout="nhw")
         out.append(np.ascontiguousarray(masks.max(axis=0)))
     return out
 
@@ -33,7 +33,9 @@ def annotation_masks(dataset: dict) -> list[np.ndarray]:
     segs = [a["segmentation"] for a in anns]
     hs = [imgs[a["image_id"]]["height"] for a in anns]
     ws = [imgs[a["image_id"]]["width"] for a in anns]
-    return [np.ascontiguousarray(rle.decode(r)) for r in rle.from_segmentations(segs, hs, ws)]
+    return [
+        np.ascontiguousarray(rle.decode(r)) for r in rle.from_segmentations(segs, list(zip(hs, ws)))
+    ]
 
 
 def photo_masks(limit: int = 12) -> list[np.ndarray]:
