@@ -75,8 +75,10 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     if dt_rle != gt_rle:
         raise TypeError("dt and gt must have the same type: both RLE lists or both boxes")
     if dt_rle:
-        return _core.rle_iou(list(dt), list(gt), iscrowd, None)
-    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, None)
+        out = _core.rle_iou(list(dt), list(gt), iscrowd, None)
+    else:
+        out = _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, None)
+    return np.asfortranarray(out)  # pycocotools reshapes its buffer in Fortran order
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
@@ -115,3 +117,7 @@ def _uncompressed(rles: list) -> list:
     h = [int(r["size"][0]) for r in items]
     w = [int(r["size"][1]) for r in items]
     return _core.rle_from_segmentations(items, h, w, None)
+
+
+# pycocotools.mask exposes its compiled layer as ``_mask``; some code calls it directly.
+from . import _mask  # noqa: E402, F401  (it imports this module's functions)

@@ -74,6 +74,25 @@ def _rois(boxes: Any, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(rois, dtype=dtype)
 
 
+# Half-precision features are pooled in float32 and the result rounded back to their dtype, as
+# torchvision's CPU kernel accepts them (the kernels take float32 and float64).
+_HALF = ("float16", "bfloat16")
+_FEATURES = "an (N, C, H, W) float16, bfloat16, float32 or float64 array"
+
+
+def _half(features: Any) -> bool:
+    """Whether ``features`` is a half-precision array or tensor (raises for other dtypes the
+    kernels cannot take, naming every dtype accepted)."""
+    name = str(features.dtype).replace("torch.", "")
+    if name in _HALF:
+        return True
+    if name not in ("float32", "float64"):
+        raise TypeError(
+            f"features must be {_FEATURES}, got {name} with shape {tuple(features.shape)}"
+        )
+    return False
+
+
 def _features_dtype(features: Any) -> np.dtype:
     """The dtype boxes are cast to: the features' when float32 or float64, else float64 (the
     binding then rejects the features' dtype with a TypeError)."""
@@ -162,6 +181,19 @@ def _roi_align_torch(
         return _roi_align_cuda(
             features, boxes, output_size, spatial_scale, sampling_ratio, aligned, mode, layout
         )
+    if _half(features):  # autograd flows through both casts
+        out = _roi_align_torch(
+            features.float(),
+            boxes,
+            output_size,
+            spatial_scale,
+            sampling_ratio,
+            aligned,
+            mode,
+            layout,
+            num_threads,
+        )
+        return out.to(features.dtype)
     np_dtype = _features_dtype(features)
     # A channels-last (N, C, H, W) tensor is an NHWC array in memory: pool it in place and
     # hand back a channels-last result, as torch's own ops do.
@@ -234,6 +266,8 @@ def roi_align(
     Args:
         features: float32 or float64 array or tensor, (N, C, H, W) or, with ``layout="NHWC"``,
             (N, H, W, C). A channels-last CPU tensor of shape (N, C, H, W) is pooled in place.
+            float16 arrays and float16 / bfloat16 tensors are pooled in float32 and the result
+            rounded to their dtype (gradients too): exactly the float32 result, rounded once.
         boxes: (K, 5) rows ``(batch_index, x1, y1, x2, y2)``, or a list of N per-image (L, 4)
             ``(x1, y1, x2, y2)`` arrays, in input-image coordinates; cast to the features' dtype.
             Coordinates must be finite and batch indices in [0, N).
@@ -269,6 +303,19 @@ def roi_align(
             num_threads,
         )
     features = to_numpy(features, "features")
+    if _half(features):
+        out = roi_align(
+            features.astype(np.float32),
+            boxes,
+            output_size,
+            spatial_scale,
+            sampling_ratio,
+            aligned,
+            mode=mode,
+            layout=layout,
+            num_threads=num_threads,
+        )
+        return out.astype(features.dtype)
     rois = _rois(boxes, _features_dtype(features))
     return _core.roi_align_forward(
         features,
@@ -366,6 +413,22 @@ def multi_scale_roi_align(
     shapes = [tuple(f.shape) for f in levels_in]
     if any(len(s) != 4 for s in shapes):
         raise ValueError(f"features must be (N, C, H, W) maps, got shapes {shapes}")
+    if _half(levels_in[0]):
+        widened = [f.float() if _is_tensor(f) else np.asarray(f, np.float32) for f in levels_in]
+        out = multi_scale_roi_align(
+            widened,
+            boxes,
+            image_shapes,
+            output_size,
+            sampling_ratio,
+            canonical_scale=canonical_scale,
+            canonical_level=canonical_level,
+            eps=eps,
+            aligned=aligned,
+            mode=mode,
+            num_threads=num_threads,
+        )
+        return out.to(levels_in[0].dtype) if _is_tensor(out) else out.astype(levels_in[0].dtype)
     scales = _fpn_scales([s[2:] for s in shapes], image_shapes)
 
     def pool(feature, level_boxes, scale):
