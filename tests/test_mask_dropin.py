@@ -26,6 +26,7 @@ def restore_pycocotools():
     saved = {k: v for k, v in sys.modules.items() if k.startswith("pycocotools")}
     attrs = {k: getattr(v, "maskUtils", None) for k, v in saved.items()}
     package_mask = getattr(saved.get("pycocotools"), "mask", None)
+    package_core = getattr(saved.get("pycocotools"), "_mask", None)
     yield
     for k in [k for k in sys.modules if k.startswith("pycocotools")]:
         del sys.modules[k]
@@ -35,6 +36,8 @@ def restore_pycocotools():
             v.maskUtils = attrs[k]
     if "pycocotools" in saved and package_mask is not None:
         saved["pycocotools"].mask = package_mask
+    if "pycocotools" in saved and package_core is not None:
+        saved["pycocotools"]._mask = package_core
 
 
 def test_encode_decode_types_match(rng):
@@ -191,3 +194,78 @@ def test_cocoeval_segm_reproduces_the_official_output(restore_pycocotools, coco_
     assert calls["iou"] > 0  # COCOeval really went through maskprep
     assert lines(printed) == expected_lines
     assert np.array_equal(stats, ref_stats)  # bitwise, not just to 3 decimals
+
+
+def test_iou_is_fortran_ordered_like_pycocotools(rng):
+    rles = M.encode(np.asfortranarray(blob_masks(rng, 5, 20, 30)))
+    for dt, gt in ((rles, rles[:3]), (rng.uniform(0, 30, (5, 4)), rng.uniform(0, 30, (3, 4)))):
+        theirs, got = M.iou(dt, gt, [0, 1, 0]), ours.iou(dt, gt, [0, 1, 0])
+        assert theirs.flags.f_contiguous and got.flags.f_contiguous
+        assert got.dtype == theirs.dtype and np.array_equal(got, theirs)
+
+
+def test_private_mask_module_matches_pycocotools_mask(rng):
+    """``maskprep.mask._mask`` keeps pycocotools._mask's list-in, list-out contract."""
+    C = pytest.importorskip("pycocotools._mask")
+    masks = np.asfortranarray(blob_masks(rng, 4, 20, 30))
+    rles = C.encode(masks)
+    assert ours._mask.encode(masks) == rles
+    assert np.array_equal(ours._mask.decode(rles), C.decode(rles))
+    assert ours._mask.decode(rles).flags.f_contiguous
+    assert np.array_equal(ours._mask.area(rles), C.area(rles))
+    assert np.array_equal(ours._mask.toBbox(rles), C.toBbox(rles))
+    assert ours._mask.merge(rles) == C.merge(rles)
+    assert ours._mask.merge(rles, 1) == C.merge(rles, 1)
+    assert np.array_equal(ours._mask.iou(rles, rles, [0] * 4), C.iou(rles, rles, [0] * 4))
+    boxes = rng.uniform(0, 15, (3, 4))
+    assert ours._mask.frBbox(boxes, 20, 30) == C.frBbox(boxes, 20, 30)
+    polys = [p for p in random_polygons(rng, 3, 20, 30)]
+    assert ours._mask.frPoly(polys, 20, 30) == C.frPoly(polys, 20, 30)
+    uc = [{"size": [20, 30], "counts": [0, 300, 300]}]
+    assert ours._mask.frUncompressedRLE(uc, 20, 30) == C.frUncompressedRLE(uc, 20, 30)
+    assert ours._mask.frPyObjects(boxes, 20, 30) == C.frPyObjects(boxes, 20, 30)
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (
+            lambda: ours._mask.encode(np.zeros((4, 4), np.uint8)),
+            ValueError,
+            r"^bimask must be an \(h, w, n\) array, got shape \(4, 4\)",
+        ),
+        (
+            lambda: ours._mask.decode({"size": [1, 1], "counts": b"1"}),
+            TypeError,
+            r"^rleObjs must be a list of RLE dicts, got dict",
+        ),
+        (
+            lambda: ours._mask.area({"size": [1, 1], "counts": b"1"}),
+            TypeError,
+            r"^rleObjs must be a list",
+        ),
+        (
+            lambda: ours._mask.toBbox("x"),
+            TypeError,
+            r"^rleObjs must be a list of RLE dicts, got str",
+        ),
+        (
+            lambda: ours._mask.merge(None),
+            TypeError,
+            r"^rleObjs must be a list of RLE dicts, got NoneType",
+        ),
+        (lambda: ours._mask.frPoly(np.zeros(6), 4, 4), TypeError, r"^poly must be a list"),
+        (lambda: ours._mask.frUncompressedRLE({}, 4, 4), TypeError, r"^ucRles must be a list"),
+    ],
+)
+def test_private_mask_module_errors(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_install_as_pycocotools_routes_the_private_module(restore_pycocotools):
+    maskprep.install_as_pycocotools()
+    import pycocotools
+    import pycocotools._mask
+
+    assert pycocotools._mask is ours._mask and sys.modules["pycocotools._mask"] is ours._mask

@@ -462,11 +462,13 @@ def test_huge_box_with_adaptive_sampling(feature_map):
         ),
         (
             np.zeros((1, 5, 23, 31), np.int32),
-            r"features must be an \(N, C, H, W\) float32 or float64 array, got int32",
+            r"features must be an \(N, C, H, W\) float16, bfloat16, float32 or float64 array, "
+            r"got int32 with shape \(1, 5, 23, 31\)",
         ),
         (
-            np.zeros((1, 5, 23, 31), np.float16),
-            r"features must be an \(N, C, H, W\) float32 or float64 array, got float16",
+            np.zeros((1, 5, 23, 31), np.complex64),
+            r"features must be an \(N, C, H, W\) float16, bfloat16, float32 or float64 array, "
+            r"got complex64",
         ),
     ],
 )
@@ -595,3 +597,45 @@ def test_multi_scale_bad_input():
         ops.multi_scale_roi_align(levels, np.zeros((1, 4)), [(32, 32)], 2, 2)
     with pytest.raises(ValueError, match="image_shapes must not be empty"):
         ops.multi_scale_roi_align(levels, [np.zeros((1, 4))], [], 2, 2)
+
+
+# ---- half precision ---------------------------------------------------------------------------
+
+
+def test_float16_arrays_pool_in_float32(feature_map):
+    rois = random_boxes(np.random.default_rng(21), 30, 23, 31, 0.5, malformed=False)
+    half = feature_map.astype(np.float16)
+    got = ops.roi_align(half, rois, 3, 0.5, 2, True)
+    assert got.dtype == np.float16
+    want = ops.roi_align(half.astype(np.float32), rois, 3, 0.5, 2, True).astype(np.float16)
+    np.testing.assert_array_equal(got, want)
+    nhwc_got = ops.roi_align(nhwc(half), rois, 3, 0.5, 2, True, layout="NHWC")
+    np.testing.assert_array_equal(np.moveaxis(nhwc_got, -1, 1), want)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_tensors_pool_in_float32_with_gradients(feature_map, dtype):
+    """Exactly torchvision's float32 result rounded once to the half type; within 1e-2 of
+    torchvision's own float16 kernel (which accumulates in half; it has no bfloat16)."""
+    torch = torch_or_skip()
+    import torchvision
+
+    half = getattr(torch, dtype)
+    rois = torch.from_numpy(random_boxes(np.random.default_rng(22), 30, 23, 31, 0.5, malformed=False))
+    x = torch.from_numpy(np.abs(feature_map) / 4).to(half).requires_grad_()
+    got = ops.roi_align(x, rois, 3, 0.5, 2, True)
+    assert got.dtype == half
+    full = x.detach().float().requires_grad_()
+    want = torchvision.ops.roi_align(full, rois.float(), 3, 0.5, 2, True)
+    assert torch.equal(got, want.to(half))
+    if half == torch.float16:
+        native = torchvision.ops.roi_align(x.detach(), rois.to(half), 3, 0.5, 2, True)
+        assert (got.float() - native.float()).abs().max() <= 1e-2
+    got.float().sum().backward()
+    want.sum().backward()
+    assert x.grad.dtype == half and torch.equal(x.grad, full.grad.to(half))
+    pyramid = [x.detach(), x.detach()[:, :, ::2, ::2].contiguous()]
+    per_image = [rois[rois[:, 0] == i, 1:].abs() for i in range(2)]
+    fpn = ops.multi_scale_roi_align(pyramid, per_image, [(46, 62)] * 2, 3, 2)
+    fpn_full = ops.multi_scale_roi_align([p.float() for p in pyramid], per_image, [(46, 62)] * 2, 3, 2)
+    assert fpn.dtype == half and torch.equal(fpn, fpn_full.to(half))

@@ -53,7 +53,7 @@ from . import boxes, components, contours, mask, rle  # noqa: E402
 
 def install_as_pycocotools() -> None:
     """Make ``import pycocotools.mask`` (and so ``COCO.annToRLE`` and ``COCOeval``) use
-    :mod:`maskprep.mask`.
+    :mod:`maskprep.mask` (and ``pycocotools._mask`` use ``maskprep.mask._mask``).
 
     Call it before or after importing pycocotools: already imported ``pycocotools.coco`` and
     ``pycocotools.cocoeval`` modules are re-pointed too. ``COCO`` and ``COCOeval`` themselves
@@ -74,7 +74,9 @@ def install_as_pycocotools() -> None:
             package.__path__ = []  # a namespace for pycocotools.mask alone
             sys.modules["pycocotools"] = package
     sys.modules["pycocotools.mask"] = mask
+    sys.modules["pycocotools._mask"] = mask._mask
     package.mask = mask
+    package._mask = mask._mask
     for name in ("pycocotools.coco", "pycocotools.cocoeval"):
         module = sys.modules.get(name)
         if module is not None:

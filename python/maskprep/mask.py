@@ -75,8 +75,10 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     if dt_rle != gt_rle:
         raise TypeError("dt and gt must have the same type: both RLE lists or both boxes")
     if dt_rle:
-        return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=None)
-    return _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None)
+        out = _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=None)
+    else:
+        out = _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None)
+    return np.asfortranarray(out)  # pycocotools reshapes its buffer in Fortran order
 
 
 def frPyObjects(pyobj: Any, h: int, w: int) -> Any:  # noqa: N802
@@ -117,3 +119,7 @@ def _uncompressed(rles: list) -> list:
     # bytes counts, as pycocotools (str_counts was passed None here, which only worked because
     # pybind11 reads None as False)
     return _rle.from_segmentations(items, list(zip(h, w)), counts="bytes")
+
+
+# pycocotools.mask exposes its compiled layer as ``_mask``; some code calls it directly.
+from . import _mask  # noqa: E402, F401  (it imports this module's functions)

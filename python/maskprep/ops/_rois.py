@@ -42,6 +42,25 @@ def _rois(boxes: Any, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(rois, dtype=dtype)
 
 
+# Half-precision features are pooled in float32 and the result rounded back to their dtype, as
+# torchvision's CPU kernel accepts them (the kernels take float32 and float64).
+_HALF = ("float16", "bfloat16")
+_FEATURES = "an (N, C, H, W) float16, bfloat16, float32 or float64 array"
+
+
+def _half(features: Any) -> bool:
+    """Whether ``features`` is a half-precision array or tensor (raises for other dtypes the
+    kernels cannot take, naming every dtype accepted)."""
+    name = str(features.dtype).replace("torch.", "")
+    if name in _HALF:
+        return True
+    if name not in ("float32", "float64"):
+        raise TypeError(
+            f"features must be {_FEATURES}, got {name} with shape {tuple(features.shape)}"
+        )
+    return False
+
+
 def _features_dtype(features: Any) -> np.dtype:
     """The dtype boxes are cast to: the features' when float32 or float64, else float64 (the
     binding then rejects the features' dtype with a TypeError)."""

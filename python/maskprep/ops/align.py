@@ -9,7 +9,7 @@ from typing import Any, Sequence, Union
 from .. import _core
 from .._arrays import int_pair, to_numpy
 from .._arrays import is_tensor as _is_tensor
-from ._rois import _features_dtype, _forward, _rois
+from ._rois import _features_dtype, _forward, _half, _rois
 
 __all__ = ["roi_align"]
 
@@ -94,6 +94,19 @@ def _roi_align_torch(
         return _roi_align_cuda(
             features, boxes, output_size, spatial_scale, sampling_ratio, aligned, mode, layout
         )
+    if _half(features):  # autograd flows through both casts
+        out = _roi_align_torch(
+            features.float(),
+            boxes,
+            output_size,
+            spatial_scale,
+            sampling_ratio,
+            aligned,
+            mode,
+            layout,
+            num_threads,
+        )
+        return out.to(features.dtype)
     np_dtype = _features_dtype(features)
     # A channels-last (N, C, H, W) tensor is an NHWC array in memory: pool it in place and
     # hand back a channels-last result, as torch's own ops do.
@@ -227,6 +240,19 @@ def roi_align(
             num_threads,
         )
     features = to_numpy(features, "features")
+    if _half(features):
+        pooled = roi_align(
+            features.astype(np.float32),
+            boxes,
+            output_size,
+            spatial_scale,
+            sampling_ratio,
+            aligned,
+            mode=mode,
+            layout=layout,
+            num_threads=num_threads,
+        )
+        return pooled.astype(features.dtype)
     rois = _rois(boxes, _features_dtype(features))
     return _forward(
         features,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._arrays import int_pair, to_numpy
 from .._arrays import is_tensor as _is_tensor
-from ._rois import _features_dtype, _forward, _rois
+from ._rois import _features_dtype, _forward, _half, _rois
 from .align import roi_align
 
 __all__ = ["multi_scale_roi_align"]
@@ -121,6 +121,22 @@ def multi_scale_roi_align(
     shapes = [tuple(f.shape) for f in levels_in]
     if any(len(s) != 4 for s in shapes):
         raise ValueError(f"features must be (N, C, H, W) maps, got shapes {shapes}")
+    if _half(levels_in[0]):
+        widened = [f.float() if _is_tensor(f) else np.asarray(f, np.float32) for f in levels_in]
+        out = multi_scale_roi_align(
+            widened,
+            boxes,
+            image_shapes,
+            output_size,
+            sampling_ratio,
+            canonical_scale=canonical_scale,
+            canonical_level=canonical_level,
+            eps=eps,
+            aligned=aligned,
+            mode=mode,
+            num_threads=num_threads,
+        )
+        return out.to(levels_in[0].dtype) if _is_tensor(out) else out.astype(levels_in[0].dtype)
     scales = _fpn_scales([s[2:] for s in shapes], image_shapes)
 
     def pool(feature, level_boxes, scale):
