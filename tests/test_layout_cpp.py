@@ -128,7 +128,7 @@ TRI = [[0, 0, 5, 0, 5, 5]]
 def test_segmentation_error_carries_its_index():
     segs = [TRI, TRI, [[0, 0, 5, 0, 5]], TRI]
     with pytest.raises(_core.IndexedValueError, match=r"^segmentations\[2\] polygon 0 must") as e:
-        rle.from_segmentations(segs, 10, 10)
+        rle.from_segmentations(segs, (10, 10))
     assert isinstance(e.value, ValueError)
     assert e.value.index == 2
     assert e.value.message.startswith(" polygon 0 must have an even number of coordinates")
@@ -141,18 +141,18 @@ def test_rle_dict_in_a_mixed_batch_is_named_by_its_own_index():
     with pytest.raises(
         _core.IndexedValueError, match=r"^segmentations\[2\]: counts sum to 90"
     ) as e:
-        rle.from_segmentations([TRI, TRI, bad], 10, 10)
+        rle.from_segmentations([TRI, TRI, bad], (10, 10))
     assert e.value.index == 2 and e.value.message.startswith(": counts sum to 90")
     with pytest.raises(
         _core.IndexedValueError, match=r"^segmentations\[1\] has size \[2, 3\]"
     ) as e:
-        rle.from_segmentations([TRI, {"size": [2, 3], "counts": [6]}], 10, 10)
+        rle.from_segmentations([TRI, {"size": [2, 3], "counts": [6]}], (10, 10))
     assert e.value.index == 1
 
 
 def test_type_errors_carry_the_index_too():
     with pytest.raises(_core.IndexedTypeError, match=r"^segmentations\[1\]\[0\]\[2\] must be") as e:
-        rle.from_segmentations([TRI, [[0, 0, "x", 0, 5, 5]]], 10, 10)
+        rle.from_segmentations([TRI, [[0, 0, "x", 0, 5, 5]]], (10, 10))
     assert isinstance(e.value, TypeError) and e.value.index == 1
     assert e.value.message.startswith("[0][2] must be a number")
 
@@ -167,10 +167,10 @@ def test_rle_batches_carry_the_index():
         rle.merge_groups([[good], [good, good, bad]])
     assert e.value.index == 2 and e.value.message.startswith(": compressed RLE string")
     with pytest.raises(_core.IndexedValueError, match=r"^polygons\[1\] must have at least") as e:
-        rle.from_polygons([TRI[0], [0, 0, 1, 1]], 10, 10)
+        rle.from_polygons([TRI[0], [0, 0, 1, 1]], (10, 10))
     assert e.value.index == 1
     with pytest.raises(_core.IndexedValueError, match=r"^boxes\[1\] has a non-finite") as e:
-        rle.from_bbox(np.array([[0, 0, 2, 2], [0, np.nan, 1, 1]]), 10, 10)
+        rle.from_bbox(np.array([[0, 0, 2, 2], [0, np.nan, 1, 1]]), (10, 10))
     assert e.value.index == 1
 
 
@@ -186,7 +186,7 @@ def test_coco_convert_reports_the_bad_annotation_from_the_index():
     }
     segs = [a["segmentation"] for a in data["annotations"]]
     with pytest.raises(_core.IndexedValueError) as e:
-        rle.from_segmentations(segs, 10, 10, counts="str")
+        rle.from_segmentations(segs, (10, 10), counts="str")
     assert e.value.index == 2  # the first bad one, whatever the thread count
     report = coco.convert(data, skip_invalid=True)
     assert report.errors == {
@@ -236,7 +236,7 @@ BATCH_CALLS = {
     "from_polygons": lambda r, p, nt: _core.rle_from_polygons(p, 64, 48, True, num_threads=nt),
     "from_bbox": lambda r, p, nt: _core.rle_from_bbox(_boxes(3000), 64, 48, True, num_threads=nt),
     "from_segmentations": lambda r, p, nt: rle.from_segmentations(
-        [[q] for q in p] + r[:300], 64, 48, num_threads=nt
+        [[q] for q in p] + r[:300], (64, 48), num_threads=nt
     ),
 }
 
@@ -298,7 +298,7 @@ def test_batch_kernels_release_the_gil(name):
         "area": lambda: rle.area(big * 3, num_threads=1),
         "to_bbox": lambda: rle.to_bbox(big * 3, num_threads=1),
         "merge_groups": lambda: rle.merge_groups([big] * 3, num_threads=1),
-        "from_segmentations": lambda: rle.from_segmentations([tri] * 2, 3000, 3000, num_threads=1),
+        "from_segmentations": lambda: rle.from_segmentations([tri] * 2, (3000, 3000), num_threads=1),
     }
     # A busy machine may starve the spinner once: the best of three tries counts.
     share = max(_runs_while(calls[name])[0] for _ in range(3))

@@ -177,7 +177,9 @@ def roi_align(
     ----------
     features : array or tensor
         float32 or float64, (N, C, H, W) or, with ``layout="NHWC"``, (N, H, W, C). A
-        channels-last CPU tensor of shape (N, C, H, W) is pooled in place.
+        channels-last CPU tensor of shape (N, C, H, W) is pooled in place. float16 arrays and
+        float16 / bfloat16 tensors are pooled in float32 and the result (and gradient) rounded
+        once to their dtype.
     boxes : array, tensor or list of them
         (K, 5) rows ``(batch_index, x1, y1, x2, y2)``, or a list of N per-image (L, 4)
         ``(x1, y1, x2, y2)`` arrays, in input-image coordinates; cast to the features' dtype.
