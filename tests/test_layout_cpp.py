@@ -298,7 +298,9 @@ def test_batch_kernels_release_the_gil(name):
         "area": lambda: rle.area(big * 3, num_threads=1),
         "to_bbox": lambda: rle.to_bbox(big * 3, num_threads=1),
         "merge_groups": lambda: rle.merge_groups([big] * 3, num_threads=1),
-        "from_segmentations": lambda: rle.from_segmentations([tri] * 2, (3000, 3000), num_threads=1),
+        "from_segmentations": lambda: rle.from_segmentations(
+            [tri] * 2, (3000, 3000), num_threads=1
+        ),
     }
     # A busy machine may starve the spinner once: the best of three tries counts.
     share = max(_runs_while(calls[name])[0] for _ in range(3))

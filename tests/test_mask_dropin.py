@@ -108,7 +108,7 @@ def test_frpyobjects_uncompressed_passes_a_bool_for_str_counts(monkeypatch):
 
     def spy(segmentations, heights, widths, str_counts, num_threads=None):
         seen.append(str_counts)
-        return real(segmentations, heights, widths, str_counts, num_threads)
+        return real(segmentations, heights, widths, str_counts, num_threads=num_threads)
 
     monkeypatch.setattr(_core, "rle_from_segmentations", spy)
     unc = {"size": [3, 2], "counts": [1, 2, 3]}

@@ -621,7 +621,9 @@ def test_half_tensors_pool_in_float32_with_gradients(feature_map, dtype):
     import torchvision
 
     half = getattr(torch, dtype)
-    rois = torch.from_numpy(random_boxes(np.random.default_rng(22), 30, 23, 31, 0.5, malformed=False))
+    rois = torch.from_numpy(
+        random_boxes(np.random.default_rng(22), 30, 23, 31, 0.5, malformed=False)
+    )
     x = torch.from_numpy(np.abs(feature_map) / 4).to(half).requires_grad_()
     got = ops.roi_align(x, rois, 3, 0.5, 2, True)
     assert got.dtype == half
@@ -637,5 +639,29 @@ def test_half_tensors_pool_in_float32_with_gradients(feature_map, dtype):
     pyramid = [x.detach(), x.detach()[:, :, ::2, ::2].contiguous()]
     per_image = [rois[rois[:, 0] == i, 1:].abs() for i in range(2)]
     fpn = ops.multi_scale_roi_align(pyramid, per_image, [(46, 62)] * 2, 3, 2)
-    fpn_full = ops.multi_scale_roi_align([p.float() for p in pyramid], per_image, [(46, 62)] * 2, 3, 2)
+    fpn_full = ops.multi_scale_roi_align(
+        [p.float() for p in pyramid], per_image, [(46, 62)] * 2, 3, 2
+    )
     assert fpn.dtype == half and torch.equal(fpn, fpn_full.to(half))
+
+
+def test_fpn_boxes_of_negative_area_give_zero_rows_as_torchvision():
+    """A box with x2 < x1 (and y2 >= y1) has a NaN FPN level: torchvision's row stays zero."""
+    torch = torch_or_skip()
+    from collections import OrderedDict
+
+    import torchvision
+
+    rng = np.random.default_rng(8)
+    x = OrderedDict(
+        (str(i), torch.from_numpy(rng.random((1, 3, 32 >> i, 40 >> i), np.float32)))
+        for i in range(3)
+    )
+    boxes = [torch.tensor([[10.0, 10, 60, 70], [50, 5, 20, 40], [0, 0, 150, 120]])]
+    want = torchvision.ops.MultiScaleRoIAlign(list(x), 3, 2)(x, boxes, [(128, 160)])
+    for _ in range(3):  # fresh, uninitialised memory each time
+        got = ops.multi_scale_roi_align(x, boxes, [(128, 160)], 3, 2)
+        assert torch.equal(got, want) and not got[1].any()
+    arrays = [t.numpy() for t in x.values()]
+    got = ops.multi_scale_roi_align(arrays, [boxes[0].numpy()], [(128, 160)], 3, 2)
+    np.testing.assert_array_equal(got, want.numpy())

@@ -77,7 +77,9 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Any:
     if dt_rle:
         out = _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=None)
     else:
-        out = _core.bbox_iou(_rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None)
+        out = _core.bbox_iou(
+            _rle._boxes(dt, "dt"), _rle._boxes(gt, "gt"), iscrowd, num_threads=None
+        )
     return np.asfortranarray(out)  # pycocotools reshapes its buffer in Fortran order
 
 

@@ -307,7 +307,7 @@ class MultiScaleRoIAlign(torchvision.ops.MultiScaleRoIAlign):
         image_shapes: List[tuple[int, int]],
     ) -> Tensor:
         x_filtered = torchvision.ops.poolers._filter_input(x, self.featmap_names)
-        if self.scales is None or self.map_levels is None:
+        if self.scales is None or self.map_levels is None:  # type: ignore[has-type]
             self.scales, self.map_levels = torchvision.ops.poolers._setup_scales(
                 x_filtered, image_shapes, self.canonical_scale, self.canonical_level
             )

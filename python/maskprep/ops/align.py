@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
+import numpy as np
+
 from .. import _core
 from .._arrays import int_pair, to_numpy
 from .._arrays import is_tensor as _is_tensor

@@ -161,8 +161,8 @@ def multi_scale_roi_align(
 
         rois = torch.from_numpy(_rois(boxes, _features_dtype(first)))
         rois = rois.to(first.device)
-        # empty, not zeros: every box belongs to exactly one level, so every row is written
-        # (zero-filling 100 MB of output cost a fifth of the whole call)
+        # empty, not zeros: every box with a level is written (zero-filling 100 MB of output
+        # cost a fifth of the whole call); boxes without one are zeroed below
         result = torch.empty(
             (len(rois), shapes[0][1]) + output_size, dtype=first.dtype, device=first.device
         )
@@ -173,6 +173,11 @@ def multi_scale_roi_align(
     k_min = int(-np.log2(np.float32(scales[0])))
     k_max = int(-np.log2(np.float32(scales[-1])))
     levels = _fpn_levels(boxes, k_min, k_max, canonical_scale, canonical_level, eps)
+    # A box of negative area has a NaN level, which matches no level: torchvision leaves its row
+    # zero (its result starts as zeros), so do the same for the rows no level writes.
+    orphans = np.nonzero((levels < 0) | (levels >= len(levels_in)))[0]
+    if len(orphans):
+        result[torch.as_tensor(orphans) if _is_tensor(result) else orphans] = 0
     # Plain CPU maps without autograd: each level's kernel writes its boxes' rows of the result
     # in place (scattering the per-level outputs afterwards copied the whole result once more).
     if _is_tensor(first):
