@@ -1,0 +1,150 @@
+"""Ray adapters (the optional extra ``maskprep[ray]``): ray is imported only when used.
+
+- :func:`run_shards`: the ``--engine ray`` path of :func:`maskprep.shards.run`, one Ray task per
+  shard (1 CPU, ``num_threads=1`` inside), retried when its worker or node dies. Each task writes
+  its shard atomically and idempotently (:func:`maskprep.shards.process_shard`), so a retried
+  task rewrites the same bytes; invalid annotations come back as data and are never retried.
+- :func:`convert_batch`: a batch function for ``ds.map_batches(convert_batch, ...)`` over rows in
+  the Parquet layout (image_id, id, height, width, counts, ...), records (a dict of columns) or a
+  ``pyarrow.Table`` in, the same type out, ``num_threads`` from the task's CPUs.
+
+This module is ``maskprep.ray``; ``import ray`` below is absolute and finds the real Ray.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from maskprep import coco, shards
+
+__all__ = ["run_shards", "convert_batch", "task_num_threads"]
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "the Ray engine needs ray: pip install 'maskprep[ray]'"
+        ) from None
+    return ray
+
+
+def task_num_threads() -> int:
+    """The CPUs Ray gave the current task or actor (``OMP_NUM_THREADS``, which Ray sets to them,
+    outside a task), at least 1."""
+    ray = _ray()
+    if ray.is_initialized():
+        try:
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            if cpus:
+                return max(1, int(cpus))
+        except Exception:  # noqa: BLE001 - the driver has no assigned resources
+            pass
+    text = os.environ.get("OMP_NUM_THREADS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def _shard_task(src: str, rel: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    kwargs = dict(kwargs, num_threads=kwargs.get("num_threads") or task_num_threads())
+    return shards.process_shard(src, rel, **kwargs)
+
+
+def run_shards(
+    items: List[Tuple[Path, Path]],
+    kwargs: Dict[str, Any],
+    *,
+    address: Optional[str] = None,
+    max_retries: int = 5,
+    progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+) -> List[Dict[str, Any]]:
+    """Run :func:`maskprep.shards.process_shard` over ``items`` (``(path, relative path)``) as Ray
+    tasks on the cluster at ``address`` (an existing ``ray.init`` is used as it is; else a local
+    one is started and shut down afterwards). Returns the summaries in completion order."""
+    if not isinstance(items, list):
+        raise TypeError(f"items must be a list of (path, relative path), got {type(items).__name__}")
+    ray = _ray()
+    started = False
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(_shard_task)
+        kw = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
+        pending = [task.remote(str(src), str(rel), kw) for src, rel in items]
+        out = []
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            summary = ray.get(ready[0])
+            out.append(summary)
+            if progress is not None:
+                progress(summary)
+        return out
+    finally:
+        if started:
+            ray.shutdown()
+
+
+_PARQUET_REQUIRED = ("image_id", "id", "height", "width", "counts")
+
+
+def convert_batch(
+    batch: Any,
+    *,
+    job: str = "convert",
+    recompute: bool = False,
+    num_threads: Optional[int] = None,
+) -> Any:
+    """One ``map_batches`` batch of annotation rows in the Parquet layout. ``job="convert"``
+    re-encodes ``counts`` (canonical pycocotools strings) and, with ``recompute``, sets ``area``
+    and ``bbox`` from the mask; ``job="validate"`` adds an ``error`` column (None when valid).
+    Invalid rows get an ``error`` column either way, never an exception (they are data). A
+    ``pyarrow.Table`` in gives one out; a dict of columns gives a dict of lists."""
+    if job not in ("convert", "validate"):
+        raise ValueError(f"job must be 'convert' or 'validate', got {job!r}")
+    arrow = type(batch).__module__.startswith("pyarrow")
+    if arrow:
+        cols = batch.to_pydict()
+    elif isinstance(batch, dict):
+        cols = {k: list(v) for k, v in batch.items()}
+    else:
+        raise TypeError(f"batch must be a pyarrow.Table or a dict of columns, got {type(batch).__name__}")
+    missing = [c for c in _PARQUET_REQUIRED if c not in cols]
+    if missing:
+        raise ValueError(f"batch must have the columns {', '.join(missing)}")
+    n = len(cols["id"])
+    images = {}
+    anns = []
+    for i in range(n):
+        h, w = int(cols["height"][i]), int(cols["width"][i])
+        images.setdefault(cols["image_id"][i], {"id": cols["image_id"][i], "height": h, "width": w})
+        counts = cols["counts"][i]
+        counts = counts.decode() if isinstance(counts, bytes) else str(counts)
+        anns.append({"id": i, "image_id": cols["image_id"][i],
+                     "segmentation": {"size": [h, w], "counts": counts}})
+    data = {"images": list(images.values()), "annotations": anns}
+    threads = num_threads if num_threads is not None else task_num_threads()
+    errors: List[Optional[str]] = [None] * n
+    if job == "validate":
+        for p in coco.validate(data, num_threads=threads):
+            if p.level == "error" and isinstance(p.ann_id, int):
+                errors[p.ann_id] = p.message
+    else:
+        report = coco.convert(data, to="rle", recompute=recompute, skip_invalid=True,
+                              num_threads=threads)
+        for k, msg in report.errors.items():
+            errors[k] = msg
+        cols["counts"] = [a["segmentation"]["counts"] for a in anns]
+        if recompute:
+            cols["area"] = [a.get("area", cols.get("area", [None] * n)[i])
+                            for i, a in enumerate(anns)]
+            cols["bbox"] = [a.get("bbox", cols.get("bbox", [None] * n)[i])
+                            for i, a in enumerate(anns)]
+    cols["error"] = errors
+    if arrow:
+        import pyarrow as pa
+
+        return pa.table(cols)
+    return cols
