@@ -65,6 +65,8 @@ def run_shards(
     one is started and shut down afterwards). Returns the summaries in completion order."""
     if not isinstance(items, list):
         raise TypeError(f"items must be a list of (path, relative path), got {type(items).__name__}")
+    if not items:
+        return []
     ray = _ray()
     started = False
     if not ray.is_initialized():

@@ -56,6 +56,12 @@ class ShardError(ValueError):
     message names the shard."""
 
 
+def _check_path(name: str, value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, got {type(value).__name__}")
+    return Path(value)
+
+
 def _glob_base(pattern: str) -> Path:
     """The folder of a glob before its first wildcard (relative paths are kept under it)."""
     parts = Path(pattern).parts
@@ -157,12 +163,13 @@ def _read_parquet(path: Path) -> Dict[str, Any]:
 def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
     """One shard as a COCO dict (``images``, ``annotations``, ...) plus private keys that
     :func:`write_shard` uses to write it back in its layout. ``fmt`` overrides the detection
-    (by suffix; a .json file is ``sa1b`` when it has ``image`` and no ``images``). Raises :class:`ShardError` naming the shard when it is unreadable."""
-    path = Path(path)
+    (by suffix; a .json file is ``sa1b`` when it has ``image`` and no ``images``). Raises
+    :class:`ShardError` naming the shard when it is unreadable."""
+    path = _check_path("path", path)
     if fmt is None:
         fmt = {".jsonl": "jsonl", ".parquet": "parquet", ".json": "json"}.get(path.suffix)
         if fmt is None:
-            raise ValueError(f"path: {path} is not a .json, .jsonl or .parquet shard")
+            raise ShardError(f"path: {path} is not a .json, .jsonl or .parquet shard")
     elif fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
@@ -224,7 +231,7 @@ def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None)
     fmt = fmt or src
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    path = Path(path)
+    path = _check_path("path", path)
     if fmt in ("sa1b", "jsonl") and src not in ("sa1b", "jsonl"):
         raise ValueError(f"fmt {fmt!r} needs a per-image shard, got a {src} shard")
     if fmt == "parquet":
@@ -308,7 +315,8 @@ def process_shard(
         raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     if out_format is not None and out_format not in FORMATS:
         raise ValueError(f"out_format must be one of {', '.join(FORMATS)}, got {out_format!r}")
-    src, rel, outdir = Path(src), Path(rel), Path(outdir)
+    src, rel = _check_path("src", src), _check_path("rel", rel)
+    outdir = _check_path("outdir", outdir)
     done = outdir / DONE_DIR / f"{job}-{rel}.json"
     dst = _output_path(outdir, rel, out_format)
     if resume and done.is_file() and (job == "validate" or dst.is_file()):
