@@ -13,13 +13,14 @@ This module is ``maskprep.ray``; ``import ray`` below is absolute and finds the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from maskprep import coco, shards
 
-__all__ = ["run_shards", "convert_batch", "task_num_threads"]
+__all__ = ["run_shards", "convert_batch", "task_num_threads", "MaskRCNNPredictor"]
 
 
 def _ray() -> Any:
@@ -150,3 +151,81 @@ def convert_batch(
 
         return pa.table(cols)
     return cols
+
+
+class MaskRCNNPredictor:
+    """A callable class for ``ds.map_batches(MaskRCNNPredictor, ...)``: the model is built once
+    per actor (:class:`maskprep.models.MaskRCNN`; ``device="auto"`` takes the actor's GPU when Ray
+    gave it one, ``num_gpus=1``, else the CPU), then every batch of images is predicted. ::
+
+        ds = ray.data.read_images("images/", include_paths=True)
+        out = ds.map_batches(MaskRCNNPredictor, fn_constructor_kwargs={"weights": "w.pt"},
+                             batch_size=8, num_gpus=1, concurrency=4)
+
+    A batch is a dict of columns with ``image_column`` (a (N, H, W, 3) uint8 array or a list of
+    (H, W, 3) arrays). Out: the batch's other columns, ``boxes`` (per image a list of
+    [x1, y1, x2, y2]), ``labels``, ``scores``, ``counts`` (COCO RLE strings) and ``height`` /
+    ``width``. With ``mode="refine"``, the batch's ``boxes_column`` holds each image's boxes and
+    ``counts`` one mask per box (:meth:`maskprep.models.MaskRCNN.refine_boxes`)."""
+
+    def __init__(
+        self,
+        arch: str = "v1",
+        weights: Any = None,
+        *,
+        seed: Optional[int] = None,
+        device: str = "auto",
+        mode: str = "predict",
+        score_threshold: Optional[float] = None,
+        image_column: str = "image",
+        boxes_column: str = "boxes",
+        num_threads: Optional[int] = None,
+        **model_kwargs: Any,
+    ) -> None:
+        if mode not in ("predict", "refine"):
+            raise ValueError(f"mode must be 'predict' or 'refine', got {mode!r}")
+        from maskprep.models import MaskRCNN
+
+        if num_threads is None:
+            with contextlib.suppress(ImportError):
+                num_threads = task_num_threads()
+        self.mode = mode
+        self.score_threshold = score_threshold
+        self.image_column = image_column
+        self.boxes_column = boxes_column
+        self.model = MaskRCNN(arch, weights, seed=seed, device=device, num_threads=num_threads,
+                              **model_kwargs)
+
+    def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+        if not isinstance(batch, dict) or self.image_column not in batch:
+            raise ValueError(f"batch must be a dict of columns with {self.image_column!r}")
+        images = list(batch[self.image_column])
+        out = {k: list(v) for k, v in batch.items() if k != self.image_column}
+        boxes, labels, scores, counts = [], [], [], []
+        if self.mode == "predict":
+            for det in self.model.predict(images, score_threshold=self.score_threshold):
+                boxes.append(det["boxes"].tolist())
+                labels.append(det["labels"].tolist())
+                scores.append(det["scores"].tolist())
+                counts.append([m["counts"] for m in det["masks"]])
+        else:
+            if self.boxes_column not in batch:
+                raise ValueError(f"mode 'refine' needs the column {self.boxes_column!r}")
+            for im, b in zip(images, batch[self.boxes_column]):
+                b = [list(map(float, x)) for x in b]
+                counts.append([m["counts"] for m in self.model.refine_boxes(im, b or
+                                                                            _no_boxes())])
+            out.pop(self.boxes_column)
+            boxes = [[list(map(float, x)) for x in b] for b in batch[self.boxes_column]]
+        out.update(boxes=boxes, counts=counts,
+                   height=[int(im.shape[0]) for im in images],
+                   width=[int(im.shape[1]) for im in images])
+        if self.mode == "predict":
+            out.update(labels=labels, scores=scores)
+        return out
+
+
+def _no_boxes() -> Any:
+    import numpy as np
+
+    return np.zeros((0, 4), np.float32)
