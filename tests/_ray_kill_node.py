@@ -31,10 +31,14 @@ try:
     t = threading.Thread(target=job)
     t.start()
     time.sleep(2.5)  # a few shards done, others in flight on both nodes
+    from pathlib import Path
+
+    done_at_kill = len(list(Path(out, shards.DONE_DIR).rglob("*.json")))
     cluster.remove_node(victim, allow_graceful=False)
     cluster.add_node(num_cpus=1)  # the replacement, as an autoscaler would add
     t.join(timeout=240)
     assert not t.is_alive(), "the job did not finish"
+    result["report"]["done_at_kill"] = done_at_kill
     print(orjson.dumps(result["report"]).decode())
 finally:
     ray.shutdown()

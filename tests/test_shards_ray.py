@@ -16,7 +16,10 @@ from _shard_data import write_layout
 from conftest import load_json
 from maskprep import shards
 
-ray = pytest.importorskip("ray")
+if os.environ.get("MASKPREP_REQUIRE_RAY") == "1":  # CI: these tests must run, not skip
+    import ray
+else:
+    ray = pytest.importorskip("ray")
 pm = pytest.importorskip("pycocotools.mask")
 DATA = "annotations/cocomini_instances_val2017.json"
 HERE = Path(__file__).parent
@@ -169,8 +172,6 @@ def test_maskrcnn_predictor_map_batches(local_ray):
 def test_killed_worker_node_gives_identical_output(tmp_path):
     """Two-node cluster, a worker node killed mid-job: the output equals an undisturbed run's,
     nothing lost or duplicated."""
-    if ray.is_initialized():  # the session cluster; the subprocess starts its own
-        pass
     src = write_layout(load_json(DATA), tmp_path / "in", "coco", n=24)
     undisturbed = shards.run(src, tmp_path / "local")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
@@ -179,6 +180,7 @@ def test_killed_worker_node_gives_identical_output(tmp_path):
                           env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 < report["done_at_kill"] < 24, "the kill must land mid-job"
     _same_tree(tmp_path / "local", tmp_path / "ray")
     assert [s["shard"] for s in report["shards"]] == [s["shard"] for s in undisturbed["shards"]]
     assert not [p for p in (tmp_path / "ray").rglob("*.tmp*")]
