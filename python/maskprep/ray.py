@@ -48,9 +48,9 @@ def task_num_threads() -> int:
     return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
-def _shard_task(src: str, rel: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+def _shard_task(group: List[Tuple[str, str]], kwargs: Dict[str, Any]) -> List[Dict[str, Any]]:
     kwargs = dict(kwargs, num_threads=kwargs.get("num_threads") or task_num_threads())
-    return shards.process_shard(src, rel, **kwargs)
+    return [shards.process_shard(src, rel, **kwargs) for src, rel in group]
 
 
 def run_shards(
@@ -59,13 +59,18 @@ def run_shards(
     *,
     address: Optional[str] = None,
     max_retries: int = 5,
+    shards_per_task: Optional[int] = None,
     progress: Optional[Callable[[Dict[str, Any]], None]] = None,
 ) -> List[Dict[str, Any]]:
     """Run :func:`maskprep.shards.process_shard` over ``items`` (``(path, relative path)``) as Ray
     tasks on the cluster at ``address`` (an existing ``ray.init`` is used as it is; else a local
-    one is started and shut down afterwards). Returns the summaries in completion order."""
+    one is started and shut down afterwards). A task takes ``shards_per_task`` shards (default:
+    enough for about 8 tasks per cluster CPU, so that small per-image shards do not pay Ray's
+    per-task cost each). Returns the summaries in completion order."""
     if not isinstance(items, list):
         raise TypeError(f"items must be a list of (path, relative path), got {type(items).__name__}")
+    if shards_per_task is not None and (not isinstance(shards_per_task, int) or shards_per_task < 1):
+        raise ValueError(f"shards_per_task must be None or an int >= 1, got {shards_per_task!r}")
     if not items:
         return []
     ray = _ray()
@@ -74,16 +79,21 @@ def run_shards(
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
         started = True
     try:
+        if shards_per_task is None:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            shards_per_task = max(1, len(items) // (8 * cpus))
         task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(_shard_task)
         kw = {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()}
-        pending = [task.remote(str(src), str(rel), kw) for src, rel in items]
-        out = []
+        flat = [(str(src), str(rel)) for src, rel in items]
+        groups = [flat[k : k + shards_per_task] for k in range(0, len(flat), shards_per_task)]
+        pending = [task.remote(g, kw) for g in groups]
+        out: List[Dict[str, Any]] = []
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            summary = ray.get(ready[0])
-            out.append(summary)
-            if progress is not None:
-                progress(summary)
+            for summary in ray.get(ready[0]):
+                out.append(summary)
+                if progress is not None:
+                    progress(summary)
         return out
     finally:
         if started:
