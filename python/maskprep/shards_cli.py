@@ -36,19 +36,17 @@ def _parser(cls: type = argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def is_sharded(argv: List[str]) -> bool:
-    """True for ``convert``/``validate`` with several inputs, a folder or glob input, a folder
-    output or ``--engine``: the single-file commands never take those."""
+    """True for ``convert``/``validate`` with several inputs, a folder or glob input or
+    ``--engine``: the single-file commands never take those (one file with a folder as -o stays
+    the single-file command's error)."""
     try:
         args = _parser(_Quiet).parse_args(argv)
     except ValueError:
         return False
-    out = args.output
     return (
         any(a == "--engine" or a.startswith("--engine=") for a in argv)
         or len(args.inputs) > 1
         or any(os.path.isdir(i) or glob.has_magic(i) for i in args.inputs)
-        or out.endswith(os.sep)
-        or os.path.isdir(out)
     )
 
 
