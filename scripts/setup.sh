@@ -3,14 +3,14 @@
 # (editable, incremental C++ build in build/release) and its optional extras for tests,
 # benchmarks and torch. Safe to run again: it only rebuilds what changed.
 #
-#   MASKPREP_EXTRAS   extras to install (default: test,bench,torch)
+#   MASKPREP_EXTRAS   extras to install (default: test,bench,torch,ray)
 #   MASKPREP_VENV     the environment's folder (default: .venv)
 #   MASKPREP_CMAKE    extra -C options for the build, e.g. "-Ccmake.define.MASKPREP_OPENMP=OFF"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=${MASKPREP_VENV:-.venv}
-extras=${MASKPREP_EXTRAS-test,bench,torch}
+extras=${MASKPREP_EXTRAS-test,bench,torch,ray}
 py=${PYTHON:-python3}
 pip() { "$venv/bin/python" -m pip "$@"; }
 

@@ -27,7 +27,8 @@ import pytest
 
 import maskprep
 from conftest import torch_or_skip
-from maskprep import boxes, components, contours, imgproc, mask, morphology, ops, rle
+from maskprep import boxes, components, contours, imgproc, mask, morphology, ops, rle, shards
+from maskprep import ray as mray
 
 MODULES = {
     "maskprep": maskprep,
@@ -39,6 +40,8 @@ MODULES = {
     "components": components,
     "contours": contours,
     "boxes": boxes,
+    "shards": shards,
+    "ray": mray,
 }
 # Public names that are not functions (types, constants, submodules): listed, so that a new
 # one is a decision too.
@@ -46,6 +49,10 @@ NOT_FUNCTIONS = {
     "maskprep.__version__",
     "components.Components",
     "boxes.METHODS",
+    "shards.FORMATS",
+    "shards.JOBS",
+    "shards.ShardError",
+    "ray.MaskRCNNPredictor",
 }
 
 CASES = ("dtype", "rank", "empty")
@@ -401,6 +408,34 @@ TABLE: dict[str, Any] = {
         r"an \(N, 4\) array of numbers, got",
         Valid("zero boxes: zero RLEs", _is_empty_list),
     ),
+    # ---- shards and ray (issue 12): paths, dicts and batches, never arrays ------------------
+    **{
+        name: _rows(fn, Raises(TypeError, f"^{arg} must be {what}, got ndarray"),
+                    Raises(TypeError, f"^{arg} must be {what}, got ndarray"), empty,
+                    (F64, U8_4D, empty_input))
+        for name, fn, arg, what, empty, empty_input in [
+            ("shards.find_shards", shards.find_shards, "inputs", "a path or a list of paths",
+             Raises(ValueError, "^inputs must name at least one shard"), []),
+            ("shards.read_shard", shards.read_shard, "path", "a path",
+             Raises(ValueError, "^path: . is not a .json, .jsonl or .parquet shard"), ""),
+            ("shards.write_shard", lambda d: shards.write_shard(d, "x.json"), "data",
+             "a dict from read_shard", Raises(TypeError, "^data must be a dict from read_shard"),
+             {}),
+            ("shards.process_shard", lambda s: shards.process_shard(s, "a.json", "out"), "src",
+             "a path",
+             Valid("an empty path: a failed shard, reported", lambda r: r["status"] == "failed"),
+             ""),
+            ("shards.run", lambda i: shards.run(i, "out"), "inputs", "a path or a list of paths",
+             Raises(ValueError, "^inputs must name at least one shard"), []),
+            ("ray.run_shards", lambda i: mray.run_shards(i, {}), "items",
+             "a list of \\(path, relative path\\)",
+             Valid("no shards: no summaries (Ray is not started)", _is_empty_list), []),
+            ("ray.convert_batch", mray.convert_batch, "batch",
+             "a pyarrow.Table or a dict of columns",
+             Raises(ValueError, "^batch must have the columns image_id"), {}),
+        ]
+    },
+    "ray.task_num_threads": NO_ARGUMENTS,
 }
 
 

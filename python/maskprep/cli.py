@@ -575,6 +575,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _main(argv: Optional[List[str]]) -> int:
+    from .shards_cli import dispatch  # several shards, a folder, a glob or --engine (issue 12)
+
+    code = dispatch(argv)
+    if code is not None:
+        return code
     args = _parser().parse_args(argv)  # SystemExit for --help (0) and bad arguments (2)
     if args.num_threads is not None and (args.num_threads == 0 or args.num_threads < -1):
         return _fail("--num-threads must be -1 or a positive integer")

@@ -1,0 +1,428 @@
+"""Sharded datasets: read, convert, validate and write many shards with bounded memory.
+
+A shard is one file in one of four layouts:
+
+- ``coco``: a COCO instances file (``{"images": [...], "annotations": [...], ...}``),
+- ``sa1b``: SA-1B-style per-image JSON (``{"image": {...}, "annotations": [...]}``),
+- ``jsonl``: JSON Lines, one image record per line (the ``sa1b`` layout on each line),
+- ``parquet``: one row per annotation (image_id, id, category_id, height, width, counts as the
+  COCO string, area, bbox, iscrowd, and any other columns, carried through), via pyarrow.
+
+Every shard is processed alone (its memory is its own bytes and its output), its output is
+written atomically (a temporary file renamed over the target) and a completion record is written
+after it, so a re-run skips shards that are already done (resume after a crash) and a shard
+written twice (a retried task) is written identically. :func:`run` is the whole job, on the local
+engine (a loop, OpenMP inside each shard) or on Ray (one task per shard, retried when a worker
+dies); both call :func:`process_shard` and so write the same bytes. Invalid annotations are data:
+they are listed in the report, never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import orjson
+
+from maskprep import coco
+
+__all__ = [
+    "FORMATS",
+    "JOBS",
+    "ShardError",
+    "find_shards",
+    "read_shard",
+    "write_shard",
+    "process_shard",
+    "run",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+FORMATS = ("coco", "sa1b", "jsonl", "parquet")
+JOBS = ("convert", "validate")
+SUFFIXES = (".json", ".jsonl", ".parquet")
+DONE_DIR = ".maskprep-done"  # per-shard completion records, beside the outputs
+REPORT_NAME = "maskprep-report.json"
+# Parquet columns that make up the COCO annotation (the rest are carried through as they are).
+_PARQUET_IMAGE = ("height", "width")
+
+
+class ShardError(ValueError):
+    """A shard that cannot be processed (unreadable, or invalid without ``skip_invalid``); the
+    message names the shard."""
+
+
+def _check_path(name: str, value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, got {type(value).__name__}")
+    return Path(value)
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder of a glob before its first wildcard (relative paths are kept under it)."""
+    parts = Path(pattern).parts
+    base: List[str] = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        base.append(part)
+    return Path(*base) if base else Path(".")
+
+
+def find_shards(inputs: Union[PathLike, Sequence[PathLike]]) -> List[Tuple[Path, Path]]:
+    """``(path, relative path)`` of every shard named by ``inputs``: files, folders (searched
+    recursively for .json, .jsonl and .parquet files) or globs, sorted by relative path. The
+    relative path (under the folder, or under the glob's folder, or the file's name) is where the
+    output goes under the output folder. Raises ValueError for an input that matches nothing or
+    two inputs that map to the same relative path."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"inputs must be a path or a list of paths, got {type(inputs).__name__}")
+    if not inputs:
+        raise ValueError("inputs must name at least one shard, got an empty list")
+    found: Dict[Path, Path] = {}
+    for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"inputs must be paths, got {type(item).__name__}")
+        text = os.fspath(item)
+        if os.path.isdir(text):
+            base = Path(text)
+            paths = [p for p in base.rglob("*") if p.suffix in SUFFIXES and p.is_file()]
+            paths = [p for p in paths if DONE_DIR not in p.parts and p.name != REPORT_NAME]
+        elif glob.has_magic(text):
+            base = _glob_base(text)
+            paths = [Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p)]
+        elif os.path.isfile(text):
+            base = Path(text).parent
+            paths = [Path(text)]
+        else:
+            raise ValueError(f"inputs: {text} is not a file, a folder or a glob that matches")
+        if not paths:
+            raise ValueError(f"inputs: {text} holds no .json, .jsonl or .parquet shard")
+        for p in paths:
+            rel = p.relative_to(base)
+            if rel in found and found[rel] != p:
+                raise ValueError(f"inputs: {found[rel]} and {p} would both be written to {rel}")
+            found[rel] = p
+    return sorted(((p, rel) for rel, p in found.items()), key=lambda t: str(t[1]))
+
+
+def _json_format(raw: Any) -> str:
+    """``sa1b`` for a per-image object (``image`` without ``images``), else ``coco``."""
+    return "sa1b" if isinstance(raw, dict) and "image" in raw and "images" not in raw else "coco"
+
+
+def _from_records(records: Iterable[Dict[str, Any]], where: str) -> Dict[str, Any]:
+    """SA-1B-style image records -> one COCO dict; annotations without an image_id get their
+    image's (marked, so that writing removes it again and the output keeps the input's keys)."""
+    images, anns, added_ann, added_im = [], [], [], []
+    for rec in records:
+        if not isinstance(rec, dict) or not isinstance(rec.get("image"), dict):
+            raise ShardError(f"{where}: each record must be an object with an 'image' object")
+        im = rec["image"]
+        images.append(im)
+        for ann in rec.get("annotations", []):
+            if not isinstance(ann, dict):
+                raise ShardError(f"{where}: annotations must be objects")
+            if "image_id" not in ann:
+                ann["image_id"] = im.get("image_id", im.get("id"))
+                added_ann.append(ann)
+            anns.append(ann)
+        if "id" not in im and "image_id" in im:
+            im["id"] = im["image_id"]
+            added_im.append(im)
+    return {"images": images, "annotations": anns, "_added": (added_ann, added_im),
+            "_records": records}
+
+
+def _read_parquet(path: Path) -> Dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    missing = [c for c in ("image_id", "id", "height", "width", "counts") if c not in table.schema.names]
+    if missing:
+        raise ShardError(f"{path}: a Parquet shard needs the columns {', '.join(missing)}")
+    rows = table.to_pylist()
+    images: Dict[Any, Dict[str, Any]] = {}
+    anns = []
+    for row in rows:
+        images.setdefault(row["image_id"], {"id": row["image_id"], "height": row["height"],
+                                            "width": row["width"]})
+        ann = {k: v for k, v in row.items() if k not in ("counts", *_PARQUET_IMAGE)}
+        ann["segmentation"] = {"size": [row["height"], row["width"]], "counts": row["counts"]}
+        anns.append(ann)
+    return {"images": list(images.values()), "annotations": anns, "_columns": table.schema.names,
+            "_schema": table.schema}
+
+
+def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
+    """One shard as a COCO dict (``images``, ``annotations``, ...) plus private keys that
+    :func:`write_shard` uses to write it back in its layout. ``fmt`` overrides the detection
+    (by suffix; a .json file is ``sa1b`` when it has ``image`` and no ``images``). Raises
+    :class:`ShardError` naming the shard when it is unreadable."""
+    path = _check_path("path", path)
+    if fmt is None:
+        fmt = {".jsonl": "jsonl", ".parquet": "parquet", ".json": "json"}.get(path.suffix)
+        if fmt is None:
+            raise ShardError(f"path: {path} is not a .json, .jsonl or .parquet shard")
+    elif fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    try:
+        if fmt == "parquet":
+            data = _read_parquet(path)
+        elif fmt == "jsonl":
+            with open(path, "rb") as f:
+                recs = [orjson.loads(line) for line in f if line.strip()]
+            data = _from_records(recs, str(path))
+        else:
+            raw = orjson.loads(path.read_bytes())
+            if not isinstance(raw, dict):
+                raise ShardError(f"{path}: the top level must be an object")
+            fmt = _json_format(raw) if fmt == "json" else fmt
+            data = _from_records([raw], str(path)) if fmt == "sa1b" else raw
+    except orjson.JSONDecodeError as exc:
+        raise ShardError(f"{path} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ShardError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ImportError, ShardError):
+        raise
+    except Exception as exc:  # pyarrow's errors for a file that is not Parquet
+        raise ShardError(f"cannot read {path}: {exc}") from None
+    data["_format"] = fmt
+    return data
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Any:
+    """A temporary file beside ``path``, renamed over it only when the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _strip_added(data: Dict[str, Any]) -> None:
+    """Remove the ids that :func:`_from_records` added (the output keeps the input's keys)."""
+    added_ann, added_im = data.pop("_added", ([], []))
+    for ann in added_ann:
+        ann.pop("image_id", None)
+    for im in added_im:
+        im.pop("id", None)
+
+
+def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None) -> None:
+    """Write a dict from :func:`read_shard` atomically in ``fmt`` (default: its own layout).
+    ``parquet`` needs every segmentation to be an RLE. Raises ValueError for a layout the data
+    cannot be written in."""
+    if not isinstance(data, dict) or "annotations" not in data:
+        raise TypeError(f"data must be a dict from read_shard, got {type(data).__name__}")
+    src = data.get("_format", "coco")
+    fmt = fmt or src
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    path = _check_path("path", path)
+    if fmt in ("sa1b", "jsonl") and src not in ("sa1b", "jsonl"):
+        raise ValueError(f"fmt {fmt!r} needs a per-image shard, got a {src} shard")
+    if fmt == "parquet":
+        _write_parquet(data, path)
+        return
+    _strip_added(data)
+    if fmt == "coco":
+        if src == "coco":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            coco.save({k: v for k, v in data.items() if not k.startswith("_")}, path)
+            return
+        clean = {"images": data["images"], "annotations": data["annotations"]}
+        with _atomic(path) as f:
+            f.write(orjson.dumps(clean))
+    elif fmt == "sa1b":
+        if len(data["_records"]) != 1:
+            raise ValueError(f"fmt 'sa1b' holds one image, this shard has {len(data['_records'])}")
+        with _atomic(path) as f:
+            f.write(orjson.dumps(data["_records"][0]))
+    else:
+        with _atomic(path) as f:
+            for rec in data["_records"]:
+                f.write(orjson.dumps(rec) + b"\n")
+
+
+def _write_parquet(data: Dict[str, Any], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sizes = {im.get("id"): (im.get("height"), im.get("width")) for im in data["images"]}
+    rows = []
+    for ann in data["annotations"]:
+        seg = ann.get("segmentation")
+        if not isinstance(seg, dict) or not isinstance(seg.get("counts"), str):
+            raise ValueError(f"fmt 'parquet' needs compressed RLEs; annotation {ann.get('id')} has none")
+        h, w = sizes.get(ann.get("image_id"), (None, None))
+        row = {k: v for k, v in ann.items() if k != "segmentation"}
+        row.update(height=h, width=w, counts=seg["counts"])
+        rows.append(row)
+    columns = data.get("_columns")
+    if columns is None:
+        order = ["image_id", "id", "category_id", "height", "width", "counts", "area", "bbox",
+                 "iscrowd"]
+        columns = [c for c in order if any(c in r for r in rows)]
+        columns += sorted({k for r in rows for k in r} - set(columns))
+    table = pa.Table.from_pylist(rows, schema=data.get("_schema"))
+    table = table.select(columns) if data.get("_schema") is None else table
+    with _atomic(path) as f:
+        pq.write_table(table, f)
+
+
+def _output_path(outdir: Path, rel: Path, out_format: Optional[str]) -> Path:
+    suffix = {None: rel.suffix, "coco": ".json", "sa1b": ".json", "jsonl": ".jsonl",
+              "parquet": ".parquet"}[out_format]
+    return outdir / rel.with_suffix(suffix)
+
+
+def process_shard(
+    src: PathLike,
+    rel: PathLike,
+    outdir: PathLike,
+    *,
+    job: str = "convert",
+    to: str = "rle",
+    recompute: bool = False,
+    skip_invalid: bool = False,
+    out_format: Optional[str] = None,
+    num_threads: Optional[int] = None,
+    resume: bool = True,
+) -> Dict[str, Any]:
+    """Process one shard and return its summary (a JSON-able dict): ``shard`` (the relative
+    path), ``images``, ``annotations``, ``converted``, ``invalid`` (annotation id -> message),
+    ``warnings``, ``status`` (``done``, ``resumed``, ``failed``) and ``error`` (why it failed).
+
+    ``job="convert"`` writes the converted shard to ``outdir / rel`` (its suffix changed for
+    ``out_format``); ``job="validate"`` writes nothing but the summary. Invalid annotations are
+    data: without ``skip_invalid`` the shard fails (nothing written, ``status="failed"``), with it
+    they are left as they are and listed. Idempotent: with ``resume`` a shard whose output and
+    completion record exist is not redone (its recorded summary is returned)."""
+    if job not in JOBS:
+        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    if out_format is not None and out_format not in FORMATS:
+        raise ValueError(f"out_format must be one of {', '.join(FORMATS)}, got {out_format!r}")
+    src, rel = _check_path("src", src), _check_path("rel", rel)
+    outdir = _check_path("outdir", outdir)
+    done = outdir / DONE_DIR / f"{job}-{rel}.json"
+    dst = _output_path(outdir, rel, out_format)
+    if resume and done.is_file() and (job == "validate" or dst.is_file()):
+        summary = orjson.loads(done.read_bytes())
+        summary["status"] = "resumed"
+        return summary
+    summary: Dict[str, Any] = {"shard": str(rel), "images": 0, "annotations": 0, "converted": 0,
+                               "invalid": {}, "warnings": 0, "status": "done", "error": None}
+    try:
+        data = read_shard(src)
+    except ShardError as exc:
+        summary.update(status="failed", error=str(exc))
+        return summary
+    summary["images"] = len(data.get("images") or [])
+    summary["annotations"] = len(data.get("annotations") or [])
+    if job == "validate":
+        problems = coco.validate({k: v for k, v in data.items() if not k.startswith("_")},
+                                 num_threads=num_threads)
+        summary["invalid"] = {str(p.ann_id if p.ann_id is not None else f"image {p.image_id}"):
+                              p.message for p in problems if p.level == "error"}
+        summary["warnings"] = sum(p.level == "warning" for p in problems)
+        if summary["invalid"] and not skip_invalid:
+            summary.update(status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)")
+    else:
+        view = {k: v for k, v in data.items() if not k.startswith("_")}
+        try:
+            report = coco.convert(view, to=to, recompute=recompute, skip_invalid=True,
+                                  num_threads=num_threads)
+        except ValueError as exc:  # not an instances dict
+            summary.update(status="failed", error=str(exc))
+            return summary
+        summary["converted"] = report.converted
+        summary["invalid"] = {str(k): v for k, v in report.errors.items()}
+        if summary["invalid"] and not skip_invalid:
+            summary.update(status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)")
+            return summary
+        # coco.convert works on the view's lists, which are the shard's own objects.
+        write_shard(data, dst, out_format)
+    if summary["status"] == "done":
+        with _atomic(done) as f:
+            f.write(orjson.dumps(summary))
+    return summary
+
+
+def _local(shards: List[Tuple[Path, Path]], kwargs: Dict[str, Any],
+           progress: Optional[Callable[[Dict[str, Any]], None]]) -> List[Dict[str, Any]]:
+    out = []
+    for src, rel in shards:
+        summary = process_shard(src, rel, **kwargs)
+        out.append(summary)
+        if progress is not None:
+            progress(summary)
+        if summary["status"] == "failed" and not kwargs["skip_invalid"]:
+            break
+    return out
+
+
+def run(
+    inputs: Union[PathLike, Sequence[PathLike]],
+    outdir: PathLike,
+    *,
+    job: str = "convert",
+    to: str = "rle",
+    recompute: bool = False,
+    skip_invalid: bool = False,
+    out_format: Optional[str] = None,
+    engine: str = "local",
+    address: Optional[str] = None,
+    num_threads: Optional[int] = None,
+    resume: bool = True,
+    progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+) -> Dict[str, Any]:
+    """Run ``job`` over every shard of ``inputs`` (:func:`find_shards`) into ``outdir`` and
+    write the run's report, ``outdir/maskprep-report.json``: every shard with its counts and
+    every invalid annotation by shard and id. Returns the report. ``engine="ray"`` runs one
+    task per shard on the Ray cluster at ``address`` (default: a local one), retried when a
+    worker dies; the outputs are byte-identical to ``engine="local"``. Without ``skip_invalid``
+    the first failed shard fails the job: ShardError naming it (the report is written first)."""
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    shards = find_shards(inputs)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    kwargs = dict(outdir=outdir, job=job, to=to, recompute=recompute, skip_invalid=skip_invalid,
+                  out_format=out_format, num_threads=num_threads, resume=resume)
+    if job not in JOBS:
+        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    if engine == "local":
+        summaries = _local(shards, kwargs, progress)
+    else:
+        from maskprep.ray import run_shards
+
+        summaries = run_shards(shards, kwargs, address=address, progress=progress)
+    summaries.sort(key=lambda s: s["shard"])
+    report = {
+        "job": job,
+        "shards": summaries,
+        "totals": {k: sum(s[k] for s in summaries) for k in ("images", "annotations", "converted",
+                                                             "warnings")},
+        "invalid": {s["shard"]: s["invalid"] for s in summaries if s["invalid"]},
+        "failed": [s["shard"] for s in summaries if s["status"] == "failed"],
+    }
+    with _atomic(outdir / REPORT_NAME) as f:
+        f.write(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if report["failed"] and not skip_invalid:
+        first = next(s for s in summaries if s["status"] == "failed")
+        raise ShardError(f"shard {first['shard']} failed: {first['error']} "
+                         f"(report: {outdir / REPORT_NAME})")
+    return report
