@@ -57,11 +57,26 @@ def generate(root: Path, files: int, per_file: int) -> int:
     for k in range(files):
         im = images[k % len(images)]
         rles = by_image[im["id"]]
-        anns = [{"id": k * per_file + j, "segmentation": rles[j % len(rles)], "bbox": [0, 0, 0, 0],
-                 "area": 0, "predicted_iou": 0.9, "stability_score": 0.95}
-                for j in range(per_file)]
-        rec = {"image": {"image_id": k, "file_name": f"sa_{k}.jpg", "height": im["height"],
-                         "width": im["width"]}, "annotations": anns}
+        anns = [
+            {
+                "id": k * per_file + j,
+                "segmentation": rles[j % len(rles)],
+                "bbox": [0, 0, 0, 0],
+                "area": 0,
+                "predicted_iou": 0.9,
+                "stability_score": 0.95,
+            }
+            for j in range(per_file)
+        ]
+        rec = {
+            "image": {
+                "image_id": k,
+                "file_name": f"sa_{k}.jpg",
+                "height": im["height"],
+                "width": im["width"],
+            },
+            "annotations": anns,
+        }
         sub = root / f"{k // 1000:03d}"
         sub.mkdir(exist_ok=True)
         (sub / f"sa_{k}.json").write_bytes(orjson.dumps(rec))
@@ -92,7 +107,9 @@ def pycocotools_job(src: Path, out: Path) -> None:
 
 
 def same_tree(a: Path, b: Path) -> bool:
-    names = sorted(str(p.relative_to(a)) for p in a.rglob("*.json") if p.name != "maskprep-report.json")
+    names = sorted(
+        str(p.relative_to(a)) for p in a.rglob("*.json") if p.name != "maskprep-report.json"
+    )
     _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
     return not mismatch and not errors
 
@@ -129,14 +146,19 @@ def main() -> None:
         src = tmp / "in"
         masks = generate(src, args.files, args.masks_per_file)
         size = sum(p.stat().st_size for p in src.rglob("*.json"))
-        print(f"{args.files} files, {masks} masks, {size / 1e6:.0f} MB; load "
-              f"{os.getloadavg()[0]:.1f} (2 cores shared)", flush=True)
+        print(
+            f"{args.files} files, {masks} masks, {size / 1e6:.0f} MB; load "
+            f"{os.getloadavg()[0]:.1f} (2 cores shared)",
+            flush=True,
+        )
         res = {}
         for threads in (1, 2):
             out = tmp / f"local{threads}"
             res[f"local {threads} thread(s)"] = timed(
-                lambda out=out, threads=threads: shards.run(src, out, recompute=True,
-                                                            num_threads=threads, resume=False))
+                lambda out=out, threads=threads: shards.run(
+                    src, out, recompute=True, num_threads=threads, resume=False
+                )
+            )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         res["pycocotools 1 core"] = timed(lambda: pycocotools_job(src, tmp / "pycoco"))
         ok_ref = same_as_pycocotools(tmp / "local2", tmp / "pycoco")
@@ -150,8 +172,8 @@ def main() -> None:
                 start = time.perf_counter() - t
                 out = tmp / f"ray{cpus}"
                 res[f"ray {cpus} worker(s)"] = timed(
-                    lambda out=out: shards.run(src, out, recompute=True, engine="ray",
-                                               resume=False))
+                    lambda out=out: shards.run(src, out, recompute=True, engine="ray", resume=False)
+                )
                 ray.shutdown()
                 ok_ray &= same_tree(tmp / "local2", out)
                 print(f"  (ray.init with {cpus} CPU(s): {start:.1f} s, excluded)")
@@ -160,17 +182,23 @@ def main() -> None:
         for name, s in res.items():
             print(f"| {name} | {s:.2f} | {args.files / s:,.0f} | {masks / s:,.0f} |")
         local = res["local 2 thread(s)"]
-        print(f"pycocotools / local (2 threads): {res['pycocotools 1 core'] / local:.1f}x; "
-              f"pycocotools / local (1 thread): "
-              f"{res['pycocotools 1 core'] / res['local 1 thread(s)']:.1f}x")
+        print(
+            f"pycocotools / local (2 threads): {res['pycocotools 1 core'] / local:.1f}x; "
+            f"pycocotools / local (1 thread): "
+            f"{res['pycocotools 1 core'] / res['local 1 thread(s)']:.1f}x"
+        )
         if not args.skip_ray:
-            print(f"ray 2 / local 2: {res['ray 2 worker(s)'] / local:.2f}x; ray 1 -> 2 workers: "
-                  f"{res['ray 1 worker(s)'] / res['ray 2 worker(s)']:.2f}x")
+            print(
+                f"ray 2 / local 2: {res['ray 2 worker(s)'] / local:.2f}x; ray 1 -> 2 workers: "
+                f"{res['ray 1 worker(s)'] / res['ray 2 worker(s)']:.2f}x"
+            )
         per_core = masks / res["local 1 thread(s)"]
-        print(f"per-core throughput {per_core:,.0f} masks/s; SA-1B (1.1e9 masks) on N nodes of "
-              f"C cores: {1.1e9 / per_core / 3600:.1f} core-hours, i.e. "
-              f"{1.1e9 / per_core / 3600 / 64:.2f} h on one 64-core node, "
-              f"{1.1e9 / per_core / 60 / 64 / 16:.1f} min on 16 such nodes (linear scaling)")
+        print(
+            f"per-core throughput {per_core:,.0f} masks/s; SA-1B (1.1e9 masks) on N nodes of "
+            f"C cores: {1.1e9 / per_core / 3600:.1f} core-hours, i.e. "
+            f"{1.1e9 / per_core / 3600 / 64:.2f} h on one 64-core node, "
+            f"{1.1e9 / per_core / 60 / 64 / 16:.1f} min on 16 such nodes (linear scaling)"
+        )
         print(f"checks: equal to pycocotools {ok_ref}; ray byte-identical {ok_ray}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

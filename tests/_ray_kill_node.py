@@ -20,8 +20,12 @@ cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
 victim = cluster.add_node(num_cpus=1)
 cluster.add_node(num_cpus=1)
 try:
-    ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"MASKPREP_TEST_PAUSE_BEFORE_RENAME": "0.4"}})
+    ray.init(
+        address=cluster.address,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"MASKPREP_TEST_PAUSE_BEFORE_RENAME": "0.4"}},
+    )
     cluster.wait_for_nodes()
     result = {}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from _shard_data import write_layout
 from conftest import load_json
+from helpers.shard_data import write_layout
 from maskprep import cli, shards
 
 pm = pytest.importorskip("pycocotools.mask")
@@ -219,13 +219,17 @@ def test_parquet_errors(tmp_path):
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"id": [1]}), tmp_path / "a.parquet")
-    with pytest.raises(shards.ShardError, match="needs the columns image_id, height, width, counts"):
+    with pytest.raises(
+        shards.ShardError, match="needs the columns image_id, height, width, counts"
+    ):
         shards.read_shard(tmp_path / "a.parquet")
     (tmp_path / "b.parquet").write_text("nope")
     with pytest.raises(shards.ShardError, match="cannot read"):
         shards.read_shard(tmp_path / "b.parquet")
-    data = {"images": [{"id": 1, "height": 2, "width": 2}],
-            "annotations": [{"id": 5, "image_id": 1, "segmentation": [[0, 0, 1, 0, 1, 1]]}]}
+    data = {
+        "images": [{"id": 1, "height": 2, "width": 2}],
+        "annotations": [{"id": 5, "image_id": 1, "segmentation": [[0, 0, 1, 0, 1, 1]]}],
+    }
     with pytest.raises(ValueError, match="needs compressed RLEs; annotation 5 has none"):
         shards.write_shard(data, tmp_path / "o.parquet", fmt="parquet")
 
@@ -259,8 +263,16 @@ def test_cli_glob_validate_and_invalid(tmp_path, capsys):
     rc = cli.main(["validate", str(src / "*" / "*.json"), "-o", str(tmp_path / "v"), "--quiet"])
     assert rc == 1
     assert "failed: 1 invalid annotation(s)" in capsys.readouterr().err
-    rc = cli.main(["validate", str(src / "*" / "*.json"), "-o", str(tmp_path / "v"),
-                   "--skip-invalid", "--quiet"])
+    rc = cli.main(
+        [
+            "validate",
+            str(src / "*" / "*.json"),
+            "-o",
+            str(tmp_path / "v"),
+            "--skip-invalid",
+            "--quiet",
+        ]
+    )
     assert rc == 0
 
 

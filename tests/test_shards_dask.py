@@ -7,8 +7,8 @@ from functools import partial
 
 import pytest
 
-from _shard_data import write_layout
 from conftest import load_json
+from helpers.shard_data import write_layout
 from maskprep import shards
 
 DATA = "annotations/cocomini_instances_val2017.json"

@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from _shard_data import write_layout
 from conftest import load_json
+from helpers.shard_data import write_layout
 from maskprep import shards
 
 if os.environ.get("MASKPREP_REQUIRE_RAY") == "1":  # CI: these tests must run, not skip
@@ -30,17 +30,23 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
 @pytest.fixture(scope="session")
 def local_ray():
     """One local Ray cluster for the session (2 CPUs, no dashboard)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
+    )
     yield ray
     ray.shutdown()
 
 
 def _same_tree(a: Path, b: Path) -> None:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file()
-                     and p.name != shards.REPORT_NAME)
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()
-                     and p.name != shards.REPORT_NAME)
+    files_a = sorted(
+        p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != shards.REPORT_NAME
+    )
+    files_b = sorted(
+        p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name != shards.REPORT_NAME
+    )
     assert files_a == files_b
     assert files_a
     _, mismatch, errors = filecmp.cmpfiles(a, b, [str(f) for f in files_a], shallow=False)
@@ -72,8 +78,10 @@ def test_cli_engine_ray(local_ray, tmp_path):
     from maskprep import cli
 
     src = write_layout(load_json(DATA), tmp_path / "in", "sa1b")
-    assert cli.main(["convert", str(src), "-o", str(tmp_path / "r"), "--engine", "ray",
-                     "--quiet"]) == 0
+    assert (
+        cli.main(["convert", str(src), "-o", str(tmp_path / "r"), "--engine", "ray", "--quiet"])
+        == 0
+    )
     assert cli.main(["convert", str(src), "-o", str(tmp_path / "l"), "--quiet"]) == 0
     _same_tree(tmp_path / "l", tmp_path / "r")
 
@@ -91,13 +99,23 @@ def test_map_batches_convert_and_validate(local_ray, tmp_path):
         h, w = sizes[a["image_id"]]
         r = pm.frPyObjects(a["segmentation"], h, w)
         r = pm.merge(r) if isinstance(r, list) else r
-        rows.append({"image_id": a["image_id"], "id": a["id"], "height": h, "width": w,
-                     "counts": r["counts"].decode(), "area": 0.0, "bbox": [0.0] * 4})
+        rows.append(
+            {
+                "image_id": a["image_id"],
+                "id": a["id"],
+                "height": h,
+                "width": w,
+                "counts": r["counts"].decode(),
+                "area": 0.0,
+                "bbox": [0.0] * 4,
+            }
+        )
         want.append((a["id"], r["counts"].decode(), float(pm.area(r)), pm.toBbox(r).tolist()))
     rows[5]["counts"] = "not-rle"
     ds = ray.data.from_arrow(pa.Table.from_pylist(rows))
-    out = ds.map_batches(convert_batch, batch_format="pyarrow", batch_size=64,
-                         fn_kwargs={"recompute": True}).take_all()
+    out = ds.map_batches(
+        convert_batch, batch_format="pyarrow", batch_size=64, fn_kwargs={"recompute": True}
+    ).take_all()
     got = {r["id"]: r for r in out}
     for i, (aid, counts, area, bbox) in enumerate(want):
         if i == 5:
@@ -147,8 +165,9 @@ def test_maskrcnn_predictor_map_batches(local_ray):
     images = rng.integers(0, 255, (2, 64, 80, 3), dtype=np.uint8)
     kw = dict(seed=0, device="cpu", min_size=64, max_size=96)
     ds = ray.data.from_items([{"image": im, "name": f"im{k}"} for k, im in enumerate(images)])
-    out = ds.map_batches(MaskRCNNPredictor, fn_constructor_kwargs=kw, batch_size=2,
-                         concurrency=1, num_cpus=1).take_all()
+    out = ds.map_batches(
+        MaskRCNNPredictor, fn_constructor_kwargs=kw, batch_size=2, concurrency=1, num_cpus=1
+    ).take_all()
     want = MaskRCNN(**kw).predict(list(images))
     out.sort(key=lambda r: r["name"])
     for row, det in zip(out, want):
@@ -175,9 +194,13 @@ def test_killed_worker_node_gives_identical_output(tmp_path):
     src = write_layout(load_json(DATA), tmp_path / "in", "coco", n=24)
     undisturbed = shards.run(src, tmp_path / "local")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
-    proc = subprocess.run([sys.executable, str(HERE / "_ray_kill_node.py"), str(src),
-                           str(tmp_path / "ray")], capture_output=True, text=True, timeout=300,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_ray_kill_node.py"), str(src), str(tmp_path / "ray")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = orjson.loads(proc.stdout.strip().splitlines()[-1])
     assert 0 < report["done_at_kill"] < 24, "the kill must land mid-job"

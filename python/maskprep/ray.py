@@ -27,9 +27,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ImportError(
-            "the Ray engine needs ray: pip install 'maskprep[ray]'"
-        ) from None
+        raise ImportError("the Ray engine needs ray: pip install 'maskprep[ray]'") from None
     return ray
 
 
@@ -68,8 +66,12 @@ def run_shards(
     enough for about 8 tasks per cluster CPU, so that small per-image shards do not pay Ray's
     per-task cost each). Returns the summaries in completion order."""
     if not isinstance(items, list):
-        raise TypeError(f"items must be a list of (path, relative path), got {type(items).__name__}")
-    if shards_per_task is not None and (not isinstance(shards_per_task, int) or shards_per_task < 1):
+        raise TypeError(
+            f"items must be a list of (path, relative path), got {type(items).__name__}"
+        )
+    if shards_per_task is not None and (
+        not isinstance(shards_per_task, int) or shards_per_task < 1
+    ):
         raise ValueError(f"shards_per_task must be None or an int >= 1, got {shards_per_task!r}")
     if not items:
         return []
@@ -123,20 +125,27 @@ def convert_batch(
     elif isinstance(batch, dict):
         cols = {k: list(v) for k, v in batch.items()}
     else:
-        raise TypeError(f"batch must be a pyarrow.Table or a dict of columns, got {type(batch).__name__}")
+        raise TypeError(
+            f"batch must be a pyarrow.Table or a dict of columns, got {type(batch).__name__}"
+        )
     missing = [c for c in _PARQUET_REQUIRED if c not in cols]
     if missing:
         raise ValueError(f"batch must have the columns {', '.join(missing)}")
     n = len(cols["id"])
-    images = {}
+    images: Dict[Any, Dict[str, Any]] = {}
     anns = []
     for i in range(n):
         h, w = int(cols["height"][i]), int(cols["width"][i])
         images.setdefault(cols["image_id"][i], {"id": cols["image_id"][i], "height": h, "width": w})
         counts = cols["counts"][i]
         counts = counts.decode() if isinstance(counts, bytes) else str(counts)
-        anns.append({"id": i, "image_id": cols["image_id"][i],
-                     "segmentation": {"size": [h, w], "counts": counts}})
+        anns.append(
+            {
+                "id": i,
+                "image_id": cols["image_id"][i],
+                "segmentation": {"size": [h, w], "counts": counts},
+            }
+        )
     data = {"images": list(images.values()), "annotations": anns}
     threads = num_threads if num_threads is not None else task_num_threads()
     errors: List[Optional[str]] = [None] * n
@@ -145,16 +154,19 @@ def convert_batch(
             if p.level == "error" and isinstance(p.ann_id, int):
                 errors[p.ann_id] = p.message
     else:
-        report = coco.convert(data, to="rle", recompute=recompute, skip_invalid=True,
-                              num_threads=threads)
+        report = coco.convert(
+            data, to="rle", recompute=recompute, skip_invalid=True, num_threads=threads
+        )
         for k, msg in report.errors.items():
             errors[k] = msg
         cols["counts"] = [a["segmentation"]["counts"] for a in anns]
         if recompute:
-            cols["area"] = [a.get("area", cols.get("area", [None] * n)[i])
-                            for i, a in enumerate(anns)]
-            cols["bbox"] = [a.get("bbox", cols.get("bbox", [None] * n)[i])
-                            for i, a in enumerate(anns)]
+            cols["area"] = [
+                a.get("area", cols.get("area", [None] * n)[i]) for i, a in enumerate(anns)
+            ]
+            cols["bbox"] = [
+                a.get("bbox", cols.get("bbox", [None] * n)[i]) for i, a in enumerate(anns)
+            ]
     cols["error"] = errors
     if arrow:
         import pyarrow as pa
@@ -203,8 +215,9 @@ class MaskRCNNPredictor:
         self.score_threshold = score_threshold
         self.image_column = image_column
         self.boxes_column = boxes_column
-        self.model = MaskRCNN(arch, weights, seed=seed, device=device, num_threads=num_threads,
-                              **model_kwargs)
+        self.model = MaskRCNN(
+            arch, weights, seed=seed, device=device, num_threads=num_threads, **model_kwargs
+        )
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
         if not isinstance(batch, dict) or self.image_column not in batch:
@@ -223,13 +236,15 @@ class MaskRCNNPredictor:
                 raise ValueError(f"mode 'refine' needs the column {self.boxes_column!r}")
             for im, b in zip(images, batch[self.boxes_column]):
                 b = [list(map(float, x)) for x in b]
-                counts.append([m["counts"] for m in self.model.refine_boxes(im, b or
-                                                                            _no_boxes())])
+                counts.append([m["counts"] for m in self.model.refine_boxes(im, b or _no_boxes())])
             out.pop(self.boxes_column)
             boxes = [[list(map(float, x)) for x in b] for b in batch[self.boxes_column]]
-        out.update(boxes=boxes, counts=counts,
-                   height=[int(im.shape[0]) for im in images],
-                   width=[int(im.shape[1]) for im in images])
+        out.update(
+            boxes=boxes,
+            counts=counts,
+            height=[int(im.shape[0]) for im in images],
+            width=[int(im.shape[1]) for im in images],
+        )
         if self.mode == "predict":
             out.update(labels=labels, scores=scores)
         return out

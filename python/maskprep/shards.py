@@ -136,28 +136,39 @@ def _from_records(records: Iterable[Dict[str, Any]], where: str) -> Dict[str, An
         if "id" not in im and "image_id" in im:
             im["id"] = im["image_id"]
             added_im.append(im)
-    return {"images": images, "annotations": anns, "_added": (added_ann, added_im),
-            "_records": records}
+    return {
+        "images": images,
+        "annotations": anns,
+        "_added": (added_ann, added_im),
+        "_records": records,
+    }
 
 
 def _read_parquet(path: Path) -> Dict[str, Any]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    missing = [c for c in ("image_id", "id", "height", "width", "counts") if c not in table.schema.names]
+    missing = [
+        c for c in ("image_id", "id", "height", "width", "counts") if c not in table.schema.names
+    ]
     if missing:
         raise ShardError(f"{path}: a Parquet shard needs the columns {', '.join(missing)}")
     rows = table.to_pylist()
     images: Dict[Any, Dict[str, Any]] = {}
     anns = []
     for row in rows:
-        images.setdefault(row["image_id"], {"id": row["image_id"], "height": row["height"],
-                                            "width": row["width"]})
+        images.setdefault(
+            row["image_id"], {"id": row["image_id"], "height": row["height"], "width": row["width"]}
+        )
         ann = {k: v for k, v in row.items() if k not in ("counts", *_PARQUET_IMAGE)}
         ann["segmentation"] = {"size": [row["height"], row["width"]], "counts": row["counts"]}
         anns.append(ann)
-    return {"images": list(images.values()), "annotations": anns, "_columns": table.schema.names,
-            "_schema": table.schema}
+    return {
+        "images": list(images.values()),
+        "annotations": anns,
+        "_columns": table.schema.names,
+        "_schema": table.schema,
+    }
 
 
 def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
@@ -266,15 +277,26 @@ def _write_parquet(data: Dict[str, Any], path: Path) -> None:
     for ann in data["annotations"]:
         seg = ann.get("segmentation")
         if not isinstance(seg, dict) or not isinstance(seg.get("counts"), str):
-            raise ValueError(f"fmt 'parquet' needs compressed RLEs; annotation {ann.get('id')} has none")
+            raise ValueError(
+                f"fmt 'parquet' needs compressed RLEs; annotation {ann.get('id')} has none"
+            )
         h, w = sizes.get(ann.get("image_id"), (None, None))
         row = {k: v for k, v in ann.items() if k != "segmentation"}
         row.update(height=h, width=w, counts=seg["counts"])
         rows.append(row)
     columns = data.get("_columns")
     if columns is None:
-        order = ["image_id", "id", "category_id", "height", "width", "counts", "area", "bbox",
-                 "iscrowd"]
+        order = [
+            "image_id",
+            "id",
+            "category_id",
+            "height",
+            "width",
+            "counts",
+            "area",
+            "bbox",
+            "iscrowd",
+        ]
         columns = [c for c in order if any(c in r for r in rows)]
         columns += sorted({k for r in rows for k in r} - set(columns))
     table = pa.Table.from_pylist(rows, schema=data.get("_schema"))
@@ -284,8 +306,13 @@ def _write_parquet(data: Dict[str, Any], path: Path) -> None:
 
 
 def _output_path(outdir: Path, rel: Path, out_format: Optional[str]) -> Path:
-    suffix = {None: rel.suffix, "coco": ".json", "sa1b": ".json", "jsonl": ".jsonl",
-              "parquet": ".parquet"}[out_format]
+    suffix = {
+        None: rel.suffix,
+        "coco": ".json",
+        "sa1b": ".json",
+        "jsonl": ".jsonl",
+        "parquet": ".parquet",
+    }[out_format]
     return outdir / rel.with_suffix(suffix)
 
 
@@ -320,11 +347,19 @@ def process_shard(
     done = outdir / DONE_DIR / f"{job}-{rel}.json"
     dst = _output_path(outdir, rel, out_format)
     if resume and done.is_file() and (job == "validate" or dst.is_file()):
-        summary = orjson.loads(done.read_bytes())
-        summary["status"] = "resumed"
-        return summary
-    summary: Dict[str, Any] = {"shard": str(rel), "images": 0, "annotations": 0, "converted": 0,
-                               "invalid": {}, "warnings": 0, "status": "done", "error": None}
+        resumed: Dict[str, Any] = orjson.loads(done.read_bytes())
+        resumed["status"] = "resumed"
+        return resumed
+    summary: Dict[str, Any] = {
+        "shard": str(rel),
+        "images": 0,
+        "annotations": 0,
+        "converted": 0,
+        "invalid": {},
+        "warnings": 0,
+        "status": "done",
+        "error": None,
+    }
     try:
         data = read_shard(src)
     except ShardError as exc:
@@ -333,25 +368,34 @@ def process_shard(
     summary["images"] = len(data.get("images") or [])
     summary["annotations"] = len(data.get("annotations") or [])
     if job == "validate":
-        problems = coco.validate({k: v for k, v in data.items() if not k.startswith("_")},
-                                 num_threads=num_threads)
-        summary["invalid"] = {str(p.ann_id if p.ann_id is not None else f"image {p.image_id}"):
-                              p.message for p in problems if p.level == "error"}
+        problems = coco.validate(
+            {k: v for k, v in data.items() if not k.startswith("_")}, num_threads=num_threads
+        )
+        summary["invalid"] = {
+            str(p.ann_id if p.ann_id is not None else f"image {p.image_id}"): p.message
+            for p in problems
+            if p.level == "error"
+        }
         summary["warnings"] = sum(p.level == "warning" for p in problems)
         if summary["invalid"] and not skip_invalid:
-            summary.update(status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)")
+            summary.update(
+                status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)"
+            )
     else:
         view = {k: v for k, v in data.items() if not k.startswith("_")}
         try:
-            report = coco.convert(view, to=to, recompute=recompute, skip_invalid=True,
-                                  num_threads=num_threads)
+            report = coco.convert(
+                view, to=to, recompute=recompute, skip_invalid=True, num_threads=num_threads
+            )
         except ValueError as exc:  # not an instances dict
             summary.update(status="failed", error=str(exc))
             return summary
         summary["converted"] = report.converted
         summary["invalid"] = {str(k): v for k, v in report.errors.items()}
         if summary["invalid"] and not skip_invalid:
-            summary.update(status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)")
+            summary.update(
+                status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)"
+            )
             return summary
         # coco.convert works on the view's lists, which are the shard's own objects.
         write_shard(data, dst, out_format)
@@ -361,8 +405,11 @@ def process_shard(
     return summary
 
 
-def _local(shards: List[Tuple[Path, Path]], kwargs: Dict[str, Any],
-           progress: Optional[Callable[[Dict[str, Any]], None]]) -> List[Dict[str, Any]]:
+def _local(
+    shards: List[Tuple[Path, Path]],
+    kwargs: Dict[str, Any],
+    progress: Optional[Callable[[Dict[str, Any]], None]],
+) -> List[Dict[str, Any]]:
     out = []
     for src, rel in shards:
         summary = process_shard(src, rel, **kwargs)
@@ -400,8 +447,16 @@ def run(
     shards = find_shards(inputs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(outdir=outdir, job=job, to=to, recompute=recompute, skip_invalid=skip_invalid,
-                  out_format=out_format, num_threads=num_threads, resume=resume)
+    kwargs = dict(
+        outdir=outdir,
+        job=job,
+        to=to,
+        recompute=recompute,
+        skip_invalid=skip_invalid,
+        out_format=out_format,
+        num_threads=num_threads,
+        resume=resume,
+    )
     if job not in JOBS:
         raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     if engine == "local":
@@ -414,8 +469,10 @@ def run(
     report = {
         "job": job,
         "shards": summaries,
-        "totals": {k: sum(s[k] for s in summaries) for k in ("images", "annotations", "converted",
-                                                             "warnings")},
+        "totals": {
+            k: sum(s[k] for s in summaries)
+            for k in ("images", "annotations", "converted", "warnings")
+        },
         "invalid": {s["shard"]: s["invalid"] for s in summaries if s["invalid"]},
         "failed": [s["shard"] for s in summaries if s["status"] == "failed"],
     }
@@ -423,6 +480,7 @@ def run(
         f.write(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if report["failed"] and not skip_invalid:
         first = next(s for s in summaries if s["status"] == "failed")
-        raise ShardError(f"shard {first['shard']} failed: {first['error']} "
-                         f"(report: {outdir / REPORT_NAME})")
+        raise ShardError(
+            f"shard {first['shard']} failed: {first['error']} (report: {outdir / REPORT_NAME})"
+        )
     return report

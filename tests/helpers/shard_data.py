@@ -62,11 +62,20 @@ def write_layout(data: Dict[str, Any], root: Path, layout: str, n: int = 7) -> P
                 seg = a["segmentation"]
                 r = pm.frPyObjects(seg, h, w)
                 r = pm.merge(r) if isinstance(r, list) else r
-                rows.append({"image_id": a["image_id"], "id": a["id"],
-                             "category_id": a["category_id"], "height": h, "width": w,
-                             "counts": r["counts"].decode(), "area": float(a["area"]),
-                             "bbox": [float(x) for x in a["bbox"]], "iscrowd": a["iscrowd"],
-                             "note": f"carried {a['id']}"})
+                rows.append(
+                    {
+                        "image_id": a["image_id"],
+                        "id": a["id"],
+                        "category_id": a["category_id"],
+                        "height": h,
+                        "width": w,
+                        "counts": r["counts"].decode(),
+                        "area": float(a["area"]),
+                        "bbox": [float(x) for x in a["bbox"]],
+                        "iscrowd": a["iscrowd"],
+                        "note": f"carried {a['id']}",
+                    }
+                )
             pq.write_table(pa.Table.from_pylist(rows), sub / f"shard{k}.parquet")
         else:
             raise ValueError(layout)
