@@ -200,9 +200,19 @@ def test_integer_features_are_refused():
         T.roi_align(torch.zeros(1, 1, 4, 4, dtype=torch.int32), torch.zeros(1, 5), 2)
 
 
-def test_bad_boxes_shape_is_refused():
+def test_bad_boxes_shape_is_refused_as_torchvision_does():
+    """torchvision's roi_align asserts the boxes' shape (AssertionError); so does its mirror."""
+    x = torch.zeros(1, 1, 4, 4)
+    for boxes, message in (
+        (torch.zeros(3, 4), r"^boxes must be a \(K, 5\) tensor"),
+        ([torch.zeros(3, 3)], r"^boxes must be a list of \(L, 4\) tensors"),
+    ):
+        with pytest.raises(AssertionError, match=message):
+            T.roi_align(x, boxes, 2)
+        with pytest.raises(AssertionError):
+            torchvision.ops.roi_align(x, boxes, 2)
     with pytest.raises(ValueError, match=r"^boxes must be a \(K, 5\) array"):
-        T.roi_align(torch.zeros(1, 1, 4, 4), torch.zeros(3, 4), 2)
+        torch.ops.maskprep.roi_align(x, torch.zeros(3, 4), 1.0, 2, 2, -1, False)
 
 
 def test_batch_index_out_of_range_is_refused():

@@ -198,10 +198,12 @@ def roi_align(
 
     Raises
     ------
+    AssertionError
+        For boxes that are not (K, 5) or a list of (L, 4), as torchvision raises.
     TypeError
         For features of another dtype.
     ValueError
-        For boxes that are not (K, 5), non-finite coordinates or batch indices outside [0, N).
+        For non-finite coordinates or batch indices outside [0, N).
 
     Examples
     --------
@@ -213,7 +215,17 @@ def roi_align(
               [10.5000, 12.5000]]]])
     """
     size = _pair(output_size)
-    rois = boxes if isinstance(boxes, torch.Tensor) else _rois_from_list(boxes)
+    # torchvision's check_roi_boxes_shape, with its AssertionError (this mirrors its API)
+    if isinstance(boxes, torch.Tensor):
+        torch._assert(
+            boxes.dim() == 2 and boxes.size(1) == 5,
+            "boxes must be a (K, 5) tensor of (batch_index, x1, y1, x2, y2)",
+        )
+        rois = boxes
+    else:
+        for b in boxes:
+            torch._assert(b.dim() == 2 and b.size(1) == 4, "boxes must be a list of (L, 4) tensors")
+        rois = _rois_from_list(boxes)
     return torch.ops.maskprep.roi_align(
         input, rois, spatial_scale, size[0], size[1], sampling_ratio, aligned
     )
