@@ -13,8 +13,9 @@ mismatches and bad polygons raise ``ValueError`` naming the argument (pycocotool
 uninitialised memory, wraps, or segfaults). See ``maskprep.mask`` for the pycocotools-compatible
 (camelCase) surface.
 
-Every function takes ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
-``n >= 1``); the work is spread across objects, with the GIL released.
+The batch functions take ``num_threads`` (``None`` = the process budget, ``-1`` = all cores,
+``n >= 1``); the work is spread across objects, with the GIL released. Docstrings are numpy
+style; their examples run in the test suite (tests/test_doctests.py, ``np`` is numpy).
 """
 
 from __future__ import annotations
@@ -55,15 +56,44 @@ def encode(
 ) -> Union[RLE, List[RLE]]:
     """Encode binary masks as COCO RLE.
 
-    Args:
-        masks: uint8 or bool array (or torch tensor); any nonzero value is foreground.
-            ``(H, W)`` gives one RLE dict; a 3-D array gives a list, read as ``(H, W, N)``
-            (``layout="hwn"``, pycocotools' layout) or ``(N, H, W)`` (``layout="nhw"``,
-            numpy/torch batches). C- and Fortran-ordered arrays are both read in place.
-        compressed: ``True`` for the compressed ``bytes`` counts (COCO results files),
-            ``False`` for a list of run lengths (COCO ``iscrowd`` annotations).
-    Returns:
+    Parameters
+    ----------
+    masks : array_like or torch.Tensor
+        uint8 or bool; any nonzero value is foreground. ``(H, W)`` gives one RLE dict; a 3-D
+        array gives a list, read as ``(H, W, N)`` (``layout="hwn"``, pycocotools' layout) or
+        ``(N, H, W)`` (``layout="nhw"``, numpy/torch batches). C- and Fortran-ordered arrays are
+        both read in place.
+    layout : {"hwn", "nhw"}
+        Where the object axis of a 3-D array is.
+    compressed : bool
+        ``True`` for the compressed ``bytes`` counts (COCO results files), ``False`` for a list
+        of run lengths (COCO ``iscrowd`` annotations).
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    dict or list of dict
         ``{'size': [h, w], 'counts': bytes | list[int]}``, or a list of them.
+
+    Raises
+    ------
+    TypeError
+        If ``masks`` is not bool or uint8.
+    ValueError
+        If ``masks`` is not 2-D or 3-D, ``layout`` is not ``"hwn"``/``"nhw"``, or
+        ``num_threads`` is 0.
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 5), np.uint8)
+    >>> m[1:3, 1:4] = 1
+    >>> encode(m)
+    {'size': [4, 5], 'counts': b'5220003'}
+    >>> encode(m, compressed=False)
+    {'size': [4, 5], 'counts': [5, 2, 2, 2, 2, 2, 5]}
+    >>> len(encode(np.stack([m, m]), layout="nhw"))
+    2
     """
     arr = to_numpy(masks, "masks")  # the binding checks dtype and shape
     single = arr.ndim == 2
@@ -82,9 +112,38 @@ def _rle_list(rles: Any, name: str = "rles") -> tuple[list, bool]:
 def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None) -> np.ndarray:
     """Decode RLEs to dense uint8 masks (values 0/1).
 
-    A single dict gives an ``(h, w)`` array. A list (all of one size) gives ``(h, w, n)``
-    Fortran-ordered (``layout="hwn"``, as pycocotools) or ``(n, h, w)`` C-ordered
-    (``layout="nhw"``). Counts must sum to ``h*w`` (``ValueError`` otherwise).
+    Parameters
+    ----------
+    rles : dict or list of dict
+        COCO RLEs, compressed (``counts`` bytes or str) or not (a list of run lengths); a list
+        must hold RLEs of one size.
+    layout : {"hwn", "nhw"}
+        For a list: ``(h, w, n)`` Fortran-ordered (as pycocotools) or ``(n, h, w)`` C-ordered.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``(h, w)`` for one dict, ``(h, w, n)`` or ``(n, h, w)`` for a list.
+
+    Raises
+    ------
+    TypeError
+        If ``rles`` is not an RLE dict or a list of them, or a ``counts`` has the wrong type.
+    ValueError
+        If the counts do not sum to ``h*w``, a compressed string is malformed (the message gives
+        the byte offset) or the RLEs differ in size.
+
+    Examples
+    --------
+    >>> decode({'size': [4, 5], 'counts': b'5220003'})
+    array([[0, 0, 0, 0, 0],
+           [0, 1, 1, 1, 0],
+           [0, 1, 1, 1, 0],
+           [0, 0, 0, 0, 0]], dtype=uint8)
+    >>> decode([{'size': [2, 2], 'counts': [1, 3]}] * 3, layout="nhw").shape
+    (3, 2, 2)
     """
     items, single = _rle_list(rles)
     out = _core.rle_decode(items, layout, num_threads)
@@ -94,15 +153,67 @@ def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None)
 
 
 def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:
-    """Foreground pixel count: an int for one RLE, a uint64 array ``(n,)`` for a list."""
+    """Foreground pixel count of RLEs.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+        COCO RLEs.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    int or numpy.ndarray
+        An int for one RLE, a uint64 array ``(n,)`` for a list.
+
+    Raises
+    ------
+    TypeError
+        If ``rles`` is not an RLE dict or a list of them.
+    ValueError
+        If an RLE is malformed.
+
+    Examples
+    --------
+    >>> r = {'size': [4, 5], 'counts': b'5220003'}
+    >>> area(r)
+    6
+    >>> area([r, r])
+    array([6, 6], dtype=uint64)
+    """
     items, single = _rle_list(rles)
     out = _core.rle_area(items, num_threads)
     return int(out[0]) if single else out
 
 
 def to_bbox(rles: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
-    """Bounding boxes ``[x, y, w, h]`` (float64) of the foreground, as pycocotools' toBbox:
-    ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros."""
+    """Bounding boxes ``[x, y, w, h]`` of the foreground, as pycocotools' ``toBbox``.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+        COCO RLEs.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros.
+
+    Raises
+    ------
+    TypeError
+        If ``rles`` is not an RLE dict or a list of them.
+    ValueError
+        If an RLE is malformed.
+
+    Examples
+    --------
+    >>> to_bbox({'size': [4, 5], 'counts': b'5220003'})
+    array([1., 1., 3., 2.])
+    """
     items, single = _rle_list(rles)
     out = _core.rle_to_bbox(items, num_threads)
     return out[0] if single else out
@@ -119,11 +230,40 @@ def iou(
     *,
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
-    """IoU matrix ``(len(dt), len(gt))`` (float64) between RLEs or between boxes ``[x,y,w,h]``.
+    """IoU matrix between RLEs or between boxes ``[x, y, w, h]``, with pycocotools' semantics.
 
-    Semantics are pycocotools': for a crowd gt (``iscrowd[g]`` true) the union is the dt area;
-    RLE pairs are computed exactly only where their bounding boxes overlap (others are 0).
-    ``dt`` and ``gt`` must both be RLE lists or both boxes (an ``(N, 4)`` array or list).
+    For a crowd gt (``iscrowd[g]`` true) the union is the dt area; RLE pairs are computed exactly
+    only where their bounding boxes overlap (others are 0).
+
+    Parameters
+    ----------
+    dt, gt : list of dict or array_like
+        Both RLE lists, or both boxes (an ``(N, 4)`` array or list).
+    iscrowd : sequence of bool, optional
+        One flag per ``gt``; all false when omitted.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(len(dt), len(gt))``.
+
+    Raises
+    ------
+    TypeError
+        If ``dt`` or ``gt`` is a single dict, or boxes are not numbers.
+    ValueError
+        If RLE sizes differ, boxes are not ``(N, 4)`` or ``iscrowd`` has the wrong length.
+
+    Examples
+    --------
+    >>> r = {'size': [4, 5], 'counts': b'5220003'}
+    >>> full = {'size': [4, 5], 'counts': [0, 20]}
+    >>> iou([r], [r, full])
+    array([[1. , 0.3]])
+    >>> iou([[0, 0, 2, 2]], [[1, 1, 2, 2]])
+    array([[0.14285714]])
     """
     if _is_rle_list(dt) and _is_rle_list(gt):
         return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads)
@@ -144,8 +284,35 @@ def _boxes(objs: Any, name: str) -> np.ndarray:
 
 
 def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
-    """Union (or intersection) of RLEs of one size, as pycocotools' merge (canonical output;
-    a single RLE is returned unchanged; ``[]`` gives the empty ``{'size': [0, 0]}``)."""
+    """Union (or intersection) of RLEs of one size, as pycocotools' ``merge``.
+
+    Parameters
+    ----------
+    rles : list of dict
+        COCO RLEs of one size.
+    intersect : bool
+        Intersection instead of union.
+
+    Returns
+    -------
+    dict
+        A compressed RLE (canonical output; a single RLE is returned unchanged; ``[]`` gives the
+        empty ``{'size': [0, 0]}``).
+
+    Raises
+    ------
+    TypeError
+        If ``rles`` is not a list of RLE dicts.
+    ValueError
+        If the RLEs differ in size or one is malformed.
+
+    Examples
+    --------
+    >>> a = encode(np.eye(3, dtype=np.uint8))
+    >>> b = encode(np.eye(3, dtype=np.uint8)[::-1])
+    >>> area(merge([a, b])), area(merge([a, b], intersect=True))
+    (5, 1)
+    """
     items, _ = _rle_list(rles)
     return _core.rle_merge(items, bool(intersect))
 
@@ -153,9 +320,40 @@ def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
 def merge_groups(
     groups: Sequence[Sequence[RLE]], *, intersect: bool = False, num_threads: Optional[int] = None
 ) -> List[RLE]:
-    """``[merge(g, intersect=intersect) for g in groups]`` in one call, the groups merged in
-    parallel: for many small merges (e.g. every multi-part annotation of a dataset), where a
-    call per group would be dominated by call overhead. Errors name ``groups[i][j]``."""
+    """``[merge(g, intersect=intersect) for g in groups]`` in one call, the groups merged in parallel.
+
+    For many small merges (e.g. every multi-part annotation of a dataset), where a call per group
+    would be dominated by call overhead.
+
+    Parameters
+    ----------
+    groups : sequence of list of dict
+        Each group a list of RLEs of one size.
+    intersect : bool
+        Intersection instead of union.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    list of dict
+        One compressed RLE per group.
+
+    Raises
+    ------
+    TypeError
+        If ``groups`` is not a list of lists of RLE dicts.
+    ValueError
+        If the RLEs of a group differ in size or one is malformed (the message names
+        ``groups[i][j]``).
+
+    Examples
+    --------
+    >>> a = encode(np.eye(3, dtype=np.uint8))
+    >>> b = encode(np.eye(3, dtype=np.uint8)[::-1])
+    >>> [int(area(r)) for r in merge_groups([[a, b], [a]])]
+    [5, 3]
+    """
     if not isinstance(groups, (list, tuple)):
         try:
             groups = list(groups)
@@ -167,15 +365,74 @@ def merge_groups(
 
 
 def from_bbox(boxes: Any, h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` as RLEs, exactly pycocotools' frBbox
-    (the box is rasterized as a polygon: pixels whose centres lie inside)."""
+    """Filled boxes ``[x, y, width, height]`` as RLEs, exactly pycocotools' ``frBbox``.
+
+    The box is rasterized as a polygon: the pixels whose centres lie inside.
+
+    Parameters
+    ----------
+    boxes : array_like
+        ``(N, 4)`` numbers (one flat box is read as ``(1, 4)``).
+    h, w : int
+        The image size.
+    compressed : bool
+        Compressed ``bytes`` counts, or a list of run lengths.
+
+    Returns
+    -------
+    list of dict
+        One RLE per box.
+
+    Raises
+    ------
+    TypeError
+        If ``boxes`` is not numeric.
+    ValueError
+        If ``boxes`` is not ``(N, 4)``, a box is not finite or the size is negative.
+
+    Examples
+    --------
+    >>> from_bbox([[1, 1, 2, 2]], 4, 4)
+    [{'size': [4, 4], 'counts': b'52203'}]
+    """
     return _core.rle_from_bbox(_boxes(boxes, "boxes"), int(h), int(w), compressed)
 
 
 def from_polygons(polygons: Sequence[Any], h: int, w: int, *, compressed: bool = True) -> List[RLE]:
-    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points), exactly pycocotools'
-    frPoly: a pixel is foreground iff its centre is inside (even-odd rule) the polygon with
-    vertices rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object."""
+    """One RLE per polygon, exactly pycocotools' ``frPoly``.
+
+    A pixel is foreground iff its centre is inside the polygon (even-odd rule) after the vertices
+    are rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object.
+
+    Parameters
+    ----------
+    polygons : sequence of array_like
+        Flat polygons ``[x0, y0, x1, y1, ...]`` of at least 3 points.
+    h, w : int
+        The image size.
+    compressed : bool
+        Compressed ``bytes`` counts, or a list of run lengths.
+
+    Returns
+    -------
+    list of dict
+        One RLE per polygon.
+
+    Raises
+    ------
+    TypeError
+        If a polygon is not a sequence of numbers.
+    ValueError
+        If a polygon has fewer than 3 points, an odd length or non-finite coordinates.
+
+    Examples
+    --------
+    >>> rles = from_polygons([[0, 0, 3, 0, 3, 3, 0, 3]], 4, 4)
+    >>> rles
+    [{'size': [4, 4], 'counts': b'0310004'}]
+    >>> area(rles)
+    array([9], dtype=uint64)
+    """
     return _core.rle_from_polygons(polygons, int(h), int(w), compressed)
 
 
@@ -189,13 +446,42 @@ def from_segmentations(
 ) -> List[RLE]:
     """Convert COCO ``segmentation`` objects to one compressed RLE dict each, in parallel.
 
-    Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons,
-    equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
-    (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
-    ``heights``/``widths`` are the image sizes, one per segmentation or one for all.
-    ``counts="bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
-    ``"str"`` gives every counts as a str, as COCO JSON files hold them. Errors name the index: ``segmentations[17] polygon 0 must have at least 3
-    points ...``.
+    Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons, equal
+    to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict (re-encoded
+    compressed) or a compressed RLE dict (validated, returned as given).
+
+    Parameters
+    ----------
+    segmentations : sequence
+        COCO segmentations.
+    heights, widths : int or sequence of int
+        The image sizes, one per segmentation or one for all.
+    counts : {"bytes", "str"}
+        ``"bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
+        ``"str"`` gives every counts as a str, as COCO JSON files hold them.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    list of dict
+        One compressed RLE per segmentation.
+
+    Raises
+    ------
+    TypeError
+        If a segmentation is neither a polygon list nor an RLE dict.
+    ValueError
+        If ``counts`` is not ``"bytes"``/``"str"``, or a segmentation is invalid; the message
+        names the index: ``segmentations[17] polygon 0 must have at least 3 points ...``.
+
+    Examples
+    --------
+    >>> square = [[0, 0, 3, 0, 3, 3, 0, 3]]
+    >>> from_segmentations([square, {'size': [4, 4], 'counts': [5, 2, 9]}], 4, 4)
+    [{'size': [4, 4], 'counts': b'0310004'}, {'size': [4, 4], 'counts': b'529'}]
+    >>> from_segmentations([square], 4, 4, counts="str")
+    [{'size': [4, 4], 'counts': '0310004'}]
     """
     if counts not in ("bytes", "str"):
         raise ValueError(f"counts must be 'bytes' or 'str', got {counts!r}")
@@ -209,7 +495,30 @@ def from_segmentations(
 
 
 def to_string(counts: Any) -> bytes:
-    """The compressed COCO string of a run-length list (pycocotools' rleToString)."""
+    """The compressed COCO string of a run-length list (pycocotools' ``rleToString``).
+
+    Parameters
+    ----------
+    counts : array_like
+        Non-negative integer run lengths, 1-D (any count up to 2^64 - 1).
+
+    Returns
+    -------
+    bytes
+        The compressed string.
+
+    Raises
+    ------
+    TypeError
+        If ``counts`` is not integral.
+    ValueError
+        If ``counts`` is not 1-D or holds a negative value or one of 2^64 or more.
+
+    Examples
+    --------
+    >>> to_string([5, 10, 20, 30, 40, 5000, 100, 4795])
+    b'5:d0d0d0Zk4l1cI'
+    """
     c = to_numpy(counts, "counts")
     if c.size == 0 and c.ndim == 1:  # [] has no dtype of its own
         c = c.astype(np.uint64)
@@ -231,8 +540,31 @@ def _python_ints(values: Any) -> bool:
 
 
 def from_string(s: Union[bytes, str]) -> np.ndarray:
-    """Run lengths (uint64) of a compressed COCO string; ``ValueError`` with the byte offset
-    on malformed input."""
+    """Run lengths of a compressed COCO string (pycocotools' ``rleFrString``).
+
+    Parameters
+    ----------
+    s : bytes or str
+        The compressed string.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint64 run lengths.
+
+    Raises
+    ------
+    TypeError
+        If ``s`` is not bytes or str.
+    ValueError
+        If the string is malformed (a byte outside the alphabet, truncated, a negative count); the
+        message gives the byte offset.
+
+    Examples
+    --------
+    >>> from_string(b'5:d0d0d0Zk4l1cI')
+    array([   5,   10,   20,   30,   40, 5000,  100, 4795], dtype=uint64)
+    """
     return _core.rle_string_to_counts(s)
 
 
@@ -290,21 +622,48 @@ def dense_from_segmentations(
 ) -> Any:
     """COCO segmentations of one image to dense masks ``(N, height, width)``, without an RLE.
 
-    Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit
-    for bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least
-    3 points), an uncompressed RLE dict (``counts`` a list, a crowd annotation) or a compressed
-    one (``counts`` str or bytes). RLE sizes must be ``[height, width]``. An empty polygon list
-    gives an all-zero mask (detectron2's ``polygons_to_bitmask``; pycocotools raises IndexError).
-    Objects are rasterized in parallel, with the GIL released.
+    Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit for
+    bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least 3
+    points), an uncompressed RLE dict (``counts`` a list, a crowd annotation) or a compressed one
+    (``counts`` str or bytes). An empty polygon list gives an all-zero mask (detectron2's
+    ``polygons_to_bitmask``; pycocotools raises IndexError). Objects are rasterized in parallel,
+    with the GIL released.
 
-    Args:
-        out: where to write: a C-contiguous numpy array or CPU torch tensor (pinned memory
-            included) of shape ``(N, height, width)``, bool or uint8 (0/1). Every element is
-            written. When None, a new bool numpy array.
-    Returns:
+    Parameters
+    ----------
+    segmentations : list
+        COCO segmentations; RLE sizes must be ``[height, width]``.
+    height, width : int
+        The image size, >= 0.
+    out : numpy.ndarray or torch.Tensor, optional
+        Where to write: a C-contiguous numpy array or CPU torch tensor (pinned memory included)
+        of shape ``(N, height, width)``, bool or uint8 (0/1). Every element is written. When
+        None, a new bool numpy array.
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
         ``out`` itself when given, else the new array.
-    Errors name ``segmentations[i]`` (polygon and position): ``ValueError`` for bad values or
-    shapes, ``TypeError`` for bad types or dtypes.
+
+    Raises
+    ------
+    TypeError
+        For bad types or dtypes: ``segmentations`` not a list, ``height``/``width`` not ints,
+        ``out`` not an array or tensor or of another dtype.
+    ValueError
+        For bad values or shapes: a negative size, ``out`` of the wrong shape or on a GPU, an RLE
+        of another size, a bad polygon (the message names ``segmentations[i]``, the polygon and
+        the position).
+
+    Examples
+    --------
+    >>> dense_from_segmentations([[[0, 0, 3, 0, 3, 3, 0, 3]]], 4, 5).astype(np.uint8)
+    array([[[1, 1, 1, 0, 0],
+            [1, 1, 1, 0, 0],
+            [1, 1, 1, 0, 0],
+            [0, 0, 0, 0, 0]]], dtype=uint8)
     """
     segs = _segmentation_list(segmentations)
     h, w = _size_arg(height, "height"), _size_arg(width, "width")
@@ -363,17 +722,44 @@ def rasterize_within_boxes(
       (polygons shifted by the box corner, scaled by ``M / max(side, 0.1)`` in the boxes' dtype,
       rasterized with the pycocotools rule); an empty polygon list gives zeros;
     - a bool/uint8 array or tensor ``(N, H, W)`` of bitmasks: bit for bit detectron2's
-      ``BitMasks.crop_and_resize`` (RoI Align with aligned=True, adaptive sampling, on the
-      float32 masks, then ``>= 0.5``); RLE dicts in the list take this path too.
+      ``BitMasks.crop_and_resize`` (RoI Align with aligned=True, adaptive sampling, on the float32
+      masks, then ``>= 0.5``); RLE dicts in the list take this path too.
 
-    Args:
-        boxes: ``(N, 4)`` float32 or float64 ``[x0, y0, x1, y1]``, one per object (a list is
-            float64; detectron2's are float32 tensors: pass them as they are, the arithmetic
-            follows their dtype).
-        mask_size: M, the side of the targets (28 in Mask R-CNN).
-    Returns:
+    Parameters
+    ----------
+    segmentations : list or array_like or torch.Tensor
+        As above, one per object.
+    boxes : array_like or torch.Tensor
+        ``(N, 4)`` float32 or float64 ``[x0, y0, x1, y1]``, one per object (a list is float64;
+        detectron2's are float32 tensors: pass them as they are, the arithmetic follows their
+        dtype).
+    mask_size : int
+        M, the side of the targets (28 in Mask R-CNN).
+    num_threads : int, optional
+        ``None`` = the process budget, ``-1`` = all cores, ``n >= 1`` = n threads.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
         ``(N, M, M)`` bool: a numpy array, or a tensor on ``boxes``' device when ``boxes`` or
         ``segmentations`` is a tensor.
+
+    Raises
+    ------
+    TypeError
+        If ``mask_size`` is not an int, ``boxes`` are not float32/float64 numbers or the masks
+        are not bool/uint8.
+    ValueError
+        If ``mask_size < 1``, ``boxes`` are not ``(N, 4)`` one per object or not finite, the
+        masks are not 3-D, or a segmentation is invalid (named by index).
+
+    Examples
+    --------
+    >>> rasterize_within_boxes([[[0, 0, 4, 0, 4, 4, 0, 4]]], np.array([[0, 0, 4, 4.0]]), 2)
+    array([[[ True,  True],
+            [ True,  True]]])
+    >>> rasterize_within_boxes(np.ones((1, 4, 4), bool), np.array([[0, 0, 2, 2.0]]), 2).shape
+    (1, 2, 2)
     """
     tensor_like = boxes if is_tensor(boxes) else segmentations if is_tensor(segmentations) else None
     if isinstance(mask_size, bool) or not isinstance(mask_size, (int, np.integer)):
