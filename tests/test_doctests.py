@@ -18,6 +18,8 @@ MODULES = sorted(
     for m in pkgutil.walk_packages(maskprep.__path__, "maskprep.")
     if m.name != "maskprep._core"
 )
+# Modules that import torch when imported (the others import it lazily).
+TORCH_AT_IMPORT = {"maskprep.torch_ops"}
 # Modules whose every public function must show an example.
 WITH_EXAMPLES = [
     "maskprep._threads",
@@ -32,6 +34,8 @@ WITH_EXAMPLES = [
 
 @pytest.mark.parametrize("name", ["maskprep", *MODULES])
 def test_docstring_examples_pass(name):
+    if name in TORCH_AT_IMPORT:
+        pytest.importorskip("torchvision")  # the optional [torch] extra
     module = importlib.import_module(name)
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     finder = doctest.DocTestFinder(exclude_empty=True)
