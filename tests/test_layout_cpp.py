@@ -31,6 +31,10 @@ CPP_FILES = sorted(
     for p in (REPO / folder).rglob("*")
     if p.suffix in (".cpp", ".hpp", ".h", ".cc")
 )
+# scripts/wheel_check.sh runs the suite from a folder holding only tests/: the tree checks skip.
+needs_tree = pytest.mark.skipif(
+    not (REPO / "cpp" / "bindings").is_dir(), reason="the C++ source tree is not here"
+)
 
 
 # ---- the tree ---------------------------------------------------------------------------------
@@ -41,6 +45,7 @@ def _clang_format():
     return found if Path(found).exists() else None
 
 
+@needs_tree
 def test_cpp_files_are_clang_formatted():
     exe = _clang_format()
     if exe is None:
@@ -54,6 +59,7 @@ def test_cpp_files_are_clang_formatted():
     assert result.returncode == 0, result.stderr[-4000:]
 
 
+@needs_tree
 def test_no_parallel_loops_in_the_bindings():
     offenders = [
         f"{p.relative_to(REPO)}:{n}"
@@ -69,6 +75,7 @@ def _includes(paths):
     return {m for p in paths for m in pattern.findall(p.read_text())}
 
 
+@needs_tree
 def test_public_headers_are_contracts_not_private_helpers():
     public = {p.name for p in (REPO / "cpp" / "include" / "maskprep").glob("*.hpp")}
     used_outside_src = _includes(
@@ -81,6 +88,7 @@ def test_public_headers_are_contracts_not_private_helpers():
     assert sorted(public - used_outside_src) == []
 
 
+@needs_tree
 def test_the_empty_binding_file_is_gone():
     assert not (REPO / "cpp" / "bindings" / "bind_boxes.cpp").exists()
 

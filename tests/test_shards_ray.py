@@ -202,7 +202,9 @@ def test_killed_worker_node_gives_identical_output(tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    marked = [ln for ln in proc.stdout.splitlines() if ln.startswith("MASKPREP_REPORT ")]
+    assert len(marked) == 1, proc.stdout[-3000:]
+    report = orjson.loads(marked[0].split(" ", 1)[1])
     assert 0 < report["done_at_kill"] < 24, "the kill must land mid-job"
     _same_tree(tmp_path / "local", tmp_path / "ray")
     assert [s["shard"] for s in report["shards"]] == [s["shard"] for s in undisturbed["shards"]]
