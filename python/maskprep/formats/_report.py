@@ -1,0 +1,48 @@
+"""What an importer or exporter did: every object it could not convert, by file and object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+
+@dataclass
+class Skipped:
+    """One object (or whole file, ``obj`` None) left out, and why."""
+
+    file: str
+    obj: Optional[Any]
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file if self.obj is None else f"{self.file}: object {self.obj}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class FormatReport:
+    """The outcome of one import or export.
+
+    Attributes
+    ----------
+    files : int
+        Files read (import) or written (export).
+    objects : int
+        Objects converted.
+    skipped : list of Skipped
+        Objects (or files) that could not be converted, each with its reason. Never silent:
+        the command lists them and exits 1 unless told to skip.
+    notes : list of str
+        Things the user should know that lost nothing (overlaps painted over, parts joined).
+    extra : dict
+        Format-specific counts (e.g. ``{"crowd_as_polygon": 3}``).
+    """
+
+    files: int = 0
+    objects: int = 0
+    skipped: List[Skipped] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, file: Any, obj: Optional[Any], reason: str) -> None:
+        self.skipped.append(Skipped(str(file), obj, reason))
