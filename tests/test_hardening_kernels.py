@@ -237,7 +237,9 @@ def test_roi_align_adaptive_grid_too_large():
 
 def test_roi_align_output_size_product_overflow():
     with pytest.raises(ValueError, match=r"output_size = 4294967296 x 4294967296 does not fit"):
-        _core.roi_align_forward(FEATURES, ROI, (2**32, 2**32), 1.0, 2, False, "avg", "NCHW", 1)
+        _core.roi_align_forward(
+            FEATURES, ROI, (2**32, 2**32), 1.0, 2, False, "avg", "NCHW", num_threads=1
+        )
 
 
 # ---- max_pool2d and gaussian_blur: user sizes --------------------------------------------------

@@ -105,8 +105,8 @@ def test_core_stub_matches_without_ignoring_missing_stubs():
 
 
 # Every _core function taking num_threads takes it keyword-only, defaulting to None, except
-# RoI Align's two (its four hand-assembled calls in ops.py are being folded into one helper).
-POSITIONAL_NUM_THREADS = {"resolve_threads", "roi_align_forward", "roi_align_backward"}
+# resolve_threads, whose one argument it is.
+POSITIONAL_NUM_THREADS = {"resolve_threads"}
 
 
 def test_num_threads_is_keyword_only_with_a_default():
@@ -120,7 +120,9 @@ def test_num_threads_is_keyword_only_with_a_default():
         if name in POSITIONAL_NUM_THREADS:
             continue
         assert re.search(r"\*, num_threads: object = None", signature), signature
-    assert {"rle_area", "paste_masks", "label", "coco_convert_to_rle"} <= set(checked)
+    assert {"rle_area", "paste_masks", "label", "coco_convert_to_rle", "roi_align_forward"} <= set(
+        checked
+    )
 
 
 def test_num_threads_cannot_be_passed_positionally():
@@ -179,6 +181,37 @@ def test_rle_batches_carry_the_index():
     assert e.value.index == 1
     with pytest.raises(_core.IndexedValueError, match=r"^boxes\[1\] has a non-finite") as e:
         rle.from_bbox(np.array([[0, 0, 2, 2], [0, np.nan, 1, 1]]), (10, 10))
+    assert e.value.index == 1
+
+
+@pytest.mark.parametrize(
+    "segs, cls, index, message",
+    [
+        # the polygon rule of segmentation.hpp, reached through targets.hpp
+        ([TRI, [[0, 0, 5, 0]], TRI], _core.IndexedValueError, 1, " polygon 0 must have at least 3"),
+        ([TRI, TRI, "x"], _core.IndexedTypeError, 2, " must be a polygon list"),
+        ([TRI, [[0, 0, None, 0, 5, 5]]], _core.IndexedTypeError, 1, "[0][2] must be a number"),
+        # an RLE dict among polygons: the Python layer's decode keeps the object's own index
+        ([TRI, TRI, {"size": [9, 9], "counts": [81]}], _core.IndexedValueError, 2, " is an RLE"),
+        ([TRI, {"size": [10, 10], "counts": [50, 40]}], _core.IndexedValueError, 1, ": counts"),
+    ],
+)
+def test_training_targets_carry_the_index(segs, cls, index, message):
+    with pytest.raises(cls) as e:
+        rle.dense_from_segmentations(segs, (10, 10))
+    assert e.value.index == index
+    assert e.value.message.startswith(message)
+    assert str(e.value) == f"segmentations[{index}]" + e.value.message
+
+
+def test_within_boxes_errors_carry_the_index():
+    boxes = np.array([[0, 0, 5, 5], [0, 0, 5, 5]], np.float32)
+    with pytest.raises(_core.IndexedValueError, match=r"^segmentations\[1\] polygon 0") as e:
+        rle.rasterize_within_boxes([TRI, [[0, 0, 1, 1]]], boxes, 28)
+    assert e.value.index == 1
+    far = np.array([[0, 0, 5, 5], [0, 0, 1e-9, 1e-9]], np.float64)
+    with pytest.raises(_core.IndexedValueError, match="beyond the rasterizer's range") as e:
+        rle.rasterize_within_boxes([TRI, [[0, 0, 1e7, 0, 1e7, 1e7]]], far, 28)
     assert e.value.index == 1
 
 

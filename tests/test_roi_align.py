@@ -307,7 +307,7 @@ def test_serial_equals_parallel_bitwise(mode, layout):
         np.testing.assert_array_equal(o, outs[0])
     spec = ((7, 7), 0.5, 2, True, mode, layout)
     grads = [
-        _core.roi_align_backward(outs[0], rois, features.shape, *spec, features, t)
+        _core.roi_align_backward(outs[0], rois, features.shape, *spec, features, num_threads=t)
         for t in (1, 2, -1)
     ]
     for g in grads[1:]:
@@ -519,7 +519,7 @@ def test_backward_checks_shapes(feature_map):
             "avg",
             "NCHW",
             None,
-            1,
+            num_threads=1,
         )
     with pytest.raises(ValueError, match="features are required for the max-mode backward"):
         _core.roi_align_backward(
@@ -530,7 +530,7 @@ def test_backward_checks_shapes(feature_map):
             "max",
             "NCHW",
             None,
-            1,
+            num_threads=1,
         )
     with pytest.raises(
         ValueError, match=r"features must have shape \(2, 5, 23, 30\) \(features_shape\)"
@@ -543,7 +543,7 @@ def test_backward_checks_shapes(feature_map):
             "max",
             "NCHW",
             feature_map,
-            1,
+            num_threads=1,
         )
 
 
@@ -552,16 +552,16 @@ def test_boxes_dtype_must_match_in_core(feature_map):
         ValueError, match=r"boxes must have the features' dtype \(float32\), got float64"
     ):
         _core.roi_align_forward(
-            feature_map, np.zeros((1, 5)), (2, 2), 1.0, 2, False, "avg", "NCHW", 1
+            feature_map, np.zeros((1, 5)), (2, 2), 1.0, 2, False, "avg", "NCHW", num_threads=1
         )
 
 
 def test_forward_into_rows_of_out(feature_map):
     rois = random_boxes(np.random.default_rng(14), 6, 23, 31, 1.0).astype(np.float32)
-    spec = ((3, 2), 1.0, 2, False, "avg", "NCHW", 1)
+    spec = ((3, 2), 1.0, 2, False, "avg", "NCHW")
     out = np.full((9, 5, 3, 2), 7.0, np.float32)
     rows = np.array([8, 0, 3, 2, 5, 1])
-    got = _core.roi_align_forward(feature_map, rois, *spec, out=out, rows=rows)
+    got = _core.roi_align_forward(feature_map, rois, *spec, num_threads=1, out=out, rows=rows)
     assert got is out
     np.testing.assert_array_equal(out[rows], _core.roi_align_forward(feature_map, rois, *spec))
     assert (out[[4, 6, 7]] == 7).all()  # rows not listed are left alone
@@ -585,7 +585,17 @@ def test_forward_into_out_checks(feature_map, out, rows, message):
     rois = np.array([[0, 1, 1, 5, 5], [1, 2, 2, 9, 7]], np.float32)
     with pytest.raises(ValueError, match=message):
         _core.roi_align_forward(
-            feature_map, rois, (3, 2), 1.0, 2, False, "avg", "NCHW", 1, out=out, rows=rows
+            feature_map,
+            rois,
+            (3, 2),
+            1.0,
+            2,
+            False,
+            "avg",
+            "NCHW",
+            num_threads=1,
+            out=out,
+            rows=rows,
         )
 
 

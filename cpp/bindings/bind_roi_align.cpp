@@ -209,7 +209,7 @@ void bind_roi_align(py::module_& m) {
       },
       py::arg("features"), py::arg("rois"), py::arg("output_size"), py::arg("spatial_scale"),
       py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"), py::arg("layout"),
-      py::arg("num_threads"), py::kw_only(), py::arg("out") = py::none(),
+      py::kw_only(), py::arg("num_threads") = py::none(), py::arg("out") = py::none(),
       py::arg("rows") = py::none(),
       "RoI Align of (K, 5) rois over 4-d features (layout 'NCHW' or 'NHWC'), float32/float64; "
       "with out and rows, box k fills out[rows[k]] in place and out is returned.");
@@ -229,6 +229,6 @@ void bind_roi_align(py::module_& m) {
       },
       py::arg("grad_output"), py::arg("rois"), py::arg("features_shape"), py::arg("output_size"),
       py::arg("spatial_scale"), py::arg("sampling_ratio"), py::arg("aligned"), py::arg("mode"),
-      py::arg("layout"), py::arg("features"), py::arg("num_threads"),
+      py::arg("layout"), py::arg("features"), py::kw_only(), py::arg("num_threads") = py::none(),
       "Gradient of roi_align_forward with respect to the features (max mode needs features).");
 }

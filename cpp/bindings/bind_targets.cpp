@@ -12,6 +12,7 @@
 
 #include "bind_util.hpp"
 #include "maskprep/targets.hpp"
+#include "rle_objects.hpp"
 
 namespace py = pybind11;
 using namespace maskprep;
@@ -41,18 +42,18 @@ PolygonObjects read_objects(py::handle segs) {
       o.dicts.push_back(static_cast<index_t>(i));
       continue;
     }
-    if (!PyList_Check(s) && !PyTuple_Check(s))
-      throw py::type_error("segmentations[" + std::to_string(i) +
-                           "] must be a polygon list [[x0, y0, ...], ...] or an RLE dict, got " +
-                           type_name(s));
-    const size_t np_ = static_cast<size_t>(PySequence_Fast_GET_SIZE(s));
-    PyObject** polys = PySequence_Fast_ITEMS(s);
-    for (size_t p = 0; p < np_; ++p) {
-      bind::read_polygon(polys[p], o.xy, [&] {
-        return "segmentations[" + std::to_string(i) + "][" + std::to_string(p) + "]";
-      });
-      o.poly_offsets.push_back(static_cast<index_t>(o.xy.size()));
-    }
+    // Errors name segmentations[i] and carry i (IndexedValueError / IndexedTypeError).
+    bind::for_object("segmentations", static_cast<index_t>(i), [&] {
+      if (!PyList_Check(s) && !PyTuple_Check(s))
+        throw py::type_error(" must be a polygon list [[x0, y0, ...], ...] or an RLE dict, got " +
+                             type_name(s));
+      const size_t np_ = static_cast<size_t>(PySequence_Fast_GET_SIZE(s));
+      PyObject** polys = PySequence_Fast_ITEMS(s);
+      for (size_t p = 0; p < np_; ++p) {
+        bind::read_polygon(polys[p], o.xy, [p] { return "[" + std::to_string(p) + "]"; });
+        o.poly_offsets.push_back(static_cast<index_t>(o.xy.size()));
+      }
+    });
     o.obj_offsets.push_back(static_cast<index_t>(o.poly_offsets.size() - 1));
     o.rows.push_back(static_cast<index_t>(i));
   }
@@ -79,10 +80,12 @@ std::vector<index_t> dense_from_polygons(py::handle segs, index_t h, index_t w, 
   if (!(out.flags() & py::array::c_style)) throw py::value_error("out must be C-contiguous");
   if (!out.writeable()) throw py::value_error("out must be writable");
   auto* ptr = static_cast<byte_t*>(out.mutable_data());
-  {
+  try {
     py::gil_scoped_release release;  // C++-owned coordinates; `out` is pinned by the caller
     targets::polygons_to_dense(o.xy.data(), o.poly_offsets.data(), o.obj_offsets.data(),
                                polygon_count(o), h, w, o.rows.data(), ptr, nt);
+  } catch (const IndexedError& e) {  // the GIL is held again here
+    bind::raise_indexed(false, "segmentations", e.index(), e.message());
   }
   return o.dicts;
 }
@@ -97,9 +100,13 @@ void run_within_boxes(const PolygonObjects& o, const py::array& boxes, index_t m
   for (size_t k = 0; k < o.rows.size(); ++k)
     for (int c = 0; c < 4; ++c)
       picked[4 * k + static_cast<size_t>(c)] = b.data()[4 * o.rows[k] + c];
-  py::gil_scoped_release release;  // C++-owned inputs; `out` is owned by the calling frame
-  targets::polygons_within_boxes<T>(o.xy.data(), o.poly_offsets.data(), o.obj_offsets.data(),
-                                    polygon_count(o), picked.data(), m, o.rows.data(), out, nt);
+  try {
+    py::gil_scoped_release release;  // C++-owned inputs; `out` is owned by the calling frame
+    targets::polygons_within_boxes<T>(o.xy.data(), o.poly_offsets.data(), o.obj_offsets.data(),
+                                      polygon_count(o), picked.data(), m, o.rows.data(), out, nt);
+  } catch (const IndexedError& e) {  // the GIL is held again here
+    bind::raise_indexed(false, "segmentations", e.index(), e.message());
+  }
 }
 
 // detectron2's rasterize_polygons_within_box for every polygon object: returns the (N, M, M)

@@ -21,10 +21,14 @@ void check(const Object& o, const double* xy, const index_t* poly_offsets) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string(": ") + e.what());
   }
-  for (index_t p = o.poly_begin; p < o.poly_end; ++p) {
+  check_polygons(xy, poly_offsets, o.poly_begin, o.poly_end);
+}
+
+void check_polygons(const double* xy, const index_t* poly_offsets, index_t begin, index_t end) {
+  for (index_t p = begin; p < end; ++p) {
     const std::string problem =
         polygon::check(xy + poly_offsets[p], poly_offsets[p + 1] - poly_offsets[p]);
-    MASKPREP_CHECK(problem.empty(), " polygon ", p - o.poly_begin, " ", problem);
+    MASKPREP_CHECK(problem.empty(), " polygon ", p - begin, " ", problem);
   }
 }
 

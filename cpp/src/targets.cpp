@@ -19,17 +19,17 @@ namespace {
 
 index_t row_of(const index_t* rows, index_t i) { return rows ? rows[i] : i; }
 
-// Checks every polygon of every object (polygon::check with 3 points) before any work.
+// Checks every polygon of every object (segmentation::check_polygons) before any work.
+// Throws: IndexedError(rows[i], message) for the first bad object i.
 void check_polygons(const double* xy, const index_t* poly_offsets, const index_t* obj_offsets,
                     index_t n, const index_t* rows) {
   for (index_t i = 0; i < n; ++i) {
-    MASKPREP_CHECK(obj_offsets[i + 1] >= obj_offsets[i], "segmentations[", row_of(rows, i),
-                   "]: bad polygon offsets");
-    for (index_t p = obj_offsets[i]; p < obj_offsets[i + 1]; ++p) {
-      const std::string problem =
-          polygon::check(xy + poly_offsets[p], poly_offsets[p + 1] - poly_offsets[p]);
-      MASKPREP_CHECK(problem.empty(), "segmentations[", row_of(rows, i), "] polygon ",
-                     p - obj_offsets[i], " ", problem);
+    if (obj_offsets[i + 1] < obj_offsets[i])
+      throw IndexedError(row_of(rows, i), ": bad polygon offsets");
+    try {
+      segmentation::check_polygons(xy, poly_offsets, obj_offsets[i], obj_offsets[i + 1]);
+    } catch (const std::invalid_argument& e) {
+      throw IndexedError(row_of(rows, i), e.what());
     }
   }
 }
@@ -136,10 +136,11 @@ void polygons_within_boxes(const double* xy, const index_t* poly_offsets,
     const double x0 = static_cast<double>(b[0]), y0 = static_cast<double>(b[1]);
     for (index_t v = poly_offsets[obj_offsets[i]]; v < poly_offsets[obj_offsets[i + 1]]; v += 2) {
       const double x = (xy[v] - x0) * rw, y = (xy[v + 1] - y0) * rh;
-      MASKPREP_CHECK(
-          std::fabs(x) <= polygon::kMaxCoordinate && std::fabs(y) <= polygon::kMaxCoordinate,
-          "segmentations[", row_of(rows, i), "]: a vertex maps to (", x, ", ", y,
-          ") in its box, beyond the rasterizer's range (|v| <= 2e8)");
+      if (!(std::fabs(x) <= polygon::kMaxCoordinate && std::fabs(y) <= polygon::kMaxCoordinate))
+        throw IndexedError(
+            row_of(rows, i),
+            detail::concat(": a vertex maps to (", x, ", ", y,
+                           ") in its box, beyond the rasterizer's range (|v| <= 2e8)"));
       moved[static_cast<size_t>(v)] = x;
       moved[static_cast<size_t>(v + 1)] = y;
     }

@@ -90,8 +90,8 @@ def roi_align_forward(
     aligned: bool,
     mode: str,
     layout: str,
-    num_threads: int | None,
     *,
+    num_threads: int | None = None,
     out: npt.NDArray[np.floating[Any]] | None = None,
     rows: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.floating[Any]]: ...
@@ -106,7 +106,8 @@ def roi_align_backward(
     mode: str,
     layout: str,
     features: npt.NDArray[np.floating[Any]] | None,
-    num_threads: int | None,
+    *,
+    num_threads: int | None = None,
 ) -> npt.NDArray[np.floating[Any]]: ...
 
 # ---- paste --------------------------------------------------------------------------------------

@@ -25,10 +25,9 @@ are decoded.
 from __future__ import annotations
 
 import collections.abc
-import re
 from typing import Any, Optional, Sequence
 
-from . import rle
+from . import _core, rle
 
 __all__ = [
     "wrap_dataset_for_transforms_v2",
@@ -37,8 +36,6 @@ __all__ = [
     "polygon_masks_crop_and_resize",
     "bitmasks_crop_and_resize",
 ]
-
-_SEG_INDEX = re.compile(r"segmentations\[(\d+)\]")
 
 
 def _ann_name(ann: Any) -> str:
@@ -65,13 +62,9 @@ def _dense(anns: Sequence[dict], h: int, w: int, out: Any, torchvision_rules: bo
     segs = _segmentations(anns, torchvision_rules)
     try:
         return rle.dense_from_segmentations(segs, (h, w), out=out)
-    except (ValueError, TypeError) as e:
-        msg = str(e)
-        m = _SEG_INDEX.search(msg)
-        if m is None:
-            raise
-        name = _ann_name(anns[int(m.group(1))])
-        raise type(e)(f"{name}: segmentation{msg[m.end() :]}") from None
+    except (_core.IndexedValueError, _core.IndexedTypeError) as e:  # e.index: which segmentation
+        base = ValueError if isinstance(e, ValueError) else TypeError
+        raise base(f"{_ann_name(anns[e.index])}: segmentation{e.message}") from None
 
 
 # ---- torchvision --------------------------------------------------------------------------------

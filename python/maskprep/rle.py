@@ -21,7 +21,6 @@ spread across objects, with the GIL released. Image sizes are one ``(height, wid
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
@@ -314,26 +313,28 @@ def _segmentation_list(segmentations: Any) -> list:
     )
 
 
-_RLES_INDEX = re.compile(r"^rles\[(\d+)\]")
+def _indexed(base: type, index: int, message: str) -> Exception:
+    """The index-carrying error for ``segmentations[index]`` + message, as the kernels raise it
+    (``e.index``, ``e.message``), so that callers map it to their own names without parsing."""
+    cls = _core.IndexedTypeError if issubclass(base, TypeError) else _core.IndexedValueError
+    e = cls(f"segmentations[{index}]{message}")
+    e.index, e.message = index, message
+    return e
 
 
 def _decode_dicts(segs: list, idx: list, h: int, w: int, num_threads: Optional[int]) -> np.ndarray:
     """The RLE dicts segs[i] for i in idx as an (len(idx), h, w) uint8 array; errors name
-    segmentations[i]."""
+    segmentations[i] and carry i."""
     for i in idx:
         size = segs[i].get("size")
         if not isinstance(size, (list, tuple)) or len(size) != 2 or list(size) != [h, w]:
-            raise ValueError(
-                f"segmentations[{i}] is an RLE of size {size!r} but the masks are {h} x {w}"
+            raise _indexed(
+                ValueError, i, f" is an RLE of size {size!r} but the masks are {h} x {w}"
             )
     try:
         return _core.rle_decode([segs[i] for i in idx], "nhw", num_threads=num_threads)
-    except (ValueError, TypeError) as e:
-        m = _RLES_INDEX.match(str(e))
-        if m is None:
-            raise
-        msg = f"segmentations[{idx[int(m.group(1))]}]" + str(e)[m.end() :]
-        raise type(e)(msg) from None
+    except (_core.IndexedValueError, _core.IndexedTypeError) as e:  # e.index: position in idx
+        raise _indexed(type(e), idx[e.index], e.message) from None
 
 
 def dense_from_segmentations(
@@ -466,7 +467,7 @@ def rasterize_within_boxes(
             # the RLEs of one call share a size (one image); _decode_dicts checks each
             ref = segs[dicts[0]].get("size")
             if not isinstance(ref, (list, tuple)) or len(ref) != 2:
-                raise ValueError(f"segmentations[{dicts[0]}]['size'] must be [height, width]")
+                raise _indexed(ValueError, dicts[0], "['size'] must be [height, width]")
             dense = _decode_dicts(segs, dicts, int(ref[0]), int(ref[1]), num_threads)
             res[dicts] = _bitmask_targets(dense, b[dicts], m, num_threads)
     else:

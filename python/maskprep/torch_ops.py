@@ -77,7 +77,6 @@ def _roi_align_op(
         bool(aligned),
         "avg",
         "NCHW",
-        None,
     )
     return torch.from_numpy(out).to(input.dtype)
 
@@ -128,8 +127,7 @@ def _roi_align_backward_op(
         bool(aligned),
         "avg",
         "NCHW",
-        None,
-        None,
+        None,  # features: avg mode needs none
     )
     return torch.from_numpy(out).to(grad.dtype)
 

@@ -30,6 +30,12 @@ struct Object {
 // ": image size h*w = ... does not fit in 64 bits", " has size [2, 3] but its image is 10 x 10".
 void check(const Object& o, const double* xy, const index_t* poly_offsets);
 
+// The polygon part of check: every polygon [begin, end) of poly_offsets must pass polygon::check
+// (min_points 3). An empty range passes (targets.hpp allows an object without polygons).
+// Throws: std::invalid_argument " polygon p <problem>", p counted from begin, for the first
+// polygon that fails.
+void check_polygons(const double* xy, const index_t* poly_offsets, index_t begin, index_t end);
+
 // The RLE of a checked polygon object into out (replaced). Throws: nothing but std::bad_alloc.
 void polygons_to_rle(const Object& o, const double* xy, const index_t* poly_offsets,
                      rle::Counts& out);
