@@ -238,7 +238,7 @@ def test_run_and_process_errors(tmp_path):
     with pytest.raises(ValueError, match="engine must be 'local' or 'ray', got 'dask'"):
         shards.run(tmp_path, tmp_path / "o", engine="dask")
     (tmp_path / "a.json").write_text("{}")
-    with pytest.raises(ValueError, match="job must be one of convert, validate, got 'x'"):
+    with pytest.raises(ValueError, match="job must be one of convert, validate, boxes, got 'x'"):
         shards.run(tmp_path / "a.json", tmp_path / "o", job="x")
     with pytest.raises(ValueError, match="job must be one of"):
         shards.process_shard(tmp_path / "a.json", "a.json", tmp_path / "o", job="x")

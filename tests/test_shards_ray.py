@@ -64,6 +64,19 @@ def test_engines_write_identical_bytes(local_ray, tmp_path, layout):
     assert local["shards"] == remote["shards"]
 
 
+def test_boxes_job_on_ray_writes_identical_bytes(local_ray, tmp_path):
+    data = load_json(DATA)
+    for a in data["annotations"]:
+        del a["segmentation"]
+    src = write_layout(data, tmp_path / "in", "sa1b")
+    opts = {"method": "ellipse"}
+    local = shards.run(src, tmp_path / "local", job="boxes", boxes=opts)
+    remote = shards.run(src, tmp_path / "ray", job="boxes", boxes=opts, engine="ray")
+    _same_tree(tmp_path / "local", tmp_path / "ray")
+    assert local["shards"] == remote["shards"]
+    assert remote["totals"]["converted"] == len(data["annotations"])
+
+
 def test_invalid_annotations_are_data_not_retried(local_ray, tmp_path):
     data = load_json(DATA)
     data["annotations"][0]["segmentation"] = [[1.0, 2.0, 3.0]]

@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", required=True, help="output JSON (- for stdout)")
     x.add_argument(
         "--method",
-        choices=["box", "ellipse", "grow", "maskrcnn"],
+        choices=coco.BOX_METHODS,
         default="box",
         help="box: the filled box (pycocotools frBbox); ellipse: the inscribed ellipse; grow: "
         "Otsu or flood fill inside the box on the image; maskrcnn: Mask R-CNN's mask head "

@@ -20,6 +20,7 @@ they are listed in the report, never retried.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import tempfile
@@ -32,8 +33,10 @@ from maskprep import coco
 
 __all__ = [
     "FORMATS",
+    "BOX_OPTIONS",
     "JOBS",
     "ShardError",
+    "check_box_options",
     "find_shards",
     "read_shard",
     "write_shard",
@@ -43,7 +46,12 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 FORMATS = ("coco", "sa1b", "jsonl", "parquet")
-JOBS = ("convert", "validate")
+JOBS = ("convert", "validate", "boxes")
+# job="boxes": the options of ``maskprep boxes`` (coco.masks_for_method's, plus images/overwrite)
+BOX_OPTIONS = (
+    "method", "images", "seed", "tolerance", "arch", "weights", "device", "use_labels",
+    "overwrite",
+)  # fmt: skip
 SUFFIXES = (".json", ".jsonl", ".parquet")
 DONE_DIR = ".maskprep-done"  # per-shard completion records, beside the outputs
 REPORT_NAME = "maskprep-report.json"
@@ -328,13 +336,18 @@ def process_shard(
     out_format: Optional[str] = None,
     num_threads: Optional[int] = None,
     resume: bool = True,
+    boxes: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Process one shard and return its summary (a JSON-able dict): ``shard`` (the relative
     path), ``images``, ``annotations``, ``converted``, ``invalid`` (annotation id -> message),
     ``warnings``, ``status`` (``done``, ``resumed``, ``failed``) and ``error`` (why it failed).
 
     ``job="convert"`` writes the converted shard to ``outdir / rel`` (its suffix changed for
-    ``out_format``); ``job="validate"`` writes nothing but the summary. Invalid annotations are
+    ``out_format``); ``job="boxes"`` writes the shard with a mask added to every annotation
+    that has only a bbox (``maskprep boxes``; ``boxes`` holds its options, :data:`BOX_OPTIONS`:
+    ``{"method": "grow", "images": "val2017/"}``; ``converted`` counts the masks added, an
+    unreadable image lists its annotations as invalid); ``job="validate"`` writes nothing but the
+    summary. Invalid annotations are
     data: without ``skip_invalid`` the shard fails (nothing written, ``status="failed"``), with it
     they are left as they are and listed. Idempotent: with ``resume`` a shard whose output and
     completion record exist is not redone (its recorded summary is returned)."""
@@ -381,6 +394,30 @@ def process_shard(
             summary.update(
                 status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)"
             )
+    elif job == "boxes":
+        view = {k: v for k, v in data.items() if not k.startswith("_")}
+        opts = check_box_options(boxes)
+        method = _box_method(_method_key(opts, num_threads))
+        try:
+            added = coco.add_box_masks(
+                view,
+                method,
+                images_dir=opts.get("images"),
+                overwrite=bool(opts.get("overwrite", False)),
+                skip_invalid=True,
+            )
+        except ValueError as exc:  # not an instances dict
+            summary.update(status="failed", error=str(exc))
+            return summary
+        summary["converted"] = added.added
+        invalid = {str(k): v for k, v in added.errors.items()}
+        for msg, ids in added.image_errors.values():  # an unreadable image: each of its boxes
+            invalid.update((str(i), msg) for i in ids)
+        summary["invalid"] = invalid
+        if invalid and not skip_invalid:
+            summary.update(status="failed", error=f"{len(invalid)} invalid annotation(s)")
+            return summary
+        write_shard(data, dst, out_format)
     else:
         view = {k: v for k, v in data.items() if not k.startswith("_")}
         try:
@@ -403,6 +440,56 @@ def process_shard(
         with _atomic(done) as f:
             f.write(orjson.dumps(summary))
     return summary
+
+
+def check_box_options(boxes: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The ``boxes`` options of job="boxes", checked as ``maskprep boxes`` checks its arguments
+    (ValueError naming the option); ``images`` as a str (it travels to Ray workers)."""
+    opts = dict(boxes or {})
+    unknown = sorted(set(opts) - set(BOX_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"boxes has unknown option(s) {', '.join(unknown)}; expected {', '.join(BOX_OPTIONS)}"
+        )
+    method = opts.setdefault("method", "box")
+    if method not in coco.BOX_METHODS:
+        raise ValueError(
+            f"boxes['method'] must be one of {', '.join(coco.BOX_METHODS)}, got {method!r}"
+        )
+    if method in ("grow", "maskrcnn"):
+        if opts.get("images") is None:
+            raise ValueError(f"boxes method {method!r} needs boxes['images'] (a folder)")
+        if not Path(opts["images"]).is_dir():
+            raise ValueError(f"boxes['images'] {opts['images']} is not a folder")
+        opts["images"] = str(opts["images"])
+    else:
+        opts.pop("images", None)  # box and ellipse read no image
+    if method == "maskrcnn" and not opts.get("weights"):
+        raise ValueError("boxes method 'maskrcnn' needs boxes['weights'] (a state_dict file)")
+    return opts
+
+
+def _method_key(opts: Dict[str, Any], num_threads: Optional[int]) -> Tuple[Any, ...]:
+    names = ("method", "seed", "tolerance", "arch", "weights", "device", "use_labels")
+    defaults = {"seed": "otsu", "arch": "v1", "device": "auto", "use_labels": False}
+    return tuple(opts.get(k, defaults.get(k)) for k in names) + (num_threads,)
+
+
+@functools.lru_cache(maxsize=4)
+def _box_method(key: Tuple[Any, ...]) -> Any:
+    """coco.masks_for_method, built once per process (a Mask R-CNN model is loaded once per
+    worker, not once per shard)."""
+    method, seed, tolerance, arch, weights, device, use_labels, num_threads = key
+    return coco.masks_for_method(
+        method,
+        seed=seed,
+        tolerance=tolerance,
+        arch=arch,
+        weights=weights,
+        device=device,
+        use_labels=use_labels,
+        num_threads=num_threads,
+    )
 
 
 def _local(
@@ -435,15 +522,26 @@ def run(
     num_threads: Optional[int] = None,
     resume: bool = True,
     progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+    boxes: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Run ``job`` over every shard of ``inputs`` (:func:`find_shards`) into ``outdir`` and
     write the run's report, ``outdir/maskprep-report.json``: every shard with its counts and
     every invalid annotation by shard and id. Returns the report. ``engine="ray"`` runs one
     task per shard on the Ray cluster at ``address`` (default: a local one), retried when a
     worker dies; the outputs are byte-identical to ``engine="local"``. Without ``skip_invalid``
-    the first failed shard fails the job: ShardError naming it (the report is written first)."""
+    the first failed shard fails the job: ShardError naming it (the report is written first).
+    ``job="boxes"`` takes ``maskprep boxes``' options as ``boxes`` (see :func:`process_shard`);
+    a bad option is a ValueError before any shard is read."""
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if job not in JOBS:
+        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    if job == "boxes":
+        boxes = check_box_options(boxes)
+        if engine == "local":  # fail on a bad model or weights file before the first shard
+            _box_method(_method_key(boxes, num_threads))
+    elif boxes is not None:
+        raise ValueError(f"boxes options are for job='boxes', not job={job!r}")
     shards = find_shards(inputs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -456,9 +554,8 @@ def run(
         out_format=out_format,
         num_threads=num_threads,
         resume=resume,
+        boxes=boxes,
     )
-    if job not in JOBS:
-        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     if engine == "local":
         summaries = _local(shards, kwargs, progress)
     else:

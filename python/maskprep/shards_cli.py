@@ -1,5 +1,5 @@
-"""The sharded form of ``maskprep convert`` and ``maskprep validate``: several shards, a folder
-or a glob, ``-o OUTDIR``, ``--engine local|ray``. :mod:`maskprep.cli` hands an invocation here
+"""The sharded form of ``maskprep convert``, ``validate`` and ``boxes``: several shards, a
+folder or a glob, ``-o OUTDIR``, ``--engine local|ray``. :mod:`maskprep.cli` hands an invocation here
 when :func:`is_sharded` says so; the single-file commands are unchanged."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-COMMANDS = ("convert", "validate")
+COMMANDS = ("convert", "validate", "boxes")
 
 
 class _Quiet(argparse.ArgumentParser):
@@ -32,7 +32,35 @@ def _parser(cls: type = argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="redo shards that are already done")
     p.add_argument("--num-threads", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
+    # boxes: maskprep boxes' options (see cli.py for their help)
+    p.add_argument("--method", default=None)
+    p.add_argument("--images", default=None)
+    p.add_argument("--seed", choices=["otsu", "flood"], default=None)
+    p.add_argument("--tolerance", type=float, default=None)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--arch", choices=["v1", "v2"], default=None)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    p.add_argument("--use-labels", action="store_true", default=None)
+    p.add_argument("--overwrite", action="store_true", default=None)
     return p
+
+
+def _box_options(args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+    """The boxes job's options given on the command line (None for convert and validate, which
+    refuse them: a boxes option there is a usage error)."""
+    names = ("method", "images", "seed", "tolerance", "weights", "arch", "device", "use_labels")
+    given = {k: getattr(args, k) for k in names + ("overwrite",) if getattr(args, k) is not None}
+    if args.command != "boxes":
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{flags} are options of boxes, not of {args.command}")
+        return None
+    method = given.get("method", "box")
+    if method in ("grow", "maskrcnn") and "images" not in given:
+        raise ValueError(f"--method {method} needs --images DIR")  # as the single-file boxes
+    if method == "maskrcnn" and "weights" not in given:
+        raise ValueError("--method maskrcnn needs --weights (a state_dict file)")
+    return given
 
 
 def is_sharded(argv: List[str]) -> bool:
@@ -77,6 +105,10 @@ def main(argv: List[str]) -> int:
     from maskprep import cli, shards
 
     args = _parser(cli._Parser).parse_args(argv)
+    try:
+        boxes = _box_options(args)
+    except ValueError as exc:
+        return cli._fail(str(exc), cli.EXIT_USAGE)
     bar = _Bar(args.quiet)
     try:
         report = shards.run(
@@ -92,6 +124,7 @@ def main(argv: List[str]) -> int:
             num_threads=args.num_threads,
             resume=not args.no_resume,
             progress=bar,
+            boxes=boxes,
         )
     except shards.ShardError as exc:
         return cli._fail(str(exc), cli.EXIT_INVALID)
@@ -106,7 +139,8 @@ def main(argv: List[str]) -> int:
         bad = sum(len(v) for v in report["invalid"].values())
         print(
             f"{args.command}: {len(report['shards'])} shard(s), {t['images']} image(s), "
-            f"{t['annotations']} annotation(s), {t['converted']} converted, {bad} invalid; "
+            f"{t['annotations']} annotation(s), {t['converted']} "
+            f"{'mask(s) added' if args.command == 'boxes' else 'converted'}, {bad} invalid; "
             f"report: {os.path.join(args.output, shards.REPORT_NAME)}",
             file=sys.stderr,
         )

@@ -13,6 +13,7 @@ One module per concern, every public name re-exported here:
 from __future__ import annotations
 
 from .box_masks import (
+    BOX_METHODS,
     BoxesReport,
     add_box_masks,
     find_image,
@@ -45,6 +46,7 @@ from .validation import BBOX_TOLERANCE, Problem, validate
 
 __all__ = [
     "BBOX_TOLERANCE",
+    "BOX_METHODS",
     "MAX_SIDE",
     "BoxesReport",
     "ConvertReport",

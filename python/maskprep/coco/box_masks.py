@@ -14,6 +14,9 @@ from .conversion import _raise_unless_skipping, _rle_json
 from .jsonio import PathLike, no_gc
 from .structure import image_sizes
 
+# ``maskprep boxes --method``: boxes.METHODS (no model), then Mask R-CNN's mask head.
+BOX_METHODS = ("box", "ellipse", "grow", "maskrcnn")
+
 
 @dataclass
 class BoxesReport:
@@ -317,7 +320,7 @@ def masks_for_method(
 
         return masks
     if method != "maskrcnn":
-        raise ValueError(f"method must be one of {boxes.METHODS + ('maskrcnn',)}, got {method!r}")
+        raise ValueError(f"method must be one of {BOX_METHODS}, got {method!r}")
     from .. import models
 
     model = models.MaskRCNN(arch=arch, weights=weights, device=device, num_threads=num_threads)
