@@ -35,9 +35,8 @@ try:
     t = threading.Thread(target=job)
     t.start()
     time.sleep(2.5)  # a few shards done, others in flight on both nodes
-    from pathlib import Path
 
-    done_at_kill = len(list(Path(out, shards.DONE_DIR).rglob("*.json")))
+    done_at_kill = len(shards.completed(out))
     cluster.remove_node(victim, allow_graceful=False)
     cluster.add_node(num_cpus=1)  # the replacement, as an autoscaler would add
     t.join(timeout=240)

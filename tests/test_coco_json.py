@@ -79,7 +79,7 @@ def test_other_bytes_are_copied_verbatim():
     r = M.merge(M.frPyObjects([[0, 0, 4, 0, 4, 3]], 4, 5))
     seg = b'{"size":[4,5],"counts":"' + r["counts"] + b'"}'
     assert out == text.replace(b"[[0, 0, 4, 0, 4, 3]]", seg)
-    assert report == {"annotations": 1, "converted": 1, "polygons": 1, "rles": 0}
+    assert report == {"images": 1, "annotations": 1, "converted": 1, "polygons": 1, "rles": 0}
 
 
 def test_recompute_replaces_or_adds_area_and_bbox():
@@ -313,3 +313,76 @@ def test_numbers_that_underflow_read_as_python_reads_them(tmp_path):
     expected = coco.load(src)
     coco.convert(expected)
     assert orjson.loads((tmp_path / "out.json").read_bytes()) == expected
+
+
+# ---- SA-1B per-image files: {"image": {...}, "annotations": [...]} ----------------------------
+
+
+def _sa1b_record(seed=0, n=12, h=37, w=53):
+    rng = np.random.default_rng(seed)
+    anns = []
+    for k in range(n):
+        m = np.asfortranarray((rng.random((h, w)) > 0.6).astype(np.uint8))
+        r = M.encode(m)
+        anns.append(
+            {"id": 100 + k, "segmentation": {"size": [h, w], "counts": r["counts"].decode()},
+             "predicted_iou": 0.5, "bbox": [0, 0, 1, 1], "area": 1}
+        )  # fmt: skip
+    anns.append({"id": 999, "segmentation": [[1.5, 2, 20, 3, 11, 30.25]], "note": "a polygon"})
+    image = {"image_id": 7, "width": w, "height": h, "file_name": "sa_7.jpg"}
+    return {"image": image, "annotations": anns}
+
+
+@pytest.mark.parametrize("recompute", [False, True])
+def test_sa1b_record_equals_pycocotools(recompute):
+    rec = _sa1b_record()
+    h, w = rec["image"]["height"], rec["image"]["width"]
+    out, report, errors = convert_text(rec, recompute=recompute)
+    assert errors == [] and report["images"] == 1
+    assert report["annotations"] == report["converted"] == len(rec["annotations"])
+    got = orjson.loads(out)
+    assert got["image"] == rec["image"]  # no id added, nothing else changed
+    for a, b in zip(rec["annotations"], got["annotations"]):
+        seg = a["segmentation"]
+        if isinstance(seg, dict):  # annToRLE keeps a compressed RLE (pycocotools: bytes)
+            r = {"size": seg["size"], "counts": seg["counts"].encode()}
+        else:
+            r = M.merge(M.frPyObjects(seg, h, w))
+        assert b["segmentation"] == {"size": [h, w], "counts": r["counts"].decode()}
+        assert "image_id" not in b
+        if recompute:
+            assert b["area"] == float(M.area(r))
+            assert b["bbox"] == M.toBbox(r).tolist()
+        else:
+            assert {k: v for k, v in b.items() if k != "segmentation"} == {
+                k: v for k, v in a.items() if k != "segmentation"
+            }
+
+
+def test_sa1b_annotations_with_an_image_id_must_name_the_image():
+    rec = _sa1b_record(n=2)
+    rec["annotations"][0]["image_id"] = 7  # the image's own id: fine
+    rec["annotations"][1]["image_id"] = 8
+    _, report, errors = convert_text(rec, keep_going=True)
+    assert errors == [(101, "image_id 8 is not in images")]
+    assert report["converted"] == 2
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        ([1, 2], '"image" must be an object'),
+        ({"image_id": 3, "width": 4}, r"image 3 needs non-negative integer height and width"),
+        ({"height": -1, "width": 4}, r'"image" needs non-negative integer height and width'),
+    ],
+)
+def test_sa1b_bad_image(image, message):
+    with pytest.raises(ValueError, match=message):
+        convert_text({"image": image, "annotations": []})
+
+
+def test_sa1b_size_must_match_the_image():
+    rec = _sa1b_record(n=1)
+    rec["image"]["height"] += 1
+    _, _, errors = convert_text(rec, keep_going=True)
+    assert errors[0][0] == 100 and "has size [37, 53] but its image is 38 x 53" in errors[0][1]

@@ -118,6 +118,27 @@ def test_resume_skips_done_shards(tmp_path):
     assert second["totals"] == first["totals"]
 
 
+def test_completion_journal(tmp_path):
+    """One append-only journal per process (not a file per shard); a line cut short by a crash
+    is ignored and its shard redone; process_shard alone resumes from the same records."""
+    src = write_layout(load_json(DATA), tmp_path / "in", "coco")
+    first = shards.run(src, tmp_path / "out")
+    journals = list((tmp_path / "out" / shards.DONE_DIR).iterdir())
+    assert len(journals) == 1 and journals[0].suffix == ".jsonl"
+    records = shards.completed(tmp_path / "out")
+    assert sorted(records) == sorted(s["shard"] for s in first["shards"])
+    assert all(r["status"] == "done" for r in records.values())
+    lines = [ln for ln in journals[0].read_bytes().splitlines(keepends=True) if ln.strip()]
+    journals[0].write_bytes(b"".join(lines[:-1]) + lines[-1][:20])  # a crash mid-line
+    cut = orjson.loads(lines[-1])["shard"]
+    second = shards.run(src, tmp_path / "out")
+    status = {s["shard"]: s["status"] for s in second["shards"]}
+    assert status.pop(cut) == "done" and set(status.values()) == {"resumed"}
+    (item,) = [(p, r) for p, r in shards.find_shards(src) if str(r) == cut]
+    alone = shards.process_shard(*item, tmp_path / "out")
+    assert alone["status"] == "resumed" and alone["shard"] == cut
+
+
 def test_no_temporary_files_left(tmp_path):
     src = write_layout(load_json(DATA), tmp_path / "in", "jsonl")
     shards.run(src, tmp_path / "out")
@@ -162,6 +183,57 @@ def test_unreadable_shard_is_reported(tmp_path):
     report = shards.run(tmp_path / "in", tmp_path / "out", skip_invalid=True)
     assert report["failed"] == ["a.json"]
     assert "is not valid JSON" in report["shards"][0]["error"]
+
+
+@pytest.mark.parametrize(
+    "text, status, error",
+    [
+        (b"{}", "done", None),  # as `maskprep convert` takes it: nothing to convert
+        (b'{"images": [], "annotations": []}', "done", None),  # an empty dataset is fine
+        (b"[1, 2]", "failed", "the top level must be an object"),
+        (b'{"images": 3, "annotations": []}', "failed", '"images" must be an array'),
+        (b'{"image": {"width": 2}, "annotations": []}', "failed", "needs non-negative integer"),
+    ],
+)
+def test_json_text_path_edge_cases(tmp_path, text, status, error):
+    """convert --to rle of .json shards runs on the text (C++), as `maskprep convert` does."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.json").write_bytes(text)
+    report = shards.run(tmp_path / "in", tmp_path / "out", skip_invalid=True)
+    (summary,) = report["shards"]
+    assert summary["status"] == status
+    if error is None:
+        assert summary["error"] is None and (tmp_path / "out" / "a.json").is_file()
+    else:
+        assert error in summary["error"]
+        assert not (tmp_path / "out" / "a.json").exists()
+
+
+def test_a_dict_without_annotations_is_written_back(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.json").write_bytes(b'{"info": {"v": 1}}')
+    report = shards.run(tmp_path / "in", tmp_path / "out", to="polygon")
+    assert report["failed"] == []
+    assert orjson.loads((tmp_path / "out" / "a.json").read_bytes()) == {"info": {"v": 1}}
+
+
+def test_json_text_path_keeps_the_input_bytes(tmp_path):
+    """Outside the converted values, an SA-1B shard's output is its input, byte for byte
+    (key order, spacing and numbers as written); its counts are pycocotools'."""
+    data = load_json(DATA)
+    src = write_layout(data, tmp_path / "in", "sa1b")
+    one = sorted(src.rglob("*.json"))[0]
+    rec = orjson.loads(one.read_bytes())
+    one.write_text(json.dumps(rec, indent=1))  # spacing the text path must keep
+    shards.run(src, tmp_path / "out")
+    out = (tmp_path / "out" / one.relative_to(src)).read_text()
+    got = json.loads(out)
+    assert got["image"] == rec["image"]
+    assert [a["id"] for a in got["annotations"]] == [a["id"] for a in rec["annotations"]]
+    assert out.startswith('{\n "image": {\n')
+    want = _expected(data)
+    for a in got["annotations"]:
+        assert a["segmentation"]["counts"] == want[a["id"]][0]
 
 
 def test_find_shards_glob_and_list(tmp_path):

@@ -40,14 +40,21 @@ def local_ray():
     ray.shutdown()
 
 
+def _outputs(root: Path):
+    """The output files (the report and the per-process completion journals left out)."""
+    return sorted(
+        p.relative_to(root)
+        for p in root.rglob("*")
+        if p.is_file() and p.name != shards.REPORT_NAME and shards.DONE_DIR not in p.parts
+    )
+
+
 def _same_tree(a: Path, b: Path) -> None:
-    files_a = sorted(
-        p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != shards.REPORT_NAME
-    )
-    files_b = sorted(
-        p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name != shards.REPORT_NAME
-    )
+    files_a, files_b = _outputs(a), _outputs(b)
     assert files_a == files_b
+    # the same completion records, whichever processes wrote them
+    for job in shards.JOBS:
+        assert shards.completed(a, job) == shards.completed(b, job)
     assert files_a
     _, mismatch, errors = filecmp.cmpfiles(a, b, [str(f) for f in files_a], shallow=False)
     assert mismatch == [] and errors == []

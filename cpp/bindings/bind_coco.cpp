@@ -51,6 +51,7 @@ py::tuple convert_to_rle(const py::buffer& data, bool recompute, bool keep_going
     *result = coco_json::convert_to_rle(text, buf.size, options, keep_going);
   }
   py::dict report;
+  report["images"] = result->images;
   report["annotations"] = result->annotations;
   report["converted"] = result->converted;
   report["polygons"] = result->polygons;

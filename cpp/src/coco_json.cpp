@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
@@ -341,8 +342,9 @@ struct Annotation {
 };
 
 // Converts one annotation's segmentation (ann.convert true on success, ann.error otherwise).
+// `only`: an SA-1B per-image file's one image, the image of annotations without an image_id.
 void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, Image>& images,
-                 bool recompute, Annotation& ann) {
+                 const Image* only, bool recompute, Annotation& ann) {
   const std::string_view seg = sc.text(ann.segmentation);
   if (seg == "null") return;
   if (seg.front() == '[' && sc.ws(ann.segmentation.begin + 1) < ann.segmentation.end &&
@@ -352,20 +354,24 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
     ann.error = "segmentation must be a polygon list or an RLE dict";
     return;
   }
-  if (!ann.image_id.present()) {
+  const Image* image = only;
+  if (ann.image_id.present()) {
+    const auto it = images.find(sc.text(ann.image_id));
+    if (it == images.end()) {
+      ann.error = concat("image_id ", sc.text(ann.image_id), " is not in images");
+      return;
+    }
+    image = &it->second;
+  } else if (image == nullptr) {
     ann.error = "has a segmentation but no image_id";
     return;
   }
-  const auto it = images.find(sc.text(ann.image_id));
-  if (it == images.end()) {
-    ann.error = concat("image_id ", sc.text(ann.image_id), " is not in images");
-    return;
-  }
-  const index_t h = it->second.h, w = it->second.w;
+  const index_t h = image->h, w = image->w;
   try {
     polygon::check_grid(h, w);  // h*w (and the rasterizer's grid) must fit in 64 bits
   } catch (const std::invalid_argument& e) {
-    ann.error = concat("image ", sc.text(ann.image_id), ": ", e.what());
+    ann.error =
+        concat("image ", ann.image_id.present() ? sc.text(ann.image_id) : "", ": ", e.what());
     return;
   }
   rle::Counts counts;
@@ -514,37 +520,53 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
   if (top != '{')
     throw NotAnObject(top == '[' ? "the top level is an array, not an object"
                                  : "the top level is not an object");
-  Span images_span, annotations_span;
+  Span images_span, image_span, annotations_span;
   index_t end = sc.members(0, 0, [&](Span key, Span value) {
     if (sc.key_is(key, "images")) images_span = value;
+    if (sc.key_is(key, "image")) image_span = value;
     if (sc.key_is(key, "annotations")) annotations_span = value;
   });
   if (sc.ws(end) != len) sc.fail(sc.ws(end), "text after the top-level object");
 
+  // One image object: its id span ("id", else SA-1B's "image_id") and its size.
+  const auto read_image = [&](Span im, const std::string& name, bool id_required) {
+    MASKPREP_CHECK(sc.at(im.begin) == '{', name, " must be an object");
+    Span id, image_id, h, w;
+    sc.members(im.begin, 2, [&](Span key, Span value) {
+      if (sc.key_is(key, "id")) id = value;
+      if (sc.key_is(key, "image_id")) image_id = value;
+      if (sc.key_is(key, "height")) h = value;
+      if (sc.key_is(key, "width")) w = value;
+    });
+    if (!id.present()) id = image_id;
+    const index_t hv = h.present() ? parse_side(sc.text(h)) : -1;
+    const index_t wv = w.present() ? parse_side(sc.text(w)) : -1;
+    MASKPREP_CHECK(!id_required || id.present(), name, " needs an id");
+    MASKPREP_CHECK(hv >= 0 && wv >= 0, id.present() ? concat("image ", sc.text(id)) : name,
+                   " needs non-negative integer height and width (at most ", kMaxSide, "), got ",
+                   h.present() ? sc.text(h) : "none", " x ", w.present() ? sc.text(w) : "none");
+    return std::make_pair(id, Image{hv, wv});
+  };
   std::unordered_map<std::string_view, Image> images;
+  Image single{0, 0};
+  const Image* only = nullptr;  // an SA-1B per-image file: {"image": {...}, "annotations": [...]}
   if (images_span.present()) {
     MASKPREP_CHECK(sc.at(images_span.begin) == '[', "\"images\" must be an array");
     index_t k = 0;
     sc.elements(images_span.begin, 1, [&](Span im) {
-      MASKPREP_CHECK(sc.at(im.begin) == '{', "images[", k, "] must be an object");
-      Span id, h, w;
-      sc.members(im.begin, 2, [&](Span key, Span value) {
-        if (sc.key_is(key, "id")) id = value;
-        if (sc.key_is(key, "height")) h = value;
-        if (sc.key_is(key, "width")) w = value;
-      });
-      const index_t hv = h.present() ? parse_side(sc.text(h)) : -1;
-      const index_t wv = w.present() ? parse_side(sc.text(w)) : -1;
-      MASKPREP_CHECK(id.present(), "images[", k, "] needs an id");
-      MASKPREP_CHECK(hv >= 0 && wv >= 0, "image ", sc.text(id),
-                     " needs non-negative integer height and width (at most ", kMaxSide, "), got ",
-                     h.present() ? sc.text(h) : "none", " x ", w.present() ? sc.text(w) : "none");
-      images[sc.text(id)] = Image{hv, wv};
+      const auto [id, image] = read_image(im, concat("images[", k, "]"), true);
+      images[sc.text(id)] = image;
       ++k;
     });
+  } else if (image_span.present()) {
+    const auto [id, image] = read_image(image_span, "\"image\"", false);
+    single = image;
+    only = &single;
+    if (id.present()) images[sc.text(id)] = image;
   }
 
   ConvertResult result;
+  result.images = only ? 1 : static_cast<index_t>(images.size());
   std::vector<Annotation> anns;
   if (annotations_span.present()) {
     MASKPREP_CHECK(sc.at(annotations_span.begin) == '[', "\"annotations\" must be an array");
@@ -571,7 +593,7 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
         stop - start, threads_for_work(options.num_threads, stop - start, 64),
         [&](index_t i) {
           Annotation& ann = anns[static_cast<size_t>(start + i)];
-          if (ann.segmentation.present()) convert_one(sc, images, options.recompute, ann);
+          if (ann.segmentation.present()) convert_one(sc, images, only, options.recompute, ann);
         },
         16);
     if (options.progress) options.progress(stop, n);

@@ -9,8 +9,8 @@ A shard is one file in one of four layouts:
   COCO string, area, bbox, iscrowd, and any other columns, carried through), via pyarrow.
 
 Every shard is processed alone (its memory is its own bytes and its output), its output is
-written atomically (a temporary file renamed over the target) and a completion record is written
-after it, so a re-run skips shards that are already done (resume after a crash) and a shard
+written atomically (a temporary file renamed over the target) and a completion record is appended
+to the process's journal after it (:func:`completed`), so a re-run skips shards that are already done (resume after a crash) and a shard
 written twice (a retried task) is written identically. :func:`run` is the whole job, on the local
 engine (a loop, OpenMP inside each shard) or on Ray (one task per shard, retried when a worker
 dies); both call :func:`process_shard` and so write the same bytes. Invalid annotations are data:
@@ -23,13 +23,15 @@ import contextlib
 import functools
 import glob
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import orjson
 
-from maskprep import coco
+from maskprep import _core, coco
+from maskprep.coco.jsonio import _test_pause, _umask
 
 __all__ = [
     "FORMATS",
@@ -37,6 +39,7 @@ __all__ = [
     "JOBS",
     "ShardError",
     "check_box_options",
+    "completed",
     "find_shards",
     "read_shard",
     "write_shard",
@@ -218,17 +221,47 @@ def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
 
 @contextlib.contextmanager
 def _atomic(path: Path) -> Any:
-    """A temporary file beside ``path``, renamed over it only when the block succeeds."""
+    """A temporary file ``.NAME.*.tmp`` beside ``path``, renamed over it only when the block
+    succeeds, with the umask's mode. Leaner than coco.save's writer (one file creation, no scan
+    of the folder per write): a shard folder holds thousands of files. Temporary files that a
+    killed worker left are removed at the end of :func:`run` (:func:`_remove_temps`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
+        _test_pause()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _remove_temps(paths: Iterable[Path]) -> None:
+    """Delete the ``.NAME.*.tmp`` files beside these outputs (left by workers killed mid-write;
+    called when no shard of the run is being written any more)."""
+    by_folder: Dict[Path, set] = {}
+    for p in paths:
+        by_folder.setdefault(p.parent, set()).add(p.name)
+    for folder, names in by_folder.items():
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(".") and entry.endswith(".tmp"):
+                name = entry[1:].rsplit(".", 2)[0]  # .NAME.random.tmp
+                if name in names:
+                    with contextlib.suppress(OSError):
+                        os.unlink(folder / entry)
+
+
+def _write_bytes(path: Path, data: Any) -> None:
+    """``data`` (bytes or a uint8 array) written atomically to ``path``, its folder created."""
+    with _atomic(path) as f:
+        f.write(data)
 
 
 def _strip_added(data: Dict[str, Any]) -> None:
@@ -244,7 +277,7 @@ def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None)
     """Write a dict from :func:`read_shard` atomically in ``fmt`` (default: its own layout).
     ``parquet`` needs every segmentation to be an RLE. Raises ValueError for a layout the data
     cannot be written in."""
-    if not isinstance(data, dict) or "annotations" not in data:
+    if not isinstance(data, dict):
         raise TypeError(f"data must be a dict from read_shard, got {type(data).__name__}")
     src = data.get("_format", "coco")
     fmt = fmt or src
@@ -262,7 +295,7 @@ def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None)
             path.parent.mkdir(parents=True, exist_ok=True)
             coco.save({k: v for k, v in data.items() if not k.startswith("_")}, path)
             return
-        clean = {"images": data["images"], "annotations": data["annotations"]}
+        clean = {"images": data.get("images", []), "annotations": data.get("annotations", [])}
         with _atomic(path) as f:
             f.write(orjson.dumps(clean))
     elif fmt == "sa1b":
@@ -280,9 +313,9 @@ def _write_parquet(data: Dict[str, Any], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sizes = {im.get("id"): (im.get("height"), im.get("width")) for im in data["images"]}
+    sizes = {im.get("id"): (im.get("height"), im.get("width")) for im in data.get("images", [])}
     rows = []
-    for ann in data["annotations"]:
+    for ann in data.get("annotations", []):
         seg = ann.get("segmentation")
         if not isinstance(seg, dict) or not isinstance(seg.get("counts"), str):
             raise ValueError(
@@ -350,19 +383,19 @@ def process_shard(
     summary. Invalid annotations are
     data: without ``skip_invalid`` the shard fails (nothing written, ``status="failed"``), with it
     they are left as they are and listed. Idempotent: with ``resume`` a shard whose output and
-    completion record exist is not redone (its recorded summary is returned)."""
+    completion record (:func:`completed`) exist is not redone (its recorded summary is
+    returned)."""
     if job not in JOBS:
         raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     if out_format is not None and out_format not in FORMATS:
         raise ValueError(f"out_format must be one of {', '.join(FORMATS)}, got {out_format!r}")
     src, rel = _check_path("src", src), _check_path("rel", rel)
     outdir = _check_path("outdir", outdir)
-    done = outdir / DONE_DIR / f"{job}-{rel}.json"
     dst = _output_path(outdir, rel, out_format)
-    if resume and done.is_file() and (job == "validate" or dst.is_file()):
-        resumed: Dict[str, Any] = orjson.loads(done.read_bytes())
-        resumed["status"] = "resumed"
-        return resumed
+    if resume:  # run() reads the records once for all its shards instead
+        resumed = _resumed(completed(outdir, job).get(str(rel)), job, dst)
+        if resumed is not None:
+            return resumed
     summary: Dict[str, Any] = {
         "shard": str(rel),
         "images": 0,
@@ -373,6 +406,11 @@ def process_shard(
         "status": "done",
         "error": None,
     }
+    if job == "convert" and to == "rle" and out_format is None and src.suffix == ".json":
+        _convert_text(src, dst, summary, recompute, skip_invalid, num_threads)
+        if summary["status"] == "done":
+            _record(outdir, job, summary)
+        return summary
     try:
         data = read_shard(src)
     except ShardError as exc:
@@ -437,9 +475,101 @@ def process_shard(
         # coco.convert works on the view's lists, which are the shard's own objects.
         write_shard(data, dst, out_format)
     if summary["status"] == "done":
-        with _atomic(done) as f:
-            f.write(orjson.dumps(summary))
+        _record(outdir, job, summary)
     return summary
+
+
+# Completion records: an append-only JSON Lines journal per process and job,
+# DONE_DIR/JOB-HOST-PID.jsonl, a line per finished shard (its summary), appended after the
+# shard's output is renamed into place. One file per process, not per shard: creating a file
+# costs as much as converting a small shard. A line cut short by a crash is ignored (its shard
+# is redone, which writes the same bytes).
+def _record(outdir: Path, job: str, summary: Dict[str, Any]) -> None:
+    folder = outdir / DONE_DIR
+    name = folder / f"{job}-{socket.gethostname()}-{os.getpid()}.jsonl"
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        # One O_APPEND write per record; the leading newline ends a line a crash cut short.
+        os.write(fd, b"\n" + orjson.dumps(summary) + b"\n")
+    finally:
+        os.close(fd)
+
+
+def completed(outdir: PathLike, job: str = "convert") -> Dict[str, Dict[str, Any]]:
+    """The completion records of ``job`` in ``outdir``: shard (its relative path, as the
+    report names it) -> the summary :func:`process_shard` returned when it finished.
+
+    Examples
+    --------
+    >>> completed("/nonexistent")
+    {}
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    for path in sorted((Path(outdir) / DONE_DIR).glob(f"{job}-*.jsonl")):
+        try:
+            text = path.read_bytes()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if not line:
+                continue
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # cut short by a crash
+            if isinstance(rec, dict) and isinstance(rec.get("shard"), str):
+                out[rec["shard"]] = rec
+    return out
+
+
+def _resumed(record: Optional[Dict[str, Any]], job: str, dst: Path) -> Optional[Dict[str, Any]]:
+    """The recorded summary as a resumed one, when the shard's output is still there."""
+    if record is None or (job != "validate" and not dst.is_file()):
+        return None
+    return dict(record, status="resumed")
+
+
+def _convert_text(
+    src: Path,
+    dst: Path,
+    summary: Dict[str, Any],
+    recompute: bool,
+    skip_invalid: bool,
+    num_threads: Optional[int],
+) -> None:
+    """convert --to rle of a COCO or SA-1B JSON shard on its text, as ``maskprep convert``
+    does for a file (``_core.coco_convert_to_rle``: no Python objects per annotation, every
+    other byte copied). Fills ``summary``."""
+    try:
+        raw = src.read_bytes()
+    except OSError as exc:
+        summary.update(status="failed", error=f"cannot read {src}: {exc.strerror or exc}")
+        return
+    try:
+        out, counts, errors = _core.coco_convert_to_rle(
+            raw, recompute, True, None, num_threads=num_threads
+        )
+    except _core.JsonSyntaxError as exc:
+        summary.update(status="failed", error=f"{src} is not valid JSON: {exc}")
+        return
+    except _core.JsonNotObjectError:
+        summary.update(status="failed", error=f"{src}: the top level must be an object")
+        return
+    except ValueError as exc:  # JSON, but not an instances or per-image file
+        summary.update(status="failed", error=f"{src}: {exc}")
+        return
+    summary.update(
+        images=counts["images"], annotations=counts["annotations"], converted=counts["converted"]
+    )
+    summary["invalid"] = {str(k): v for k, v in errors}
+    if summary["invalid"] and not skip_invalid:
+        summary.update(status="failed", error=f"{len(summary['invalid'])} invalid annotation(s)")
+        return
+    _write_bytes(dst, out)
 
 
 def check_box_options(boxes: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -493,13 +623,13 @@ def _box_method(key: Tuple[Any, ...]) -> Any:
 
 
 def _local(
-    shards: List[Tuple[Path, Path]],
+    shards: List[Tuple[Tuple[Path, Path], Optional[Dict[str, Any]]]],
     kwargs: Dict[str, Any],
     progress: Optional[Callable[[Dict[str, Any]], None]],
 ) -> List[Dict[str, Any]]:
     out = []
-    for src, rel in shards:
-        summary = process_shard(src, rel, **kwargs)
+    for (src, rel), resumed in shards:
+        summary = resumed or process_shard(src, rel, **kwargs)
         out.append(summary)
         if progress is not None:
             progress(summary)
@@ -553,16 +683,27 @@ def run(
         skip_invalid=skip_invalid,
         out_format=out_format,
         num_threads=num_threads,
-        resume=resume,
+        resume=False,  # decided here, from the records read once
         boxes=boxes,
     )
+    records = completed(outdir, job) if resume else {}
+    plan = [
+        ((src, rel), _resumed(records.get(str(rel)), job, _output_path(outdir, rel, out_format)))
+        for src, rel in shards
+    ]
     if engine == "local":
-        summaries = _local(shards, kwargs, progress)
+        summaries = _local(plan, kwargs, progress)
     else:
         from maskprep.ray import run_shards
 
-        summaries = run_shards(shards, kwargs, address=address, progress=progress)
+        summaries = [s for _, s in plan if s is not None]
+        for s in summaries:
+            if progress is not None:
+                progress(s)
+        todo = [item for item, s in plan if s is None]
+        summaries += run_shards(todo, kwargs, address=address, progress=progress)
     summaries.sort(key=lambda s: s["shard"])
+    _remove_temps([_output_path(outdir, rel, out_format) for _, rel in shards])
     report = {
         "job": job,
         "shards": summaries,

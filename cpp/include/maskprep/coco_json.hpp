@@ -52,14 +52,16 @@ struct AnnotationError {
 
 struct ConvertResult {
   std::string output;  // the converted file (empty when errors is not empty and !keep_going)
-  index_t annotations = 0, converted = 0, polygons = 0, rles = 0;
+  index_t images = 0, annotations = 0, converted = 0, polygons = 0, rles = 0;
   std::vector<AnnotationError> errors;  // annotations that cannot be converted, in file order
 };
 
 // Converts the JSON text data[0..len). Throws SyntaxError for text that is not JSON,
 // NotAnObject for a top-level value that is not an object, and std::invalid_argument for JSON
 // whose structure is not a COCO instances file ("images" and "annotations" arrays of objects;
-// images with an id and an integer height and width from 0 to 2^31 - 1; a number with an
+// images with an id and an integer height and width from 0 to 2^31 - 1; or, without "images",
+// an SA-1B per-image file: one "image" object (height, width, an optional "id" or "image_id")
+// that annotations without an image_id belong to; a number with an
 // integral value such as 10.0 counts as an integer, here and in RLE sizes). Annotations that
 // cannot be converted (bad polygons, sizes that are not their image's, malformed counts, an
 // image_id that is not in images) are listed in errors; they are copied unchanged when
