@@ -22,6 +22,7 @@ umask's mode (a replaced file keeps its own).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave unconvertible annotations as they are and list their ids",
     )
+    _gt_option(c)
 
     x = add("boxes", "Add a mask to every annotation that has only a bbox.")
     x.add_argument("input", type=Path, help="COCO instances JSON (never modified)")
@@ -170,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     v = add("validate", "Report every problem of a COCO instances file by annotation id.")
     v.add_argument("input", type=Path, help="COCO instances JSON")
     v.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
+    _gt_option(v)
 
     s = add("show", "Write PNG overlays of masks, boxes and labels.")
     s.add_argument("input", type=Path, help="COCO instances JSON")
@@ -182,6 +185,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip images whose file is missing, unreadable or not the size images gives, and "
         "list them (default: missing files are an error before anything is written)",
+    )
+    _gt_option(s)
+    s.add_argument(
+        "--score-threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="results file: draw the detections scoring at least T (default 0.5)",
     )
 
     b = add("bench", "Run the benchmarks and write a ratio table (markdown) and a plot (PNG).")
@@ -206,6 +217,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--out", type=Path, default=Path("maskprep-demo"), help="output folder")
     return p
+
+
+def _gt_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gt",
+        type=Path,
+        default=None,
+        metavar="GT.json",
+        help="the input is a COCO results file (a JSON list of detections); GT.json is the "
+        "instances file it was predicted on (its image sizes, ids and categories)",
+    )
 
 
 class CliError(Exception):
@@ -268,9 +290,31 @@ class _Progress:
             self.bar.close()
 
 
+def _is_results(args: argparse.Namespace, command: str) -> bool:
+    """True for a results file with --gt (issue 14); a results file without --gt is an error
+    that says so, before anything is read whole."""
+    from .formats.results import is_results_file
+
+    if getattr(args, "gt", None) is not None:
+        return True
+    if is_results_file(args.input):
+        if command == "boxes":
+            raise CliError(
+                f"{args.input} is a COCO results file (a JSON list); boxes adds masks to the "
+                "annotations of a COCO instances file"
+            )
+        raise CliError(
+            f"{args.input} is a COCO results file (a JSON list); a results file needs --gt "
+            "GT.json (the instances file it was predicted on)"
+        )
+    return False
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     if args.tolerance < 0:
         return _fail("--tolerance must be >= 0")
+    if _is_results(args, "convert"):
+        return _convert_results(args)
     _check_output(args)
     t0 = time.perf_counter()
     bar = _Progress(args, "convert")
@@ -324,7 +368,45 @@ def _ids(ids: List[Any], limit: int = 20) -> str:
     return text + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def _convert_results(args: argparse.Namespace) -> int:
+    from .formats import results
+
+    if args.skip_invalid:
+        return _fail(
+            "--skip-invalid is for instances files (maskprep validate lists the results' problems)"
+        )
+    _check_output(args)
+    t0 = time.perf_counter()
+    bar = _Progress(args, "convert", unit="result")
+    try:
+        report = results.convert_results_file(
+            args.input,
+            args.output,
+            args.gt,
+            to=args.to,
+            recompute=args.recompute,
+            tolerance=args.tolerance,
+            num_threads=args.num_threads,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    _say(
+        args,
+        f"converted {report.converted} results ({report.polygons} polygon, {report.rles} RLE) "
+        f"to {args.to} -> {args.output} in {time.perf_counter() - t0:.2f} s",
+    )
+    if report.empty:
+        print(
+            f"{len(report.empty)} result(s) have an empty mask (segmentation []), indices: "
+            f"{_ids(report.empty)}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
 def cmd_boxes(args: argparse.Namespace) -> int:
+    _is_results(args, "boxes")
     needs_images = args.method in ("grow", "maskrcnn")
     if needs_images and args.images is None:
         return _fail(f"--method {args.method} needs --images DIR")
@@ -377,6 +459,8 @@ def cmd_boxes(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if _is_results(args, "validate"):
+        return _validate_results(args)
     data = coco.load(args.input)
     problems = coco.validate(data, num_threads=args.num_threads)
     errors = sum(p.level == "error" for p in problems)
@@ -395,7 +479,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INVALID if errors or (warnings and args.warnings_as_errors) else EXIT_OK
 
 
+def _validate_results(args: argparse.Namespace) -> int:
+    from .formats import results
+
+    res = results.load_results(args.input)
+    problems = results.validate_results(res, args.gt, num_threads=args.num_threads)
+    errors = sum(p.level == "error" for p in problems)
+    for p in problems:
+        if p.level == "error":
+            print(p, file=sys.stderr)
+        elif not args.quiet:
+            print(p)
+    warnings = len(problems) - errors
+    _say(args, f"{args.input}: {len(res)} results, {errors} error(s), {warnings} warning(s)")
+    return EXIT_INVALID if errors or (warnings and args.warnings_as_errors) else EXIT_OK
+
+
+def _show_results(args: argparse.Namespace) -> int:
+    from .formats import results
+
+    threshold = 0.5 if args.score_threshold is None else args.score_threshold
+    if not math.isfinite(threshold):
+        return _fail(f"--score-threshold must be a finite number, got {threshold}")
+    data, left_out = results.results_to_instances(
+        results.load_results(args.input),
+        args.gt,
+        score_threshold=threshold,
+        num_threads=args.num_threads,
+    )
+    data["annotations"].sort(key=lambda a: a["score"])  # the best drawn last, on top
+    images = list(dict.fromkeys(im.get("id") for im in data["images"]))
+    if args.ids:
+        ids = args.ids
+        missing = [i for i in ids if i not in set(images)]
+        if missing:
+            return _fail(f"image ids not in {args.gt}: {_ids(missing)}")
+    else:
+        detected = {a["image_id"] for a in data["annotations"]}
+        ids = [i for i in images if i in detected][: args.limit]
+    if not args.images.is_dir():
+        return _fail(f"--images {args.images} is not a folder")
+    if left_out:
+        listed = coco.join_limited([f"result {k}: {m}" for k, m in left_out.items()])
+        print(
+            f"{len(left_out)} result(s) not drawn (see maskprep validate): {listed}",
+            file=sys.stderr,
+        )
+    _say(args, f"{len(data['annotations'])} detection(s) with score >= {threshold}")
+    return _show(args, data, args.images, args.out, ids, args.skip_missing)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
+    if _is_results(args, "show"):
+        return _show_results(args)
+    if args.score_threshold is not None:
+        return _fail("--score-threshold is for a results file (with --gt GT.json)")
     data = _load(args.input)
     images = list(dict.fromkeys(im.get("id") for im in data.get("images", [])))
     ids = args.ids if args.ids else images[: args.limit]

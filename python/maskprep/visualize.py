@@ -244,7 +244,7 @@ def write_overlays(
             pixels,
             [mask_of.get(id(a)) for a in anns],
             boxes=boxes,
-            labels=[category.get(a.get("category_id"), a.get("category_id")) for a in anns],
+            labels=[_label(a, category) for a in anns],
         )
         target = Path(out_dir) / f"{image_id}.png"
         try:
@@ -253,3 +253,12 @@ def write_overlays(
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         report.written += 1
     return report
+
+
+def _label(ann: Dict[str, Any], category: Dict[Any, Any]) -> Any:
+    """The category's name, and the score of a detection (a results file's annotation)."""
+    name = category.get(ann.get("category_id"), ann.get("category_id"))
+    score = ann.get("score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        return f"{name} {score:.2f}"
+    return name

@@ -1,24 +1,37 @@
-"""Readers and writers for the formats users hold their masks in (issue 14).
+"""Readers and writers for the formats users hold their masks in, besides COCO instances files
+(issue 14).
 
-Every importer returns ``(dataset, report)``: a COCO instances dict and a
-:class:`FormatReport` listing, by file and object, everything it could not convert. Every
-exporter takes a COCO instances dict and an output folder and returns a :class:`FormatReport`.
-The ``maskprep import`` / ``maskprep export`` commands dispatch through :data:`IMPORTERS` and
-:data:`EXPORTERS`.
-
-Importer signature::
-
-    read(src: Path, *, images: Optional[Path], to: str, num_threads: Optional[int],
-         options: Dict[str, Any]) -> Tuple[Dict[str, Any], FormatReport]
-
-Exporter signature::
-
-    write(data: Dict[str, Any], out: Path, *, num_threads: Optional[int],
-          options: Dict[str, Any]) -> FormatReport
+- :mod:`maskprep.formats.results` - COCO results files (the detections list COCOeval reads):
+  :func:`load_results`, :func:`validate_results`, :func:`convert_results`,
+  :func:`results_to_instances`.
+- :class:`FormatReport` / :class:`Skipped` - what an importer or exporter could not convert, by
+  file and object (the report type of the importers and exporters to come: YOLO, PNG instance
+  masks, LabelMe).
 """
 
 from __future__ import annotations
 
 from ._report import FormatReport, Skipped
+from .results import (
+    NotResultsFile,
+    ResultProblem,
+    convert_results,
+    convert_results_file,
+    is_results_file,
+    load_results,
+    results_to_instances,
+    validate_results,
+)
 
-__all__ = ["FormatReport", "Skipped"]
+__all__ = [
+    "FormatReport",
+    "NotResultsFile",
+    "ResultProblem",
+    "Skipped",
+    "convert_results",
+    "convert_results_file",
+    "is_results_file",
+    "load_results",
+    "results_to_instances",
+    "validate_results",
+]
