@@ -84,10 +84,11 @@ def test_a_results_file_is_named_as_such(tmp_path, capsys, command, real):
         a.format(out=tmp_path / "out.json", tmp=tmp_path) for a in command[1:]
     ]
     assert cli.main(argv) == 2
+    # issue 14: a results file is read with --gt GT.json; boxes takes instances files only
     _one_error_line(
         capsys.readouterr().err,
-        "this is a COCO results file (a JSON list)",
-        "expects a COCO instances file (an object with images/annotations)",
+        "is a COCO results file (a JSON list)",
+        "boxes adds masks to the annotations" if command[0] == "boxes" else "needs --gt GT.json",
     )
     assert not (tmp_path / "out.json").exists() and not (tmp_path / "o").exists()
 
