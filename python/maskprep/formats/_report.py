@@ -23,19 +23,13 @@ class Skipped:
 class FormatReport:
     """The outcome of one import or export.
 
-    Attributes
-    ----------
-    files : int
-        Files read (import) or written (export).
-    objects : int
-        Objects converted.
-    skipped : list of Skipped
-        Objects (or files) that could not be converted, each with its reason. Never silent:
-        the command lists them and exits 1 unless told to skip.
-    notes : list of str
-        Things the user should know that lost nothing (overlaps painted over, parts joined).
-    extra : dict
-        Format-specific counts (e.g. ``{"crowd_as_polygon": 3}``).
+    - ``files``: files read (import) or written (export);
+    - ``objects``: objects converted;
+    - ``skipped``: the objects (or files) that could not be converted, each a :class:`Skipped`
+      with its reason. Never silent: the command lists them and exits 1 unless told to skip;
+    - ``notes``: what the user should know that lost nothing (overlaps painted over, parts
+      joined);
+    - ``extra``: format-specific counts (e.g. ``{"crowd_as_polygon": 3}``).
     """
 
     files: int = 0
