@@ -160,7 +160,7 @@ def test_roi_align_backward(benchmark, data, impl):
     if impl == "torchvision":
         out = benchmark(tv_backward, *tv_args).numpy()
         ours = _core.roi_align_backward(
-            grad, rois, (N, C, H, W), (7, 7), SCALE, 2, True, "avg", "NCHW", None, -1
+            grad, rois, (N, C, H, W), (7, 7), SCALE, 2, True, "avg", "NCHW", None, num_threads=-1
         )
     else:
         threads = 1 if impl == "maskprep-1" else -1
@@ -176,7 +176,7 @@ def test_roi_align_backward(benchmark, data, impl):
             "avg",
             "NCHW",
             None,
-            threads,
+            num_threads=threads,
         )
         ours = tv_backward(*tv_args).numpy()
     np.testing.assert_array_equal(out, ours)

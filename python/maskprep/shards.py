@@ -277,8 +277,9 @@ def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None)
     """Write a dict from :func:`read_shard` atomically in ``fmt`` (default: its own layout).
     ``parquet`` needs every segmentation to be an RLE. Raises ValueError for a layout the data
     cannot be written in."""
-    if not isinstance(data, dict):
-        raise TypeError(f"data must be a dict from read_shard, got {type(data).__name__}")
+    if not isinstance(data, dict) or ("annotations" not in data and "_format" not in data):
+        got = "a dict without annotations" if isinstance(data, dict) else type(data).__name__
+        raise TypeError(f"data must be a dict from read_shard, got {got}")
     src = data.get("_format", "coco")
     fmt = fmt or src
     if fmt not in FORMATS:
@@ -508,8 +509,11 @@ def completed(outdir: PathLike, job: str = "convert") -> Dict[str, Dict[str, Any
     >>> completed("/nonexistent")
     {}
     """
+    outdir = _check_path("outdir", outdir)
+    if job not in JOBS:
+        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     out: Dict[str, Dict[str, Any]] = {}
-    for path in sorted((Path(outdir) / DONE_DIR).glob(f"{job}-*.jsonl")):
+    for path in sorted((outdir / DONE_DIR).glob(f"{job}-*.jsonl")):
         try:
             text = path.read_bytes()
         except OSError:
@@ -575,6 +579,8 @@ def _convert_text(
 def check_box_options(boxes: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """The ``boxes`` options of job="boxes", checked as ``maskprep boxes`` checks its arguments
     (ValueError naming the option); ``images`` as a str (it travels to Ray workers)."""
+    if boxes is not None and not isinstance(boxes, dict):
+        raise TypeError(f"boxes must be a dict of boxes options, got {type(boxes).__name__}")
     opts = dict(boxes or {})
     unknown = sorted(set(opts) - set(BOX_OPTIONS))
     if unknown:
