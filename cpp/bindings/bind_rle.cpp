@@ -98,26 +98,32 @@ py::array decode(py::handle rles, const std::string& layout, const py::object& n
 
 py::array_t<std::uint64_t> area(py::handle rles, const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  RleInputs in = load_rles(rles, "rles", nt);
+  RleInputs in = bind::read_rles(rles, "rles");
   const index_t n = static_cast<index_t>(in.size());
   py::array_t<std::uint64_t> out(static_cast<py::ssize_t>(n));
   auto* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;  // C++-owned counts, `out` owned by this frame
-    rle::area(in.counts.data(), n, o, nt);
+  try {
+    py::gil_scoped_release release;  // `keep` pins the strings, `out` is owned by this frame
+    rle::area(in.str.data(), in.str_len.data(), in.h.data(), in.w.data(), in.counts.data(), n, o,
+              nt);
+  } catch (const IndexedError& e) {
+    bind::raise_indexed(false, in.arg, e.index(), e.message());
   }
   return out;
 }
 
 py::array_t<double> to_bbox(py::handle rles, const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
-  RleInputs in = load_rles(rles, "rles", nt);
+  RleInputs in = bind::read_rles(rles, "rles");
   const index_t n = static_cast<index_t>(in.size());
   py::array_t<double> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
   auto* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;  // C++-owned counts, `out` owned by this frame
-    rle::to_bbox(in.counts.data(), in.h.data(), in.w.data(), n, o, nt);
+  try {
+    py::gil_scoped_release release;  // `keep` pins the strings, `out` is owned by this frame
+    rle::to_bbox(in.str.data(), in.str_len.data(), in.h.data(), in.w.data(), in.counts.data(), n, o,
+                 nt);
+  } catch (const IndexedError& e) {
+    bind::raise_indexed(false, in.arg, e.index(), e.message());
   }
   return out;
 }

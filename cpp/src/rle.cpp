@@ -399,12 +399,12 @@ namespace {
 
 }  // namespace
 
-count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overflows) {
-  // Decoded into a per-thread buffer (at least one character per count, so len bounds it)
-  // and copied out once: sizing `counts` to len would zero-fill twice what is kept.
-  std::vector<count_t>& buffer = detail::thread_scratch<std::vector<count_t>, CountsScratch>();
-  if (buffer.size() < static_cast<size_t>(len)) buffer.resize(static_cast<size_t>(len));
-  count_t* out = buffer.data();
+namespace {
+
+// The exact decoder, one character at a time: reports every malformed input (see from_string).
+// Decodes s into out (len entries) and returns the number of counts.
+size_t decode_slow(const char* s, index_t len, count_t* out, count_t& sum_out,
+                   bool& sum_overflow_out) {
   size_t m = 0;
   count_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
   count_t sum = 0;
@@ -447,6 +447,105 @@ count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overfl
     sum += x;
     sum_overflow |= sum < x;
   }
+  sum_out = sum;
+  sum_overflow_out = sum_overflow;
+  return m;
+}
+
+// The common case, decoded without a branch on where each value ends (the per-character loop
+// mispredicts on nearly every value of a real string: 1 or 2 characters, in no pattern): the
+// ends of the values (bytes without the continuation bit 0x20) of 64 characters at a time are
+// found as one bit mask, then each value is read from its 1 or 2 characters branch-free.
+// Returns the number of counts, or -1 for anything out of the ordinary (a byte outside
+// '0'..'o', a value of 12 or more characters, a count that is negative or 2^63 or more, a
+// truncated end, a sum of 2^64 or more): decode_slow then reads the string again, exactly.
+index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  const auto* const b = reinterpret_cast<const unsigned char*>(s);
+  count_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
+  std::int64_t sign = 0;         // the counts or'ed together: negative if any is >= 2^63
+  count_t sum = 0, carries = 0;
+  index_t m = 0, start = 0;  // start: the first character of the next value
+  for (index_t chunk = 0; chunk < len; chunk += 64) {
+    std::uint64_t ends = 0, valid = 0x80 * kOnes;
+    for (int k = 0; k < 8; ++k) {
+      const index_t i = chunk + 8 * k;
+      std::uint64_t word = 0x30 * kOnes;  // '0' past the end: cut from `ends` below
+      if (i + 8 <= len) {
+        std::memcpy(&word, b + i, 8);
+      } else if (i < len) {
+        std::memcpy(&word, b + i, static_cast<size_t>(len - i));
+      }
+      // Bytes in 48..111: bit 7 clear, set after + 0x50, clear after + 0x10 (a carry between
+      // bytes starts only at a byte that fails itself).
+      valid &= ~word & (word + 0x50 * kOnes) & ~(word + 0x10 * kOnes);
+      const std::uint64_t last = (~(word - 0x30 * kOnes) >> 5) & kOnes;  // 1 at a value's end
+      ends |= ((last * 0x0102040810204080ULL) >> 56) << (8 * k);         // byte j's bit to bit j
+    }
+    if (valid != 0x80 * kOnes) return -1;
+    if (len - chunk < 64) ends &= (std::uint64_t{1} << (len - chunk)) - 1;
+    while (ends != 0) {
+      const index_t end = chunk + __builtin_ctzll(ends);
+      ends &= ends - 1;
+      const index_t extra = end - start;  // characters before the value's last
+      const std::uint64_t g0 = b[start] & 31;
+      std::int64_t v;
+      if (extra <= 1) {
+        // (c - 48) & 31 == (c & 31) ^ 16; the top group's bit 0x10 is the sign.
+        const std::uint64_t two = 0 - static_cast<std::uint64_t>(extra);
+        const std::uint64_t g = (g0 ^ (16 & two)) | ((std::uint64_t{b[end] & 31u} << 5) & two);
+        v = static_cast<std::int64_t>(g) - static_cast<std::int64_t>(16ULL << (5 * extra));
+      } else {
+        if (extra >= 11) return -1;
+        std::uint64_t g = 0;
+        for (index_t j = 0; j <= extra; ++j)
+          g |= static_cast<std::uint64_t>((b[start + j] - 48u) & 31) << (5 * j);
+        const std::uint64_t top = std::uint64_t{1} << (5 * extra + 4);
+        v = static_cast<std::int64_t>((g ^ top) - top);
+      }
+      // |v| < 2^55 and the previous counts are in [0, 2^63) (else `sign` is set already): x is
+      // in [0, 2^63) exactly when the true count is, and has bit 63 set otherwise.
+      const count_t x = static_cast<count_t>(v) + (m > 2 ? prev2 : 0);
+      sign |= static_cast<std::int64_t>(x);
+      carries += __builtin_add_overflow(sum, x, &sum);
+      out[m++] = x;
+      prev2 = prev1;
+      prev1 = x;
+      start = end + 1;
+    }
+  }
+  if (start != len || sign < 0 || carries != 0) return -1;
+  sum_out = sum;
+  return m;
+}
+
+// Decodes s into out (len entries); returns the number of counts. Errors: see from_string.
+size_t decode(const char* s, index_t len, count_t* out, count_t& sum, bool& sum_overflow) {
+  const index_t m = decode_fast(s, len, out, sum);
+  if (m >= 0) {
+    sum_overflow = false;
+    return static_cast<size_t>(m);
+  }
+  return decode_slow(s, len, out, sum, sum_overflow);
+}
+
+// The per-thread buffer for the counts of one string (at least one character per count, so
+// len bounds them).
+count_t* counts_buffer(index_t len) {
+  std::vector<count_t>& buffer = detail::thread_scratch<std::vector<count_t>, CountsScratch>();
+  if (buffer.size() < static_cast<size_t>(len)) buffer.resize(static_cast<size_t>(len));
+  return buffer.data();
+}
+
+}  // namespace
+
+count_t from_string(const char* s, index_t len, Counts& counts, bool* sum_overflows) {
+  // Decoded into a per-thread buffer and copied out once: sizing `counts` to len would
+  // zero-fill twice what is kept.
+  count_t* out = counts_buffer(len);
+  count_t sum = 0;
+  bool sum_overflow = false;
+  const size_t m = decode(s, len, out, sum, sum_overflow);
   counts.assign(out, out + m);
   if (sum_overflows) {
     *sum_overflows = sum_overflow;
@@ -473,6 +572,29 @@ void from_string_checked(const char* const* s, const index_t* len, const index_t
   const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h[i], w[i]));
   MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
                  " for size [", h[i], ", ", w[i], "]");
+}
+
+// from_strings' check of RLE i without keeping its counts: s[i] is decoded into the thread's
+// buffer. Returns the counts (valid until the next decode on this thread) and their number.
+const count_t* checked_counts(const char* const* s, const index_t* len, const index_t* h,
+                              const index_t* w, const Counts* given, index_t i, size_t& size) {
+  const count_t* c;
+  count_t sum = 0;
+  if (s[i]) {
+    count_t* out = counts_buffer(len[i]);
+    bool sum_overflow = false;
+    size = decode(s[i], len[i], out, sum, sum_overflow);
+    MASKPREP_CHECK(!sum_overflow, "RLE counts overflow 64 bits");
+    c = out;
+  } else {
+    sum = total(given[i]);
+    c = given[i].data();
+    size = given[i].size();
+  }
+  const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h[i], w[i]));
+  MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
+                 " for size [", h[i], ", ", w[i], "]");
+  return c;
 }
 
 }  // namespace
@@ -553,15 +675,17 @@ void decode(const std::vector<const Counts*>& rles, index_t h, index_t w, Layout
 
 // ---- measures -----------------------------------------------------------------------------------
 
-count_t area(const Counts& counts) {
+namespace {
+
+count_t area_of(const count_t* counts, size_t size) {
   count_t a = 0;
-  for (size_t j = 1; j < counts.size(); j += 2) a += counts[j];
+  for (size_t j = 1; j < size; j += 2) a += counts[j];
   return a;
 }
 
-void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]) {
+void to_bbox_of(const count_t* counts, size_t size, index_t h, index_t w, double out[4]) {
   out[0] = out[1] = out[2] = out[3] = 0;
-  const size_t m = counts.size() / 2 * 2;
+  const size_t m = size / 2 * 2;
   if (m == 0 || h == 0) return;
   const count_t uh = static_cast<count_t>(h);
   count_t xs = static_cast<count_t>(w), ys = uh, xe = 0, ye = 0, cc = 0;
@@ -590,6 +714,14 @@ void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]) {
   out[3] = static_cast<double>(ye - ys + 1);
 }
 
+}  // namespace
+
+count_t area(const Counts& counts) { return area_of(counts.data(), counts.size()); }
+
+void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]) {
+  to_bbox_of(counts.data(), counts.size(), h, w, out);
+}
+
 // A counts walk costs about a nanosecond per run: 2^16 runs per thread repay waking one.
 constexpr index_t kMinRunsPerThread = index_t{1} << 16;
 
@@ -610,6 +742,41 @@ void to_bbox(const Counts* counts, const index_t* h, const index_t* w, index_t n
   parallel_for(
       n, threads_for_work(num_threads, total_runs(counts, n), kMinRunsPerThread),
       [&](index_t i) { to_bbox(counts[i], h[i], w[i], out + 4 * i); }, 64);
+}
+
+namespace {
+
+// Characters and counts to read for RLEs given as from_strings takes them.
+index_t input_work(const char* const* s, const index_t* len, const Counts* given, index_t n) {
+  index_t work = 0;
+  for (index_t i = 0; i < n; ++i) work += s[i] ? len[i] : static_cast<index_t>(given[i].size());
+  return work;
+}
+
+}  // namespace
+
+void area(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+          const Counts* given, index_t n, count_t* out, int num_threads) {
+  parallel_for_items(
+      n, threads_for_work(num_threads, input_work(s, len, given, n), 1 << 17),
+      [&](index_t i) {
+        size_t size = 0;
+        const count_t* c = checked_counts(s, len, h, w, given, i, size);
+        out[i] = area_of(c, size);
+      },
+      16);
+}
+
+void to_bbox(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+             const Counts* given, index_t n, double* out, int num_threads) {
+  parallel_for_items(
+      n, threads_for_work(num_threads, input_work(s, len, given, n), 1 << 17),
+      [&](index_t i) {
+        size_t size = 0;
+        const count_t* c = checked_counts(s, len, h, w, given, i, size);
+        to_bbox_of(c, size, h[i], w[i], out + 4 * i);
+      },
+      16);
 }
 
 void bbox_iou(const double* dt, index_t m, const double* gt, index_t n, const byte_t* iscrowd,

@@ -95,6 +95,14 @@ void to_bbox(const Counts& counts, index_t h, index_t w, double out[4]);
 void to_bbox(const Counts* counts, const index_t* h, const index_t* w, index_t n, double* out,
              int num_threads);
 
+// area and to_bbox of n RLEs given as from_strings takes them (s[i] a compressed string, or null
+// and given[i] the counts), with from_strings' checks and errors, without keeping the counts of
+// the strings. Parallel across RLEs.
+void area(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+          const Counts* given, index_t n, count_t* out, int num_threads);
+void to_bbox(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
+             const Counts* given, index_t n, double* out, int num_threads);
+
 // pycocotools' bbIou: dt (m x 4) against gt (n x 4) boxes [x, y, w, h]; out[d*n + g] (note:
 // dt-major, the transpose of pycocotools' internal buffer, i.e. its returned (m, n) matrix).
 // For a crowd gt the union is the dt area. iscrowd may be null. The boxes are only read as
