@@ -213,12 +213,15 @@ def _map_files(fn: Callable[[Path], Any], files: List[Path], num_threads: Option
         return list(pool.map(fn, files))
 
 
-def _check_options(options: Dict[str, Any], known: Tuple[str, ...]) -> None:
+def _check_options(options: Any, known: Tuple[str, ...]) -> Dict[str, Any]:
+    if options is None:
+        return {}
     if not isinstance(options, dict):
         raise TypeError(f"options must be a dict, got {type(options).__name__}")
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"options has unknown key(s) {unknown}; expected some of {sorted(known)}")
+    return dict(options)
 
 
 def _check_to(to: str) -> None:
@@ -355,8 +358,7 @@ def read_cityscapes(
     report : FormatReport
         Unreadable PNGs and unknown class ids by file and pixel value.
     """
-    options = dict(options or {})
-    _check_options(options, ("stuff", "ignored"))
+    options = _check_options(options, ("stuff", "ignored"))
     _check_to(to)
     src = _check_src(src)
     stuff, ignored = bool(options.get("stuff", False)), bool(options.get("ignored", False))
@@ -469,8 +471,7 @@ def read_voc(
         By file (and instance number): unreadable PNGs, a missing SegmentationClass file, a
         size mismatch between the two, an instance with no class or an unknown class index.
     """
-    options = dict(options or {})
-    _check_options(options, ())
+    options = _check_options(options, ())
     _check_to(to)
     src = _check_src(src)
     obj_dir, cls_dir = src / "SegmentationObject", src / "SegmentationClass"
@@ -596,8 +597,7 @@ def read_instance_png(
         no category, by file and pixel value; sidecar objects with no pixels in the PNG (all
         painted over) are reported too.
     """
-    options = dict(options or {})
-    _check_options(options, ("categories", "category_names"))
+    options = _check_options(options, ("categories", "category_names"))
     _check_to(to)
     src = _check_src(src)
     mapping, single, names = _category_options(options)
@@ -608,11 +608,12 @@ def read_instance_png(
     cat_file = src / _CATEGORIES_FILE
     categories: Dict[Any, Dict[str, Any]] = {}
     if cat_file.is_file():
-        cats = _load_json(cat_file, report)
-        if isinstance(cats, list):
-            categories = {c["id"]: c for c in cats if isinstance(c, dict) and "id" in c}
-        elif cats is not None:
-            report.skip(_CATEGORIES_FILE, None, "must hold a list of categories")
+        raw = _load_json(cat_file, report)
+        cats = raw.get("categories") if isinstance(raw, dict) else None
+        if isinstance(cats, list) and all(isinstance(c, dict) and "id" in c for c in cats):
+            categories = {c["id"]: c for c in cats}
+        elif raw is not None:
+            report.skip(_CATEGORIES_FILE, None, 'must hold {"categories": [{"id": ...}, ...]}')
 
     def one(path: Path) -> Any:
         try:
@@ -786,8 +787,7 @@ def write_instance_png(
         ``files`` PNGs written, ``objects`` annotations written; annotations that cannot be
         rasterized (bad segmentation, unknown image, more than 65535 in one image) skipped.
     """
-    options = dict(options or {})
-    _check_options(options, ())
+    options = _check_options(options, ())
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ValueError("data must be a COCO instances dict with an 'images' list")
     out = Path(out)
@@ -810,7 +810,7 @@ def write_instance_png(
         if stems[stem] > 1:
             stem = f"{stem}_{im.get('id')}"
         _write_image(im, by_image.get(im.get("id"), []), out, stem, num_threads, report)
-    save(list(data.get("categories", [])), out / _CATEGORIES_FILE)
+    save({"categories": list(data.get("categories", []))}, out / _CATEGORIES_FILE)
     return report
 
 
