@@ -138,14 +138,20 @@ def label_image_rles(
     if label.ndim != 2:
         raise ValueError(f"label must have shape (H, W), got {label.shape}")
     h, w = label.shape
-    flat = label.ravel(order="F")  # COCO RLE runs down the columns
-    n = flat.size
+    n = h * w
     if n == 0:
         return np.zeros(0, label.dtype), []
-    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    starts = np.concatenate(([0], edges))
-    ends = np.concatenate((edges, [n]))
-    values = flat[starts]
+    # Run starts in COCO's column-major order, found without transposing the image (a strided
+    # copy that cost half the time): a run starts where a pixel differs from the one above it,
+    # or at the top of a column whose first pixel differs from the previous column's last.
+    below = np.flatnonzero(label[1:] != label[:-1])  # pixel below[k] + w differs from it
+    ys, xs = np.divmod(below, w)
+    inner = xs * h + ys + 1
+    tops = np.flatnonzero(label[0, 1:] != label[h - 1, :-1]) + 1
+    edges = np.sort(np.concatenate((inner, tops.astype(np.int64) * h)))
+    starts = np.concatenate((np.zeros(1, np.int64), edges))
+    ends = np.concatenate((edges, np.full(1, n, np.int64)))
+    values = label[starts % h, starts // h]
     keep = ~np.isin(values, np.asarray(list(ignore), dtype=np.int64))
     starts, ends, values = starts[keep], ends[keep], values[keep]
     order = np.argsort(values, kind="stable")  # runs of one id together, in image order
