@@ -152,7 +152,9 @@ def label_image_rles(
     starts = np.concatenate((np.zeros(1, np.int64), edges))
     ends = np.concatenate((edges, np.full(1, n, np.int64)))
     values = label[starts % h, starts // h]
-    keep = ~np.isin(values, np.asarray(list(ignore), dtype=np.int64))
+    keep = np.ones(len(values), bool)
+    for v in ignore:
+        keep &= values != v
     starts, ends, values = starts[keep], ends[keep], values[keep]
     order = np.argsort(values, kind="stable")  # runs of one id together, in image order
     starts, ends, values = starts[order], ends[order], values[order]
