@@ -529,6 +529,15 @@ def test_instance_png_bad_files(tmp_path):
     (tmp_path / "g.json").write_text(
         json.dumps({"image": {"height": 2, "width": 2}, "objects": [1]})
     )
+    _save(np.ones((2, 2), np.uint8), tmp_path / "h.png")
+    (tmp_path / "h.json").write_text(
+        json.dumps(
+            {
+                "image": {"height": 2, "width": 2},
+                "objects": [{"value": 1, "category_id": 1, "iscrowd": "yes"}],
+            }
+        )
+    )
     (tmp_path / "categories.json").write_text("[1]")
     data, report = png.read_instance_png(tmp_path)
     reasons = [(s.file, s.obj, s.reason) for s in report.skipped]
@@ -552,7 +561,12 @@ def test_instance_png_bad_files(tmp_path):
     assert reasons[8] == ("f.png", None, "sidecar f.json: 'objects' must be a list")
     assert reasons[9][:2] == ("g.png", None)
     assert "every object needs an int 'value' and a 'category_id'" in reasons[9][2]
-    assert len(reasons) == 10
+    assert reasons[10] == (
+        "h.png",
+        None,
+        "sidecar h.json: object 1: iscrowd must be 0 or 1, got 'yes'",
+    )
+    assert len(reasons) == 11
     assert [im["id"] for im in data["images"]] == [4] and data["annotations"] == []
 
 
@@ -564,6 +578,9 @@ def test_importer_argument_errors(tmp_path, fn):
         fn(tmp_path, options=[])
     with pytest.raises(ValueError, match="src must be an existing folder, got '.*nowhere'"):
         fn(tmp_path / "nowhere")
+    (tmp_path / "SegmentationObject").mkdir(exist_ok=True)
+    with pytest.raises(ValueError, match="images must be an existing folder, got '.*nowhere'"):
+        fn(tmp_path, images=tmp_path / "nowhere")
 
 
 def test_instance_png_option_errors(tmp_path):

@@ -244,29 +244,27 @@ def _check_src(src: Path, name: str = "src") -> Path:
     return src
 
 
-def _image_file(images: Optional[Path], stem: str, default: str) -> Optional[str]:
-    """The file name of the photo for a label PNG: ``default`` without ``images``, else the
-    file in ``images`` (any extension, searched recursively) whose name starts with ``stem``."""
-    if images is None:
-        return default
-    index = _image_index(Path(images))
-    return index.get(stem)
+class _Photos:
+    """The photo for a label PNG: ``default`` without an images folder, else the file there
+    (any image extension, searched recursively, scanned once per import) whose stem matches."""
+
+    def __init__(self, images: Optional[Path]):
+        self.folder = images
+        self.index: Optional[Dict[str, str]] = None
+        if images is not None:
+            images = Path(images)
+            if not images.is_dir():
+                raise ValueError(f"images must be an existing folder, got {str(images)!r}")
+            self.index = {}
+            for p in sorted(images.rglob("*")):
+                if p.suffix.lower() in _IMAGE_EXT and p.is_file():
+                    self.index.setdefault(p.stem, p.relative_to(images).as_posix())
+
+    def find(self, stem: str, default: str) -> Optional[str]:
+        return default if self.index is None else self.index.get(stem)
 
 
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-_index_cache: Dict[str, Dict[str, str]] = {}
-
-
-def _image_index(images: Path) -> Dict[str, str]:
-    key = str(images.resolve())
-    if key not in _index_cache:
-        index: Dict[str, str] = {}
-        for p in sorted(images.rglob("*")):
-            if p.suffix.lower() in _IMAGE_EXT and p.is_file():
-                index.setdefault(p.stem, p.relative_to(images).as_posix())
-        _index_cache.clear()  # one folder at a time: an edited folder is rescanned next call
-        _index_cache[key] = index
-    return _index_cache[key]
 
 
 def _finish(
@@ -369,6 +367,7 @@ def read_cityscapes(
     options = _check_options(options, ("stuff", "ignored"))
     _check_to(to)
     src = _check_src(src)
+    photos = _Photos(images)
     stuff, ignored = bool(options.get("stuff", False)), bool(options.get("ignored", False))
     files = sorted(src.rglob("*_gtFine_instanceIds.png"))
     report = FormatReport()
@@ -397,7 +396,7 @@ def read_cityscapes(
         (h, w), (ids, rles) = res
         base = path.name[: -len("_gtFine_instanceIds.png")]
         default = "/".join(rel.split("/")[-3:-1] + [base + "_leftImg8bit.png"])
-        file_name = _image_file(images, base + "_leftImg8bit", default)
+        file_name = photos.find(base + "_leftImg8bit", default)
         if file_name is None:
             report.skip(rel, None, f"no {base}_leftImg8bit.* in images folder {images}")
             continue
@@ -482,6 +481,7 @@ def read_voc(
     options = _check_options(options, ())
     _check_to(to)
     src = _check_src(src)
+    photos = _Photos(images)
     obj_dir, cls_dir = src / "SegmentationObject", src / "SegmentationClass"
     if not obj_dir.is_dir():
         raise ValueError(f"src must hold a SegmentationObject folder, none in {str(src)!r}")
@@ -522,7 +522,7 @@ def read_voc(
             continue
         report.files += 1
         (h, w), (ids, rles), pairs, npix = res
-        file_name = _image_file(images, path.stem, f"{path.stem}.jpg")
+        file_name = photos.find(path.stem, f"{path.stem}.jpg")
         if file_name is None:
             report.skip(rel, None, f"no {path.stem}.* in images folder {images}")
             continue
@@ -608,6 +608,7 @@ def read_instance_png(
     options = _check_options(options, ("categories", "category_names"))
     _check_to(to)
     src = _check_src(src)
+    photos = _Photos(images)
     mapping, single, names = _category_options(options)
     files = sorted(p for p in src.glob("*.png") if p.is_file())
     report = FormatReport()
@@ -652,7 +653,7 @@ def read_instance_png(
             im, objects = got
             im = dict(im)
         else:
-            file_name = _image_file(images, path.stem, path.name)
+            file_name = photos.find(path.stem, path.name)
             if file_name is None:
                 report.skip(rel, None, f"no {path.stem}.* in images folder {images}")
                 continue
@@ -752,6 +753,8 @@ def _sidecar(meta: Any, hw: Tuple[int, int]) -> Any:
     for o in objs:
         if not isinstance(o, dict) or not isinstance(o.get("value"), int) or "category_id" not in o:
             return f"every object needs an int 'value' and a 'category_id', got {o!r}"
+        if o.get("iscrowd", 0) not in (0, 1):
+            return f"object {o['value']}: iscrowd must be 0 or 1, got {o.get('iscrowd')!r}"
         out[o["value"]] = o
     return im, out
 
