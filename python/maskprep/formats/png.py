@@ -131,7 +131,7 @@ def label_image_rles(
     --------
     >>> ids, rles = label_image_rles(np.array([[0, 3], [3, 5]], dtype=np.uint8))
     >>> ids.tolist(), [r["counts"] for r in rles]
-    ([3, 5], ['12', '31'])
+    ([3, 5], ['121', '31'])
     """
     if not isinstance(label, np.ndarray) or label.dtype.kind not in "iu":
         raise TypeError(f"label must be an integer numpy array, got {_describe(label)}")
