@@ -32,7 +32,7 @@ from .. import coco, rle
 from ._build import PolygonObject, annotations, check_to
 from ._report import FormatReport
 
-__all__ = ["IMAGE_SUFFIXES", "merge_multi_segment", "read_yolo", "write_yolo"]
+__all__ = ["IMAGE_SUFFIXES", "image_size", "merge_multi_segment", "read_yolo", "write_yolo"]
 
 #: Image file suffixes :func:`read_yolo` looks for (ultralytics' IMG_FORMATS, less video).
 IMAGE_SUFFIXES = (".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp")
