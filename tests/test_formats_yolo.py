@@ -16,10 +16,14 @@ as ultralytics joins them, the overlap drops out of the even-odd fill and their 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,17 +105,20 @@ def _dataset(tmp_path: Path, names=("cat", "dog"), lines=("0 0.1 0.1 0.5 0.1 0.5
     return root
 
 
-def _ultralytics(module: str):
-    """ultralytics' module, or skip; ultralytics replaces PIL.Image.open when imported
-    (ultralytics/utils/patches.py): put PIL's own back for the other tests."""
-    original = Image.open
-    mod = pytest.importorskip(module)
-    if getattr(original, "__module__", "").startswith("ultralytics"):
-        from ultralytics.utils import patches
-
-        original = patches._image_open
-    Image.open = original
-    return mod
+def _ultralytics(tmp_path: Path, code: str) -> Any:
+    """Run ``code`` (which prints one JSON value) with ultralytics in a child process, or skip
+    when it is not installed. A child: importing ultralytics changes the process for every
+    later test (numpy's print options, PIL.Image.open, cv2's thread count)."""
+    if importlib.util.find_spec("ultralytics") is None:
+        pytest.skip("ultralytics is not installed (it is not a test dependency: see the guide)")
+    script = tmp_path / "ultralytics_job.py"
+    script.write_text(code)
+    env = dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(tmp_path / "ul-config"))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # -- round trips -----------------------------------------------------------------------------
@@ -206,13 +213,24 @@ def test_merge_multi_segment_by_hand():
     assert one.tolist() == [[0, 0], [1, 0], [1, 1]]
 
 
-def test_merge_multi_segment_equals_ultralytics(rng):
-    converter = _ultralytics("ultralytics.data.converter")
-    for _ in range(200):
-        segs = [(rng.random(2 * int(rng.integers(3, 12))) * 100).round(2).tolist()
-                for _ in range(int(rng.integers(2, 7)))]  # fmt: skip
-        expected = np.concatenate(converter.merge_multi_segment(segs)).reshape(-1, 2)
-        np.testing.assert_array_equal(yolo.merge_multi_segment(segs), expected)
+def test_merge_multi_segment_equals_ultralytics(tmp_path, rng):
+    cases = [
+        [
+            (rng.random(2 * int(rng.integers(3, 12))) * 100).round(2).tolist()
+            for _ in range(int(rng.integers(2, 7)))
+        ]  # fmt: skip
+        for _ in range(200)
+    ]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    theirs = _ultralytics(
+        tmp_path,
+        "import json, numpy as np\n"
+        "from ultralytics.data.converter import merge_multi_segment\n"
+        f"cases = json.load(open({str(tmp_path / 'cases.json')!r}))\n"
+        "print(json.dumps([np.concatenate(merge_multi_segment(c)).tolist() for c in cases]))\n",
+    )
+    for segs, expected in zip(cases, theirs):
+        np.testing.assert_array_equal(yolo.merge_multi_segment(segs), np.array(expected))
 
 
 def test_export_equals_ultralytics_convert_coco(tmp_path):
@@ -220,13 +238,15 @@ def test_export_equals_ultralytics_convert_coco(tmp_path):
     class index (category_id - 1 there) and number formatting (%g there, 6 decimals here), but
     for the differences listed in docs/guide/formats.md: crowds (left out there) and objects
     whose parts overlap (joined there, traced here)."""
-    converter = _ultralytics("ultralytics.data.converter")
     src = shared_file("annotations", REAL[1])
     data = json.loads(src.read_text())
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "instances_val.json").write_bytes(src.read_bytes())
-    converter.convert_coco(
-        str(tmp_path / "in"), str(tmp_path / "ul"), use_segments=True, cls91to80=False
+    _ultralytics(
+        tmp_path,
+        "from ultralytics.data.converter import convert_coco\n"
+        f"convert_coco({str(tmp_path / 'in')!r}, {str(tmp_path / 'ul')!r}, use_segments=True, "
+        "cls91to80=False)\nprint(0)\n",
     )
     report = yolo.write_yolo(data, tmp_path / "mp")
     index = {c["id"]: k for k, c in enumerate(sorted(data["categories"], key=lambda c: c["id"]))}
@@ -261,18 +281,24 @@ def test_export_equals_ultralytics_convert_coco(tmp_path):
 
 
 def test_ultralytics_reads_the_export(tmp_path):
-    """ultralytics' own label check accepts every file written."""
-    utils = _ultralytics("ultralytics.data.utils")
+    """ultralytics' own label check (verify_image_label) accepts every file written."""
     data = json.loads(shared_file("annotations", REAL[1]).read_text())
     yolo.write_yolo(data, tmp_path / "ds")
     _stand_ins(data, tmp_path / "ds" / "images")
-    found = 0
-    for im in sorted((tmp_path / "ds" / "images").glob("*.jpg")):
-        label = tmp_path / "ds" / "labels" / f"{im.stem}.txt"
-        out = utils.verify_image_label((str(im), str(label), "", False, 80, 0, 0, False))
-        assert out[-2] == 0 and out[-1] == "", out[-1]  # no corrupt file, no message
-        found += len(out[1])
-    assert found == len(data["annotations"])
+    found = _ultralytics(
+        tmp_path,
+        "import json\nfrom pathlib import Path\n"
+        "from ultralytics.data.utils import verify_image_label\n"
+        f"root = Path({str(tmp_path / 'ds')!r})\nout = []\n"
+        "for im in sorted((root / 'images').glob('*.jpg')):\n"
+        "    r = verify_image_label((str(im), str(root / 'labels' / (im.stem + '.txt')), '',"
+        " False, 80, 0, 0, False))\n"
+        "    out.append([len(r[1]), r[-2], r[-1]])\n"
+        "print(json.dumps(out))\n",
+    )
+    assert len(found) == len(data["images"])
+    assert all(corrupt == 0 and msg == "" for _, corrupt, msg in found), found
+    assert sum(n for n, _, _ in found) == len(data["annotations"])
 
 
 # -- the files written -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def check_to(to: Any) -> str:
     return str(to)
 
 
-def annotations(
+def build_annotations(
     objects: List[PolygonObject],
     sizes: Dict[int, Any],
     to: str,
@@ -52,7 +52,7 @@ def annotations(
     good = [k for k, r in enumerate(rles) if r is not None]
     for k, msg in errors.items():
         report.skip(objects[k].file, objects[k].obj, msg)
-    good_rles = [rles[k] for k in good]
+    good_rles = [r for r in rles if r is not None]
     areas = rle.area(good_rles, num_threads=num_threads).tolist() if good else []
     boxes = rle.to_bbox(good_rles, num_threads=num_threads).tolist() if good else []
     out = []

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from .. import coco
-from ._build import PolygonObject, annotations, check_to
+from ._build import PolygonObject, build_annotations, check_to
 from ._report import FormatReport
 
 __all__ = ["circle_polygon", "read_labelme"]
@@ -275,6 +275,6 @@ def read_labelme(
     built = [
         PolygonObject(f, obj, iid, cat_id[label], parts) for iid, f, obj, label, parts in objects
     ]
-    anns = annotations(built, sizes, to, report, num_threads)
+    anns = build_annotations(built, sizes, to, report, num_threads)
     cats = [{"id": cat_id[n], "name": n, "supercategory": ""} for n in names]
     return {"images": imgs, "annotations": anns, "categories": cats}, report

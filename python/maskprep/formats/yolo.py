@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import coco, rle
-from ._build import PolygonObject, annotations, check_to
+from ._build import PolygonObject, build_annotations, check_to
 from ._report import FormatReport
 
 __all__ = ["IMAGE_SUFFIXES", "image_size", "merge_multi_segment", "read_yolo", "write_yolo"]
@@ -273,7 +273,8 @@ def write_yolo(
     for im in data.get("images", []):
         path, why = _label_path(im.get("file_name"))
         if path is not None and path in owner:
-            path, why = None, f"its label file {path} is also image {owner[path]!r}'s"
+            why = f"its label file {path} is also image {owner[path]!r}'s"
+            path = None
         if path is None:
             report.skip(f"image {im.get('id')!r}", None, why)
             continue
@@ -660,6 +661,6 @@ def read_yolo(
                 report.skip(where, f"line {n}", why)
                 continue
             objects.append(PolygonObject(where, f"line {n}", iid, cat_ids[parsed[0]], [parsed[1]]))
-    anns = annotations(objects, sizes, to, report, num_threads)
+    anns = build_annotations(objects, sizes, to, report, num_threads)
     cats = [{"id": i, "name": name} for i, name in zip(cat_ids, names)]
     return {"images": imgs, "annotations": anns, "categories": cats}, report
