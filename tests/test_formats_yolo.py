@@ -235,7 +235,7 @@ def test_merge_multi_segment_equals_ultralytics(tmp_path, rng):
 
 def test_export_equals_ultralytics_convert_coco(tmp_path):
     """ultralytics' convert_coco(use_segments=True) on the same file: the same lines, up to the
-    class index (category_id - 1 there) and number formatting (%g there, 6 decimals here), but
+    class index (category_id - 1 there) and number formatting (%g there, %.6f here), but
     for the differences listed in docs/guide/formats.md: crowds (left out there) and objects
     whose parts overlap (joined there, traced here)."""
     src = shared_file("annotations", REAL[1])
@@ -309,7 +309,7 @@ def test_yaml_and_layout(tmp_path):
     assert report.files == 2 and report.objects == 1
     assert (tmp_path / "ds" / "images" / "val").is_dir()
     assert (tmp_path / "ds" / "labels" / "val" / "im1.txt").read_text() == (
-        "1 0.1 0.15 0.4 0.15 0.4 0.45 0.1 0.45\n"
+        "1 0.100000 0.150000 0.400000 0.150000 0.400000 0.450000 0.100000 0.450000\n"
     )
     assert (tmp_path / "ds" / "labels" / "val" / "im2.txt").read_text() == ""  # background
     yaml = pytest.importorskip("yaml")
@@ -326,7 +326,7 @@ def test_clamped_points_are_noted(tmp_path):
     report = yolo.write_yolo(data, tmp_path / "ds")
     assert "clamped" in report.notes[0] and "10" in report.notes[0]
     line = (tmp_path / "ds" / "labels" / "im1.txt").read_text().split()
-    assert line[1:3] == ["0.0", "0.15"] and line[3] == "1.0"
+    assert line[1:4] == ["0.000000", "0.150000", "1.000000"]
 
 
 def test_image_size_reads_only_the_header(tmp_path, monkeypatch):
