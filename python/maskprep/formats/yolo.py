@@ -196,7 +196,7 @@ def _trace_overlapping(
     np.add.at(sums, np.asarray(owner, dtype=np.intp), part_area.astype(np.int64))
     union_area = np.zeros(len(multi), dtype=np.int64)
     if good:
-        union_area[good] = rle.area([unions[n] for n in good], num_threads=num_threads)
+        union_area[good] = rle.area([u for u in unions if u is not None], num_threads=num_threads)
     for n, k in enumerate(multi):
         aid, iid, cls, parts = objs[k]
         union = unions[n]
