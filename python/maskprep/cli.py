@@ -52,6 +52,8 @@ EXAMPLES = {
     "show": "maskprep show instances.json --images val2017/ --out overlays/ --ids 139 285",
     "bench": "maskprep bench --out bench-report/",
     "demo": "maskprep demo --out maskprep-demo",
+    "export": "maskprep export instances.json --format yolo -o yolo-dataset/",
+    "import": "maskprep import yolo-dataset/ --format yolo -o instances.json",
 }
 
 
@@ -216,6 +218,43 @@ def _parser() -> argparse.ArgumentParser:
         "Run convert, validate and show on the bundled sample (4 COCO val2017 images, CC BY).",
     )
     d.add_argument("--out", type=Path, default=Path("maskprep-demo"), help="output folder")
+
+    from .formats import EXPORTERS, IMPORTERS  # light: each format's module loads on use
+
+    e = add("export", "Write a COCO instances file (or shards) in another format (issue 14).")
+    e.add_argument("input", help="COCO instances JSON, or shards: a folder or a (quoted) glob")
+    e.add_argument("--format", required=True, choices=list(EXPORTERS), help="output format")
+    e.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    e.add_argument(
+        "--crowd",
+        choices=["polygon", "skip"],
+        default="polygon",
+        help="yolo: crowd RLEs traced to polygons, or left out and listed (default: polygon)",
+    )
+    e.add_argument("--split", default=None, help="yolo: a subfolder of images/ and labels/")
+    e.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write what can be converted and list the rest (default: exit 1, nothing written)",
+    )
+
+    i = add("import", "Read a dataset in another format as a COCO instances file (issue 14).")
+    i.add_argument("input", type=Path, help="the dataset: a folder, a file or a (quoted) glob")
+    i.add_argument("--format", required=True, choices=list(IMPORTERS), help="input format")
+    i.add_argument("--images", type=Path, default=None, help="folder of the image files")
+    i.add_argument("-o", "--output", required=True, help="output JSON (- for stdout)")
+    i.add_argument(
+        "--to",
+        choices=["rle", "polygon"],
+        default=None,
+        help="segmentations as compressed RLE or polygons (default: polygon for yolo and "
+        "labelme, rle for the PNG formats)",
+    )
+    i.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="write what can be converted and list the rest (default: exit 1, nothing written)",
+    )
     return p
 
 
@@ -651,6 +690,112 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return rc
 
 
+def _export_input(source: str) -> Dict[str, Any]:
+    """One COCO dict from a .json file, or the shards of a folder or glob merged into one
+    (images and annotations concatenated, categories merged by id; ids must not repeat)."""
+    from . import shards
+
+    if os.path.isfile(source) and source.endswith(".json"):
+        return _load(Path(source))
+    try:
+        found = shards.find_shards(source)
+        parts = [shards.read_shard(path) for path, _ in found]
+    except ValueError as exc:
+        raise coco.UnreadableInput(str(exc)) from None
+    merged: Dict[str, Any] = {"images": [], "annotations": [], "categories": []}
+    names: Dict[Any, Any] = {}
+    for (path, _), part in zip(found, parts):
+        coco.check_structure(part)
+        merged["images"] += part.get("images", [])
+        merged["annotations"] += part.get("annotations", [])
+        for c in part.get("categories", []):
+            if c.get("id") in names and names[c.get("id")] != c.get("name"):
+                raise ValueError(f"{path}: category {c.get('id')!r} has another name elsewhere")
+            if c.get("id") not in names:
+                names[c.get("id")] = c.get("name")
+                merged["categories"].append(c)
+    for key in ("images", "annotations"):
+        ids = [x.get("id") for x in merged[key]]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"the shards' {key} ids repeat: they cannot be exported as one")
+    return merged
+
+
+def _format_report(args: argparse.Namespace, report: Any) -> None:
+    """Every object left out, one line each on stderr; the notes on stdout."""
+    for s in report.skipped:
+        print(f"skipped: {s}", file=sys.stderr)
+    for note in report.notes:
+        _say(args, note)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import formats
+
+    options: Dict[str, Any] = {"skip_invalid": args.skip_invalid}
+    if args.format == "yolo":
+        options.update(crowd=args.crowd, split=args.split)
+    elif args.crowd != "polygon" or args.split is not None:
+        return _fail("--crowd and --split are options of --format yolo")
+    if args.output.exists() and not args.output.is_dir():
+        raise CliError(f"{args.output} is a file; -o needs a folder", EXIT_OUTPUT)
+    data = _export_input(args.input)
+    t0 = time.perf_counter()
+    try:
+        report = formats.EXPORTERS[args.format](
+            data, args.output, num_threads=args.num_threads, options=options
+        )
+    except ImportError as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        if isinstance(exc, coco.UnreadableInput):
+            raise
+        return _fail(f"{exc}; nothing written (--skip-invalid writes the rest)", EXIT_INVALID)
+    _format_report(args, report)
+    _say(
+        args,
+        f"exported {report.objects} object(s) in {report.files} file(s) as {args.format} -> "
+        f"{args.output} in {time.perf_counter() - t0:.2f} s"
+        + (f"; skipped {len(report.skipped)} (listed above)" if report.skipped else ""),
+    )
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from . import formats
+
+    problem = coco.output_problem(args.output)
+    if problem is not None:
+        raise CliError(problem, EXIT_OUTPUT)
+    if args.images is not None and not args.images.is_dir():
+        return _fail(f"--images {args.images} is not a folder")
+    to = args.to or formats.DEFAULT_TO.get(args.format, "rle")
+    t0 = time.perf_counter()
+    try:
+        data, report = formats.IMPORTERS[args.format](
+            args.input, images=args.images, to=to, num_threads=args.num_threads, options={}
+        )
+    except ImportError as exc:
+        return _fail(str(exc))
+    if report.skipped and not args.skip_invalid:
+        for s in report.skipped:
+            print(f"cannot import: {s}", file=sys.stderr)
+        return _fail(
+            f"{len(report.skipped)} object(s) or file(s) cannot be imported (listed above); "
+            "nothing written (--skip-invalid writes the rest)",
+            EXIT_INVALID,
+        )
+    coco.save(data, args.output)
+    _format_report(args, report)
+    _say(
+        args,
+        f"imported {len(data.get('annotations', []))} object(s) from {report.files} file(s) "
+        f"({args.format}, {to}) -> {args.output} in {time.perf_counter() - t0:.2f} s"
+        + (f"; skipped {len(report.skipped)} (listed above)" if report.skipped else ""),
+    )
+    return EXIT_OK
+
+
 class _Terminated(BaseException):
     """Raised by the SIGTERM handler: unwinds like KeyboardInterrupt, so that temporary files
     are removed on the way out."""
@@ -667,6 +812,8 @@ COMMANDS = {
     "show": cmd_show,
     "bench": cmd_bench,
     "demo": cmd_demo,
+    "export": cmd_export,
+    "import": cmd_import,
 }
 
 

@@ -1,0 +1,738 @@
+"""YOLO segmentation datasets in ultralytics' layout.
+
+A dataset folder holds ``data.yaml`` (the class names, ``names: {0: person, 1: bicycle, ...}``,
+as ultralytics writes it), ``images/[SPLIT/]`` and ``labels/[SPLIT/]``: one ``.txt`` per image,
+at the image's relative path with the suffix ``.txt``, one object per line::
+
+    CLASS x0 y0 x1 y1 ...     (class index, then the polygon's points divided by width / height)
+
+:func:`write_yolo` maps the COCO category ids, in increasing order, to the contiguous indices
+0..K-1 and writes both the names and the ids (``coco_category_ids``, a key ultralytics ignores)
+to the YAML, so that :func:`read_yolo` gives the same category ids back. A YOLO object is one
+polygon: an object of several parts is joined into one the way ultralytics' converter does it
+(:func:`merge_multi_segment`). Crowd RLEs (and any RLE) are traced to pixel-exact outlines
+(:func:`maskprep.contours.masks_to_polygons`) and joined the same way, or left out and listed
+(``crowd="skip"``).
+
+The differences from ultralytics' own ``convert_coco`` are listed in the Formats guide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import coco, rle
+from ._build import PolygonObject, build_annotations, check_to
+from ._report import FormatReport
+
+__all__ = ["IMAGE_SUFFIXES", "image_size", "merge_multi_segment", "read_yolo", "write_yolo"]
+
+#: Image file suffixes :func:`read_yolo` looks for (ultralytics' IMG_FORMATS, less video).
+IMAGE_SUFFIXES = (".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp")
+
+YAML_NAME = "data.yaml"
+_TRACE_BATCH = 64  # RLE masks decoded at once when tracing (bounded memory)
+
+
+def merge_multi_segment(segments: Sequence[Sequence[float]]) -> np.ndarray:
+    """Join the parts of one object into one polygon, exactly as ultralytics'
+    ``ultralytics.data.converter.merge_multi_segment`` (from JSON2YOLO) does.
+
+    Consecutive parts are linked at their closest pair of vertices. Each part is rotated to start
+    at its link vertex and closed (its first vertex repeated); the path goes forward through the
+    first part, enters each middle part at the vertex linked to the previous part, runs to the
+    vertex linked to the next one, continues into the next part, and on the way back finishes
+    each middle part, so every link is walked once each way: a zero-width slit that adds nothing
+    under the even-odd fill that COCO (and cv2.fillPoly) use. Parts that overlap each other are
+    the exception: their overlap is filled an even number of times, so it drops out.
+
+    Parameters
+    ----------
+    segments : sequence of sequence of float
+        The parts, each ``[x0, y0, x1, y1, ...]`` with at least one point.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 2)`` float64 points of the joined polygon.
+
+    Examples
+    --------
+    >>> merge_multi_segment([[0, 0, 1, 0, 1, 1], [3, 0, 4, 0, 4, 1]]).tolist()
+    [[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [4.0, 0.0], [4.0, 1.0], [3.0, 0.0]]
+    """
+    parts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in segments]
+    if len(parts) == 1:
+        return parts[0]
+    links: List[List[int]] = [[] for _ in parts]
+    for i in range(1, len(parts)):
+        p, q = parts[i - 1], parts[i]
+        # ultralytics' ((p[:, None] - q[None]) ** 2).sum(-1), without the (N, M, 2) temporary
+        # and its slow reduction over 2: the same two squares added, so the same argmin
+        d = (p[:, None, 0] - q[None, :, 0]) ** 2 + (p[:, None, 1] - q[None, :, 1]) ** 2
+        a, b = np.unravel_index(np.argmin(d, axis=None), d.shape)
+        links[i - 1].append(int(a))
+        links[i].append(int(b))
+    out: List[np.ndarray] = []
+    last = len(parts) - 1
+    for i, idx in enumerate(links):  # forward
+        if len(idx) == 2 and idx[0] > idx[1]:  # a middle part: walk it the other way round
+            idx = [len(parts[i]) - 1 - x for x in idx]
+            parts[i] = parts[i][::-1, :]
+        parts[i] = np.roll(parts[i], -idx[0], axis=0)
+        parts[i] = np.concatenate([parts[i], parts[i][:1]])
+        if i in (0, last):
+            out.append(parts[i])
+        else:
+            out.append(parts[i][: idx[1] - idx[0] + 1])
+    for i in range(last - 1, 0, -1):  # back: the rest of each middle part
+        out.append(parts[i][abs(links[i][1] - links[i][0]) :])
+    return np.concatenate(out, axis=0)
+
+
+def _options(options: Optional[Dict[str, Any]], known: Dict[str, Any]) -> Dict[str, Any]:
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise ValueError(f"options: unknown {unknown}; known: {sorted(known)}")
+    return {**known, **opts}
+
+
+def _label_path(file_name: Any) -> Tuple[Optional[PurePosixPath], str]:
+    """The label file's path (relative) for an image's file_name, or None and why not."""
+    if not isinstance(file_name, str) or not file_name:
+        return None, f"file_name must be a non-empty string, got {file_name!r}"
+    rel = PurePosixPath(file_name.replace("\\", "/"))
+    if rel.is_absolute() or ".." in rel.parts or rel.name in ("", "."):
+        return None, f"file_name {file_name!r} must be a relative path inside the images folder"
+    return rel.with_suffix(".txt"), ""
+
+
+def _polygon_parts(seg: Any) -> Tuple[Optional[List[Any]], str]:
+    """A polygon segmentation's parts after a structural check (numbers are checked later)."""
+    if not seg:
+        return None, "no segmentation (empty)"
+    for k, p in enumerate(seg):
+        if not isinstance(p, (list, tuple)):
+            return None, f"segmentation polygon {k} must be a list of numbers"
+        if len(p) % 2 or len(p) < 6:
+            return None, (
+                f"segmentation polygon {k} must have an even count of at least 6 numbers "
+                f"(3 points), got {len(p)}"
+            )
+    return list(seg), ""
+
+
+def _categories(data: Dict[str, Any]) -> List[Dict[str, Any]]:
+    cats = data.get("categories", [])
+    ids = [c.get("id") for c in cats]
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
+    if bad:
+        raise ValueError(f"categories: every id must be an integer, got {bad[0]!r}")
+    if len(set(ids)) != len(ids):
+        raise ValueError("categories: ids must be unique")
+    return sorted(cats, key=lambda c: c["id"])
+
+
+def _trace(rles: List[Dict[str, Any]], num_threads: Optional[int]) -> List[List[List[float]]]:
+    """Pixel-exact polygons of compressed RLEs (holes cut in, see maskprep.contours), decoded
+    in batches of one size."""
+    from .. import contours
+
+    out: List[List[List[float]]] = [[] for _ in rles]
+    by_size: Dict[Tuple[int, ...], List[int]] = defaultdict(list)
+    for k, r in enumerate(rles):
+        by_size[tuple(r["size"])].append(k)
+    for todo in by_size.values():
+        for start in range(0, len(todo), _TRACE_BATCH):
+            part = todo[start : start + _TRACE_BATCH]
+            masks = rle.decode([rles[k] for k in part], layout="nhw", num_threads=num_threads)
+            for k, p in zip(part, contours.masks_to_polygons(masks, num_threads=num_threads)):
+                out[k] = p
+    return out
+
+
+def _trace_overlapping(
+    objs: List[Tuple[Any, Any, int, Any]],
+    to_trace: List[Dict[str, Any]],
+    sizes: Dict[Any, Tuple[int, int]],
+    report: FormatReport,
+    num_threads: Optional[int],
+) -> List[Tuple[Any, Any, int, Any]]:
+    """Objects whose polygon parts overlap go to ``to_trace`` as their union's RLE: joined as
+    they are, the overlap would drop out of the even-odd fill (ultralytics' result); traced,
+    the mask is kept exactly. Invalid multi-part objects are reported here."""
+    multi = [k for k, o in enumerate(objs) if not isinstance(o[3], int) and len(o[3]) > 1]
+    if not multi:
+        return objs
+    hw = [sizes[objs[k][1]] for k in multi]
+    unions, errors = coco.rles_or_errors(
+        [objs[k][3] for k in multi],
+        [h for h, _ in hw],
+        [w for _, w in hw],
+        range(len(multi)),
+        num_threads=num_threads,
+    )
+    drop = set()
+    traced = 0
+    good = [n for n, u in enumerate(unions) if u is not None]
+    # every part of every good object on its own, in one batch: overlap iff the union's area
+    # is less than the parts' sum
+    segs, part_hw, owner = [], [], []
+    for n in good:
+        for p in objs[multi[n]][3]:
+            segs.append([p])
+            part_hw.append(hw[n])
+            owner.append(n)
+    part_area = rle.area(rle.from_segmentations(segs, part_hw, num_threads=num_threads))
+    sums = np.zeros(len(multi), dtype=np.int64)
+    np.add.at(sums, np.asarray(owner, dtype=np.intp), part_area.astype(np.int64))
+    union_area = np.zeros(len(multi), dtype=np.int64)
+    if good:
+        union_area[good] = rle.area([u for u in unions if u is not None], num_threads=num_threads)
+    for n, k in enumerate(multi):
+        aid, iid, cls, parts = objs[k]
+        union = unions[n]
+        if union is None:
+            report.skip(f"image {iid!r}", aid, errors[n])
+            drop.add(k)
+            continue
+        if union_area[n] < sums[n]:
+            objs[k] = (aid, iid, cls, len(to_trace))
+            to_trace.append(union)
+            traced += 1
+    if traced:
+        report.notes.append(
+            f"{traced} object(s) have overlapping polygon parts: exported as the outline traced "
+            "from their mask (joining the parts would cut the overlap out)"
+        )
+        report.extra["overlap_traced"] = traced
+    return [o for k, o in enumerate(objs) if k not in drop]
+
+
+def write_yolo(
+    data: Dict[str, Any],
+    out: Any,
+    *,
+    num_threads: Optional[int] = None,
+    options: Optional[Dict[str, Any]] = None,
+) -> FormatReport:
+    """Write a COCO instances dict as a YOLO segmentation dataset under ``out``.
+
+    ``out/data.yaml`` (names, ids, ``path``, ``train``/``val``), ``out/labels/[SPLIT/]NAME.txt``
+    for every image (empty for an image without objects: a background image), and an empty
+    ``out/images/[SPLIT/]`` for the photos. Nothing is written when anything fails (unless
+    ``skip_invalid``); each file is written to a temporary folder first and moved into place,
+    so an interrupted run leaves no partial file. Existing files of the same names are replaced.
+
+    Parameters
+    ----------
+    data : dict
+        A COCO instances dict (never modified).
+    out : str or os.PathLike
+        The dataset folder (created if needed).
+    num_threads : int, optional
+        For decoding and tracing RLEs.
+    options : dict, optional
+        ``crowd``: ``"polygon"`` (default: trace crowd RLEs to polygons) or ``"skip"`` (leave
+        them out; their ids are in ``report.extra["crowd_skipped"]``). ``split``: a subfolder of
+        ``images/`` and ``labels/`` (default none). ``skip_invalid``: write the objects that can
+        be converted and list the others in ``report.skipped`` (default False: raise).
+
+    Returns
+    -------
+    FormatReport
+        ``files``: label files written; ``objects``: lines written.
+
+    Raises
+    ------
+    ValueError
+        A bad option, a structure :func:`maskprep.coco.check_structure` refuses, or objects that
+        cannot be converted (every one listed by image and annotation id) unless
+        ``skip_invalid``.
+    maskprep.coco.OutputError
+        ``out`` cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> data = {"images": [{"id": 1, "height": 10, "width": 20, "file_name": "a.jpg"}],
+    ...         "annotations": [{"id": 7, "image_id": 1, "category_id": 3,
+    ...                          "segmentation": [[2, 1, 10, 1, 10, 5]]}],
+    ...         "categories": [{"id": 3, "name": "cat"}]}
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> write_yolo(data, out).objects
+    1
+    >>> (out / "labels" / "a.txt").read_text()
+    '0 0.100000 0.100000 0.500000 0.100000 0.500000 0.500000\\n'
+    """
+    opts = _options(options, {"crowd": "polygon", "split": None, "skip_invalid": False})
+    if opts["crowd"] not in ("polygon", "skip"):
+        raise ValueError(f"options: crowd must be 'polygon' or 'skip', got {opts['crowd']!r}")
+    split = opts["split"]
+    if split is not None and (not isinstance(split, str) or _label_path(split)[0] is None):
+        raise ValueError(f"options: split must be a relative folder name, got {split!r}")
+    sizes = coco.image_sizes(data)  # checks the structure
+    cats = _categories(data)
+    index = {c["id"]: k for k, c in enumerate(cats)}
+    report = FormatReport()
+
+    label_of: Dict[Any, PurePosixPath] = {}  # image id -> label path
+    owner: Dict[PurePosixPath, Any] = {}
+    for im in data.get("images", []):
+        path, why = _label_path(im.get("file_name"))
+        if path is not None and path in owner:
+            why = f"its label file {path} is also image {owner[path]!r}'s"
+            path = None
+        if path is None:
+            report.skip(f"image {im.get('id')!r}", None, why)
+            continue
+        label_of[im.get("id")] = path
+        owner[path] = im.get("id")
+
+    # per annotation: (image id, class, parts); RLEs are traced first, in batches
+    objs: List[Tuple[Any, Any, int, Any]] = []  # (ann id, image id, class, parts or RLE index)
+    to_trace: List[Dict[str, Any]] = []
+    crowd_skipped: List[Any] = []
+    for a in data.get("annotations", []):
+        aid, iid = a.get("id"), a.get("image_id")
+        where = f"image {iid!r}"
+        if iid not in sizes:
+            report.skip(where, aid, f"image_id {iid!r} is not in images")
+            continue
+        if iid not in label_of:
+            report.skip(where, aid, "its image cannot be written (see the image's entry)")
+            continue
+        cid = a.get("category_id")
+        if isinstance(cid, bool) or cid not in index:
+            report.skip(where, aid, f"category_id {cid!r} is not in categories")
+            continue
+        seg = a.get("segmentation")
+        if isinstance(seg, dict):
+            if seg.get("size") != list(sizes[iid]):
+                report.skip(where, aid, f"RLE size {seg.get('size')!r} is not the image's [h, w]")
+                continue
+            if a.get("iscrowd") and opts["crowd"] == "skip":
+                crowd_skipped.append(aid)
+                continue
+            objs.append((aid, iid, index[cid], len(to_trace)))
+            to_trace.append(seg)
+            continue
+        parts, why = _polygon_parts(seg) if isinstance(seg, list) else (None, "")
+        if parts is None:
+            report.skip(where, aid, why or f"segmentation must be polygons or an RLE, got {seg!r}")
+            continue
+        objs.append((aid, iid, index[cid], parts))
+
+    objs = _trace_overlapping(objs, to_trace, sizes, report, num_threads)
+    if to_trace:
+        of = {o[3]: o[1] for o in objs if isinstance(o[3], int)}  # RLE index -> image id
+        h_w = [sizes[of[k]] for k in range(len(to_trace))]
+        rles, errors = coco.rles_or_errors(
+            to_trace,
+            [h for h, _ in h_w],
+            [w for _, w in h_w],
+            range(len(h_w)),
+            num_threads=num_threads,
+        )
+        good = [r for r in rles if r is not None]
+        traced = iter(_trace(good, num_threads))
+        polys = [None if r is None else next(traced) for r in rles]
+        kept = []
+        for o in objs:
+            if not isinstance(o[3], int):
+                kept.append(o)
+            elif polys[o[3]] is None:
+                report.skip(f"image {o[1]!r}", o[0], errors[o[3]])
+            elif not polys[o[3]]:
+                report.skip(f"image {o[1]!r}", o[0], "its mask is empty: no polygon")
+            else:
+                kept.append((o[0], o[1], o[2], polys[o[3]]))
+        objs = kept
+
+    lines, clipped = _lines(objs, sizes, report)
+    if report.skipped and not opts["skip_invalid"]:
+        raise ValueError(
+            f"{len(report.skipped)} object(s) cannot be exported to YOLO: "
+            + coco.join_limited([str(s) for s in report.skipped])
+        )
+    if clipped:
+        report.notes.append(
+            f"{len(clipped)} object(s) had points outside the image, clamped to it: annotation "
+            f"ids {coco.join_limited(clipped, 10, ', ')}"
+        )
+    if crowd_skipped:
+        report.notes.append(
+            f"left out {len(crowd_skipped)} crowd annotation(s) (crowd='skip'): ids "
+            f"{coco.join_limited(crowd_skipped, 10, ', ')}"
+        )
+    report.extra["crowd_skipped"] = crowd_skipped
+    report.extra["classes"] = len(cats)
+
+    files: Dict[str, bytes] = {}
+    sub = PurePosixPath("labels", split) if split else PurePosixPath("labels")
+    per_image: Dict[Any, List[bytes]] = defaultdict(list)
+    for iid, line in lines:
+        per_image[iid].append(line)
+    for iid, path in label_of.items():
+        body = per_image.get(iid, [])
+        files[str(sub / path)] = b"".join(body)
+    files[YAML_NAME] = _yaml(cats, Path(out), split).encode("utf-8")
+    images = str(PurePosixPath("images", split)) if split else "images"
+    _write_files(Path(out), files, str(sub), [images])
+    report.files = len(files) - 1
+    report.objects = len(lines)
+    return report
+
+
+def _lines(
+    objs: List[Tuple[Any, Any, int, Any]], sizes: Dict[Any, Tuple[int, int]], report: FormatReport
+) -> Tuple[List[Tuple[Any, bytes]], List[Any]]:
+    """One label line per object: joined, normalised, written as ``%.6f``. All coordinates go
+    through numpy in one array; per object there is one slice of the text."""
+    flat: List[Any] = []
+    good: List[Tuple[Any, Any, int]] = []
+    counts: List[int] = []
+    for aid, iid, cls, parts in objs:
+        if len(parts) == 1:
+            pts = parts[0]
+        else:
+            try:
+                pts = merge_multi_segment(parts).ravel().tolist()
+            except (TypeError, ValueError):
+                report.skip(f"image {iid!r}", aid, "segmentation polygons must hold only numbers")
+                continue
+        flat.extend(pts)
+        good.append((aid, iid, cls))
+        counts.append(len(pts))
+    try:
+        arr = np.array(flat, dtype=np.float64)
+        if arr.ndim != 1:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):  # a non-number somewhere: find it
+        return _lines_checked(objs, sizes, report)
+    if not good:
+        return [], []
+    npts = np.asarray(counts, dtype=np.int64) // 2
+    starts = np.concatenate([[0], np.cumsum(npts)[:-1]])
+    xy = arr.reshape(-1, 2)
+    finite = np.logical_and.reduceat(np.isfinite(xy).all(axis=1), starts)
+    if not finite.all():
+        return _lines_checked(objs, sizes, report)
+    scale = np.array([[sizes[iid][1], sizes[iid][0]] for _, iid, _ in good], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a 0 x 0 image: nan, clamped to 0
+        xy = xy / np.repeat(scale, npts, axis=0)
+    inside = np.logical_and.reduceat(((xy >= 0) & (xy <= 1)).all(axis=1), starts)
+    text = _fixed6(np.clip(np.nan_to_num(xy, nan=0.0), 0.0, 1.0).ravel())
+    out: List[Tuple[Any, bytes]] = []
+    offset = 0
+    for (_, iid, cls), n in zip(good, counts):
+        end = offset + n
+        out.append((iid, b"%d %s\n" % (cls, text[9 * offset : 9 * end - 1])))
+        offset = end
+    clipped = [g[0] for g, ok in zip(good, inside.tolist()) if not ok]
+    return out, clipped
+
+
+def _fixed6(values: np.ndarray) -> bytes:
+    """``b"0.123456 1.000000 ..."``: each value in [0, 1] as ``%.6f`` plus a space, 9 bytes
+    apiece, built in numpy (Python's float formatting was most of the export's time)."""
+    q = np.rint(values * 1e6).astype(np.int64)  # 0..1_000_000
+    chars = np.empty((len(q), 9), dtype=np.uint8)
+    chars[:, 0] = ord("0") + q // 1_000_000
+    chars[:, 1] = ord(".")
+    rest = q % 1_000_000
+    for k in range(7, 1, -1):
+        chars[:, k] = ord("0") + rest % 10
+        rest //= 10
+    chars[:, 8] = ord(" ")
+    return chars.tobytes()
+
+
+def _lines_checked(
+    objs: List[Tuple[Any, Any, int, Any]], sizes: Dict[Any, Tuple[int, int]], report: FormatReport
+) -> Tuple[List[Tuple[Any, bytes]], List[Any]]:
+    """:func:`_lines` after checking each object's numbers on its own (the slow path, taken
+    only when some object holds a non-number or a non-finite value)."""
+    ok = []
+    for o in objs:
+        aid, iid, _, parts = o
+        try:
+            vals = np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in parts])
+        except (TypeError, ValueError, OverflowError):
+            report.skip(f"image {iid!r}", aid, "segmentation polygons must hold only numbers")
+            continue
+        if not np.isfinite(vals).all():
+            report.skip(f"image {iid!r}", aid, "segmentation coordinates must be finite numbers")
+            continue
+        ok.append(o)
+    return _lines(ok, sizes, report)
+
+
+def _yaml(cats: List[Dict[str, Any]], out: Path, split: Optional[str]) -> str:
+    """ultralytics' data YAML; names as JSON strings (valid YAML double-quoted scalars)."""
+    images = f"images/{split}" if split else "images"
+    text = [
+        "# YOLO segmentation dataset written by maskprep (maskprep export --format yolo)",
+        f"path: {json.dumps(str(out.resolve()))}",
+        f"train: {images}",
+        f"val: {images}",
+        "names:",
+    ]
+    text += [
+        f"  {k}: {json.dumps(str(c.get('name', c['id'])), ensure_ascii=False)}"
+        for k, c in enumerate(cats)
+    ]
+    text.append("# the COCO category id of each class index (read back by maskprep import)")
+    text.append("coco_category_ids:")
+    text += [f"  {k}: {c['id']}" for k, c in enumerate(cats)]
+    return "\n".join(text) + "\n"
+
+
+def _write_files(out: Path, files: Dict[str, bytes], tree: str, dirs: List[Any]) -> None:
+    """Every file into a temporary folder under ``out``, then moved into place: the folder
+    ``tree`` (the labels) in one rename when ``out`` has none yet, else file by file, each
+    replacing its namesake. str paths and plain open: pathlib's overhead per call is most of
+    the time for small label files."""
+    coco.make_dir(out)
+    root = os.fspath(out)
+    tmp = os.path.join(root, f".maskprep-export-{os.getpid()}.tmp")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        made = set()
+        for rel in files:
+            folder = os.path.dirname(os.path.join(tmp, rel))
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+        for rel, body in files.items():
+            with open(os.path.join(tmp, rel), "wb") as f:
+                f.write(body)
+        for d in dirs:
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        moved = not os.path.exists(os.path.join(root, tree))
+        if moved:
+            os.makedirs(os.path.dirname(os.path.join(root, tree)), exist_ok=True)
+            os.rename(os.path.join(tmp, tree), os.path.join(root, tree))
+        prefix = tree + os.sep
+        for rel in files:
+            if moved and rel.startswith(prefix):
+                continue
+            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+            os.replace(os.path.join(tmp, rel), os.path.join(root, rel))
+    except OSError as exc:
+        raise coco.OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _find_yaml(src: Path) -> Path:
+    if src.is_file():
+        return src
+    if not src.is_dir():
+        raise coco.UnreadableInput(f"{src} is not a YOLO dataset folder or data YAML")
+    if (src / YAML_NAME).is_file():
+        return src / YAML_NAME
+    found = sorted(p for p in src.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if len(found) != 1:
+        what = "no data YAML" if not found else f"{len(found)} YAML files and no {YAML_NAME}"
+        raise coco.UnreadableInput(f"{src} holds {what} (the class names): pass the YAML file")
+    return found[0]
+
+
+def _read_yaml(path: Path) -> Tuple[List[str], List[int]]:
+    """The class names and their category ids (``coco_category_ids``, else index + 1)."""
+    try:
+        import yaml
+    except ImportError:
+        raise ImportError("reading YOLO datasets needs PyYAML: pip install pyyaml") from None
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise coco.UnreadableInput(f"cannot read the data YAML {path}: {exc}") from None
+    names = doc.get("names") if isinstance(doc, dict) else None
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise coco.UnreadableInput(f"{path}: names must be a non-empty mapping or list of names")
+    if sorted(names) != list(range(len(names))):
+        raise coco.UnreadableInput(
+            f"{path}: the names' keys must be the class indices 0..{len(names) - 1}"
+        )
+    ids = doc.get("coco_category_ids")
+    if ids is None:
+        cat_ids = list(range(1, len(names) + 1))
+    elif (
+        isinstance(ids, dict)
+        and sorted(ids) == sorted(names)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in ids.values())
+        and len(set(ids.values())) == len(ids)
+    ):
+        cat_ids = [ids[k] for k in range(len(names))]
+    else:
+        raise coco.UnreadableInput(
+            f"{path}: coco_category_ids must map every class index to a unique integer id"
+        )
+    return [str(names[k]) for k in range(len(names))], cat_ids
+
+
+def image_size(path: Path) -> Tuple[int, int]:
+    """``(height, width)`` from the image file's header: PIL's ``Image.open`` is lazy, the
+    pixels are not decoded. Raises OSError (PIL's UnidentifiedImageError is one)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        w, h = im.size
+    return int(h), int(w)
+
+
+def _parse_line(
+    line: str, n_classes: int, hw: Tuple[int, int]
+) -> Tuple[Optional[Tuple[int, List[float]]], str]:
+    """(class, pixel polygon) of one label line, or None and why."""
+    tok = line.split()
+    try:
+        cls_f = float(tok[0])
+    except ValueError:
+        return None, f"class index {tok[0]!r} is not a number"
+    if not cls_f.is_integer():
+        return None, f"class index {tok[0]!r} is not an integer"
+    cls = int(cls_f)
+    if not 0 <= cls < n_classes:
+        return None, f"class index {cls} is not in the YAML's names (0..{n_classes - 1})"
+    try:
+        xy = np.array(tok[1:], dtype=np.float64)
+    except ValueError:
+        return None, "the coordinates must be numbers"
+    n = len(xy)
+    if n % 2:
+        return None, f"odd count of coordinates ({n}): x y pairs expected"
+    if n == 4:
+        return None, "4 coordinates: a detection box (x y w h), not a segmentation polygon"
+    if n < 6:
+        return None, f"{n} coordinates: a polygon needs at least 3 points (6 numbers)"
+    if not (np.isfinite(xy).all() and (xy >= 0).all() and (xy <= 1).all()):
+        return None, "coordinates must be normalised: in [0, 1]"
+    h, w = hw
+    px = np.round(xy.reshape(-1, 2) * np.array([w, h], dtype=np.float64), 3)
+    return (cls, px.ravel().tolist()), ""
+
+
+def read_yolo(
+    src: Any,
+    *,
+    images: Any = None,
+    to: str = "polygon",
+    num_threads: Optional[int] = None,
+    options: Optional[Dict[str, Any]] = None,
+) -> Tuple[Dict[str, Any], FormatReport]:
+    """Read a YOLO segmentation dataset as a COCO instances dict.
+
+    Every label file under ``labels/`` beside the data YAML gives one image: the image file at the
+    same relative path under ``images`` (default ``images/`` beside the YAML) with one of
+    :data:`IMAGE_SUFFIXES`; its size is read from the file's header (the pixels are never
+    decoded). Images without a label file are background images (no annotations). Image ids are
+    1..N in order of relative path, annotation ids 1..M; points become pixels (rounded to 1e-3
+    px); area and bbox come from the rasterized mask, as pycocotools computes them.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        The dataset folder (holding ``data.yaml`` or a single other ``*.yaml``) or its YAML.
+    images : str or os.PathLike, optional
+        The images folder, mirroring ``labels/``.
+    to : {"polygon", "rle"}
+        The segmentations: pixel polygons as read, or compressed RLEs.
+    num_threads : int, optional
+    options : dict, optional
+        None known yet.
+
+    Returns
+    -------
+    dataset : dict
+        ``images``, ``annotations``, ``categories`` (ids from the YAML's ``coco_category_ids``,
+        else class index + 1).
+    report : FormatReport
+        Every line and file that could not be read, by label file and line number.
+
+    Raises
+    ------
+    maskprep.coco.UnreadableInput
+        No or a bad data YAML, no ``labels/`` or images folder.
+    ImportError
+        PyYAML is not installed.
+    """
+    to = check_to(to)
+    _options(options, {})
+    yaml_path = _find_yaml(Path(src))
+    names, cat_ids = _read_yaml(yaml_path)
+    root = yaml_path.parent
+    labels_dir = root / "labels"
+    if not labels_dir.is_dir():
+        raise coco.UnreadableInput(f"{root} has no labels/ folder")
+    images_dir = Path(images) if images is not None else root / "images"
+    if not images_dir.is_dir():
+        raise coco.UnreadableInput(f"the images folder {images_dir} does not exist (--images)")
+    photos: Dict[str, Path] = {}
+    for p in sorted(images_dir.rglob("*")):
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+            photos.setdefault(p.relative_to(images_dir).with_suffix("").as_posix(), p)
+    label_files = {
+        p.relative_to(labels_dir).with_suffix("").as_posix(): p
+        for p in sorted(labels_dir.rglob("*.txt"))
+        if p.is_file()
+    }
+    report = FormatReport()
+    imgs: List[Dict[str, Any]] = []
+    objects: List[PolygonObject] = []
+    sizes: Dict[int, Tuple[int, int]] = {}
+    for key in sorted(set(photos) | set(label_files)):
+        label = label_files.get(key)
+        where = str(label if label is not None else photos[key])
+        if key not in photos:
+            report.skip(where, None, f"no image file for it under {images_dir}")
+            continue
+        try:
+            hw = image_size(photos[key])
+        except OSError as exc:
+            report.skip(where, None, f"cannot read the size of {photos[key]}: {exc}")
+            continue
+        lines: List[str] = []
+        if label is not None:
+            try:
+                lines = label.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                report.skip(where, None, f"cannot read the label file: {exc}")
+                continue
+            report.files += 1
+        iid = len(imgs) + 1
+        imgs.append(
+            {
+                "id": iid,
+                "file_name": photos[key].relative_to(images_dir).as_posix(),
+                "height": hw[0],
+                "width": hw[1],
+            }
+        )
+        sizes[iid] = hw
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            parsed, why = _parse_line(line, len(names), hw)
+            if parsed is None:
+                report.skip(where, f"line {n}", why)
+                continue
+            objects.append(PolygonObject(where, f"line {n}", iid, cat_ids[parsed[0]], [parsed[1]]))
+    anns = build_annotations(objects, sizes, to, report, num_threads)
+    cats = [{"id": i, "name": name} for i, name in zip(cat_ids, names)]
+    return {"images": imgs, "annotations": anns, "categories": cats}, report
