@@ -267,3 +267,16 @@ def test_cli_import_labelme_missing(tmp_path, capsys):
     argv = ["import", str(tmp_path / "none"), "--format", "labelme", "-o", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert "is not a LabelMe JSON file, a folder or a glob" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((3.0, 3.0, 3.0, 3.0), r"a circle needs two different points, got \(3.0, 3.0\) twice"),
+        ((float("nan"), 0.0, 1.0, 1.0), r"circle points must be finite"),
+        ((0.0, 0.0, float("inf"), 1.0), r"circle points must be finite"),
+    ],
+)
+def test_circle_polygon_bad_points(args, match):
+    with pytest.raises(ValueError, match=match):
+        labelme.circle_polygon(*args)

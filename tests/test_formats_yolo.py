@@ -748,3 +748,21 @@ def test_cli_import_to_stdout(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["annotations"][0]["category_id"] == 1
     assert "imported 1 object(s)" in captured.err
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "labelme", "cityscapes", "voc", "instance-png"])
+def test_importer_options_must_be_a_dict(fmt, tmp_path):
+    """One options rule for every importer (formats._build.check_options), checked first."""
+    from maskprep.formats import IMPORTERS
+
+    with pytest.raises(TypeError, match=r"options must be a dict, got list"):
+        IMPORTERS[fmt](tmp_path, options=[("labels", None)])
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "instance-png"])
+def test_exporter_options_must_be_a_dict(fmt, tmp_path):
+    from maskprep.formats import EXPORTERS
+
+    data = {"images": [], "annotations": [], "categories": []}
+    with pytest.raises(TypeError, match=r"options must be a dict, got str"):
+        EXPORTERS[fmt](data, tmp_path / "out", options="crowd=skip")

@@ -23,6 +23,19 @@ class PolygonObject:
     iscrowd: int = 0
 
 
+def check_options(options: Any, known: Dict[str, Any]) -> Dict[str, Any]:
+    """The options dict of an importer or exporter, with ``known``'s defaults for what it omits.
+    TypeError when it is not a dict (None: no options), ValueError for an unknown key."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"options: unknown {unknown}; known: {sorted(known)}")
+    return {**known, **options}
+
+
 def check_to(to: Any) -> str:
     if to not in TO:
         raise ValueError(f"to must be 'rle' or 'polygon', got {to!r}")

@@ -39,4 +39,22 @@ class FormatReport:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def skip(self, file: Any, obj: Optional[Any], reason: str) -> None:
+        """Record one object (``obj``; None for a whole file) of ``file`` as not converted.
+
+        Parameters
+        ----------
+        file : path or str
+            The file the object came from (kept as str).
+        obj : object, optional
+            The object within it: an annotation id, a line number, a shape index.
+        reason : str
+            Why it was not converted.
+
+        Examples
+        --------
+        >>> report = FormatReport()
+        >>> report.skip("labels/a.txt", 3, "class index 80 is not in the YAML's names")
+        >>> print(report.skipped[0])
+        labels/a.txt: object 3: class index 80 is not in the YAML's names
+        """
         self.skipped.append(Skipped(str(file), obj, reason))

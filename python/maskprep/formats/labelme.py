@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from .. import coco
-from ._build import PolygonObject, build_annotations, check_to
+from ._build import PolygonObject, build_annotations, check_options, check_to
 from ._report import FormatReport
 
 __all__ = ["circle_polygon", "read_labelme"]
@@ -48,6 +48,11 @@ def circle_polygon(cx: float, cy: float, px: float, py: float) -> List[float]:
         ``[x0, y0, x1, y1, ...]``: ``max(int(pi / arccos(1 - 1 / r)), 12)`` points, the first
         at ``(cx, cy + r)``.
 
+    Raises
+    ------
+    ValueError
+        A coordinate is not finite, or the two points are the same (radius 0).
+
     Examples
     --------
     >>> len(circle_polygon(10, 10, 13, 14)) // 2  # r = 5
@@ -56,6 +61,10 @@ def circle_polygon(cx: float, cy: float, px: float, py: float) -> List[float]:
     22
     """
     r = math.hypot(px - cx, py - cy)
+    if not (math.isfinite(r) and math.isfinite(cx) and math.isfinite(cy)):
+        raise ValueError(f"circle points must be finite, got ({cx}, {cy}) and ({px}, {py})")
+    if r == 0:
+        raise ValueError(f"a circle needs two different points, got ({cx}, {cy}) twice")
     c = 1 - 1 / r
     n = max(int(np.pi / np.arccos(c)), 12) if c >= -1 else 12  # r < 1/2: arccos undefined
     i = np.arange(n)
@@ -203,10 +212,7 @@ def read_labelme(
     ['.../a.json: object shape 1: a point shape has no area: not a region']
     """
     to = check_to(to)
-    opts = dict(options or {})
-    unknown = sorted(set(opts) - {"labels"})
-    if unknown:
-        raise ValueError(f"options: unknown {unknown}; known: ['labels']")
+    opts = check_options(options, {"labels": None})
     fixed = _labels(opts.get("labels"))
     root, paths = _files(Path(src))
     if not paths:

@@ -30,6 +30,7 @@ import numpy as np
 from .. import rle
 from .._threads import resolve_num_threads
 from ..coco import convert, make_dir, rles_or_errors, save
+from ._build import check_options, check_to
 from ._report import FormatReport
 
 __all__ = [
@@ -127,6 +128,13 @@ def label_image_rles(
         ``{'size': [H, W], 'counts': str}`` per id, exactly what pycocotools'
         ``encode(np.asfortranarray(label == id))`` gives (counts decoded to str).
 
+    Raises
+    ------
+    TypeError
+        ``label`` is not an integer numpy array.
+    ValueError
+        ``label`` is not two-dimensional.
+
     Examples
     --------
     >>> ids, rles = label_image_rles(np.array([[0, 3], [3, 5]], dtype=np.uint8))
@@ -219,22 +227,6 @@ def _map_files(fn: Callable[[Path], Any], files: List[Path], num_threads: Option
         return [fn(f) for f in files]
     with ThreadPoolExecutor(n) as pool:
         return list(pool.map(fn, files))
-
-
-def _check_options(options: Any, known: Tuple[str, ...]) -> Dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise TypeError(f"options must be a dict, got {type(options).__name__}")
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValueError(f"options has unknown key(s) {unknown}; expected some of {sorted(known)}")
-    return dict(options)
-
-
-def _check_to(to: str) -> None:
-    if to not in ("rle", "polygon"):
-        raise ValueError(f"to must be 'rle' or 'polygon', got {to!r}")
 
 
 def _check_src(src: Path, name: str = "src") -> Path:
@@ -363,9 +355,35 @@ def read_cityscapes(
         their Cityscapes ids, ``supercategory`` and ``isthing``.
     report : FormatReport
         Unreadable PNGs and unknown class ids by file and pixel value.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a dict (or holds a value of the wrong type).
+    ValueError
+        ``src`` (or ``images``) is not an existing folder, ``to`` is neither ``"rle"`` nor
+        ``"polygon"``, or ``options`` has an unknown key.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> label = np.zeros((4, 5), np.uint16)
+    >>> label[1:3, 1:4] = 24001  # person (class 24), instance 1
+    >>> label[0, :] = 24  # a group of persons: a crowd region
+    >>> city = root / "gtFine" / "val" / "x"
+    >>> city.mkdir(parents=True)
+    >>> Image.fromarray(label).save(city / "x_000000_000000_gtFine_instanceIds.png")
+    >>> data, report = read_cityscapes(root / "gtFine")
+    >>> [(a["category_id"], a["iscrowd"], a["area"]) for a in data["annotations"]]
+    [(24, 1, 5.0), (24, 0, 6.0)]
+    >>> data["images"][0]["file_name"]
+    'val/x/x_000000_000000_leftImg8bit.png'
     """
-    options = _check_options(options, ("stuff", "ignored"))
-    _check_to(to)
+    options = check_options(options, {"stuff": False, "ignored": False})
+    check_to(to)
     src = _check_src(src)
     photos = _Photos(images)
     stuff, ignored = bool(options.get("stuff", False)), bool(options.get("ignored", False))
@@ -477,9 +495,38 @@ def read_voc(
     report : FormatReport
         By file (and instance number): unreadable PNGs, a missing SegmentationClass file, a
         size mismatch between the two, an instance with no class or an unknown class index.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a dict (or holds a value of the wrong type).
+    ValueError
+        ``src`` (or ``images``) is not an existing folder, ``to`` is neither ``"rle"`` nor
+        ``"polygon"``, ``options`` has an unknown key, or ``src`` holds no
+        ``SegmentationObject`` folder.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "SegmentationObject").mkdir()
+    >>> (root / "SegmentationClass").mkdir()
+    >>> obj = np.zeros((4, 5), np.uint8)
+    >>> obj[1:3, 1:3] = 1  # instance 1
+    >>> obj[0, 4] = 255  # void: never an object
+    >>> cls = np.where(obj == 1, 15, obj).astype(np.uint8)  # class 15: person
+    >>> Image.fromarray(obj).save(root / "SegmentationObject" / "2007_000001.png")
+    >>> Image.fromarray(cls).save(root / "SegmentationClass" / "2007_000001.png")
+    >>> data, report = read_voc(root)
+    >>> [(a["category_id"], a["area"], a["bbox"]) for a in data["annotations"]]
+    [(15, 4.0, [1.0, 1.0, 2.0, 2.0])]
+    >>> report.skipped
+    []
     """
-    options = _check_options(options, ())
-    _check_to(to)
+    options = check_options(options, {})
+    check_to(to)
     src = _check_src(src)
     photos = _Photos(images)
     obj_dir, cls_dir = src / "SegmentationObject", src / "SegmentationClass"
@@ -604,9 +651,31 @@ def read_instance_png(
         Unreadable or non-single-channel PNGs, a sidecar that does not match its PNG, ids with
         no category, by file and pixel value; sidecar objects with no pixels in the PNG (all
         painted over) are reported too.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a dict, or ``options["categories"]`` is not an int, a str or a dict.
+    ValueError
+        ``src`` (or ``images``) is not an existing folder, ``to`` is neither ``"rle"`` nor
+        ``"polygon"``, or ``options`` has an unknown key.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> label = np.zeros((4, 5), np.uint16)
+    >>> label[0:2, 0:2] = 1
+    >>> label[2:4, 3:5] = 2
+    >>> Image.fromarray(label).save(root / "frame.png")
+    >>> data, report = read_instance_png(root, options={"categories": {1: 3, 2: 3}})
+    >>> [(a["category_id"], a["area"], a["bbox"]) for a in data["annotations"]]
+    [(3, 4.0, [0.0, 0.0, 2.0, 2.0]), (3, 4.0, [3.0, 2.0, 2.0, 2.0])]
     """
-    options = _check_options(options, ("categories", "category_names"))
-    _check_to(to)
+    options = check_options(options, {"categories": 1, "category_names": {}})
+    check_to(to)
     src = _check_src(src)
     photos = _Photos(images)
     mapping, single, names = _category_options(options)
@@ -797,8 +866,35 @@ def write_instance_png(
     FormatReport
         ``files`` PNGs written, ``objects`` annotations written; annotations that cannot be
         rasterized (bad segmentation, unknown image, more than 65535 in one image) skipped.
+
+    Raises
+    ------
+    TypeError
+        ``options`` is not a dict.
+    ValueError
+        ``data`` is not a COCO instances dict with an ``images`` list, or ``options`` has a
+        key (none are known).
+    maskprep.coco.OutputError
+        ``out`` cannot be created or written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "pngs"
+    >>> data = {
+    ...     "images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 5}],
+    ...     "annotations": [{"id": 7, "image_id": 1, "category_id": 3, "iscrowd": 0,
+    ...                      "segmentation": [[0, 0, 3, 0, 3, 3, 0, 3]]}],
+    ...     "categories": [{"id": 3, "name": "cat"}],
+    ... }
+    >>> report = write_instance_png(data, out)
+    >>> report.files, report.objects, sorted(p.name for p in out.iterdir())
+    (1, 1, ['a.json', 'a.png', 'categories.json'])
+    >>> back, _ = read_instance_png(out)  # the sidecars give ids and categories back
+    >>> [(a["id"], a["category_id"], a["area"]) for a in back["annotations"]]
+    [(7, 3, 9.0)]
     """
-    options = _check_options(options, ())
+    options = check_options(options, {})
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise ValueError("data must be a COCO instances dict with an 'images' list")
     out = Path(out)

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import coco, rle
-from ._build import PolygonObject, build_annotations, check_to
+from ._build import PolygonObject, build_annotations, check_options, check_to
 from ._report import FormatReport
 
 __all__ = ["IMAGE_SUFFIXES", "image_size", "merge_multi_segment", "read_yolo", "write_yolo"]
@@ -95,14 +95,6 @@ def merge_multi_segment(segments: Sequence[Sequence[float]]) -> np.ndarray:
     for i in range(last - 1, 0, -1):  # back: the rest of each middle part
         out.append(parts[i][abs(links[i][1] - links[i][0]) :])
     return np.concatenate(out, axis=0)
-
-
-def _options(options: Optional[Dict[str, Any]], known: Dict[str, Any]) -> Dict[str, Any]:
-    opts = dict(options or {})
-    unknown = sorted(set(opts) - set(known))
-    if unknown:
-        raise ValueError(f"options: unknown {unknown}; known: {sorted(known)}")
-    return {**known, **opts}
 
 
 def _label_path(file_name: Any) -> Tuple[Optional[PurePosixPath], str]:
@@ -273,7 +265,7 @@ def write_yolo(
     >>> (out / "labels" / "a.txt").read_text()
     '0 0.100000 0.100000 0.500000 0.100000 0.500000 0.500000\\n'
     """
-    opts = _options(options, {"crowd": "polygon", "split": None, "skip_invalid": False})
+    opts = check_options(options, {"crowd": "polygon", "split": None, "skip_invalid": False})
     if opts["crowd"] not in ("polygon", "skip"):
         raise ValueError(f"options: crowd must be 'polygon' or 'skip', got {opts['crowd']!r}")
     split = opts["split"]
@@ -588,7 +580,32 @@ def _read_yaml(path: Path) -> Tuple[List[str], List[int]]:
 
 def image_size(path: Path) -> Tuple[int, int]:
     """``(height, width)`` from the image file's header: PIL's ``Image.open`` is lazy, the
-    pixels are not decoded. Raises OSError (PIL's UnidentifiedImageError is one)."""
+    pixels are not decoded.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file.
+
+    Returns
+    -------
+    (int, int)
+        Its height and width in pixels.
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened or is not an image (PIL's ``UnidentifiedImageError`` is one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+    >>> Image.new("RGB", (20, 10)).save(path)
+    >>> image_size(path)
+    (10, 20)
+    """
     from PIL import Image
 
     with Image.open(path) as im:
@@ -669,11 +686,31 @@ def read_yolo(
     ------
     maskprep.coco.UnreadableInput
         No or a bad data YAML, no ``labels/`` or images folder.
+    ValueError
+        ``to`` is neither ``"polygon"`` nor ``"rle"``, or ``options`` has a key (none are known).
     ImportError
         PyYAML is not installed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> data = {"images": [{"id": 1, "height": 10, "width": 20, "file_name": "a.jpg"}],
+    ...         "annotations": [{"id": 7, "image_id": 1, "category_id": 3,
+    ...                          "segmentation": [[2, 1, 10, 1, 10, 5]]}],
+    ...         "categories": [{"id": 3, "name": "cat"}]}
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_yolo(data, out)
+    >>> Image.new("RGB", (20, 10)).save(out / "images" / "a.jpg")  # the photo, for its size
+    >>> back, report = read_yolo(out)
+    >>> back["images"], back["categories"]
+    ([{'id': 1, 'file_name': 'a.jpg', 'height': 10, 'width': 20}], [{'id': 3, 'name': 'cat'}])
+    >>> ann = back["annotations"][0]
+    >>> ann["category_id"], ann["segmentation"], ann["area"], ann["bbox"]
+    (3, [[2.0, 1.0, 10.0, 1.0, 10.0, 5.0]], 16.0, [3.0, 1.0, 7.0, 4.0])
     """
     to = check_to(to)
-    _options(options, {})
+    check_options(options, {})
     yaml_path = _find_yaml(Path(src))
     names, cat_ids = _read_yaml(yaml_path)
     root = yaml_path.parent
