@@ -211,6 +211,33 @@ def test_text_that_is_not_json(tmp_path, text, where, what):
 
 
 @pytest.mark.parametrize(
+    "special, what",
+    [
+        (b"\n", "control character"),
+        (b"\x1f", "control character"),
+        (b"\xff", "invalid UTF-8 byte in a string"),
+        (b"\\q", "bad escape"),
+    ],
+)
+def test_string_scan_finds_every_byte_at_every_offset(tmp_path, special, what):
+    """The JSON scanner reads strings eight bytes at a time: a special byte is found wherever
+    it falls within a word, and the valid specials ('"', an escape, UTF-8) end or continue the
+    string exactly where the byte-by-byte rule does."""
+    src, out = tmp_path / "in.json", tmp_path / "out.json"
+    for k in range(20):
+        body = b"a" * k + special + b"b" * 11
+        src.write_bytes(b'{"a": "' + body + b'"}')
+        with pytest.raises(
+            coco.UnreadableInput, match=rf"not valid JSON at byte {7 + k}: {re.escape(what)}"
+        ):
+            coco.convert_file(src, out)
+        good = b"a" * k + b'\\" \xc3\xa9 \\u00e9' + b"b" * 11
+        src.write_bytes(b'{"a": "' + good + b'", "z": "' + b"c" * k + b'"}')
+        coco.convert_file(src, out)
+        assert out.read_bytes() == src.read_bytes()
+
+
+@pytest.mark.parametrize(
     "data, match",
     [
         ({"images": {}}, '"images" must be an array'),

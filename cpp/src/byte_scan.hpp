@@ -1,5 +1,5 @@
-// Byte-mask scanning shared by the RLE encoder and the region kernels (components, contours);
-// private to cpp/src.
+// Byte scanning shared by the RLE encoder, the region kernels (components, contours) and the
+// JSON scanner (coco_json.cpp); private to cpp/src.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +48,31 @@ inline bool any_nonzero(const byte_t* row, index_t w) {
   byte_t acc = 0;
   for (index_t x = 0; x < w; ++x) acc |= row[x];
   return acc != 0;
+}
+
+// Index of the first byte of text[p, n) that ends or needs care inside a JSON string ('"', '\\',
+// a control character below 0x20, a non-ASCII byte), or n. Word-at-a-time like find_next: the
+// compressed RLE counts that fill COCO files are long runs of plain ASCII. Each test below is
+// exact for its lowest flagged byte (borrows only run upwards from a true hit), so the lowest
+// bit of their union is the first special byte.
+inline index_t find_string_special(const char* text, index_t p, index_t n) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  for (; p + 8 <= n; p += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, text + p, 8);
+    const std::uint64_t q = v ^ (kOnes * '"'), b = v ^ (kOnes * '\\');
+    const std::uint64_t hit =
+        (((q - kOnes) & ~q) | ((b - kOnes) & ~b) | ((v - kOnes * 0x20) & ~v) | v) & kHigh;
+    if (hit) return p + (__builtin_ctzll(hit) >> 3);
+  }
+#endif
+  for (; p < n; ++p) {
+    const unsigned char c = static_cast<unsigned char>(text[p]);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+  }
+  return p;
 }
 
 }  // namespace maskprep::detail

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "byte_scan.hpp"
 #include "maskprep/polygon.hpp"
 #include "maskprep/rle.hpp"
 #include "maskprep/segmentation.hpp"
@@ -61,6 +62,8 @@ class Scanner {
 
   index_t string_end(index_t p) const {  // d_[p] == '"'
     for (++p; p < n_; ++p) {
+      p = detail::find_string_special(d_, p, n_);
+      if (p >= n_) break;
       const unsigned char c = static_cast<unsigned char>(d_[p]);
       if (c == '"') return p + 1;
       if (c < 0x20) fail(p, "control character in a string");
@@ -291,6 +294,7 @@ index_t parse_side(std::string_view t) {
 // The characters of a JSON string's content (quotes stripped). Compressed counts use only
 // '0'..'o', whose one escaped character is the backslash; other escapes are decoded too.
 std::string unescape(std::string_view s) {
+  if (s.find('\\') == std::string_view::npos) return std::string(s);  // counts rarely hold one
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
@@ -313,10 +317,13 @@ std::string unescape(std::string_view s) {
 }
 
 void append_escaped(std::string& out, const std::string& counts) {
-  for (const char c : counts) {
-    if (c == '\\') out += '\\';
-    out += c;
+  // Whole runs between backslashes at once: a byte-by-byte += costs more than the decode.
+  std::string_view rest(counts);
+  for (size_t b; (b = rest.find('\\')) != std::string_view::npos; rest.remove_prefix(b + 1)) {
+    out.append(rest.data(), b + 1);
+    out += '\\';
   }
+  out.append(rest);
 }
 
 // Python's repr of a float for the values area and bbox take (to_chars gives the shortest
