@@ -1,8 +1,8 @@
 """Format conversions (issue 14) against what users run today, file I/O included.
 
 Group ``formats-export-yolo-50k``: ``maskprep export --format yolo`` against ultralytics'
-``convert_coco(use_segments=True)`` (when ultralytics is installed: it is not a test
-dependency) and a pycocotools + numpy script doing the same job (contiguous class indices, parts
+``convert_coco(use_segments=True)`` (installed without its
+dependencies by scripts/setup.sh) and a pycocotools + numpy script doing the same job (contiguous class indices, parts
 joined by ultralytics' rule, crowd RLEs decoded with pycocotools and traced with
 cv2.findContours, ``%g`` lines, one file per image). The real annotations of ../shared/data
 (2202 of them, three files) are repeated, with fresh ids and file names, to about 50k objects.

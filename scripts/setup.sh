@@ -29,4 +29,12 @@ spec="."
 # shellcheck disable=SC2086
 pip install -q --no-build-isolation -Cbuild-dir="$build_dir" -Ccmake.define.MASKPREP_WERROR=ON \
   ${MASKPREP_CMAKE:-} -e "$spec"
+# ultralytics, for the YOLO tests that compare with its own converter (tests/test_formats_yolo.py,
+# run in child processes): without its dependencies, which would add opencv-python (the GUI build,
+# clashing with opencv-python-headless), torch pins and more; what the tests use needs only
+# numpy, cv2, PIL, yaml, matplotlib and torch (importing ultralytics.data needs it): only with the
+# test and torch extras both (the serial and sanitizer stages have no torch; the tests skip there).
+if [[ ",$extras," == *,test,* && ",$extras," == *,torch,* ]]; then
+  pip install -q --no-deps "ultralytics==8.4.190"
+fi
 "$venv/bin/python" -c "import maskprep, json; print('setup: maskprep', json.dumps(maskprep.build_info()))"
