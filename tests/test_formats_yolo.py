@@ -110,7 +110,7 @@ def _ultralytics(tmp_path: Path, code: str) -> Any:
     when it is not installed. A child: importing ultralytics changes the process for every
     later test (numpy's print options, PIL.Image.open, cv2's thread count)."""
     if importlib.util.find_spec("ultralytics") is None:
-        pytest.skip("ultralytics is not installed (scripts/setup.sh installs it without its dependencies)")
+        pytest.skip("ultralytics is not installed (scripts/setup.sh installs it, without deps)")
     script = tmp_path / "ultralytics_job.py"
     script.write_text(code)
     env = dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(tmp_path / "ul-config"))
