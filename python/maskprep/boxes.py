@@ -106,15 +106,77 @@ def boxes_to_masks(
 ) -> Union[List[RLE], np.ndarray]:
     """One mask per box.
 
-    boxes: (N, 4) floats, COCO ``xywh`` (default) or ``xyxy``, in pixels of an image of
-    ``image_size`` = (height, width). Parts outside the image are clipped; a zero-size box gives
-    an empty mask. method: ``"box"``, ``"ellipse"`` or ``"grow"`` (see the module docs;
-    ``"grow"`` needs ``image``, (H, W) or (H, W, 3) uint8 RGB, and takes ``seed`` =
-    ``"otsu"`` | ``"flood"``, ``tolerance`` for the flood (default: a quarter of the crop's grey
-    level range), ``min_fill`` and ``min_ellipse_iou``).
+    Parameters
+    ----------
+    boxes : array_like or tensor
+        (N, 4) floats, COCO ``xywh`` (default) or ``xyxy``, in pixels of an image of
+        ``image_size``. Parts outside the image are clipped; a zero-size box gives an empty mask.
+    image_size : (int, int)
+        (height, width).
+    method : {"box", "ellipse", "grow"}
+        See the module docs.
+    image : numpy.ndarray, optional
+        For ``"grow"`` (which needs it): (H, W) or (H, W, 3) uint8 RGB.
+    box_format : {"xywh", "xyxy"}
+        How the boxes are given.
+    output : {"rle", "dense"}
+        The result's form.
+    compressed : bool
+        For RLE output: compressed strings, or lists of run lengths (``compressed=False``).
+    seed : {"otsu", "flood"}
+        For ``"grow"``: Otsu's threshold, or a flood fill from the box centre.
+    tolerance : float, optional
+        For ``seed="flood"``: the grey-level tolerance of the flood (default: a quarter of the
+        crop's grey level range).
+    min_fill : float
+        For ``"grow"``: fall back to the box when the component covers less of the box, in
+        [0, 1].
+    min_ellipse_iou : float
+        For ``"grow"``: fall back to the box when the component's IoU with the box's inscribed
+        ellipse is lower, in [0, 1].
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
 
-    Returns a list of N COCO RLE dicts (``output="rle"``, compressed strings unless
-    ``compressed=False``) or a bool array (N, H, W) (``output="dense"``).
+    Returns
+    -------
+    list of dict or array or tensor
+        A list of N COCO RLE dicts (``output="rle"``, compressed strings unless
+        ``compressed=False``) or a bool array (N, H, W) (``output="dense"``; a tensor on the
+        boxes' device for tensor boxes).
+
+    Raises
+    ------
+    TypeError
+        ``boxes`` not numbers (complex, strings); for ``"grow"``, an ``image`` that is not
+        uint8; ``num_threads`` not None or an int (checked where threads run: ``"grow"`` and
+        dense output).
+    ValueError
+        ``method``, ``output``, ``box_format`` or ``seed`` not one of the values above; ``boxes``
+        not (N, 4) (a ragged list, say), not finite, or of negative width or height; an
+        ``image_size`` that is not two ints >= 0; for ``"grow"``: no ``image``, an ``image`` not
+        (H, W) or (H, W, 3) or not of ``image_size``, a negative or non-finite ``tolerance``,
+        ``min_fill`` or ``min_ellipse_iou`` outside [0, 1]; ``num_threads`` 0 or below -1 (as
+        for TypeError).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import boxes, rle
+    >>> boxes.boxes_to_masks([[1, 1, 2, 2]], (4, 4))
+    [{'size': [4, 4], 'counts': b'52203'}]
+    >>> boxes.boxes_to_masks([[1, 1, 3, 3]], (4, 4), box_format="xyxy", output="dense")
+    array([[[False, False, False, False],
+            [False,  True,  True, False],
+            [False,  True,  True, False],
+            [False, False, False, False]]])
+
+    An 8 x 8 bright square in a 12 x 12 box: ``"grow"`` finds it, the others do not look:
+
+    >>> image = np.zeros((16, 16), np.uint8)
+    >>> image[4:12, 4:12] = 200
+    >>> [rle.area(boxes.boxes_to_masks([[2, 2, 12, 12]], (16, 16), method=m, image=image)[0])
+    ...  for m in boxes.METHODS]
+    [144, 112, 64]
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

@@ -41,19 +41,54 @@ def _options(tolerance: Any, min_area: Any) -> tuple[float, int]:
 def mask_to_polygons(
     mask: Any, *, tolerance: float = 0.0, holes: bool = True, min_area: int = 0
 ) -> List[Polygon]:
-    """COCO polygons (flat ``[x0, y0, x1, y1, ...]`` float lists) of a ``(H, W)`` bool/uint8
-    mask: one per 8-connected component (see the module docstring for holes).
+    """COCO polygons of a mask: one per 8-connected component (see the module docstring for holes).
 
-    Args:
-        tolerance: Douglas-Peucker tolerance in pixels, per ring; 0 keeps every corner
-            (collinear corners are never emitted) and makes the round trip exact. A ring left
-            with fewer than 3 vertices is dropped.
-        holes: cut holes into the polygons (exact round trip) or return outer rings only.
-            Simplification keeps the bridge ends, so bridges stay vertical.
-        min_area: first remove components (8-connected) of fewer pixels, then fill holes
-            (4-connected background not touching the border) of fewer pixels.
-    Returns:
-        ``[]`` for an empty mask; usable as a COCO ``segmentation``.
+    Parameters
+    ----------
+    mask : array or tensor
+        A non-empty ``(H, W)`` bool/uint8 mask.
+    tolerance : float
+        Douglas-Peucker tolerance in pixels, per ring; 0 keeps every corner (collinear corners are
+        never emitted) and makes the round trip exact. A ring left with fewer than 3 vertices is
+        dropped.
+    holes : bool
+        Cut holes into the polygons (exact round trip) or return outer rings only.
+        Simplification keeps the bridge ends, so bridges stay vertical.
+    min_area : int
+        First remove components (8-connected) of fewer pixels, then fill holes (4-connected
+        background not touching the border) of fewer pixels.
+
+    Returns
+    -------
+    list of list of float
+        Flat ``[x0, y0, x1, y1, ...]`` float lists; ``[]`` for an empty mask; usable as a COCO
+        ``segmentation``.
+
+    Raises
+    ------
+    TypeError
+        ``mask`` neither bool nor uint8; ``tolerance`` not a number; ``min_area`` not an int.
+    ValueError
+        ``mask`` not 2-D, or empty; ``tolerance`` negative or not finite; ``min_area`` negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import contours
+    >>> m = np.zeros((4, 4), np.uint8)
+    >>> m[1:3, 1:3] = 1
+    >>> contours.mask_to_polygons(m)
+    [[1.0, 1.0, 3.0, 1.0, 3.0, 3.0, 1.0, 3.0]]
+
+    A hole is cut in through a zero-width bridge, or filled with ``holes=False``:
+
+    >>> ring = np.ones((5, 5), np.uint8)
+    >>> ring[2, 2] = 0
+    >>> contours.mask_to_polygons(ring)
+    [[0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 0.0, 5.0, 0.0,
+      5.0, 5.0, 0.0, 5.0]]
+    >>> contours.mask_to_polygons(ring, holes=False)
+    [[0.0, 0.0, 5.0, 0.0, 5.0, 5.0, 0.0, 5.0]]
     """
     tol, area = _options(tolerance, min_area)
     return _core.mask_to_polygons(to_numpy(mask, "mask"), tol, bool(holes), area)
@@ -67,7 +102,40 @@ def masks_to_polygons(
     min_area: int = 0,
     num_threads: Optional[int] = None,
 ) -> List[List[Polygon]]:
-    """:func:`mask_to_polygons` of each of ``(N, H, W)`` masks, in parallel across masks."""
+    """:func:`mask_to_polygons` of each of ``(N, H, W)`` masks, in parallel across masks.
+
+    Parameters
+    ----------
+    masks : array or tensor
+        ``(N, H, W)`` bool/uint8 masks, H and W >= 1 (N may be 0).
+    tolerance, holes, min_area
+        As in :func:`mask_to_polygons`.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    list of list of list of float
+        One polygon list per mask.
+
+    Raises
+    ------
+    TypeError
+        ``masks`` neither bool nor uint8; ``tolerance`` not a number; ``min_area`` not an int;
+        ``num_threads`` not None or an int.
+    ValueError
+        ``masks`` not 3-D, or of empty images; ``tolerance`` negative or not finite;
+        ``min_area`` negative; ``num_threads`` 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import contours
+    >>> masks = np.zeros((2, 4, 4), bool)
+    >>> masks[0, 1:3, 1:3] = True
+    >>> contours.masks_to_polygons(masks)
+    [[[1.0, 1.0, 3.0, 1.0, 3.0, 3.0, 1.0, 3.0]], []]
+    """
     tol, area = _options(tolerance, min_area)
     arr = to_numpy(masks, "masks")
     return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads=num_threads)

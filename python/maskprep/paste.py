@@ -79,27 +79,67 @@ def paste_masks(
     within about 1e-7 of the threshold can flip. ``arithmetic`` picks which one to reproduce.
     Boxes partly or entirely outside the image are fine (outside parts are empty).
 
-    Args:
-        masks: (N, M, M) float32 or float64 probabilities (numpy array or tensor, CUDA ones are copied to the host;
-            ``(N, 1, M, M)`` is accepted too). The interpolation runs in this dtype.
-        boxes: (N, 4) ``(x1, y1, x2, y2)`` in image pixels, float32 (torchvision's dtype) or
-            float64; integer boxes are cast to float32. Must be finite.
-        image_size: ``(height, width)``.
-        threshold: foreground where the pasted probability >= threshold, in (0, 1].
-        logits: the masks are logits: they go through a sigmoid first (``torch.sigmoid`` for
-            tensors, as torchvision's ``maskrcnn_inference``; ``1 / (1 + exp(-x))`` in numpy for
-            arrays, which may differ from torch's vectorised sigmoid in the last bit).
-        arithmetic: ``"portable"`` (ATen's default-ISA kernels), ``"fma"`` (its AVX2 and
-            AVX-512 kernels, what torch runs on x86-64 unless told otherwise), or ``"auto"``:
-            ``"fma"`` when torch is already imported and reports an AVX2/AVX-512 CPU capability,
-            else ``"portable"``. The choice matters only for values on the threshold.
-        output: ``"dense"`` for an (N, H, W) bool array (a bool tensor on the masks' device
-            for tensor masks), or
-            ``"rle"`` for a list of N COCO RLE dicts ``{"size": [H, W], "counts": ...}`` built
-            while pasting, with no N x H x W buffer.
-        compressed: for ``"rle"``: counts as pycocotools' compressed bytes (True) or a list of
-            ints (False).
-        num_threads: None = the process budget, -1 = all cores, n >= 1 = n.
+    Parameters
+    ----------
+    masks : array or tensor
+        (N, M, M) float32 or float64 probabilities (numpy array or tensor, CUDA ones are copied
+        to the host; ``(N, 1, M, M)`` is accepted too). The interpolation runs in this dtype.
+    boxes : array or tensor
+        (N, 4) ``(x1, y1, x2, y2)`` in image pixels, float32 (torchvision's dtype) or float64;
+        integer boxes are cast to float32. Must be finite.
+    image_size : (int, int)
+        ``(height, width)``.
+    threshold : float
+        Foreground where the pasted probability >= threshold, in (0, 1].
+    logits : bool
+        The masks are logits: they go through a sigmoid first (``torch.sigmoid`` for tensors, as
+        torchvision's ``maskrcnn_inference``; ``1 / (1 + exp(-x))`` in numpy for arrays, which may
+        differ from torch's vectorised sigmoid in the last bit).
+    arithmetic : {"auto", "portable", "fma"}
+        ``"portable"`` (ATen's default-ISA kernels), ``"fma"`` (its AVX2 and AVX-512 kernels,
+        what torch runs on x86-64 unless told otherwise), or ``"auto"``: ``"fma"`` when torch is
+        already imported and reports an AVX2/AVX-512 CPU capability, else ``"portable"``. The
+        choice matters only for values on the threshold.
+    output : {"dense", "rle"}
+        ``"dense"`` for an (N, H, W) bool array (a bool tensor on the masks' device for tensor
+        masks), or ``"rle"`` for a list of N COCO RLE dicts ``{"size": [H, W], "counts": ...}``
+        built while pasting, with no N x H x W buffer.
+    compressed : bool
+        For ``"rle"``: counts as pycocotools' compressed bytes (True) or a list of ints (False).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    array or tensor or list of dict
+        The (N, H, W) bool masks, or N RLE dicts (``output="rle"``).
+
+    Raises
+    ------
+    TypeError
+        ``masks`` neither float32 nor float64; ``boxes`` neither real nor integer numbers;
+        ``num_threads`` not None or an int.
+    ValueError
+        ``masks`` not (N, M, M) (or (N, 1, M, M)) square masks; ``boxes`` not (N, 4) with one
+        box per mask, or not finite; ``image_size`` not two ints >= 0; ``threshold`` not a
+        number in (0, 1]; ``arithmetic`` or ``output`` not one of the values above;
+        ``num_threads`` 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import paste
+    >>> masks = np.ones((1, 2, 2), np.float32)
+    >>> boxes = np.array([[0, 0, 4, 4]], np.float32)
+    >>> paste.paste_masks(masks, boxes, (6, 6))[0].astype(int)
+    array([[0, 1, 1, 1, 0, 0],
+           [1, 1, 1, 1, 1, 0],
+           [1, 1, 1, 1, 1, 0],
+           [1, 1, 1, 1, 1, 0],
+           [0, 1, 1, 1, 0, 0],
+           [0, 0, 0, 0, 0, 0]])
+    >>> paste.paste_masks(masks, boxes, (6, 6), output="rle", compressed=False)
+    [{'size': [6, 6], 'counts': [1, 3, 2, 5, 1, 5, 1, 5, 2, 3, 8]}]
     """
     if arithmetic not in _ARITHMETIC:
         raise ValueError(f"arithmetic must be 'auto', 'portable' or 'fma', got {arithmetic!r}")

@@ -58,15 +58,46 @@ def encode(
 ) -> Union[RLE, List[RLE]]:
     """Encode binary masks as COCO RLE.
 
-    Args:
-        masks: uint8 or bool array (or torch tensor); any nonzero value is foreground.
-            ``(H, W)`` gives one RLE dict; a 3-D array gives a list, read as ``(H, W, N)``
-            (``layout="hwn"``, pycocotools' layout) or ``(N, H, W)`` (``layout="nhw"``,
-            numpy/torch batches). C- and Fortran-ordered arrays are both read in place.
-        compressed: ``True`` for the compressed ``bytes`` counts (COCO results files),
-            ``False`` for a list of run lengths (COCO ``iscrowd`` annotations).
-    Returns:
+    Parameters
+    ----------
+    masks : array or tensor
+        uint8 or bool array (or torch tensor); any nonzero value is foreground. ``(H, W)`` gives
+        one RLE dict; a 3-D array gives a list, read as ``(H, W, N)`` (``layout="hwn"``,
+        pycocotools' layout) or ``(N, H, W)`` (``layout="nhw"``, numpy/torch batches). C- and
+        Fortran-ordered arrays are both read in place.
+    layout : {"hwn", "nhw"}
+        Where the object axis of a 3-D ``masks`` is.
+    compressed : bool
+        ``True`` for the compressed ``bytes`` counts (COCO results files), ``False`` for a list
+        of run lengths (COCO ``iscrowd`` annotations).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    dict or list of dict
         ``{'size': [h, w], 'counts': bytes | list[int]}``, or a list of them.
+
+    Raises
+    ------
+    TypeError
+        ``masks`` neither bool nor uint8 (a float mask, say); ``num_threads`` not None or an int.
+    ValueError
+        ``masks`` neither 2-D nor 3-D; ``layout`` neither ``"hwn"`` nor ``"nhw"``;
+        ``num_threads`` 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import rle
+    >>> m = np.zeros((4, 4), np.uint8)
+    >>> m[1:3, 1:3] = 1
+    >>> rle.encode(m)
+    {'size': [4, 4], 'counts': b'52203'}
+    >>> rle.encode(m, compressed=False)
+    {'size': [4, 4], 'counts': [5, 2, 2, 2, 5]}
+    >>> len(rle.encode(np.stack([m, m, m]), layout="nhw"))
+    3
     """
     arr = to_numpy(masks, "masks")  # the binding checks dtype and shape
     single = arr.ndim == 2
@@ -85,9 +116,42 @@ def _rle_list(rles: Any, name: str = "rles") -> tuple[list, bool]:
 def decode(rles: Any, *, layout: str = "hwn", num_threads: Optional[int] = None) -> np.ndarray:
     """Decode RLEs to dense uint8 masks (values 0/1).
 
-    A single dict gives an ``(h, w)`` array. A list (all of one size) gives ``(h, w, n)``
-    Fortran-ordered (``layout="hwn"``, as pycocotools) or ``(n, h, w)`` C-ordered
-    (``layout="nhw"``). Counts must sum to ``h*w`` (``ValueError`` otherwise).
+    Parameters
+    ----------
+    rles : dict or list of dict
+        One RLE, or a non-empty list of RLEs all of one size; counts compressed (bytes or str)
+        or a list of run lengths.
+    layout : {"hwn", "nhw"}
+        The layout of the stack decoded from a list.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    numpy.ndarray
+        A single dict gives an ``(h, w)`` array. A list (all of one size) gives ``(h, w, n)``
+        Fortran-ordered (``layout="hwn"``, as pycocotools) or ``(n, h, w)`` C-ordered
+        (``layout="nhw"``).
+
+    Raises
+    ------
+    TypeError
+        ``rles`` neither a dict nor a list (an array, say); an RLE's counts of the wrong type;
+        ``num_threads`` not None or an int.
+    ValueError
+        An empty list (the size is unknown); an RLE without ``'size'`` and ``'counts'``; counts
+        that do not sum to ``h*w``; a malformed compressed string (with the byte offset); RLEs of
+        different sizes; ``layout`` neither ``"hwn"`` nor ``"nhw"``; ``num_threads`` 0 or below
+        -1. Errors name the RLE (``rles[i]``).
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> r = {'size': [2, 3], 'counts': [1, 2, 3]}
+    >>> rle.decode(r).tolist()
+    [[0, 1, 0], [1, 0, 0]]
+    >>> rle.decode([r, r]).shape, rle.decode([r, r], layout="nhw").shape
+    ((2, 3, 2), (2, 2, 3))
     """
     items, single = _rle_list(rles)
     out = _core.rle_decode(items, layout, num_threads=num_threads)
@@ -103,15 +167,77 @@ def area(rles: Sequence[Dict[str, Any]], *, num_threads: Optional[int] = None) -
 
 
 def area(rles: Any, *, num_threads: Optional[int] = None) -> Union[int, np.ndarray]:
-    """Foreground pixel count: an int for one RLE, a uint64 array ``(n,)`` for a list."""
+    """Foreground pixel count.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+        One RLE or a list of them (any sizes; ``[]`` gives an empty array).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    int or numpy.ndarray
+        An int for one RLE, a uint64 array ``(n,)`` for a list.
+
+    Raises
+    ------
+    TypeError
+        ``rles`` neither a dict nor a list; an RLE's counts of the wrong type; ``num_threads``
+        not None or an int.
+    ValueError
+        An RLE without ``'size'`` and ``'counts'``, with counts that do not sum to ``h*w`` or
+        with a malformed compressed string (errors name ``rles[i]``); ``num_threads`` 0 or below
+        -1.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> r = {'size': [2, 3], 'counts': [1, 2, 3]}
+    >>> rle.area(r)
+    2
+    >>> rle.area([r, {'size': [2, 3], 'counts': [6]}])
+    array([2, 0], dtype=uint64)
+    """
     items, single = _rle_list(rles)
     out = _core.rle_area(items, num_threads=num_threads)
     return int(out[0]) if single else out
 
 
 def to_bbox(rles: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
-    """Bounding boxes ``[x, y, w, h]`` (float64) of the foreground, as pycocotools' toBbox:
-    ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros."""
+    """Bounding boxes ``[x, y, w, h]`` (float64) of the foreground, as pycocotools' toBbox.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+        One RLE or a list of them (any sizes).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(4,)`` for one RLE, ``(n, 4)`` for a list; an empty mask gives zeros.
+
+    Raises
+    ------
+    TypeError
+        ``rles`` neither a dict nor a list; an RLE's counts of the wrong type; ``num_threads``
+        not None or an int.
+    ValueError
+        An RLE without ``'size'`` and ``'counts'``, with counts that do not sum to ``h*w`` or
+        with a malformed compressed string (errors name ``rles[i]``); ``num_threads`` 0 or below
+        -1.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> rle.to_bbox({'size': [2, 3], 'counts': [1, 2, 3]})
+    array([0., 0., 2., 2.])
+    >>> rle.to_bbox([{'size': [2, 3], 'counts': [6]}]).tolist()
+    [[0.0, 0.0, 0.0, 0.0]]
+    """
     items, single = _rle_list(rles)
     out = _core.rle_to_bbox(items, num_threads=num_threads)
     return out[0] if single else out
@@ -132,7 +258,41 @@ def iou(
 
     Semantics are pycocotools': for a crowd gt (``iscrowd[g]`` true) the union is the dt area;
     RLE pairs are computed exactly only where their bounding boxes overlap (others are 0).
-    ``dt`` and ``gt`` must both be RLE lists or both boxes (an ``(N, 4)`` array or list).
+
+    Parameters
+    ----------
+    dt, gt : list of dict or array_like
+        Both RLE lists (of one size) or both boxes (an ``(N, 4)`` array or list).
+    iscrowd : sequence of bool, optional
+        One flag per gt; None means no crowd.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(dt), len(gt))`` float64.
+
+    Raises
+    ------
+    TypeError
+        A single RLE dict for ``dt`` or ``gt`` (wrap it in a list); ``dt`` and ``gt`` not both
+        RLE lists or both boxes; boxes that are not real numbers; ``num_threads`` not None or an
+        int.
+    ValueError
+        Boxes not of shape ``(N, 4)``; RLEs of different sizes; ``iscrowd`` not of ``len(gt)``;
+        a malformed RLE (as in :func:`decode`); ``num_threads`` 0 or below -1.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> rle.iou([[0, 0, 2, 2]], [[1, 1, 2, 2], [0, 0, 4, 4]]).round(4).tolist()
+    [[0.1429, 0.25]]
+    >>> rle.iou([[0, 0, 2, 2]], [[0, 0, 4, 4]], [1]).tolist()  # a crowd gt: over the dt area
+    [[1.0]]
+    >>> a = {'size': [2, 3], 'counts': [1, 2, 3]}
+    >>> rle.iou([a], [a, {'size': [2, 3], 'counts': [0, 6]}]).tolist()
+    [[1.0, 0.3333333333333333]]
     """
     if _is_rle_list(dt) and _is_rle_list(gt):
         return _core.rle_iou(list(dt), list(gt), iscrowd, num_threads=num_threads)
@@ -153,8 +313,38 @@ def _boxes(objs: Any, name: str) -> np.ndarray:
 
 
 def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
-    """Union (or intersection) of RLEs of one size, as pycocotools' merge (canonical output;
-    a single RLE is returned unchanged; ``[]`` gives the empty ``{'size': [0, 0]}``)."""
+    """Union (or intersection) of RLEs of one size, as pycocotools' merge.
+
+    Parameters
+    ----------
+    rles : list of dict
+        RLEs of one size.
+    intersect : bool
+        The intersection instead of the union.
+
+    Returns
+    -------
+    dict
+        A compressed RLE in canonical form; a single RLE is returned unchanged; ``[]`` gives the
+        empty ``{'size': [0, 0]}``.
+
+    Raises
+    ------
+    TypeError
+        ``rles`` neither a dict nor a list; an RLE's counts of the wrong type.
+    ValueError
+        RLEs of different sizes; a malformed RLE (as in :func:`decode`), naming ``rles[i]``.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> a = {'size': [2, 3], 'counts': [1, 2, 3]}
+    >>> b = {'size': [2, 3], 'counts': [2, 2, 2]}
+    >>> rle.area(rle.merge([a, b])), rle.area(rle.merge([a, b], intersect=True))
+    (3, 1)
+    >>> rle.merge([])
+    {'size': [0, 0], 'counts': b''}
+    """
     items, _ = _rle_list(rles)
     return _core.rle_merge(items, bool(intersect))
 
@@ -162,9 +352,41 @@ def merge(rles: Sequence[RLE], *, intersect: bool = False) -> RLE:
 def merge_groups(
     groups: Sequence[Sequence[RLE]], *, intersect: bool = False, num_threads: Optional[int] = None
 ) -> List[RLE]:
-    """``[merge(g, intersect=intersect) for g in groups]`` in one call, the groups merged in
-    parallel: for many small merges (e.g. every multi-part annotation of a dataset), where a
-    call per group would be dominated by call overhead. Errors name ``groups[i][j]``."""
+    """``[merge(g, intersect=intersect) for g in groups]`` in one call, merged in parallel.
+
+    For many small merges (e.g. every multi-part annotation of a dataset), where a call per group
+    would be dominated by call overhead.
+
+    Parameters
+    ----------
+    groups : sequence of sequence of dict
+        Lists of RLEs, each list of one size.
+    intersect : bool
+        Intersections instead of unions.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    list of dict
+        One compressed RLE per group.
+
+    Raises
+    ------
+    TypeError
+        ``groups`` not a list of lists of RLE dicts; ``num_threads`` not None or an int.
+    ValueError
+        RLEs of different sizes within a group, a malformed RLE; ``num_threads`` 0 or below -1.
+        Errors name ``groups[i][j]``.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> a = {'size': [2, 3], 'counts': [1, 2, 3]}
+    >>> b = {'size': [2, 3], 'counts': [2, 2, 2]}
+    >>> [rle.area(r) for r in rle.merge_groups([[a, b], [b]])]
+    [3, 2]
+    """
     if not isinstance(groups, (list, tuple)):
         try:
             groups = list(groups)
@@ -192,9 +414,47 @@ def _hw(fn: str, image_size: Any, width: Any) -> Tuple[int, int]:
 def from_bbox(
     boxes: Any, image_size: Any, w: Optional[int] = None, *, compressed: bool = True
 ) -> List[RLE]:
-    """Filled boxes ``(N, 4)`` ``[x, y, width, height]`` in an image of ``image_size`` =
-    ``(height, width)`` as RLEs, exactly pycocotools' frBbox (the box is rasterized as a
-    polygon: pixels whose centres lie inside). ``from_bbox(boxes, h, w)`` is deprecated."""
+    """Filled boxes as RLEs, exactly pycocotools' frBbox.
+
+    The box is rasterized as a polygon: pixels whose centres lie inside.
+
+    Parameters
+    ----------
+    boxes : array_like
+        ``(N, 4)`` ``[x, y, width, height]``; one flat box is read as ``(1, 4)``.
+    image_size : (int, int)
+        ``(height, width)``.
+    w : int, optional
+        Deprecated: ``from_bbox(boxes, h, w)``, the old spelling of the image size.
+    compressed : bool
+        Compressed ``bytes`` counts, or a list of run lengths.
+
+    Returns
+    -------
+    list of dict
+        One RLE per box.
+
+    Raises
+    ------
+    TypeError
+        Boxes that are not real numbers.
+    ValueError
+        Boxes not of shape ``(N, 4)``, or a non-finite or out-of-range value (``boxes[i]``); an
+        ``image_size`` that is not two ints >= 0.
+
+    Warns
+    -----
+    DeprecationWarning
+        For the old spelling ``from_bbox(boxes, h, w)``.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> rle.from_bbox([[1, 1, 2, 2]], (4, 4))
+    [{'size': [4, 4], 'counts': b'52203'}]
+    >>> rle.from_bbox([[1, 1, 2, 2]], (4, 4), compressed=False)
+    [{'size': [4, 4], 'counts': [5, 2, 2, 2, 5]}]
+    """
     h, w = _hw("from_bbox", image_size, w)
     return _core.rle_from_bbox(_boxes(boxes, "boxes"), h, w, compressed)
 
@@ -202,11 +462,49 @@ def from_bbox(
 def from_polygons(
     polygons: Sequence[Any], image_size: Any, w: Optional[int] = None, *, compressed: bool = True
 ) -> List[RLE]:
-    """One RLE per polygon ``[x0, y0, x1, y1, ...]`` (at least 3 points) in an image of
-    ``image_size`` = ``(height, width)``, exactly pycocotools' frPoly: a pixel is foreground
-    iff its centre is inside (even-odd rule) the polygon with vertices rounded to 1/5 pixel.
-    Use :func:`merge` for the union of a multi-part object. ``from_polygons(polygons, h, w)``
-    is deprecated."""
+    """One RLE per polygon, exactly pycocotools' frPoly.
+
+    A pixel is foreground iff its centre is inside (even-odd rule) the polygon with vertices
+    rounded to 1/5 pixel. Use :func:`merge` for the union of a multi-part object.
+
+    Parameters
+    ----------
+    polygons : sequence of sequence of float
+        Polygons ``[x0, y0, x1, y1, ...]``, each of at least 3 points.
+    image_size : (int, int)
+        ``(height, width)``.
+    w : int, optional
+        Deprecated: ``from_polygons(polygons, h, w)``, the old spelling of the image size.
+    compressed : bool
+        Compressed ``bytes`` counts, or a list of run lengths.
+
+    Returns
+    -------
+    list of dict
+        One RLE per polygon.
+
+    Raises
+    ------
+    TypeError
+        ``polygons`` not a list of polygons (an array, say); a coordinate that is not a number.
+    ValueError
+        A polygon of fewer than 3 points, of an odd number of coordinates or with a non-finite
+        coordinate (errors name ``polygons[i]``); an ``image_size`` that is not two ints >= 0.
+
+    Warns
+    -----
+    DeprecationWarning
+        For the old spelling ``from_polygons(polygons, h, w)``.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> square = [1, 1, 3, 1, 3, 3, 1, 3]
+    >>> rle.from_polygons([square], (4, 4))
+    [{'size': [4, 4], 'counts': b'52203'}]
+    >>> rle.from_polygons([square], (4, 4), compressed=False)
+    [{'size': [4, 4], 'counts': [5, 2, 2, 2, 5]}]
+    """
     h, w = _hw("from_polygons", image_size, w)
     return _core.rle_from_polygons(polygons, h, w, compressed)
 
@@ -238,12 +536,51 @@ def from_segmentations(
     Each item is a polygon list ``[[x0, y0, ...], ...]`` (result: the union of its polygons,
     equal to ``pycocotools.mask.merge(frPyObjects(seg, h, w))``), an uncompressed RLE dict
     (re-encoded compressed) or a compressed RLE dict (validated, returned as given).
-    ``image_size`` is the images' ``(height, width)``: one pair for all, or an ``(N, 2)``
-    sequence of one pair per segmentation (``from_segmentations(segs, heights, widths)`` is
-    deprecated).
-    ``counts="bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
-    ``"str"`` gives every counts as a str, as COCO JSON files hold them. Errors name the index: ``segmentations[17] polygon 0 must have at least 3
-    points ...``.
+
+    Parameters
+    ----------
+    segmentations : sequence
+        COCO segmentations: polygon lists or RLE dicts.
+    image_size : (int, int) or sequence of (int, int)
+        The images' ``(height, width)``: one pair for all, or an ``(N, 2)`` sequence of one pair
+        per segmentation.
+    widths : int or sequence of int, optional
+        Deprecated: ``from_segmentations(segs, heights, widths)``, the old spelling.
+    counts : {"bytes", "str"}
+        ``"bytes"`` gives new counts as pycocotools does (and compressed inputs as given);
+        ``"str"`` gives every counts as a str, as COCO JSON files hold them.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    list of dict
+        One compressed RLE per segmentation.
+
+    Raises
+    ------
+    TypeError
+        An item that is neither a polygon list nor an RLE dict, a coordinate that is not a
+        number; ``num_threads`` not None or an int.
+    ValueError
+        ``counts`` neither ``"bytes"`` nor ``"str"``; ``image_size`` neither one pair nor one pair
+        per segmentation; a polygon of fewer than 3 points or with a bad coordinate; an RLE whose
+        size is not its image's or that is malformed; ``num_threads`` 0 or below -1. Errors name
+        the index: ``segmentations[17] polygon 0 must have at least 3 points ...``.
+
+    Warns
+    -----
+    DeprecationWarning
+        For the old spelling ``from_segmentations(segs, heights, widths)``.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> segs = [[[1, 1, 3, 1, 3, 3, 1, 3]], {'size': [4, 4], 'counts': [5, 2, 2, 2, 5]}]
+    >>> rle.from_segmentations(segs, (4, 4))
+    [{'size': [4, 4], 'counts': b'52203'}, {'size': [4, 4], 'counts': b'52203'}]
+    >>> rle.from_segmentations(segs, [(4, 4), (4, 4)], counts="str")[1]
+    {'size': [4, 4], 'counts': '52203'}
     """
     if counts not in ("bytes", "str"):
         raise ValueError(f"counts must be 'bytes' or 'str', got {counts!r}")
@@ -272,7 +609,31 @@ def from_segmentations(
 
 
 def to_string(counts: Any) -> bytes:
-    """The compressed COCO string of a run-length list (pycocotools' rleToString)."""
+    """The compressed COCO string of a run-length list (pycocotools' rleToString).
+
+    Parameters
+    ----------
+    counts : array_like
+        1-D non-negative integer run lengths (any up to ``2^64 - 1``).
+
+    Returns
+    -------
+    bytes
+        The compressed string; ``[]`` gives ``b''``.
+
+    Raises
+    ------
+    TypeError
+        ``counts`` not integers (floats, strings).
+    ValueError
+        ``counts`` not 1-D; a negative count, or one of ``2^64`` or more.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> rle.to_string([5, 2, 2, 2, 5])
+    b'52203'
+    """
     c = to_numpy(counts, "counts")
     if c.size == 0 and c.ndim == 1:  # [] has no dtype of its own
         c = c.astype(np.uint64)
@@ -294,8 +655,33 @@ def _python_ints(values: Any) -> bool:
 
 
 def from_string(s: Union[bytes, str]) -> np.ndarray:
-    """Run lengths (uint64) of a compressed COCO string; ``ValueError`` with the byte offset
-    on malformed input."""
+    """Run lengths of a compressed COCO string.
+
+    Parameters
+    ----------
+    s : bytes or str
+        A compressed COCO counts string.
+
+    Returns
+    -------
+    numpy.ndarray
+        The run lengths, uint64 ``(n,)``.
+
+    Raises
+    ------
+    TypeError
+        ``s`` neither bytes nor str.
+    ValueError
+        Malformed input (a byte outside the alphabet, a truncated value), with the byte offset.
+
+    Examples
+    --------
+    >>> from maskprep import rle
+    >>> rle.from_string(b'52203')
+    array([5, 2, 2, 2, 5], dtype=uint64)
+    >>> rle.from_string('52203').tolist()
+    [5, 2, 2, 2, 5]
+    """
     return _core.rle_string_to_counts(s)
 
 
@@ -345,9 +731,7 @@ def dense_from_segmentations(
     out: Any = None,
     num_threads: Optional[int] = None,
 ) -> Any:
-    """COCO segmentations of one image of ``image_size`` = ``(height, width)`` to dense masks
-    ``(N, height, width)``, without an RLE (``dense_from_segmentations(segs, height, width)``
-    is deprecated).
+    """COCO segmentations of one image to dense masks ``(N, height, width)``, without an RLE.
 
     Row i equals ``pycocotools.mask.decode(merge(frPyObjects(segmentations[i], h, w)))`` bit
     for bit: a polygon list ``[[x0, y0, ...], ...]`` (the union of its polygons, each of at least
@@ -356,14 +740,56 @@ def dense_from_segmentations(
     gives an all-zero mask (detectron2's ``polygons_to_bitmask``; pycocotools raises IndexError).
     Objects are rasterized in parallel, with the GIL released.
 
-    Args:
-        out: where to write: a C-contiguous numpy array or CPU torch tensor (pinned memory
-            included) of shape ``(N, height, width)``, bool or uint8 (0/1). Every element is
-            written. When None, a new bool numpy array.
-    Returns:
+    Parameters
+    ----------
+    segmentations : list
+        COCO segmentations (polygon lists or RLE dicts) of one image.
+    image_size : (int, int)
+        ``(height, width)``.
+    width : int, optional
+        Deprecated: ``dense_from_segmentations(segs, height, width)``, the old spelling.
+    out : array or tensor, optional
+        Where to write: a C-contiguous numpy array or CPU torch tensor (pinned memory included)
+        of shape ``(N, height, width)``, bool or uint8 (0/1). Every element is written. When
+        None, a new bool numpy array.
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    array or tensor
         ``out`` itself when given, else the new array.
-    Errors name ``segmentations[i]`` (polygon and position): ``ValueError`` for bad values or
-    shapes, ``TypeError`` for bad types or dtypes.
+
+    Raises
+    ------
+    TypeError
+        Bad types or dtypes: ``segmentations`` not a list, an item neither a polygon list nor an
+        RLE dict, ``out`` neither a numpy array nor a tensor or not bool/uint8; ``num_threads``
+        not None or an int.
+    ValueError
+        Bad values or shapes: a polygon of fewer than 3 points, an RLE not of the image's size or
+        malformed, an ``image_size`` that is not two ints >= 0, ``out`` of the wrong shape, not
+        C-contiguous or a tensor not on the CPU; ``num_threads`` 0 or below -1. Errors name
+        ``segmentations[i]`` (polygon and position).
+
+    Warns
+    -----
+    DeprecationWarning
+        For the old spelling ``dense_from_segmentations(segs, height, width)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import rle
+    >>> segs = [[[1, 1, 3, 1, 3, 3, 1, 3]], {'size': [4, 4], 'counts': [5, 2, 2, 2, 5]}]
+    >>> masks = rle.dense_from_segmentations(segs, (4, 4))
+    >>> masks.shape, masks.dtype
+    ((2, 4, 4), dtype('bool'))
+    >>> masks[0].astype(int).tolist()
+    [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
+    >>> out = np.empty((2, 4, 4), np.uint8)
+    >>> rle.dense_from_segmentations(segs, (4, 4), out=out) is out, int(out.sum())
+    (True, 8)
     """
     segs = _segmentation_list(segmentations)
     if width is None:
@@ -434,14 +860,47 @@ def rasterize_within_boxes(
       ``BitMasks.crop_and_resize`` (RoI Align with aligned=True, adaptive sampling, on the
       float32 masks, then ``>= 0.5``); RLE dicts in the list take this path too.
 
-    Args:
-        boxes: ``(N, 4)`` float32 or float64 ``[x0, y0, x1, y1]``, one per object (a list is
-            float64; detectron2's are float32 tensors: pass them as they are, the arithmetic
-            follows their dtype).
-        mask_size: M, the side of the targets (28 in Mask R-CNN).
-    Returns:
+    Parameters
+    ----------
+    segmentations : list or array or tensor
+        As above, one per object.
+    boxes : array or tensor
+        ``(N, 4)`` float32 or float64 ``[x0, y0, x1, y1]``, one per object (a list is float64;
+        detectron2's are float32 tensors: pass them as they are, the arithmetic follows their
+        dtype).
+    mask_size : int
+        M, the side of the targets (28 in Mask R-CNN).
+    num_threads : int, optional
+        None = the process budget, -1 = all cores, n >= 1 = n.
+
+    Returns
+    -------
+    array or tensor
         ``(N, M, M)`` bool: a numpy array, or a tensor on ``boxes``' device when ``boxes`` or
         ``segmentations`` is a tensor.
+
+    Raises
+    ------
+    TypeError
+        ``mask_size`` not an int; boxes neither float32 nor float64 (or a list of non-numbers);
+        masks neither bool nor uint8; a bad polygon or RLE type; ``num_threads`` not None or an
+        int.
+    ValueError
+        ``mask_size`` below 1; boxes not of shape ``(N, 4)`` with one per object, or not finite;
+        masks not ``(N, H, W)``; a bad polygon or RLE (naming ``segmentations[i]``);
+        ``num_threads`` 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep import rle
+    >>> triangle = [[0, 0, 4, 0, 0, 4]]
+    >>> rle.rasterize_within_boxes([triangle], [[0.0, 0.0, 4.0, 4.0]], 4).astype(int).tolist()
+    [[[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]]
+    >>> masks = np.zeros((1, 4, 4), bool)
+    >>> masks[0, 1:3, 1:3] = True
+    >>> rle.rasterize_within_boxes(masks, [[1.0, 1.0, 3.0, 3.0]], 2).tolist()
+    [[[True, True], [True, True]]]
     """
     tensor_like = boxes if is_tensor(boxes) else segmentations if is_tensor(segmentations) else None
     if isinstance(mask_size, bool) or not isinstance(mask_size, (int, np.integer)):
