@@ -26,7 +26,10 @@ WITH_EXAMPLES = [
     "maskprep.benchreport",
     "maskprep.cli",
     "maskprep.coco",
+    "maskprep.components",
+    "maskprep.imgproc",
     "maskprep.models",
+    "maskprep.morphology",
     "maskprep.ops",
     "maskprep.visualize",
 ]
