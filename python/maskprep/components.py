@@ -61,9 +61,46 @@ class Components(NamedTuple):
 def label(mask: Any, *, connectivity: int = 8, num_threads: Optional[int] = None) -> np.ndarray:
     """Label the connected components of a ``(H, W)`` mask.
 
-    Returns int32 ``(H, W)``: 0 for background, components numbered 1..n in raster order of
-    their first pixel, exactly as ``skimage.measure.label(mask, connectivity=1|2)``. The default
-    ``connectivity=8`` is scikit-image's and OpenCV's default.
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (any nonzero value is foreground).
+    connectivity : {4, 8}
+        4 (edge neighbours, scikit-image's ``connectivity=1``) or 8 (edge and corner
+        neighbours, ``connectivity=2``). The default 8 is scikit-image's and OpenCV's default.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads (the result does not
+        depend on it).
+
+    Returns
+    -------
+    array or tensor
+        int32 ``(H, W)``: 0 for background, components numbered 1..n in raster order of their
+        first pixel, exactly as ``skimage.measure.label(mask, connectivity=1|2)`` (a tensor on
+        the mask's device for a tensor).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``connectivity`` is not an int, or ``num_threads`` is not
+        None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``connectivity`` is not 4 or 8, or
+        ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.components import label
+    >>> mask = np.array([[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]], bool)
+    >>> print(label(mask))
+    [[1 1 0 0]
+     [0 0 1 0]
+     [2 0 0 1]]
+    >>> print(label(mask, connectivity=4))
+    [[1 1 0 0]
+     [0 0 2 0]
+     [3 0 0 4]]
     """
     arr = to_numpy(mask, "mask")
     labels, _ = _core.label(arr, _connectivity(connectivity), False, num_threads=num_threads)
@@ -74,7 +111,48 @@ def connected_components(
     mask: Any, *, connectivity: int = 8, stats: bool = True, num_threads: Optional[int] = None
 ) -> Components:
     """Labels (as :func:`label`) and, with ``stats=True``, per-component area, bounding box and
-    centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels."""
+    centroid, equal to ``cv2.connectedComponentsWithStats`` after matching labels.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (any nonzero value is foreground).
+    connectivity : {4, 8}
+        4 (edge neighbours, scikit-image's ``connectivity=1``) or 8 (edge and corner
+        neighbours, ``connectivity=2``). Default 8.
+    stats : bool
+        Whether to compute the area, bounding box and centroid of each component.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads (the result does not
+        depend on it).
+
+    Returns
+    -------
+    Components
+        ``(labels, num, area, bbox, centroid)``; entry ``i`` of the stats describes label
+        ``i + 1`` (no background row, unlike OpenCV's); the stats are None without ``stats``.
+        Arrays are tensors on the mask's device for a tensor mask.
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``connectivity`` is not an int, or ``num_threads`` is not
+        None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``connectivity`` is not 4 or 8, or
+        ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.components import connected_components
+    >>> mask = np.array([[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]], bool)
+    >>> cc = connected_components(mask)
+    >>> cc.num, cc.area.tolist(), cc.bbox.tolist(), cc.centroid.tolist()
+    (2, [4, 1], [[0, 0, 4, 3], [0, 2, 1, 1]], [[1.5, 0.75], [0.0, 2.0]])
+    >>> connected_components(mask, stats=False).area is None
+    True
+    """
     arr = to_numpy(mask, "mask")
     out = _core.label(arr, _connectivity(connectivity), bool(stats), num_threads=num_threads)
     labels = like_input(out[0], mask)
@@ -87,7 +165,41 @@ def connected_components(
 def fill_holes(mask: Any, *, num_threads: Optional[int] = None) -> np.ndarray:
     """Fill the holes of a ``(H, W)`` mask: background not 4-connected to the image border
     becomes foreground (``scipy.ndimage.binary_fill_holes`` with its default structure).
-    Returns bool ``(H, W)``."""
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (any nonzero value is foreground).
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads (the result does not
+        depend on it).
+
+    Returns
+    -------
+    array or tensor
+        bool ``(H, W)`` (a tensor on the mask's device for a tensor).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.components import fill_holes
+    >>> mask = np.zeros((5, 5), bool)
+    >>> mask[1:4, 1:4] = True
+    >>> mask[2, 2] = False  # a ring around one hole pixel
+    >>> print(fill_holes(mask).astype(np.uint8))
+    [[0 0 0 0 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 0 0 0 0]]
+    """
     return like_input(_core.fill_holes(to_numpy(mask, "mask"), num_threads=num_threads), mask)
 
 
@@ -107,12 +219,51 @@ def remove_small_objects(
     connectivity: int = 4,
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
-    """Remove the small foreground components of a ``(H, W)`` mask; returns bool ``(H, W)``.
+    """Remove the small foreground components of a ``(H, W)`` mask.
 
     Give one size: ``min_size`` removes components of *fewer than* ``min_size`` pixels
     (scikit-image < 0.26, deprecated there); ``max_size`` removes components of *at most*
-    ``max_size`` pixels (scikit-image >= 0.26). ``connectivity`` defaults to 4 as
-    scikit-image's ``connectivity=1``.
+    ``max_size`` pixels (scikit-image >= 0.26).
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (any nonzero value is foreground).
+    min_size : int, optional
+        Components of fewer than this many pixels are removed; >= 0.
+    max_size : int, optional
+        Components of at most this many pixels are removed; >= 0.
+    connectivity : {4, 8}
+        The components' connectivity; defaults to 4 as scikit-image's ``connectivity=1``.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads (the result does not
+        depend on it).
+
+    Returns
+    -------
+    array or tensor
+        bool ``(H, W)`` (a tensor on the mask's device for a tensor).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``min_size``, ``max_size`` or ``connectivity`` is not an
+        int, neither or both sizes are given, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, a size is negative, ``connectivity`` is not
+        4 or 8, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.components import remove_small_objects
+    >>> mask = np.array([[1, 1, 0, 0], [0, 0, 0, 1], [1, 0, 1, 1]], bool)
+    >>> print(remove_small_objects(mask, 2).astype(np.uint8))  # the lone pixel goes
+    [[1 1 0 0]
+     [0 0 0 1]
+     [0 0 1 1]]
+    >>> bool((remove_small_objects(mask, max_size=1) == remove_small_objects(mask, 2)).all())
+    True
     """
     size = _max_size(min_size, max_size, "min_size")
     arr = to_numpy(mask, "mask")
@@ -130,12 +281,54 @@ def remove_small_holes(
     connectivity: int = 4,
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
-    """Fill the small background components of a ``(H, W)`` mask; returns bool ``(H, W)``.
+    """Fill the small background components of a ``(H, W)`` mask.
 
     As scikit-image, a "hole" is any background component, including one that touches the
     image border. ``area_threshold`` fills components of *fewer than* that many pixels
     (scikit-image < 0.26); ``max_size`` fills those of *at most* ``max_size`` pixels
-    (scikit-image >= 0.26). ``connectivity`` (default 4) is the holes' connectivity.
+    (scikit-image >= 0.26). Give one of the two.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (any nonzero value is foreground).
+    area_threshold : int, optional
+        Holes of fewer than this many pixels are filled; >= 0.
+    max_size : int, optional
+        Holes of at most this many pixels are filled; >= 0.
+    connectivity : {4, 8}
+        The holes' connectivity (default 4).
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads (the result does not
+        depend on it).
+
+    Returns
+    -------
+    array or tensor
+        bool ``(H, W)`` (a tensor on the mask's device for a tensor).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``area_threshold``, ``max_size`` or ``connectivity`` is
+        not an int, neither or both sizes are given, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, a size is negative, ``connectivity`` is not
+        4 or 8, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.components import remove_small_holes
+    >>> mask = np.ones((4, 5), bool)
+    >>> mask[1, 1] = mask[1, 3] = mask[2, 3] = False  # holes of 1 and 2 pixels
+    >>> print(remove_small_holes(mask, 2).astype(np.uint8))
+    [[1 1 1 1 1]
+     [1 1 1 0 1]
+     [1 1 1 0 1]
+     [1 1 1 1 1]]
+    >>> bool(remove_small_holes(mask, max_size=2).all())
+    True
     """
     size = _max_size(area_threshold, max_size, "area_threshold")
     arr = to_numpy(mask, "mask")

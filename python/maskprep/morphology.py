@@ -31,8 +31,46 @@ Size = Union[int, Sequence[int]]
 def structuring_element(shape: str = "rect", size: Size = 3) -> np.ndarray:
     """``cv2.getStructuringElement`` as a ``(kh, kw)`` uint8 0/1 array.
 
-    shape: ``"rect"``, ``"ellipse"`` or ``"cross"``. size: an int or ``(kh, kw)`` (rows,
-    columns: numpy order, the reverse of OpenCV's ``(width, height)``).
+    Parameters
+    ----------
+    shape : {"rect", "ellipse", "cross"}
+        The element's shape. ``"ellipse"`` and ``"cross"`` need odd sizes (they are defined
+        around a centre pixel); ``"rect"`` takes any positive size.
+    size : int or (int, int)
+        An int or ``(kh, kw)`` (rows, columns: numpy order, the reverse of OpenCV's
+        ``(width, height)``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(kh, kw)`` uint8, 1 for the members, 0 elsewhere.
+
+    Raises
+    ------
+    TypeError
+        If ``size`` is not an int or a pair of ints (bools and floats included).
+    ValueError
+        If ``shape`` is not one of the three, ``size`` is neither one int nor a pair, is not
+        positive, or is even for ``"ellipse"`` or ``"cross"``.
+
+    Examples
+    --------
+    >>> from maskprep.morphology import structuring_element
+    >>> print(structuring_element("cross", 3))
+    [[0 1 0]
+     [1 1 1]
+     [0 1 0]]
+    >>> print(structuring_element("ellipse", 5))
+    [[0 0 1 0 0]
+     [1 1 1 1 1]
+     [1 1 1 1 1]
+     [1 1 1 1 1]
+     [0 0 1 0 0]]
+    >>> structuring_element("rect", (1, 3)).tolist()
+    [[1, 1, 1]]
+    >>> structuring_element("cross", 4)
+    Traceback (most recent call last):
+    ValueError: size must be odd for shape 'cross' (it needs a centre), got 4
     """
     if shape not in _SHAPES:
         raise ValueError(f"shape must be 'rect', 'ellipse' or 'cross', got {shape!r}")
@@ -69,8 +107,57 @@ def erode(
 ) -> np.ndarray:
     """Binary erosion, ``cv2.erode(mask, kernel, iterations=iterations)`` bit for bit.
 
-    mask: ``(H, W)`` bool or uint8. kernel: a ``(kh, kw)`` array, or None to build one from
-    ``shape`` (default ``"rect"``) and ``size`` (default 3). Returns ``(H, W)`` bool.
+    Pixels outside the image never count (OpenCV's default border): erosion does not eat in from
+    the edges.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (nonzero = foreground).
+    kernel : array, optional
+        A ``(kh, kw)`` bool or integer array (nonzero = member, anchored at
+        ``(kh // 2, kw // 2)``), or None to build one from ``shape`` and ``size``.
+    shape : {"rect", "ellipse", "cross"}, optional
+        The kernel's shape when ``kernel`` is None (default ``"rect"``), as
+        :func:`structuring_element`.
+    size : int or (int, int), optional
+        The kernel's size ``(kh, kw)`` when ``kernel`` is None (default 3).
+    iterations : int
+        How many times the operation is applied, >= 1.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads.
+
+    Returns
+    -------
+    array or tensor
+        ``(H, W)`` bool (a tensor on the mask's device for a tensor mask).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``kernel`` is not bool or an integer type, ``size`` or
+        ``iterations`` is not an int, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``kernel`` is not a non-empty
+        ``(kh, kw)`` array or has no nonzero element, both ``kernel`` and ``shape``/``size`` are
+        given, ``shape`` or ``size`` is invalid (see :func:`structuring_element`),
+        ``iterations`` is below 1, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.morphology import erode
+    >>> mask = np.zeros((5, 5), bool)
+    >>> mask[1:4, 1:4] = True
+    >>> print(erode(mask).astype(np.uint8))
+    [[0 0 0 0 0]
+     [0 0 0 0 0]
+     [0 0 1 0 0]
+     [0 0 0 0 0]
+     [0 0 0 0 0]]
+    >>> erode(mask, iterations=0)
+    Traceback (most recent call last):
+    ValueError: iterations must be >= 1, got 0
     """
     return _run(mask, kernel, shape, size, iterations, num_threads, "erode")
 
@@ -85,7 +172,56 @@ def dilate(
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
     """Binary dilation, ``cv2.dilate(mask, kernel, iterations=iterations)`` bit for bit.
-    Arguments as :func:`erode`."""
+
+    Arguments as :func:`erode`. Pixels outside the image never count: dilation does not grow
+    from outside.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (nonzero = foreground).
+    kernel : array, optional
+        A ``(kh, kw)`` bool or integer array (nonzero = member, anchored at
+        ``(kh // 2, kw // 2)``), or None to build one from ``shape`` and ``size``.
+    shape : {"rect", "ellipse", "cross"}, optional
+        The kernel's shape when ``kernel`` is None (default ``"rect"``), as
+        :func:`structuring_element`.
+    size : int or (int, int), optional
+        The kernel's size ``(kh, kw)`` when ``kernel`` is None (default 3).
+    iterations : int
+        How many times the operation is applied, >= 1.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads.
+
+    Returns
+    -------
+    array or tensor
+        ``(H, W)`` bool (a tensor on the mask's device for a tensor mask).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``kernel`` is not bool or an integer type, ``size`` or
+        ``iterations`` is not an int, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``kernel`` is not a non-empty
+        ``(kh, kw)`` array or has no nonzero element, both ``kernel`` and ``shape``/``size`` are
+        given, ``shape`` or ``size`` is invalid (see :func:`structuring_element`),
+        ``iterations`` is below 1, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.morphology import dilate
+    >>> mask = np.zeros((5, 5), bool)
+    >>> mask[2, 2] = True
+    >>> print(dilate(mask, shape="cross").astype(np.uint8))
+    [[0 0 0 0 0]
+     [0 0 1 0 0]
+     [0 1 1 1 0]
+     [0 0 1 0 0]
+     [0 0 0 0 0]]
+    """
     return _run(mask, kernel, shape, size, iterations, num_threads, "dilate")
 
 
@@ -99,7 +235,54 @@ def open(  # noqa: A001 - the operation's name; maskprep.morphology.open, never 
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
     """Opening (erode ``iterations`` times, then dilate as many), ``cv2.morphologyEx(mask,
-    cv2.MORPH_OPEN, kernel, iterations=iterations)`` bit for bit. Arguments as :func:`erode`."""
+    cv2.MORPH_OPEN, kernel, iterations=iterations)`` bit for bit. Arguments as :func:`erode`.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (nonzero = foreground).
+    kernel : array, optional
+        A ``(kh, kw)`` bool or integer array (nonzero = member, anchored at
+        ``(kh // 2, kw // 2)``), or None to build one from ``shape`` and ``size``.
+    shape : {"rect", "ellipse", "cross"}, optional
+        The kernel's shape when ``kernel`` is None (default ``"rect"``), as
+        :func:`structuring_element`.
+    size : int or (int, int), optional
+        The kernel's size ``(kh, kw)`` when ``kernel`` is None (default 3).
+    iterations : int
+        How many times the operation is applied, >= 1.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads.
+
+    Returns
+    -------
+    array or tensor
+        ``(H, W)`` bool (a tensor on the mask's device for a tensor mask).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``kernel`` is not bool or an integer type, ``size`` or
+        ``iterations`` is not an int, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``kernel`` is not a non-empty
+        ``(kh, kw)`` array or has no nonzero element, both ``kernel`` and ``shape``/``size`` are
+        given, ``shape`` or ``size`` is invalid (see :func:`structuring_element`),
+        ``iterations`` is below 1, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.morphology import open
+    >>> mask = np.zeros((5, 5), bool)
+    >>> mask[1:4, 1:4] = mask[0, 0] = True  # a square and a speck
+    >>> print(open(mask).astype(np.uint8))
+    [[0 0 0 0 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 0 0 0 0]]
+    """
     return _run(mask, kernel, shape, size, iterations, num_threads, "open")
 
 
@@ -113,5 +296,55 @@ def close(
     num_threads: Optional[int] = None,
 ) -> np.ndarray:
     """Closing (dilate ``iterations`` times, then erode as many), ``cv2.morphologyEx(mask,
-    cv2.MORPH_CLOSE, kernel, iterations=iterations)`` bit for bit. Arguments as :func:`erode`."""
+    cv2.MORPH_CLOSE, kernel, iterations=iterations)`` bit for bit. Arguments as :func:`erode`.
+
+    Parameters
+    ----------
+    mask : array or tensor
+        ``(H, W)`` bool or uint8 (nonzero = foreground).
+    kernel : array, optional
+        A ``(kh, kw)`` bool or integer array (nonzero = member, anchored at
+        ``(kh // 2, kw // 2)``), or None to build one from ``shape`` and ``size``.
+    shape : {"rect", "ellipse", "cross"}, optional
+        The kernel's shape when ``kernel`` is None (default ``"rect"``), as
+        :func:`structuring_element`.
+    size : int or (int, int), optional
+        The kernel's size ``(kh, kw)`` when ``kernel`` is None (default 3).
+    iterations : int
+        How many times the operation is applied, >= 1.
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads.
+
+    Returns
+    -------
+    array or tensor
+        ``(H, W)`` bool (a tensor on the mask's device for a tensor mask).
+
+    Raises
+    ------
+    TypeError
+        If ``mask`` is not bool or uint8, ``kernel`` is not bool or an integer type, ``size`` or
+        ``iterations`` is not an int, or ``num_threads`` is not None or an int.
+    ValueError
+        If ``mask`` is not a non-empty ``(H, W)`` array, ``kernel`` is not a non-empty
+        ``(kh, kw)`` array or has no nonzero element, both ``kernel`` and ``shape``/``size`` are
+        given, ``shape`` or ``size`` is invalid (see :func:`structuring_element`),
+        ``iterations`` is below 1, or ``num_threads`` is 0 or below -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from maskprep.morphology import close
+    >>> mask = np.zeros((7, 7), bool)
+    >>> mask[2:5, 2:5] = True
+    >>> mask[3, 3] = False  # a ring
+    >>> print(close(mask).astype(np.uint8))
+    [[0 0 0 0 0 0 0]
+     [0 0 0 0 0 0 0]
+     [0 0 1 1 1 0 0]
+     [0 0 1 1 1 0 0]
+     [0 0 1 1 1 0 0]
+     [0 0 0 0 0 0 0]
+     [0 0 0 0 0 0 0]]
+    """
     return _run(mask, kernel, shape, size, iterations, num_threads, "close")
