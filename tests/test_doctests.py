@@ -30,6 +30,7 @@ WITH_EXAMPLES = [
     "maskprep.coco",
     "maskprep.components",
     "maskprep.contours",
+    "maskprep.datasets",
     "maskprep.formats",
     "maskprep.formats.labelme",
     "maskprep.formats.png",
@@ -42,23 +43,34 @@ WITH_EXAMPLES = [
     "maskprep.ops",
     "maskprep.paste",
     "maskprep.rle",
+    "maskprep.torch_ops",
     "maskprep.visualize",
 ]
 # Modules (of WITH_EXAMPLES) whose public functions use numpy-style docstrings throughout: a
 # "Parameters" section wherever they take arguments, no Google-style "Args:" (issue 11 item 7:
-# one docstring style). maskprep.coco is not here yet: image_hw and make_dir have no Parameters.
-# A module joins once its functions comply.
+# one docstring style). A module joins once its functions comply.
 NUMPY_STYLE = [
     "maskprep._threads",
     "maskprep.benchreport",
     "maskprep.boxes",
     "maskprep.cli",
+    "maskprep.coco",
+    "maskprep.components",
     "maskprep.contours",
+    "maskprep.datasets",
+    "maskprep.formats",
+    "maskprep.formats.labelme",
+    "maskprep.formats.png",
+    "maskprep.formats.results",
+    "maskprep.formats.yolo",
+    "maskprep.imgproc",
     "maskprep.mask",
     "maskprep.models",
+    "maskprep.morphology",
     "maskprep.ops",
     "maskprep.paste",
     "maskprep.rle",
+    "maskprep.torch_ops",
     "maskprep.visualize",
 ]
 

@@ -195,6 +195,48 @@ def wrap_dataset_for_transforms_v2(dataset: Any, target_keys: Any = None) -> Any
     bit for bit: ``masks`` is a ``tv_tensors.Mask`` (N, H, W) uint8 built in one parallel call
     per image instead of pycocotools' frPyObjects/merge/decode per object. Any other dataset is
     handed to torchvision's function unchanged.
+
+    Parameters
+    ----------
+    dataset : torchvision.datasets.VisionDataset
+        The dataset to wrap; ``CocoDetection`` gets maskprep's masks.
+    target_keys : None, "all" or collection of str, optional
+        The target keys, as torchvision takes them (default: ``image_id``, ``boxes``,
+        ``labels``).
+
+    Returns
+    -------
+    torchvision.datasets.VisionDataset
+        The wrapped dataset; an instance of ``type(dataset)`` too, as torchvision's.
+
+    Raises
+    ------
+    ValueError
+        ``target_keys`` holds a key the dataset does not have, or is neither None, ``"all"``
+        nor a collection (torchvision's messages); an annotation without a ``segmentation``,
+        or with a bad one, names the annotation id (when ``masks`` are asked for).
+    ImportError
+        torchvision is not installed (the ``torch`` extra).
+
+    Examples
+    --------
+    >>> import contextlib, io, json, pathlib, tempfile
+    >>> import torchvision.datasets as tvd
+    >>> from PIL import Image
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (6, 4)).save(d / "a.jpg")
+    >>> coco = {"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 6}],
+    ...         "annotations": [{"id": 9, "image_id": 1, "category_id": 2, "iscrowd": 0,
+    ...                          "area": 12.0, "bbox": [0, 0, 4, 3],
+    ...                          "segmentation": [[0, 0, 4, 0, 4, 3, 0, 3]]}],
+    ...         "categories": [{"id": 2, "name": "cat"}]}
+    >>> _ = (d / "ann.json").write_text(json.dumps(coco))
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints while loading
+    ...     ds = tvd.CocoDetection(str(d), str(d / "ann.json"))
+    >>> wrapped = wrap_dataset_for_transforms_v2(ds, target_keys=["boxes", "masks", "labels"])
+    >>> image, target = wrapped[0]
+    >>> type(target["masks"]).__name__, tuple(target["masks"].shape), target["boxes"].tolist()
+    ('Mask', (1, 4, 6), [[0, 0, 4, 3]])
     """
     from torchvision.datasets import wrap_dataset_for_transforms_v2 as tv_wrap
 
@@ -275,6 +317,42 @@ def annotations_to_bitmasks(
     builds (``_poly2mask`` per object; pass ``out`` a uint8 array for its dtype). Polygons may be
     lists or 1-D arrays (detectron2's transformed annotations); an empty polygon list gives a
     zero mask, as ``polygons_to_bitmask`` does. ``image_size`` is ``(height, width)``.
+
+    Parameters
+    ----------
+    annotations : sequence of dict
+        COCO annotations, each with a ``segmentation`` (polygons, or an RLE dict).
+    image_size : (int, int)
+        ``(height, width)``.
+    out : numpy.ndarray or torch.Tensor, optional
+        A C-contiguous (N, H, W) bool or uint8 array or CPU tensor to write into.
+    num_threads : int, optional
+        Threads for the rasterization (default: maskprep's budget).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        (N, H, W) masks: a new bool array, or ``out``.
+
+    Raises
+    ------
+    ValueError
+        An annotation without a ``segmentation`` or with a bad one (odd coordinates, an RLE of
+        another size, ...), naming the annotation id; an ``out`` of the wrong shape.
+    TypeError
+        A segmentation or ``out`` of the wrong type (naming it).
+
+    Examples
+    --------
+    >>> anns = [{"id": 1, "segmentation": [[0, 0, 4, 0, 4, 3, 0, 3]]},
+    ...         {"id": 2, "segmentation": {"size": [4, 6], "counts": [20, 2, 2]}}]
+    >>> masks = annotations_to_bitmasks(anns, (4, 6))
+    >>> masks.shape, masks.dtype, masks.sum(axis=(1, 2)).tolist()
+    ((2, 4, 6), dtype('bool'), [12, 2])
+    >>> annotations_to_bitmasks([{"id": 5}], (4, 6))
+    Traceback (most recent call last):
+    ...
+    ValueError: annotation id 5 has no 'segmentation'
     """
     h, w = (int(v) for v in image_size)
     return _dense(list(annotations), h, w, out, False)
@@ -286,6 +364,34 @@ def polygon_masks_crop_and_resize(polygon_masks: Any, boxes: Any, mask_size: int
     ``polygon_masks`` is a detectron2 ``PolygonMasks`` (its ``.polygons``) or a list of per-object
     polygon lists; ``boxes`` an (N, 4) xyxy tensor. Returns (N, M, M) bool on ``boxes.device``.
     Install with ``PolygonMasks.crop_and_resize = polygon_masks_crop_and_resize``.
+
+    Parameters
+    ----------
+    polygon_masks : detectron2 PolygonMasks or list of list of polygons
+        One polygon list per object, in image pixels.
+    boxes : torch.Tensor or array-like
+        (N, 4) xyxy float boxes, one per object.
+    mask_size : int
+        M, the side of the RoI masks.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, M, M) bool, on ``boxes``' device.
+
+    Raises
+    ------
+    ValueError
+        ``mask_size`` is not positive, ``boxes`` is not (N, 4) with one box per object, a
+        box is not finite, or a polygon is bad (naming the object).
+
+    Examples
+    --------
+    >>> import torch
+    >>> boxes = torch.tensor([[0.0, 0.0, 4.0, 4.0]])
+    >>> m = polygon_masks_crop_and_resize([[[0, 0, 2, 0, 2, 2, 0, 2]]], boxes, 4)
+    >>> m.shape, m.dtype, m[0].int().tolist()
+    (torch.Size([1, 4, 4]), torch.bool, [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
     """
     polygons = getattr(polygon_masks, "polygons", polygon_masks)
     import torch
@@ -299,7 +405,38 @@ def bitmasks_crop_and_resize(bitmasks: Any, boxes: Any, mask_size: int) -> Any:
     """detectron2's ``BitMasks.crop_and_resize(boxes, mask_size)``, bit for bit on the CPU:
     RoI Align (aligned=True) of the float32 masks, then ``>= 0.5``. ``bitmasks`` is a detectron2
     ``BitMasks`` (its ``.tensor``) or an (N, H, W) bool/uint8 tensor or array. Returns (N, M, M)
-    bool, a tensor on the masks' device when they are a tensor."""
+    bool, a tensor on the masks' device when they are a tensor.
+
+    Parameters
+    ----------
+    bitmasks : detectron2 BitMasks, torch.Tensor or numpy.ndarray
+        (N, H, W) bool or uint8 masks.
+    boxes : torch.Tensor or numpy.ndarray
+        (N, 4) xyxy float boxes, one per mask.
+    mask_size : int
+        M, the side of the RoI masks.
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        (N, M, M) bool.
+
+    Raises
+    ------
+    ValueError
+        ``mask_size`` is not positive, or ``boxes`` is not (N, 4) with one box per mask.
+    TypeError
+        Masks or boxes of an unsupported dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> masks = torch.zeros((1, 8, 8), dtype=torch.bool)
+    >>> masks[0, :4, :4] = True
+    >>> m = bitmasks_crop_and_resize(masks, torch.tensor([[0.0, 0.0, 8.0, 8.0]]), 4)
+    >>> m.shape, m[0].int().tolist()
+    (torch.Size([1, 4, 4]), [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    """
     masks = getattr(bitmasks, "tensor", bitmasks)
     from ._arrays import is_tensor
 

@@ -255,6 +255,38 @@ class RoIAlign(torch.nn.Module):
         self.aligned = aligned
 
     def forward(self, input: Tensor, rois: Union[Tensor, List[Tensor]]) -> Tensor:
+        """Pool ``rois`` from ``input`` with this module's settings (:func:`roi_align`).
+
+        Parameters
+        ----------
+        input : Tensor
+            (N, C, H, W) features.
+        rois : Tensor or list of Tensor
+            (K, 5) rows ``(batch_index, x1, y1, x2, y2)`` or a list of N per-image (L, 4) boxes.
+
+        Returns
+        -------
+        Tensor
+            (K, C, PH, PW) in the input's dtype and device.
+
+        Raises
+        ------
+        AssertionError
+            For boxes that are not (K, 5) or a list of (L, 4), as torchvision raises.
+        TypeError
+            For features of another dtype.
+        ValueError
+            For non-finite coordinates or batch indices outside [0, N).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from maskprep.torch_ops import RoIAlign
+        >>> pool = RoIAlign(1, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+        >>> pool.forward(x, [torch.tensor([[0.0, 0.0, 4.0, 4.0]])])
+        tensor([[[[7.5000]]]])
+        """
         return roi_align(
             input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned
         )
@@ -316,6 +348,41 @@ class MultiScaleRoIAlign(torchvision.ops.MultiScaleRoIAlign):
         boxes: List[Tensor],
         image_shapes: List[tuple[int, int]],
     ) -> Tensor:
+        """Pool every box from the feature level torchvision's rule assigns it.
+
+        Parameters
+        ----------
+        x : dict of str to Tensor
+            The feature maps by name ((N, C, H_l, W_l) each); only ``featmap_names`` are used.
+        boxes : list of Tensor
+            Per image, (L, 4) xyxy boxes in image pixels.
+        image_shapes : list of (int, int)
+            Per image, its (height, width) before batching.
+
+        Returns
+        -------
+        Tensor
+            (K, C, PH, PW), the boxes of all images in order.
+
+        Raises
+        ------
+        AssertionError
+            For boxes that are not a list of (L, 4) tensors, as torchvision raises.
+        TypeError
+            For features of another dtype.
+        ValueError
+            For non-finite box coordinates.
+
+        Examples
+        --------
+        >>> from collections import OrderedDict
+        >>> import torch
+        >>> from maskprep.torch_ops import MultiScaleRoIAlign
+        >>> pool = MultiScaleRoIAlign(["p2"], output_size=2, sampling_ratio=2)
+        >>> x = OrderedDict(p2=torch.ones(1, 3, 16, 16))
+        >>> pool.forward(x, [torch.tensor([[0.0, 0.0, 32.0, 32.0]])], [(64, 64)]).shape
+        torch.Size([1, 3, 2, 2])
+        """
         x_filtered = torchvision.ops.poolers._filter_input(x, self.featmap_names)
         if self.scales is None or self.map_levels is None:  # type: ignore[has-type]
             self.scales, self.map_levels = torchvision.ops.poolers._setup_scales(
@@ -330,6 +397,16 @@ def patch_poolers(model: torch.nn.Module) -> int:
     """Swap maskprep's :class:`MultiScaleRoIAlign` for every torchvision
     ``MultiScaleRoIAlign`` inside ``model``, in place (their settings kept); returns how many
     were swapped. The model can still be scripted with ``torch.jit.script``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; torchvision's detection models hold their poolers in ``roi_heads``.
+
+    Returns
+    -------
+    int
+        The number of poolers swapped.
 
     Raises
     ------

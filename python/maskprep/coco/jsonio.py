@@ -137,6 +137,11 @@ _WRITE_CHUNK = 10000
 def make_dir(path: PathLike) -> None:
     """Create the folder ``path`` (and its parents) unless it exists.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder.
+
     Raises
     ------
     OutputError

@@ -41,6 +41,16 @@ def side(value: Any) -> Optional[int]:
 def image_hw(im: Dict[str, Any]) -> Optional[Tuple[int, int]]:
     """An image's ``(height, width)`` (see :func:`side`), or None when either is not valid.
 
+    Parameters
+    ----------
+    im : dict
+        A COCO image entry.
+
+    Returns
+    -------
+    (int, int) or None
+        Never raises: an invalid size is None (the validators report it).
+
     Examples
     --------
     >>> image_hw({"id": 1, "height": 480, "width": 640.0})

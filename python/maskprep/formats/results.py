@@ -502,6 +502,15 @@ def convert_results_file(
     """:func:`convert_results` from file to file; ``dst`` is written atomically and only on
     success (``-``: standard output), as :func:`maskprep.coco.convert_file` writes.
 
+    Parameters
+    ----------
+    src, dst : str or os.PathLike
+        The results file, and where to write the converted one (``-``: standard output).
+    gt : GroundTruth
+        The ground truth (image sizes, ids and categories), as :func:`convert_results` takes.
+    to, recompute, tolerance, num_threads, progress
+        As :func:`convert_results`.
+
     Returns
     -------
     maskprep.coco.ConvertReport
