@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "byte_scan.hpp"
 #include "isa_dispatch.hpp"
 #include "parallel_for.hpp"
@@ -452,72 +456,151 @@ size_t decode_slow(const char* s, index_t len, count_t* out, count_t& sum_out,
   return m;
 }
 
-// The common case, decoded without a branch on where each value ends (the per-character loop
-// mispredicts on nearly every value of a real string: 1 or 2 characters, in no pattern): the
-// ends of the values (bytes without the continuation bit 0x20) of 64 characters at a time are
-// found as one bit mask, then each value is read from its 1 or 2 characters branch-free.
-// Returns the number of counts, or -1 for anything out of the ordinary (a byte outside
-// '0'..'o', a value of 12 or more characters, a count that is negative or 2^63 or more, a
-// truncated end, a sum of 2^64 or more): decode_slow then reads the string again, exactly.
-index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  const auto* const b = reinterpret_cast<const unsigned char*>(s);
-  count_t prev2 = 0, prev1 = 0;  // counts[m-2], counts[m-1]
-  std::int64_t sign = 0;         // the counts or'ed together: negative if any is >= 2^63
-  count_t sum = 0, carries = 0;
-  index_t m = 0, start = 0;  // start: the first character of the next value
-  for (index_t chunk = 0; chunk < len; chunk += 64) {
-    std::uint64_t ends = 0, valid = 0x80 * kOnes;
-    for (int k = 0; k < 8; ++k) {
-      const index_t i = chunk + 8 * k;
-      std::uint64_t word = 0x30 * kOnes;  // '0' past the end: cut from `ends` below
-      if (i + 8 <= len) {
-        std::memcpy(&word, b + i, 8);
-      } else if (i < len) {
-        std::memcpy(&word, b + i, static_cast<size_t>(len - i));
-      }
-      // Bytes in 48..111: bit 7 clear, set after + 0x50, clear after + 0x10 (a carry between
-      // bytes starts only at a byte that fails itself).
-      valid &= ~word & (word + 0x50 * kOnes) & ~(word + 0x10 * kOnes);
-      const std::uint64_t last = (~(word - 0x30 * kOnes) >> 5) & kOnes;  // 1 at a value's end
-      ends |= ((last * 0x0102040810204080ULL) >> 56) << (8 * k);         // byte j's bit to bit j
+#if defined(__SSE2__)
+
+// For the 64 characters at p (readable), given the 16 before them in `before` (only the last is
+// read; replaced by the chunk's last 16): bit j of `ends` set where character j ends a value (no
+// continuation bit), and vals[j] the value ending there if it has 1 or 2 characters. False if a
+// byte is outside '0'..'o'.
+inline bool chunk_values(const unsigned char* p, __m128i& before, std::int16_t* vals,
+                         std::uint64_t& ends) {
+  const __m128i k48 = _mm_set1_epi8(48), k31 = _mm_set1_epi16(31), k16 = _mm_set1_epi16(16),
+                k32 = _mm_set1_epi16(32), zero = _mm_setzero_si128();
+  ends = 0;
+  int bad = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i prev = _mm_or_si128(_mm_slli_si128(cur, 1), _mm_srli_si128(before, 15));
+    before = cur;
+    const __m128i x = _mm_sub_epi8(cur, _mm_set1_epi8(48));  // groups: 0..63 when valid
+    bad |= _mm_movemask_epi8(_mm_or_si128(x, _mm_add_epi8(x, x)));  // bit 7 or 6 set
+    const auto more = static_cast<unsigned>(_mm_movemask_epi8(_mm_slli_epi16(x, 2)));  // 0x20
+    ends |= static_cast<std::uint64_t>(~more & 0xffffu) << (16 * k);
+    const __m128i xp = _mm_sub_epi8(prev, k48);
+    for (int half = 0; half < 2; ++half) {
+      const __m128i c = half ? _mm_unpackhi_epi8(x, zero) : _mm_unpacklo_epi8(x, zero);
+      const __m128i q = half ? _mm_unpackhi_epi8(xp, zero) : _mm_unpacklo_epi8(xp, zero);
+      // A value's last group carries the sign in bit 0x10.
+      const __m128i one = _mm_sub_epi16(_mm_xor_si128(_mm_and_si128(c, k31), k16), k16);
+      const __m128i two = _mm_add_epi16(_mm_and_si128(q, k31), _mm_slli_epi16(one, 5));
+      const __m128i is_two = _mm_cmpeq_epi16(_mm_and_si128(q, k32), k32);  // q continues
+      const __m128i v = _mm_or_si128(_mm_and_si128(is_two, two), _mm_andnot_si128(is_two, one));
+      _mm_store_si128(reinterpret_cast<__m128i*>(vals + 16 * k + 8 * half), v);
     }
-    if (valid != 0x80 * kOnes) return -1;
-    if (len - chunk < 64) ends &= (std::uint64_t{1} << (len - chunk)) - 1;
+  }
+  return bad == 0;
+}
+
+// The common case, without a branch on where each value ends (a per-character loop mispredicts
+// on nearly every value of a real string: 1 or 2 characters, in no pattern). The first three
+// values (no base, the first often long) are read one character at a time; then, 64 characters
+// at a time, SSE2 finds the value ends and every 1- or 2-character value (chunk_values), and a
+// chunk without longer values is read straight from them. Returns the number of counts, or -1
+// for anything out of the ordinary (a byte outside '0'..'o', a value of 12 or more characters, a
+// count of 2^40 or more or negative, a truncated end, a string of 2^20 or more characters):
+// decode_slow then reads the string again, exactly.
+index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) {
+  const auto* const b = reinterpret_cast<const unsigned char*>(s);
+  if (len >= (index_t{1} << 20)) return -1;  // with counts below 2^40, the sum cannot overflow
+  index_t m = 0, start = 0;
+  count_t hi = 0, sum = 0;  // hi: every count or'ed together, to check they are below 2^40
+  while (m < 3 && start < len) {
+    std::uint64_t g = 0;
+    int shift = 0;
+    unsigned c;
+    do {
+      if (start >= len || shift >= 55) return -1;
+      c = b[start++] - 48u;
+      if (c > 63) return -1;
+      g |= static_cast<std::uint64_t>(c & 31) << shift;
+      shift += 5;
+    } while (c & 32);
+    const std::uint64_t top = std::uint64_t{1} << (shift - 1);  // the sign bit
+    const count_t x = (g ^ top) - top;
+    out[m++] = x;
+    hi |= x;
+    sum += x;
+  }
+  if (start == len) {
+    if ((hi >> 40) != 0) return -1;
+    sum_out = sum;
+    return m;
+  }
+  count_t prev2 = out[1], prev1 = out[2];  // counts[m-2], counts[m-1]: the bases
+  alignas(16) std::int16_t vals[64];
+  alignas(16) unsigned char tail[64];
+  __m128i before = _mm_set1_epi8('0');  // the character before `start` ends a value
+  bool cont2 = false;                   // the character two before the chunk continues a value
+  for (index_t chunk = start; chunk < len; chunk += 64) {
+    const index_t rem = len - chunk;
+    const unsigned char* p = b + chunk;
+    if (rem < 64) {  // the last chunk, padded with '0'
+      std::memset(tail, '0', sizeof tail);
+      std::memcpy(tail, p, static_cast<size_t>(rem));
+      p = tail;
+    }
+    const bool cont1 = (b[chunk - 1] - 48u) & 32u;  // the character before the chunk continues
+    std::uint64_t ends;
+    if (!chunk_values(p, before, vals, ends)) return -1;
+    const std::uint64_t in = rem >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << rem) - 1;
+    ends &= in;
+    const std::uint64_t more = ~ends & in;  // continuation characters
+    const std::uint64_t more1 = (more << 1) | cont1, more2 = (more1 << 1) | cont2;
+    cont2 = (more >> 62) & 1;
+    if (ends != 0 && (ends & more1 & more2) == 0) {
+      // Every value ending here has 1 or 2 characters.
+      count_t* o = out + m;
+      m += __builtin_popcountll(ends);
+      start = chunk + 64 - __builtin_clzll(ends);
+      do {
+        const unsigned j = static_cast<unsigned>(__builtin_ctzll(ends));
+        ends &= ends - 1;
+        const count_t x = static_cast<count_t>(std::int64_t{vals[j]}) + prev2;
+        *o++ = x;
+        hi |= x;
+        sum += x;
+        prev2 = prev1;
+        prev1 = x;
+      } while (ends != 0);
+      continue;
+    }
     while (ends != 0) {
-      const index_t end = chunk + __builtin_ctzll(ends);
+      const unsigned j = static_cast<unsigned>(__builtin_ctzll(ends));
       ends &= ends - 1;
+      const index_t end = chunk + j;
       const index_t extra = end - start;  // characters before the value's last
-      const std::uint64_t g0 = b[start] & 31;
       std::int64_t v;
       if (extra <= 1) {
-        // (c - 48) & 31 == (c & 31) ^ 16; the top group's bit 0x10 is the sign.
-        const std::uint64_t two = 0 - static_cast<std::uint64_t>(extra);
-        const std::uint64_t g = (g0 ^ (16 & two)) | ((std::uint64_t{b[end] & 31u} << 5) & two);
-        v = static_cast<std::int64_t>(g) - static_cast<std::int64_t>(16ULL << (5 * extra));
+        v = vals[j];
       } else {
         if (extra >= 11) return -1;
         std::uint64_t g = 0;
-        for (index_t j = 0; j <= extra; ++j)
-          g |= static_cast<std::uint64_t>((b[start + j] - 48u) & 31) << (5 * j);
+        for (index_t i = 0; i <= extra; ++i)
+          g |= static_cast<std::uint64_t>((b[start + i] - 48u) & 31) << (5 * i);
         const std::uint64_t top = std::uint64_t{1} << (5 * extra + 4);
         v = static_cast<std::int64_t>((g ^ top) - top);
       }
-      // |v| < 2^55 and the previous counts are in [0, 2^63) (else `sign` is set already): x is
-      // in [0, 2^63) exactly when the true count is, and has bit 63 set otherwise.
-      const count_t x = static_cast<count_t>(v) + (m > 2 ? prev2 : 0);
-      sign |= static_cast<std::int64_t>(x);
-      carries += __builtin_add_overflow(sum, x, &sum);
+      // |v| < 2^55 and the bases are below 2^40: a count that is negative or 2^40 or more
+      // shows in `hi`.
+      const count_t x = static_cast<count_t>(v) + prev2;
       out[m++] = x;
+      hi |= x;
+      sum += x;
       prev2 = prev1;
       prev1 = x;
       start = end + 1;
     }
   }
-  if (start != len || sign < 0 || carries != 0) return -1;
+  if (start != len || (hi >> 40) != 0) return -1;
   sum_out = sum;
   return m;
 }
+
+#else
+
+index_t decode_fast(const char*, index_t, count_t*, count_t&) { return -1; }  // exact path only
+
+#endif
 
 // Decodes s into out (len entries); returns the number of counts. Errors: see from_string.
 size_t decode(const char* s, index_t len, count_t* out, count_t& sum, bool& sum_overflow) {
@@ -688,15 +771,31 @@ void to_bbox_of(const count_t* counts, size_t size, index_t h, index_t w, double
   const size_t m = size / 2 * 2;
   if (m == 0 || h == 0) return;
   const count_t uh = static_cast<count_t>(h);
-  count_t xs = static_cast<count_t>(w), ys = uh, xe = 0, ye = 0, cc = 0;
+  count_t xs = static_cast<count_t>(w), ys = uh, xe = 0, ye = 0;
+  // The position as column x and row y (pixel x*h + y, y < h), advanced run by run: a division
+  // only for a run that ends two or more columns on (pycocotools divides twice per run).
+  count_t x = 0, y = 0;
+  auto advance = [&](count_t c) {
+    y += c;
+    if (y >= uh) {
+      if (y - uh < uh) {
+        y -= uh;
+        ++x;
+      } else {
+        x += y / uh;
+        y %= uh;
+      }
+    }
+  };
   bool any = false;
-  for (size_t j = 0; j < m; ++j) {
-    const count_t start = cc;
-    cc += counts[j];
-    if (j % 2 == 0 || counts[j] == 0) continue;
+  for (size_t j = 0; j < m; j += 2) {
+    advance(counts[j]);
+    const count_t c = counts[j + 1];
+    if (c == 0) continue;
     any = true;
-    const count_t y_start = start % uh, x_start = start / uh;
-    const count_t y_end = (cc - 1) % uh, x_end = (cc - 1) / uh;
+    const count_t x_start = x, y_start = y;
+    advance(c);
+    const count_t x_end = y > 0 ? x : x - 1, y_end = y > 0 ? y - 1 : uh - 1;  // the last pixel
     xs = std::min(xs, x_start);
     xe = std::max(xe, x_end);
     if (x_start < x_end) {
