@@ -472,7 +472,7 @@ inline bool chunk_values(const unsigned char* p, __m128i& before, std::int16_t* 
     const __m128i cur = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i prev = _mm_or_si128(_mm_slli_si128(cur, 1), _mm_srli_si128(before, 15));
     before = cur;
-    const __m128i x = _mm_sub_epi8(cur, _mm_set1_epi8(48));  // groups: 0..63 when valid
+    const __m128i x = _mm_sub_epi8(cur, _mm_set1_epi8(48));         // groups: 0..63 when valid
     bad |= _mm_movemask_epi8(_mm_or_si128(x, _mm_add_epi8(x, x)));  // bit 7 or 6 set
     const auto more = static_cast<unsigned>(_mm_movemask_epi8(_mm_slli_epi16(x, 2)));  // 0x20
     ends |= static_cast<std::uint64_t>(~more & 0xffffu) << (16 * k);
