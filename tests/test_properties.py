@@ -10,6 +10,7 @@ to h*w and come from real masks: its rleToString overreads its buffer on some ot
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -191,14 +192,33 @@ def convert(data: bytes):
 
 
 def is_json(data: bytes) -> bool:
-    """The oracle: RFC 8259 (UTF-8, no NaN / Infinity, no control characters in strings) and
-    no lone surrogate escapes (valid grammar, but no Unicode text: orjson refuses them too)."""
+    """The oracle: RFC 8259 (UTF-8, no NaN / Infinity, no control characters in strings), no
+    lone surrogate escapes (valid grammar, but no Unicode text: orjson refuses them too) and no
+    number beyond the double range (1e400: the scanner refuses it rather than read infinity,
+    as orjson does)."""
 
     def no_constants(name):
         raise ValueError(name)
 
+    def finite_float(text):
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(f"{text} is out of the range of a double")
+        return value
+
+    def finite_int(text):
+        finite_float(text)  # 300+ digits: beyond the double range too
+        return int(text)
+
     try:
-        _check_strings(json.loads(data.decode("utf-8"), parse_constant=no_constants))
+        _check_strings(
+            json.loads(
+                data.decode("utf-8"),
+                parse_constant=no_constants,
+                parse_float=finite_float,
+                parse_int=finite_int,
+            )
+        )
     except (ValueError, RecursionError):
         return False
     return True
