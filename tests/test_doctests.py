@@ -27,10 +27,14 @@ WITH_EXAMPLES = [
     "maskprep.cli",
     "maskprep.coco",
     "maskprep.components",
+    "maskprep.datasets",
     "maskprep.imgproc",
     "maskprep.models",
     "maskprep.morphology",
     "maskprep.ops",
+    "maskprep.ray",
+    "maskprep.shards",
+    "maskprep.torch_ops",
     "maskprep.visualize",
 ]
 

@@ -195,6 +195,54 @@ def wrap_dataset_for_transforms_v2(dataset: Any, target_keys: Any = None) -> Any
     bit for bit: ``masks`` is a ``tv_tensors.Mask`` (N, H, W) uint8 built in one parallel call
     per image instead of pycocotools' frPyObjects/merge/decode per object. Any other dataset is
     handed to torchvision's function unchanged.
+
+    Parameters
+    ----------
+    dataset : torchvision.datasets.VisionDataset
+        The dataset to wrap.
+    target_keys : None, "all" or collection of str
+        The target keys, as torchvision's (None: its default ``image_id``, ``boxes``,
+        ``labels``).
+
+    Returns
+    -------
+    VisionDataset
+        The wrapped dataset, of torchvision's wrapper class for ``type(dataset)`` (an instance
+        of ``type(dataset)``); it pickles (DataLoader spawn workers) back through maskprep.
+
+    Raises
+    ------
+    TypeError
+        If ``dataset`` is not a ``VisionDataset`` (torchvision's error).
+    ValueError
+        If ``target_keys`` names keys that are not available or is of another type
+        (torchvision's errors). Reading a sample raises ValueError (TypeError for a
+        segmentation of a wrong type) naming the annotation's id when pycocotools could not
+        rasterize it (an empty polygon list, a polygon of fewer than 3 points, odd-length or
+        non-finite coordinates, an RLE of another size).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pathlib import Path
+    >>> from torchvision.datasets import CocoDetection
+    >>> import maskprep
+    >>> from maskprep.datasets import wrap_dataset_for_transforms_v2
+    >>> sample = Path(maskprep.__file__).parent / "data" / "sample"  # the bundled photos
+    >>> coco = CocoDetection(sample / "images", sample / "instances.json")
+    loading annotations into memory...
+    Done (t=...s)
+    creating index...
+    index created!
+    >>> ds = wrap_dataset_for_transforms_v2(coco, target_keys={"boxes", "masks", "labels"})
+    >>> type(ds).__name__, len(ds)
+    ('WrappedCocoDetection', 4)
+    >>> image, target = ds[0]
+    >>> type(target["masks"]).__name__, target["masks"].dtype, tuple(target["masks"].shape)
+    ('Mask', torch.uint8, (8, 480, 640))
+    >>> wrap_dataset_for_transforms_v2(coco, target_keys={"nope"})
+    Traceback (most recent call last):
+    ValueError: Target keys ['nope'] are not available
     """
     from torchvision.datasets import wrap_dataset_for_transforms_v2 as tv_wrap
 
@@ -214,9 +262,34 @@ class ConvertCocoPolysToMask:
 
     ``(image, {"image_id": id, "annotations": [...]})`` -> ``(image, target)`` with the same
     keys, values and dtypes: crowd annotations dropped; ``boxes`` float32 xyxy clamped to the
-    image; ``labels`` int64; ``masks`` (K, H, W) uint8 0/1; objects whose clamped box is empty dropped from boxes/labels/masks
-    (and keypoints); ``area`` and ``iscrowd`` of every non-crowd annotation. ``image`` is a PIL
-    image (``image.size`` is (w, h)).
+    image; ``labels`` int64; ``masks`` (K, H, W) uint8 0/1; objects whose clamped box is empty
+    dropped from boxes/labels/masks (and keypoints); ``area`` and ``iscrowd`` of every non-crowd
+    annotation. ``image`` is a PIL image (``image.size`` is (w, h)).
+
+    Raises
+    ------
+    KeyError
+        For a target without ``annotations`` or an annotation without ``iscrowd``, ``bbox``,
+        ``category_id`` or ``area``, as the references raise.
+    ValueError
+        For an annotation without a segmentation, with an empty polygon list, or with one
+        pycocotools cannot rasterize (TypeError for one of a wrong type); the message names
+        the annotation's id.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from PIL import Image
+    >>> from maskprep.datasets import ConvertCocoPolysToMask
+    >>> ann = {"id": 7, "bbox": [1, 1, 3, 3], "category_id": 2, "area": 4.5, "iscrowd": 0,
+    ...        "segmentation": [[1.0, 1.0, 4.0, 1.0, 1.0, 4.0]]}
+    >>> image, target = ConvertCocoPolysToMask()(
+    ...     Image.new("RGB", (6, 5)), {"image_id": 1, "annotations": [ann]})
+    >>> target["boxes"], target["labels"], target["masks"].shape, target["masks"].dtype
+    (tensor([[1., 1., 4., 4.]]), tensor([2]), torch.Size([1, 5, 6]), torch.uint8)
+    >>> target["masks"][0].tolist()
+    [[0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
+     [0, 0, 0, 0, 0, 0]]
     """
 
     def __call__(self, image: Any, target: dict) -> Any:
@@ -272,9 +345,59 @@ def annotations_to_bitmasks(
     The masks detectron2's ``annotations_to_instances(annos, (h, w), mask_format="bitmask")``
     puts in ``gt_masks.tensor`` (polygons through ``polygons_to_bitmask``, RLE dicts through
     ``mask_util.decode``) and mmdet's ``LoadAnnotations(with_mask=True, poly2mask=True)``
-    builds (``_poly2mask`` per object; pass ``out`` a uint8 array for its dtype). Polygons may be
-    lists or 1-D arrays (detectron2's transformed annotations); an empty polygon list gives a
-    zero mask, as ``polygons_to_bitmask`` does. ``image_size`` is ``(height, width)``.
+    builds (``_poly2mask`` per object; pass ``out`` a uint8 array for its dtype).
+
+    Parameters
+    ----------
+    annotations : sequence of dict
+        The image's annotations, each with a ``segmentation``: a polygon list (polygons may be
+        lists or 1-D arrays, detectron2's transformed annotations; an empty polygon list gives
+        a zero mask, as ``polygons_to_bitmask`` does) or an RLE dict.
+    image_size : (int, int)
+        ``(height, width)``.
+    out : array or tensor, optional
+        Where to write: a C-contiguous ``(N, height, width)`` bool or uint8 numpy array or CPU
+        tensor; None: a new bool numpy array.
+    num_threads : int, optional
+        Currently not passed on: the masks are rasterized on the process thread budget.
+
+    Returns
+    -------
+    array or tensor
+        ``out`` itself when given, else a new ``(N, H, W)`` bool array.
+
+    Raises
+    ------
+    TypeError
+        If a segmentation is of a wrong type (the message names the annotation's id), ``out``
+        is not bool or uint8, or ``annotations`` or ``image_size`` is not iterable.
+    ValueError
+        If an annotation has no segmentation or one pycocotools cannot rasterize (a polygon of
+        fewer than 3 points, odd-length or non-finite coordinates, an RLE of another size;
+        named by id), ``image_size`` is not two ints >= 0, or ``out`` has another shape or is
+        not on the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import numpy as np
+    >>> from maskprep.datasets import annotations_to_bitmasks
+    >>> anns = [{"id": 7, "segmentation": [[1.0, 1.0, 4.0, 1.0, 1.0, 4.0]]}]
+    >>> masks = annotations_to_bitmasks(anns, (5, 5))
+    >>> masks.dtype, masks.shape
+    (dtype('bool'), (1, 5, 5))
+    >>> print(masks[0].astype(np.uint8))
+    [[0 0 0 0 0]
+     [0 1 1 0 0]
+     [0 1 0 0 0]
+     [0 0 0 0 0]
+     [0 0 0 0 0]]
+    >>> out = torch.empty((1, 5, 5), dtype=torch.uint8)  # mmdet's dtype
+    >>> annotations_to_bitmasks(anns, (5, 5), out=out) is out
+    True
+    >>> annotations_to_bitmasks([{"id": 8}], (5, 5))
+    Traceback (most recent call last):
+    ValueError: annotation id 8 has no 'segmentation'
     """
     h, w = (int(v) for v in image_size)
     return _dense(list(annotations), h, w, out, False)
@@ -283,9 +406,41 @@ def annotations_to_bitmasks(
 def polygon_masks_crop_and_resize(polygon_masks: Any, boxes: Any, mask_size: int) -> Any:
     """detectron2's ``PolygonMasks.crop_and_resize(boxes, mask_size)``, bit for bit.
 
-    ``polygon_masks`` is a detectron2 ``PolygonMasks`` (its ``.polygons``) or a list of per-object
-    polygon lists; ``boxes`` an (N, 4) xyxy tensor. Returns (N, M, M) bool on ``boxes.device``.
     Install with ``PolygonMasks.crop_and_resize = polygon_masks_crop_and_resize``.
+
+    Parameters
+    ----------
+    polygon_masks : PolygonMasks or list of list
+        A detectron2 ``PolygonMasks`` (its ``.polygons``) or a list of per-object polygon
+        lists.
+    boxes : Tensor
+        (N, 4) float32 or float64 xyxy boxes, one per object.
+    mask_size : int
+        M, the side of the targets (>= 1).
+
+    Returns
+    -------
+    Tensor
+        (N, M, M) bool on ``boxes.device``.
+
+    Raises
+    ------
+    TypeError
+        If ``mask_size`` is not an int or ``boxes`` is not float32 or float64.
+    ValueError
+        If ``mask_size`` is below 1, ``boxes`` is not (N, 4) with one row per object, or a
+        polygon is invalid (odd-length, fewer than 3 points; the message names it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from maskprep.datasets import polygon_masks_crop_and_resize
+    >>> polygons = [[[1.0, 1.0, 4.0, 1.0, 1.0, 4.0]]]  # one object, one triangle
+    >>> out = polygon_masks_crop_and_resize(polygons, torch.tensor([[0.0, 0.0, 4.0, 4.0]]), 4)
+    >>> out.dtype, tuple(out.shape)
+    (torch.bool, (1, 4, 4))
+    >>> out[0].to(torch.uint8).tolist()
+    [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     """
     polygons = getattr(polygon_masks, "polygons", polygon_masks)
     import torch
@@ -297,9 +452,40 @@ def polygon_masks_crop_and_resize(polygon_masks: Any, boxes: Any, mask_size: int
 
 def bitmasks_crop_and_resize(bitmasks: Any, boxes: Any, mask_size: int) -> Any:
     """detectron2's ``BitMasks.crop_and_resize(boxes, mask_size)``, bit for bit on the CPU:
-    RoI Align (aligned=True) of the float32 masks, then ``>= 0.5``. ``bitmasks`` is a detectron2
-    ``BitMasks`` (its ``.tensor``) or an (N, H, W) bool/uint8 tensor or array. Returns (N, M, M)
-    bool, a tensor on the masks' device when they are a tensor."""
+    RoI Align (aligned=True) of the float32 masks, then ``>= 0.5``.
+
+    Parameters
+    ----------
+    bitmasks : BitMasks, Tensor or array
+        A detectron2 ``BitMasks`` (its ``.tensor``) or an (N, H, W) bool/uint8 tensor or array.
+    boxes : Tensor or array
+        (N, 4) float32 or float64 xyxy boxes, one per mask.
+    mask_size : int
+        M, the side of the targets (>= 1).
+
+    Returns
+    -------
+    Tensor or array
+        (N, M, M) bool, a tensor on the masks' device when they are a tensor.
+
+    Raises
+    ------
+    TypeError
+        If the masks are not bool or uint8, ``mask_size`` is not an int, or ``boxes`` is not
+        float32 or float64.
+    ValueError
+        If the masks are not (N, H, W), ``boxes`` is not (N, 4) with one row per mask, or
+        ``mask_size`` is below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from maskprep.datasets import bitmasks_crop_and_resize
+    >>> masks = torch.zeros((1, 4, 4), dtype=torch.bool)
+    >>> masks[0, :2, :2] = True  # the top-left quarter
+    >>> bitmasks_crop_and_resize(masks, torch.tensor([[0.0, 0.0, 4.0, 4.0]]), 2).tolist()
+    [[[True, False], [False, False]]]
+    """
     masks = getattr(bitmasks, "tensor", bitmasks)
     from ._arrays import is_tensor
 

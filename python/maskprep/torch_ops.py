@@ -255,6 +255,39 @@ class RoIAlign(torch.nn.Module):
         self.aligned = aligned
 
     def forward(self, input: Tensor, rois: Union[Tensor, List[Tensor]]) -> Tensor:
+        """Pool ``rois`` from ``input`` with the module's settings (:func:`roi_align`).
+
+        Parameters
+        ----------
+        input : Tensor
+            (N, C, H, W) features, float16, bfloat16, float32 or float64.
+        rois : Tensor or list of Tensor
+            (K, 5) rows ``(batch_index, x1, y1, x2, y2)`` or a list of N per-image (L, 4) boxes.
+
+        Returns
+        -------
+        Tensor
+            (K, C, PH, PW) in the input's dtype and device.
+
+        Raises
+        ------
+        AssertionError
+            For boxes that are not (K, 5) or a list of (L, 4), as torchvision raises.
+        TypeError
+            For features of another dtype.
+        ValueError
+            For non-finite coordinates or batch indices outside [0, N).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from maskprep.torch_ops import RoIAlign
+        >>> pool = RoIAlign(2, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+        >>> pool.forward(x, [torch.tensor([[0.0, 0.0, 4.0, 4.0]])])
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+        """
         return roi_align(
             input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned
         )
@@ -316,6 +349,43 @@ class MultiScaleRoIAlign(torchvision.ops.MultiScaleRoIAlign):
         boxes: List[Tensor],
         image_shapes: List[tuple[int, int]],
     ) -> Tensor:
+        """Pool every box from the feature level torchvision's rule assigns it.
+
+        Parameters
+        ----------
+        x : dict of str to Tensor
+            The feature maps by name ((N, C, H, W) each); those of ``featmap_names`` are used.
+        boxes : list of Tensor
+            Per image, (L, 4) boxes ``(x1, y1, x2, y2)`` in image coordinates.
+        image_shapes : list of (int, int)
+            Per image, its ``(height, width)`` (the scales are inferred from them on the first
+            call).
+
+        Returns
+        -------
+        Tensor
+            (K, C, PH, PW), the boxes of all images in order.
+
+        Raises
+        ------
+        AssertionError
+            For boxes that are not (L, 4) tensors, as torchvision raises.
+        TypeError
+            For features of a dtype other than float16, bfloat16, float32 or float64.
+        ValueError
+            For non-finite coordinates.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from collections import OrderedDict
+        >>> from maskprep.torch_ops import MultiScaleRoIAlign
+        >>> pool = MultiScaleRoIAlign(["p2", "p3"], output_size=2, sampling_ratio=2)
+        >>> x = OrderedDict(p2=torch.ones(1, 1, 64, 64), p3=torch.full((1, 1, 32, 32), 2.0))
+        >>> boxes = [torch.tensor([[0.0, 0.0, 16.0, 16.0], [0.0, 0.0, 200.0, 200.0]])]
+        >>> pool(x, boxes, [(256, 256)]).flatten(1).tolist()  # small box: p2, large box: p3
+        [[1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0]]
+        """
         x_filtered = torchvision.ops.poolers._filter_input(x, self.featmap_names)
         if self.scales is None or self.map_levels is None:  # type: ignore[has-type]
             self.scales, self.map_levels = torchvision.ops.poolers._setup_scales(
@@ -328,8 +398,18 @@ class MultiScaleRoIAlign(torchvision.ops.MultiScaleRoIAlign):
 
 def patch_poolers(model: torch.nn.Module) -> int:
     """Swap maskprep's :class:`MultiScaleRoIAlign` for every torchvision
-    ``MultiScaleRoIAlign`` inside ``model``, in place (their settings kept); returns how many
-    were swapped. The model can still be scripted with ``torch.jit.script``.
+    ``MultiScaleRoIAlign`` inside ``model``, in place (their settings kept). The model can still
+    be scripted with ``torch.jit.script``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model, e.g. a torchvision Mask R-CNN (box and mask poolers).
+
+    Returns
+    -------
+    int
+        How many poolers were swapped.
 
     Raises
     ------
@@ -338,6 +418,7 @@ def patch_poolers(model: torch.nn.Module) -> int:
 
     Examples
     --------
+    >>> import torch
     >>> import torchvision
     >>> from maskprep.torch_ops import patch_poolers
     >>> model = torchvision.models.detection.maskrcnn_resnet50_fpn(
