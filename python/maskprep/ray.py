@@ -32,8 +32,31 @@ def _ray() -> Any:
 
 
 def task_num_threads() -> int:
-    """The CPUs Ray gave the current task or actor (``OMP_NUM_THREADS``, which Ray sets to them,
-    outside a task), at least 1."""
+    """The CPUs Ray gave the current task or actor, at least 1.
+
+    Outside a task (or when Ray is not initialized): ``OMP_NUM_THREADS``, which Ray sets to
+    them, else 1.
+
+    Returns
+    -------
+    int
+        The thread count, >= 1.
+
+    Raises
+    ------
+    ImportError
+        Without ray (the ``maskprep[ray]`` extra).
+
+    Examples
+    --------
+    >>> from maskprep.ray import task_num_threads
+    >>> try:
+    ...     n = task_num_threads()  # no Ray task here: OMP_NUM_THREADS or 1
+    ... except ImportError:  # ray is an optional extra
+    ...     n = 1
+    >>> n >= 1
+    True
+    """
     ray = _ray()
     if ray.is_initialized():
         try:
@@ -60,11 +83,58 @@ def run_shards(
     shards_per_task: Optional[int] = None,
     progress: Optional[Callable[[Dict[str, Any]], None]] = None,
 ) -> List[Dict[str, Any]]:
-    """Run :func:`maskprep.shards.process_shard` over ``items`` (``(path, relative path)``) as Ray
-    tasks on the cluster at ``address`` (an existing ``ray.init`` is used as it is; else a local
-    one is started and shut down afterwards). A task takes ``shards_per_task`` shards (default:
-    enough for about 8 tasks per cluster CPU, so that small per-image shards do not pay Ray's
-    per-task cost each). Returns the summaries in completion order."""
+    """Run :func:`maskprep.shards.process_shard` over ``items`` as Ray tasks.
+
+    The tasks run on the cluster at ``address`` (an existing ``ray.init`` is used as it is;
+    else a local one is started and shut down afterwards), one CPU each (``num_threads`` from
+    the task's CPUs, 1, unless ``kwargs`` sets it), retried when their worker or node dies. A
+    task takes ``shards_per_task`` shards. Each task writes its shards atomically and
+    idempotently, so a retried task rewrites the same bytes.
+
+    Parameters
+    ----------
+    items : list of (path, relative path)
+        The shards, as :func:`maskprep.shards.find_shards` gives them.
+    kwargs : dict
+        The keyword arguments of :func:`maskprep.shards.process_shard` (``outdir``, ``job``,
+        ...); paths are sent as strings.
+    address : str, optional
+        The cluster's address (None: an existing ``ray.init``, else a local cluster).
+    max_retries : int
+        Retries of a task whose worker or node died (invalid annotations are data, never
+        retried).
+    shards_per_task : int, optional
+        Shards per task (default: enough for about 8 tasks per cluster CPU, so that small
+        per-image shards do not pay Ray's per-task cost each).
+    progress : callable, optional
+        Called with each shard's summary as it arrives.
+
+    Returns
+    -------
+    list of dict
+        The summaries in completion order (no Ray is started for no items).
+
+    Raises
+    ------
+    TypeError
+        If ``items`` is not a list.
+    ValueError
+        If ``shards_per_task`` is not None or an int >= 1.
+    ImportError
+        Without ray (the ``maskprep[ray]`` extra), when there are items.
+
+    Examples
+    --------
+    Starting a cluster takes seconds, so only the calls that start none are shown;
+    :func:`maskprep.shards.run` with ``engine="ray"`` is the usual entry point.
+
+    >>> from maskprep.ray import run_shards
+    >>> run_shards([], {"outdir": "out"})
+    []
+    >>> run_shards([], {}, shards_per_task=0)
+    Traceback (most recent call last):
+    ValueError: shards_per_task must be None or an int >= 1, got 0
+    """
     if not isinstance(items, list):
         raise TypeError(
             f"items must be a list of (path, relative path), got {type(items).__name__}"
@@ -112,11 +182,50 @@ def convert_batch(
     recompute: bool = False,
     num_threads: Optional[int] = None,
 ) -> Any:
-    """One ``map_batches`` batch of annotation rows in the Parquet layout. ``job="convert"``
-    re-encodes ``counts`` (canonical pycocotools strings) and, with ``recompute``, sets ``area``
-    and ``bbox`` from the mask; ``job="validate"`` adds an ``error`` column (None when valid).
-    Invalid rows get an ``error`` column either way, never an exception (they are data). A
-    ``pyarrow.Table`` in gives one out; a dict of columns gives a dict of lists."""
+    """One ``map_batches`` batch of annotation rows in the Parquet layout.
+
+    ``job="convert"`` re-encodes ``counts`` (canonical pycocotools strings) and, with
+    ``recompute``, sets ``area`` and ``bbox`` from the mask; ``job="validate"`` adds an
+    ``error`` column (None when valid). Invalid rows get an ``error`` column either way, never
+    an exception (they are data).
+
+    Parameters
+    ----------
+    batch : pyarrow.Table or dict of columns
+        Rows with the columns ``image_id``, ``id``, ``height``, ``width`` and ``counts`` (the
+        COCO string); other columns are carried through.
+    job : {"convert", "validate"}
+        What to do.
+    recompute : bool
+        ``job="convert"``: set ``area`` and ``bbox`` from the masks.
+    num_threads : int, optional
+        Threads (default: the task's CPUs, :func:`task_num_threads`).
+
+    Returns
+    -------
+    pyarrow.Table or dict of lists
+        A ``pyarrow.Table`` for a table, a dict of lists for a dict; with the ``error`` column.
+
+    Raises
+    ------
+    TypeError
+        If ``batch`` is not a ``pyarrow.Table`` or a dict.
+    ValueError
+        If ``job`` is not one of the two, or the batch lacks a required column.
+
+    Examples
+    --------
+    >>> from maskprep.ray import convert_batch
+    >>> batch = {"image_id": [1, 1], "id": [10, 11], "height": [3, 3], "width": [3, 3],
+    ...          "counts": ["4210", "42"]}  # the second sums to 6 pixels, not 9
+    >>> out = convert_batch(batch, recompute=True, num_threads=1)
+    >>> out["area"], out["bbox"], out["error"]
+    ([4.0, None], [[1.0, 1.0, 2.0, 2.0], None],
+     [None, 'segmentation: counts sum to 6, expected h*w = 9 for size [3, 3]'])
+    >>> convert_batch({"id": [10]}, num_threads=1)
+    Traceback (most recent call last):
+    ValueError: batch must have the columns image_id, height, width, counts
+    """
     if job not in ("convert", "validate"):
         raise ValueError(f"job must be 'convert' or 'validate', got {job!r}")
     arrow = type(batch).__module__.startswith("pyarrow")
@@ -188,7 +297,25 @@ class MaskRCNNPredictor:
     (H, W, 3) arrays). Out: the batch's other columns, ``boxes`` (per image a list of
     [x1, y1, x2, y2]), ``labels``, ``scores``, ``counts`` (COCO RLE strings) and ``height`` /
     ``width``. With ``mode="refine"``, the batch's ``boxes_column`` holds each image's boxes and
-    ``counts`` one mask per box (:meth:`maskprep.models.MaskRCNN.refine_boxes`)."""
+    ``counts`` one mask per box (:meth:`maskprep.models.MaskRCNN.refine_boxes`).
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is not ``"predict"`` or ``"refine"`` (before any model is built); when
+        called, for a batch that is not a dict with ``image_column`` (or, in ``"refine"`` mode,
+        without ``boxes_column``).
+
+    Examples
+    --------
+    Building the model needs torch (the ``maskprep[torch]`` extra), so only the argument check
+    is shown:
+
+    >>> from maskprep.ray import MaskRCNNPredictor
+    >>> MaskRCNNPredictor(mode="train")
+    Traceback (most recent call last):
+    ValueError: mode must be 'predict' or 'refine', got 'train'
+    """
 
     def __init__(
         self,

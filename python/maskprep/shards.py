@@ -85,11 +85,48 @@ def _glob_base(pattern: str) -> Path:
 
 
 def find_shards(inputs: Union[PathLike, Sequence[PathLike]]) -> List[Tuple[Path, Path]]:
-    """``(path, relative path)`` of every shard named by ``inputs``: files, folders (searched
-    recursively for .json, .jsonl and .parquet files) or globs, sorted by relative path. The
-    relative path (under the folder, or under the glob's folder, or the file's name) is where the
-    output goes under the output folder. Raises ValueError for an input that matches nothing or
-    two inputs that map to the same relative path."""
+    """``(path, relative path)`` of every shard named by ``inputs``, sorted by relative path.
+
+    The relative path (under the folder, or under the glob's folder, or the file's name) is
+    where the output goes under the output folder.
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        Files, folders (searched recursively for .json, .jsonl and .parquet files) or globs.
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(path, relative path)`` per shard.
+
+    Raises
+    ------
+    TypeError
+        If ``inputs`` is not a path or a list or tuple of paths.
+    ValueError
+        If ``inputs`` is empty, an input matches nothing (or a folder holds no shard), or two
+        inputs map to the same relative path.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> (d / "in" / "sub").mkdir()
+    >>> _ = (d / "in" / "sub" / "b.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import find_shards
+    >>> [(str(path.relative_to(d)), str(rel)) for path, rel in find_shards(d / "in")]
+    [('in/a.json', 'a.json'), ('in/sub/b.json', 'sub/b.json')]
+    >>> [str(rel) for _, rel in find_shards(str(d / "in" / "*.json"))]  # a glob
+    ['a.json']
+    >>> find_shards([])
+    Traceback (most recent call last):
+    ValueError: inputs must name at least one shard, got an empty list
+    >>> import shutil; shutil.rmtree(d)
+    """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if not isinstance(inputs, (list, tuple)):
@@ -184,9 +221,49 @@ def _read_parquet(path: Path) -> Dict[str, Any]:
 
 def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
     """One shard as a COCO dict (``images``, ``annotations``, ...) plus private keys that
-    :func:`write_shard` uses to write it back in its layout. ``fmt`` overrides the detection
-    (by suffix; a .json file is ``sa1b`` when it has ``image`` and no ``images``). Raises
-    :class:`ShardError` naming the shard when it is unreadable."""
+    :func:`write_shard` uses to write it back in its layout.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The shard's file.
+    fmt : {"coco", "sa1b", "jsonl", "parquet"}, optional
+        Overrides the detection (by suffix; a .json file is ``sa1b`` when it has ``image`` and
+        no ``images``).
+
+    Returns
+    -------
+    dict
+        The COCO dict, its layout in the private key ``_format``.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a path.
+    ValueError
+        If ``fmt`` is not one of :data:`FORMATS`.
+    ShardError
+        A ValueError naming the shard when it is unreadable: missing, not valid JSON, not an
+        object at the top level, another suffix (without ``fmt``), not Parquet.
+    ImportError
+        For a Parquet shard without pyarrow.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import read_shard
+    >>> data = read_shard(d / "in" / "a.json")
+    >>> data["_format"], data["annotations"][0]["segmentation"]
+    ('coco', [[0, 0, 3, 0, 3, 3]])
+    >>> read_shard(d / "in" / "missing.json")
+    Traceback (most recent call last):
+    maskprep.shards.ShardError: cannot read .../missing.json: No such file or directory
+    >>> import shutil; shutil.rmtree(d)
+    """
     path = _check_path("path", path)
     if fmt is None:
         fmt = {".jsonl": "jsonl", ".parquet": "parquet", ".json": "json"}.get(path.suffix)
@@ -275,8 +352,43 @@ def _strip_added(data: Dict[str, Any]) -> None:
 
 def write_shard(data: Dict[str, Any], path: PathLike, fmt: Optional[str] = None) -> None:
     """Write a dict from :func:`read_shard` atomically in ``fmt`` (default: its own layout).
-    ``parquet`` needs every segmentation to be an RLE. Raises ValueError for a layout the data
-    cannot be written in."""
+
+    Parameters
+    ----------
+    data : dict
+        A dict that :func:`read_shard` returned (possibly converted in place).
+    path : str or os.PathLike
+        The output file; its folder is created.
+    fmt : {"coco", "sa1b", "jsonl", "parquet"}, optional
+        The layout; ``sa1b`` and ``jsonl`` need a per-image shard (``sa1b`` one image),
+        ``parquet`` needs every segmentation to be an RLE.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a dict from :func:`read_shard` or ``path`` is not a path.
+    ValueError
+        If ``fmt`` is not one of :data:`FORMATS`, or the data cannot be written in that layout.
+    ImportError
+        For ``parquet`` without pyarrow.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import read_shard, write_shard
+    >>> data = read_shard(d / "in" / "a.json")
+    >>> write_shard(data, d / "out" / "a.json")
+    >>> json.loads((d / "out" / "a.json").read_text()) == coco
+    True
+    >>> write_shard(data, d / "out" / "a.jsonl", "jsonl")
+    Traceback (most recent call last):
+    ValueError: fmt 'jsonl' needs a per-image shard, got a coco shard
+    >>> import shutil; shutil.rmtree(d)
+    """
     if not isinstance(data, dict) or ("annotations" not in data and "_format" not in data):
         got = "a dict without annotations" if isinstance(data, dict) else type(data).__name__
         raise TypeError(f"data must be a dict from read_shard, got {got}")
@@ -372,20 +484,76 @@ def process_shard(
     resume: bool = True,
     boxes: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Process one shard and return its summary (a JSON-able dict): ``shard`` (the relative
-    path), ``images``, ``annotations``, ``converted``, ``invalid`` (annotation id -> message),
-    ``warnings``, ``status`` (``done``, ``resumed``, ``failed``) and ``error`` (why it failed).
+    """Process one shard and return its summary.
 
     ``job="convert"`` writes the converted shard to ``outdir / rel`` (its suffix changed for
     ``out_format``); ``job="boxes"`` writes the shard with a mask added to every annotation
-    that has only a bbox (``maskprep boxes``; ``boxes`` holds its options, :data:`BOX_OPTIONS`:
-    ``{"method": "grow", "images": "val2017/"}``; ``converted`` counts the masks added, an
+    that has only a bbox (``maskprep boxes``; ``converted`` counts the masks added, an
     unreadable image lists its annotations as invalid); ``job="validate"`` writes nothing but the
-    summary. Invalid annotations are
-    data: without ``skip_invalid`` the shard fails (nothing written, ``status="failed"``), with it
-    they are left as they are and listed. Idempotent: with ``resume`` a shard whose output and
-    completion record (:func:`completed`) exist is not redone (its recorded summary is
-    returned)."""
+    summary. Invalid annotations are data: without ``skip_invalid`` the shard fails (nothing
+    written, ``status="failed"``), with it they are left as they are and listed. An unreadable
+    shard fails too (a summary, not an exception). Idempotent: with ``resume`` a shard whose
+    output and completion record (:func:`completed`) exist is not redone (its recorded summary
+    is returned).
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        The shard's file.
+    rel : str or os.PathLike
+        Its relative path (as :func:`find_shards` gives it): where the output goes.
+    outdir : str or os.PathLike
+        The output folder.
+    job : {"convert", "validate", "boxes"}
+        What to do.
+    to : {"rle", "polygon"}
+        ``job="convert"``: the target segmentation form.
+    recompute : bool
+        ``job="convert"``: set ``area`` and ``bbox`` from the masks.
+    skip_invalid : bool
+        List invalid annotations instead of failing the shard.
+    out_format : {"coco", "sa1b", "jsonl", "parquet"}, optional
+        The output layout (default: the input's).
+    num_threads : int, optional
+        None: the process budget, -1: all cores, n >= 1: n threads.
+    resume : bool
+        Skip a shard that is already done.
+    boxes : dict, optional
+        ``job="boxes"``: the options of ``maskprep boxes``, :data:`BOX_OPTIONS`
+        (``{"method": "grow", "images": "val2017/"}``), checked by :func:`check_box_options`.
+
+    Returns
+    -------
+    dict
+        The summary (JSON-able): ``shard`` (the relative path), ``images``, ``annotations``,
+        ``converted``, ``invalid`` (annotation id -> message), ``warnings``, ``status``
+        (``done``, ``resumed``, ``failed``) and ``error`` (why it failed).
+
+    Raises
+    ------
+    TypeError
+        If ``src``, ``rel`` or ``outdir`` is not a path, or ``boxes`` is not a dict.
+    ValueError
+        If ``job`` or ``out_format`` is not one of its values, or a ``boxes`` option is invalid.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import process_shard
+    >>> process_shard(d / "in" / "a.json", "a.json", d / "out")
+    {'shard': 'a.json', 'images': 1, 'annotations': 1, 'converted': 1, 'invalid': {},
+     'warnings': 0, 'status': 'done', 'error': None}
+    >>> (d / "out" / "a.json").read_text()
+    '{"images": [{"id": 1, "height": 4, "width": 4}], "annotations": [{"id": 1, "image_id": 1,
+     "segmentation": {"size":[4,4],"counts":"41313"}}]}'
+    >>> process_shard(d / "in" / "a.json", "a.json", d / "out")["status"]  # done already
+    'resumed'
+    >>> import shutil; shutil.rmtree(d)
+    """
     if job not in JOBS:
         raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
     if out_format is not None and out_format not in FORMATS:
@@ -501,13 +669,45 @@ def _record(outdir: Path, job: str, summary: Dict[str, Any]) -> None:
 
 
 def completed(outdir: PathLike, job: str = "convert") -> Dict[str, Dict[str, Any]]:
-    """The completion records of ``job`` in ``outdir``: shard (its relative path, as the
-    report names it) -> the summary :func:`process_shard` returned when it finished.
+    """The completion records of ``job`` in ``outdir``.
+
+    Parameters
+    ----------
+    outdir : str or os.PathLike
+        The output folder of :func:`process_shard` or :func:`run`.
+    job : {"convert", "validate", "boxes"}
+        Whose records.
+
+    Returns
+    -------
+    dict
+        shard (its relative path, as the report names it) -> the summary :func:`process_shard`
+        returned when it finished; empty when there are none.
+
+    Raises
+    ------
+    TypeError
+        If ``outdir`` is not a path.
+    ValueError
+        If ``job`` is not one of :data:`JOBS`.
 
     Examples
     --------
     >>> completed("/nonexistent")
     {}
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import completed, process_shard
+    >>> _ = process_shard(d / "in" / "a.json", "a.json", d / "out")
+    >>> completed(d / "out")
+    {'a.json': {'shard': 'a.json', 'images': 1, 'annotations': 1, 'converted': 1, 'invalid': {},
+     'warnings': 0, 'status': 'done', 'error': None}}
+    >>> completed(d / "out", "validate")
+    {}
+    >>> import shutil; shutil.rmtree(d)
     """
     outdir = _check_path("outdir", outdir)
     if job not in JOBS:
@@ -577,8 +777,38 @@ def _convert_text(
 
 
 def check_box_options(boxes: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """The ``boxes`` options of job="boxes", checked as ``maskprep boxes`` checks its arguments
-    (ValueError naming the option); ``images`` as a str (it travels to Ray workers)."""
+    """The ``boxes`` options of job="boxes", checked as ``maskprep boxes`` checks its arguments.
+
+    Parameters
+    ----------
+    boxes : dict, optional
+        Options named in :data:`BOX_OPTIONS`; None is ``{}``.
+
+    Returns
+    -------
+    dict
+        A checked copy: ``method`` defaults to ``"box"``; ``images`` as a str (it travels to Ray
+        workers), dropped for the methods that read no image (box and ellipse).
+
+    Raises
+    ------
+    TypeError
+        If ``boxes`` is not a dict.
+    ValueError
+        Naming the option: an unknown option, an unknown method, ``grow`` or ``maskrcnn``
+        without ``images`` or with one that is not a folder, ``maskrcnn`` without ``weights``.
+
+    Examples
+    --------
+    >>> from maskprep.shards import check_box_options
+    >>> check_box_options(None)
+    {'method': 'box'}
+    >>> check_box_options({"method": "ellipse", "images": "val2017/"})
+    {'method': 'ellipse'}
+    >>> check_box_options({"method": "grow"})
+    Traceback (most recent call last):
+    ValueError: boxes method 'grow' needs boxes['images'] (a folder)
+    """
     if boxes is not None and not isinstance(boxes, dict):
         raise TypeError(f"boxes must be a dict of boxes options, got {type(boxes).__name__}")
     opts = dict(boxes or {})
@@ -660,14 +890,78 @@ def run(
     progress: Optional[Callable[[Dict[str, Any]], None]] = None,
     boxes: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Run ``job`` over every shard of ``inputs`` (:func:`find_shards`) into ``outdir`` and
-    write the run's report, ``outdir/maskprep-report.json``: every shard with its counts and
-    every invalid annotation by shard and id. Returns the report. ``engine="ray"`` runs one
-    task per shard on the Ray cluster at ``address`` (default: a local one), retried when a
-    worker dies; the outputs are byte-identical to ``engine="local"``. Without ``skip_invalid``
-    the first failed shard fails the job: ShardError naming it (the report is written first).
-    ``job="boxes"`` takes ``maskprep boxes``' options as ``boxes`` (see :func:`process_shard`);
-    a bad option is a ValueError before any shard is read."""
+    """Run ``job`` over every shard of ``inputs`` (:func:`find_shards`) into ``outdir``.
+
+    Writes the run's report, ``outdir/maskprep-report.json``: every shard with its counts and
+    every invalid annotation by shard and id. ``engine="ray"`` runs one task per shard on the
+    Ray cluster at ``address`` (default: a local one), retried when a worker dies; the outputs
+    are byte-identical to ``engine="local"``. Without ``skip_invalid`` the first failed shard
+    fails the job (the report is written first).
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        The shards, as :func:`find_shards` takes them.
+    outdir : str or os.PathLike
+        The output folder (created).
+    job, to, recompute, skip_invalid, out_format, num_threads
+        As :func:`process_shard`.
+    engine : {"local", "ray"}
+        A loop here (OpenMP inside each shard) or Ray tasks (:func:`maskprep.ray.run_shards`).
+    address : str, optional
+        ``engine="ray"``: the cluster's address.
+    resume : bool
+        Skip the shards that are already done (:func:`completed`).
+    progress : callable, optional
+        Called with each shard's summary as it finishes.
+    boxes : dict, optional
+        ``job="boxes"``: ``maskprep boxes``' options (see :func:`process_shard`).
+
+    Returns
+    -------
+    dict
+        The report: ``job``, ``shards`` (the summaries, by shard), ``totals``, ``invalid``
+        (shard -> annotation id -> message) and ``failed`` (shards).
+
+    Raises
+    ------
+    TypeError
+        As :func:`find_shards` for ``inputs``, or if ``outdir`` is not a path or ``boxes`` not a
+        dict.
+    ValueError
+        If ``engine`` or ``job`` is not one of its values, ``boxes`` is given for another job,
+        or a ``boxes`` option is invalid (before any shard is read); as :func:`find_shards` for
+        ``inputs``.
+    ShardError
+        Naming the first failed shard, without ``skip_invalid``.
+    ImportError
+        For ``engine="ray"`` without ray.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib; d = pathlib.Path(tempfile.mkdtemp())
+    >>> coco = {"images": [{"id": 1, "height": 4, "width": 4}],
+    ...         "annotations": [{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}]}
+    >>> (d / "in").mkdir()
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> from maskprep.shards import run
+    >>> report = run(d / "in", d / "out")
+    >>> report["totals"], report["failed"]
+    ({'images': 1, 'annotations': 1, 'converted': 1, 'warnings': 0}, [])
+    >>> (d / "out" / "maskprep-report.json").is_file()
+    True
+    >>> run(d / "in", d / "out")["shards"][0]["status"]  # a re-run resumes
+    'resumed'
+    >>> coco["annotations"][0]["segmentation"] = [[0, 0, 3, 0]]  # 2 points: invalid
+    >>> _ = (d / "in" / "a.json").write_text(json.dumps(coco))
+    >>> run(d / "in", d / "bad")
+    Traceback (most recent call last):
+    maskprep.shards.ShardError: shard a.json failed: 1 invalid annotation(s) (report: ...)
+    >>> run(d / "in", d / "skipped", skip_invalid=True)["invalid"]
+    {'a.json': {'1': 'segmentation polygon 0 must have at least 3 point(s) (6 numbers), got 2
+     point(s)'}}
+    >>> import shutil; shutil.rmtree(d)
+    """
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     if job not in JOBS:
