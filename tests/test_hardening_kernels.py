@@ -165,6 +165,24 @@ def test_string_matches_pycocotools_below_int64():
     assert rle.to_string(counts) == _pycocotools_string(counts)
 
 
+def test_string_matches_pycocotools_at_every_character_count_boundary():
+    """to_string writes deltas of 1 to 4 characters without its loop (rle.cpp append_string):
+    every delta at and around the 5, 10, 15 and 20-bit signed limits, positive and negative,
+    must give pycocotools' characters (the delta is counts[i] - counts[i - 2])."""
+    deltas = [0, 1, -1]
+    for bits in (5, 10, 15, 20, 25):
+        lim = 2 ** (bits - 1)
+        deltas += [lim - 2, lim - 1, lim, lim + 1, -lim - 1, -lim, -lim + 1]
+    base = 2**25  # counts[i - 2], so that base + delta stays non-negative
+    counts = [3, 1, base, base]
+    for d in deltas:
+        counts += [base + d, base]  # counts[i] - counts[i - 2] = d, then base - (base + d) = -d
+        counts += [base, base]
+    assert min(counts) >= 0
+    assert rle.to_string(counts) == _pycocotools_string(counts)
+    assert rle.from_string(rle.to_string(counts)).tolist() == counts
+
+
 def test_string_value_longer_than_13_characters():
     with pytest.raises(ValueError, match="longer than 13 characters"):
         rle.from_string(b"P" * 13 + b"1")

@@ -319,3 +319,39 @@ def test_segmentation_heights_length():
 def test_dropin_frpyobjects_unsupported():
     with pytest.raises(TypeError, match="frPyObjects input must be polygons"):
         mask.frPyObjects(5, 10, 10)
+
+
+class _ClearsOnFloat:
+    """A coordinate whose __float__ empties a list: reading it runs Python code that changes
+    the lists being read (they are re-checked after such a call, never read stale)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __float__(self):
+        self.target.clear()
+        return 1.0
+
+
+_SQUARE = [1.0, 1.0, 5.0, 1.0, 5.0, 5.0, 1.0, 5.0]
+
+
+def test_polygon_that_changes_size_while_read():
+    poly = list(_SQUARE)
+    poly[2] = _ClearsOnFloat(poly)
+    with pytest.raises(ValueError, match=r"segmentations\[0\]\[0\] changed size while being read"):
+        rle.from_segmentations([[poly]], (8, 8))
+
+
+def test_polygon_list_that_changes_size_while_read():
+    seg = [list(_SQUARE), list(_SQUARE)]
+    seg[0][2] = _ClearsOnFloat(seg)
+    with pytest.raises(ValueError, match=r"segmentations\[0\] changed size while being read"):
+        rle.from_segmentations([seg], (8, 8))
+
+
+def test_segmentations_that_change_size_while_read():
+    segs = [[list(_SQUARE)], [list(_SQUARE)]]
+    segs[0][0][2] = _ClearsOnFloat(segs)
+    with pytest.raises(ValueError, match=r"^segmentations changed size while being read"):
+        rle.from_segmentations(segs, (8, 8))

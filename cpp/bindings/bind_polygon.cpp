@@ -84,8 +84,18 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   const int nt = bind::resolve_threads(num_threads);
   if (!PyList_Check(segs_obj.ptr()) && !PyTuple_Check(segs_obj.ptr()))
     throw py::type_error("segmentations must be a list, got " + type_name(segs_obj));
-  py::sequence segs = py::reinterpret_borrow<py::sequence>(segs_obj);
-  const size_t n = segs.size();
+  // A list or a tuple (checked above). Items through PySequence_GetItem (bounds-checked, a
+  // reference held): reading a coordinate may run Python code that changes the lists.
+  const size_t n = static_cast<size_t>(PySequence_Fast_GET_SIZE(segs_obj.ptr()));
+  auto item = [](py::handle seq, size_t i, const char* name) {
+    auto o = py::reinterpret_steal<py::object>(
+        PySequence_GetItem(seq.ptr(), static_cast<Py_ssize_t>(i)));
+    if (!o) {
+      PyErr_Clear();  // an IndexError: the list shrank while it was being read
+      throw py::value_error(std::string(name) + " changed size while being read");
+    }
+    return o;
+  };
   if (heights.size() != n || widths.size() != n)
     throw py::value_error("heights and widths must have one entry per segmentation (" +
                           std::to_string(n) + "), got " + std::to_string(heights.size()) + " and " +
@@ -100,16 +110,16 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   std::vector<index_t> rle_objects;
   std::vector<py::object> original_counts(n);  // compressed counts, returned as given
   for (size_t i = 0; i < n; ++i) {
-    py::handle s = segs[i];
+    const py::object s = item(segs_obj, i, "segmentations");
     segmentation::Object& o = objects[i];
     o.h = heights[i];
     o.w = widths[i];
     bind::for_object("segmentations", static_cast<index_t>(i), [&] {
       if (PyList_Check(s.ptr()) || PyTuple_Check(s.ptr())) {
-        py::sequence polys = py::reinterpret_borrow<py::sequence>(s);
+        const size_t n_polys = static_cast<size_t>(PySequence_Fast_GET_SIZE(s.ptr()));
         o.poly_begin = static_cast<index_t>(poly_offsets.size() - 1);
-        for (size_t p = 0; p < polys.size(); ++p) {
-          read_polygon(polys[p], xy, [p] { return "[" + std::to_string(p) + "]"; });
+        for (size_t p = 0; p < n_polys; ++p) {
+          read_polygon(item(s, p, ""), xy, [p] { return "[" + std::to_string(p) + "]"; });
           poly_offsets.push_back(static_cast<index_t>(xy.size()));
         }
         o.poly_end = static_cast<index_t>(poly_offsets.size() - 1);

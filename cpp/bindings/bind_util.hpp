@@ -154,7 +154,7 @@ inline std::string type_name(py::handle h) {
 // only called to build one (no string work per polygon on the hot path).
 template <typename Name>
 void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
-  if (py::isinstance<py::array>(poly)) {
+  if (!PyList_Check(poly.ptr()) && !PyTuple_Check(poly.ptr()) && py::isinstance<py::array>(poly)) {
     py::array a = py::reinterpret_borrow<py::array>(poly);
     const char kind = a.dtype().kind();
     if (kind != 'f' && kind != 'i' && kind != 'u')
@@ -176,14 +176,33 @@ void read_polygon(py::handle poly, std::vector<double>& xy, Name&& what) {
   }
   const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
   PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  const size_t first = xy.size();
+  xy.resize(first + static_cast<size_t>(n));
+  double* out = xy.data() + first;
   for (Py_ssize_t j = 0; j < n; ++j) {
-    const double v = PyFloat_AsDouble(items[j]);
+    // A float is read in place (the common case: COCO coordinates); ints and other numbers
+    // through PyFloat_AsDouble (__float__ / __index__), as pycocotools' np.array(..., double).
+    if (PyFloat_CheckExact(items[j])) {
+      out[j] = PyFloat_AS_DOUBLE(items[j]);
+      continue;
+    }
+    // Other numbers may run Python code (a __float__) that changes the list: the item is held
+    // and the list's items and size are read again after the call.
+    const auto item = py::reinterpret_borrow<py::object>(items[j]);
+    const double v = PyFloat_AsDouble(item.ptr());
     if (v == -1.0 && PyErr_Occurred()) {
       PyErr_Clear();
+      xy.resize(first);
       throw py::type_error(what() + "[" + std::to_string(j) + "] must be a number, got " +
-                           type_name(items[j]));
+                           type_name(item));
     }
-    xy.push_back(v);
+    items = PySequence_Fast_ITEMS(seq.ptr());
+    if (PySequence_Fast_GET_SIZE(seq.ptr()) != n) {
+      xy.resize(first);
+      throw py::value_error(what() + " changed size while being read");
+    }
+    out = xy.data() + first;
+    out[j] = v;
   }
 }
 

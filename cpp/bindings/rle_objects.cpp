@@ -219,12 +219,21 @@ std::pair<index_t, index_t> common_size(const RleInputs& in) {
 // ---- building --------------------------------------------------------------------------------
 
 py::dict make_rle(index_t h, index_t w, py::object counts) {
-  py::dict d;
-  py::list size;
-  size.append(h);
-  size.append(w);
-  d["size"] = size;
-  d["counts"] = std::move(counts);
+  // Through the C API with interned keys: py::dict's d["size"] builds the key str per call,
+  // which cost as much as the rest of the dict (batches make thousands).
+  static PyObject* const size_key = PyUnicode_InternFromString("size");  // kept for the process
+  static PyObject* const counts_key = PyUnicode_InternFromString("counts");
+  if (size_key == nullptr || counts_key == nullptr) throw py::error_already_set();
+  py::object hw[2] = {py::reinterpret_steal<py::object>(PyLong_FromLongLong(h)),
+                      py::reinterpret_steal<py::object>(PyLong_FromLongLong(w))};
+  auto size = py::reinterpret_steal<py::list>(PyList_New(2));
+  auto d = py::reinterpret_steal<py::dict>(PyDict_New());
+  if (!hw[0] || !hw[1] || !size || !d) throw py::error_already_set();
+  PyList_SET_ITEM(size.ptr(), 0, hw[0].release().ptr());  // steals the references
+  PyList_SET_ITEM(size.ptr(), 1, hw[1].release().ptr());
+  if (PyDict_SetItem(d.ptr(), size_key, size.ptr()) != 0 ||
+      PyDict_SetItem(d.ptr(), counts_key, counts.ptr()) != 0)
+    throw py::error_already_set();
   return d;
 }
 

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "parallel_for.hpp"
 
@@ -18,23 +19,34 @@ constexpr double kScale = 5;
 // arithmetic is replaced by an exactly equivalent integer form: xd = (m + .5)/5 - .5 is an
 // integer iff m = 5n + 2 (the division is exact then, and otherwise the value is at least 0.2
 // from an integer, far beyond rounding error for |m| < 2^31); likewise
-// ceil((v + .5)/5 - .5) = ceil((v - 2)/5).
+// ceil((v + .5)/5 - .5) = ceil((v - 2)/5). Written through raw pointers into buffers sized for
+// the polygon's worst case (crossings_bound): the capacity checks of push_back cost more than
+// the arithmetic.
 struct CrossingCollector {
   index_t h, w;
-  std::vector<index_t>& out;   // toggle positions n*h + r
-  std::vector<index_t>& cols;  // their columns n (kept to sort without dividing)
+  index_t* pos;  // toggle positions n*h + r
+  index_t* col;  // their columns n (kept to sort without dividing)
+  index_t count = 0;
+  index_t col_min = std::numeric_limits<index_t>::max(),
+          col_max = -1;  // the range of col, for the bucket sort
   bool have_prev = false;
   int pu = 0, pv = 0;
 
-  // A step from (prev_u, prev_v) to (u, v) with u != prev_u.
+  // A crossing of pixel column n (0 <= n < w) by a step whose smaller scaled v is v: the
+  // toggle at row r = clamp(ceil((v - 2) / 5), 0, h).
+  void emit(index_t n, int v) {
+    const index_t num = index_t{v} - 2;
+    pos[count] = n * h + (num > 0 ? std::min((num + 4) / 5, h) : 0);
+    col[count] = n;
+    col_min = std::min(col_min, n);  // cmovs: std::minmax_element's branches mispredicted
+    col_max = std::max(col_max, n);
+    ++count;
+  }
+  // A step from (prev_u, prev_v) to (u, v) with u != prev_u, anywhere.
   void pair(int u, int v, int prev_u, int prev_v) {
     const index_t m = u < prev_u ? u : index_t{u} - 1;
     if (m < 2 || (m - 2) % 5 != 0 || (m - 2) / 5 > w - 1) return;
-    const index_t num = index_t{std::min(v, prev_v)} - 2;
-    index_t r = num / 5 + ((num > 0 && num % 5 != 0) ? 1 : 0);  // ceil(num / 5)
-    r = std::min(std::max(r, index_t{0}), h);
-    out.push_back((m - 2) / 5 * h + r);
-    cols.push_back((m - 2) / 5);
+    emit((m - 2) / 5, std::min(v, prev_v));
   }
   void visit(int u, int v) {
     if (have_prev && u != pu) pair(u, v, pu, pv);
@@ -43,6 +55,15 @@ struct CrossingCollector {
     have_prev = true;
   }
 };
+
+// Most crossings to_rle can emit for the k scaled points (x[k] == x[0]): per edge, one at its
+// first point and one per column boundary its u range (|dx| + 2 wide at most, the rounding of
+// negative coordinates included) spans.
+index_t crossings_bound(const int* x, index_t k) {
+  index_t bound = 2;
+  for (index_t j = 0; j < k; ++j) bound += std::abs(index_t{x[j + 1]} - x[j]) / 5 + 3;
+  return bound;
+}
 
 // Smallest t in [1, t_max] with pred(t), given !pred(0), pred(t_max) and pred monotone, starting
 // from an estimate that is off by at most a step or two.
@@ -54,32 +75,28 @@ int first_true(int estimate, int t_max, Pred&& pred) {
   return t;
 }
 
-// Sorts toggle positions x*h + y given their columns x. A boundary crosses each column a few
-// times, so bucketing by column and insertion-sorting each bucket is linear, where a comparison
-// sort of every crossing dominated the rasterizer's profile.
+// Sorts the n toggle positions x*h + y given their columns x in [x_min, x_max]; returns where the
+// sorted positions are (a itself, or a scratch buffer). A boundary crosses each column a few times,
+// so bucketing by column and insertion-sorting each bucket is linear, where a comparison sort of
+// every crossing dominated the rasterizer's profile.
 struct SortScratch {
   std::vector<index_t> start, sorted;
 };
 
-void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
-  if (a.size() < 32) {
-    std::sort(a.begin(), a.end());
-    return;
+index_t* sort_positions(index_t* a, const index_t* col, index_t n, index_t x_min, index_t x_max) {
+  if (n < 32) {
+    std::sort(a, a + n);
+    return a;
   }
-  const auto [lo, hi] = std::minmax_element(cols.begin(), cols.end());
-  const index_t x_min = *lo;
   auto& buffers = detail::thread_scratch<SortScratch, SortScratch>();
-  std::vector<index_t>& sorted = buffers.sorted;
-  buffers.start.assign(static_cast<size_t>(*hi - x_min + 2), 0);
-  sorted.resize(a.size());
+  buffers.start.assign(static_cast<size_t>(x_max - x_min + 2), 0);
+  if (buffers.sorted.size() < static_cast<size_t>(n) + 1) buffers.sorted.resize(n + 1);
   index_t* start = buffers.start.data();
-  index_t* out = sorted.data();
-  const index_t* in = a.data();
-  const index_t* col = cols.data();
-  const size_t n = a.size(), n_buckets = buffers.start.size();
-  for (size_t i = 0; i < n; ++i) ++start[col[i] - x_min + 1];
+  index_t* out = buffers.sorted.data();
+  const size_t n_buckets = buffers.start.size();
+  for (index_t i = 0; i < n; ++i) ++start[col[i] - x_min + 1];
   for (size_t c = 1; c < n_buckets; ++c) start[c] += start[c - 1];
-  for (size_t i = 0; i < n; ++i) out[start[col[i] - x_min]++] = in[i];
+  for (index_t i = 0; i < n; ++i) out[start[col[i] - x_min]++] = a[i];
   // start[c] now ends bucket c; buckets are small (a boundary crosses a column a few times).
   index_t begin = 0;
   for (size_t c = 0; c + 1 < n_buckets; ++c) {
@@ -92,7 +109,7 @@ void sort_positions(std::vector<index_t>& a, const std::vector<index_t>& cols) {
     }
     begin = end;
   }
-  a.swap(sorted);
+  return out;
 }
 
 }  // namespace
@@ -124,7 +141,7 @@ namespace {
 
 struct RasterScratch {
   std::vector<int> x, y;
-  std::vector<index_t> a, cols;
+  std::vector<index_t> pos, cols;
 };
 
 }  // namespace
@@ -136,22 +153,26 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
     out.push_back(0);
     return;
   }
-  // Scratch reused across calls on this thread: rasterizing is allocation-bound otherwise.
+  // Scratch reused across calls on this thread (grown, never shrunk): rasterizing is
+  // allocation-bound otherwise.
   auto& scratch = detail::thread_scratch<RasterScratch, RasterScratch>();
-  std::vector<index_t>& a = scratch.a;
-  std::vector<index_t>& cols = scratch.cols;
-  scratch.x.resize(static_cast<size_t>(k) + 1);
-  scratch.y.resize(static_cast<size_t>(k) + 1);
+  if (scratch.x.size() < static_cast<size_t>(k) + 1) {
+    scratch.x.resize(static_cast<size_t>(k) + 1);
+    scratch.y.resize(static_cast<size_t>(k) + 1);
+  }
   int* x = scratch.x.data();
   int* y = scratch.y.data();
-  a.clear();
-  cols.clear();
   for (index_t j = 0; j < k; ++j) x[j] = static_cast<int>(kScale * xy[j * 2 + 0] + .5);
   for (index_t j = 0; j < k; ++j) y[j] = static_cast<int>(kScale * xy[j * 2 + 1] + .5);
   x[k] = x[0];
   y[k] = y[0];
+  const size_t bound = static_cast<size_t>(crossings_bound(x, k)) + 1;  // + 1: the final h*w
+  if (scratch.pos.size() < bound) {
+    scratch.pos.resize(bound);
+    scratch.cols.resize(bound);
+  }
 
-  CrossingCollector col{h, w, a, cols};
+  CrossingCollector col{h, w, scratch.pos.data(), scratch.cols.data()};
   // Scaled u of a kept crossing: the step between 5n+2 and 5n+3 for pixel column n in [0, w-1].
   // The walk emits max(dx, dy) + 1 points per edge; only the steps across those boundaries are
   // visited, after visiting each edge's first point (the step from the previous edge).
@@ -178,18 +199,14 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
       const double s = static_cast<double>(ye - ys) / dx;
       auto v_at = [&](int t) { return static_cast<int>(ys + s * t + .5); };
       // u = xs + t moves by exactly 1 per point: the step u: m -> m+1 is between t = m - xs
-      // and t + 1 (walked in reverse when flipped).
-      const int t_first = flip ? dx : 0, t_last = flip ? 0 : dx;
+      // and t + 1 (walked in reverse when flipped). v_at is monotone (each operation rounds
+      // monotonically), so the step's smaller v is at t when s >= 0, else at t + 1.
+      const int t_first = flip ? dx : 0, t_last = flip ? 0 : dx, lower = s < 0 ? 1 : 0;
       col.visit(xs + t_first, v_at(t_first));
       const index_t m_end = std::min<index_t>(index_t{xe} - 1, m_hi);
-      for (index_t m = first_boundary(xs); m <= m_end; m += 5) {
-        const int t = static_cast<int>(m - xs), um = static_cast<int>(m);
-        if (flip) {
-          col.pair(um, v_at(t), um + 1, v_at(t + 1));
-        } else {
-          col.pair(um + 1, v_at(t + 1), um, v_at(t));
-        }
-      }
+      index_t m = first_boundary(xs);
+      for (index_t n = (m - 2) / 5; m <= m_end; m += 5, ++n)
+        col.emit(n, v_at(static_cast<int>(m - xs) + lower));
       col.pu = xs + t_last;
       col.pv = v_at(t_last);
     } else {
@@ -198,21 +215,20 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
       const int t_first = flip ? dy : 0, t_last = flip ? 0 : dy;
       col.visit(u_at(t_first), t_first + ys);
       // u(t) is monotone in t (each operation rounds monotonically) and moves by at most 1
-      // per point (|s| < 1), so each boundary m|m+1 is crossed at one step (t-1, t), found
-      // from the real-valued estimate and checked with the exact expression.
+      // per point (|s| < 1), so each boundary m|m+1 is crossed at one step (t-1, t), whose
+      // smaller v is t - 1 + ys. t is found from the real-valued estimate (a multiplication by
+      // 1/s: it only seeds the search) and checked with the exact expression.
       const int u0 = u_at(0), u1 = u_at(dy);
       const bool increasing = u1 > u0;
+      const double inv_s = u0 == u1 ? 0 : dy / static_cast<double>(xe - xs);
       const index_t m_end = std::min<index_t>(std::max(u0, u1) - 1, m_hi);
-      for (index_t m = first_boundary(std::min(u0, u1)); m <= m_end; m += 5) {
+      index_t m = first_boundary(std::min(u0, u1));
+      for (index_t n = (m - 2) / 5; m <= m_end; m += 5, ++n) {
         const double target = static_cast<double>(m) + .5 - xs;  // s*t crosses here
-        const int estimate = static_cast<int>(std::ceil(target / s));
+        const int estimate = static_cast<int>(std::ceil(target * inv_s));
         const int t = increasing ? first_true(estimate, dy, [&](int q) { return u_at(q) > m; })
                                  : first_true(estimate, dy, [&](int q) { return u_at(q) <= m; });
-        if (flip) {
-          col.pair(u_at(t - 1), t - 1 + ys, u_at(t), t + ys);
-        } else {
-          col.pair(u_at(t), t + ys, u_at(t - 1), t - 1 + ys);
-        }
+        col.emit(n, t - 1 + ys);
       }
       col.pu = u_at(t_last);
       col.pv = t_last + ys;
@@ -220,31 +236,27 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
   }
 
   // "compute rle encoding given y-boundary points", pycocotools' final loop, in 64-bit:
-  // sort the toggle positions x*h + y, append h*w, difference, fold zero-length runs.
-  sort_positions(a, cols);
-  a.push_back(h * w);
-  index_t* d = a.data();
-  const size_t n = a.size();
+  // sort the toggle positions x*h + y, append h*w, difference, fold zero-length runs (in place:
+  // the fold writes at or behind where it reads), then copy out.
+  const index_t n = col.count + 1;
+  index_t* d = sort_positions(col.pos, col.col, col.count, col.col_min, col.col_max);
+  d[col.count] = h * w;
   index_t p = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (index_t i = 0; i < n; ++i) {
     const index_t t = d[i];
     d[i] -= p;
     p = t;
   }
-  out.resize(n);
-  rle::count_t* o = out.data();
-  size_t m = 0;
-  o[m++] = static_cast<rle::count_t>(d[0]);
-  size_t j = 1;
+  index_t m = 1, j = 1;  // d[0] stays the first run
   while (j < n) {
     if (d[j] > 0) {
-      o[m++] = static_cast<rle::count_t>(d[j++]);
+      d[m++] = d[j++];
     } else {
       ++j;  // two toggles at one pixel cancel: fold the next run into the previous one
-      if (j < n) o[m - 1] += static_cast<rle::count_t>(d[j++]);
+      if (j < n) d[m - 1] += d[j++];
     }
   }
-  out.resize(m);
+  out.assign(d, d + m);
 }
 
 void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {

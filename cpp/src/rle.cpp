@@ -371,6 +371,25 @@ void append_string(const count_t* counts, index_t m, std::string& out) {
       continue;
     }
     std::int64_t x = static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
+    // Up to 4 characters (|x| < 2^19, nearly every delta) without the loop's unpredictable
+    // exit: c characters hold x when it fits in 5c signed bits; all 4 are written (the buffer
+    // has room) and c kept.
+    const auto fits = [x](int bits) {
+      return static_cast<std::uint64_t>(x + (std::int64_t{1} << (bits - 1))) <
+             (std::uint64_t{1} << bits);
+    };
+    if (fits(20)) {
+      const int c = 1 + !fits(5) + !fits(10) + !fits(15);
+      // The four 5-bit groups as bytes of one word, the continuation bit 0x20 on all but
+      // the c-th, + 48 each (no carries: every byte stays <= 0x6f).
+      const auto u = static_cast<std::uint32_t>(x);
+      const std::uint32_t word =
+          ((u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000) | ((u << 9) & 0x1f000000)) +
+          (0x202020u >> (8 * (4 - c))) + 0x30303030u;
+      for (int k = 0; k < 4; ++k) p[k] = static_cast<char>(word >> (8 * k));  // one store
+      p += c;
+      continue;
+    }
     bool more = true;
     while (more) {
       int c = static_cast<int>(x & 0x1f);
