@@ -373,7 +373,7 @@ def write_yolo(
     report.extra["classes"] = len(cats)
 
     sub = str(PurePosixPath("labels", split) if split else PurePosixPath("labels"))
-    view = memoryview(text)
+    view = text.data  # a memoryview: per-file slices without copies
     bound = bounds.tolist()
     files: Dict[str, Any] = {
         f"{sub}/{path}": view[bound[k] : bound[k + 1]] for k, path in enumerate(label_of.values())
