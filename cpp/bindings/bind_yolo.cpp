@@ -32,7 +32,7 @@ py::tuple label_lines(const py::array& xy_in, const py::array& part_points_in,
   const auto classes =
       checked<std::int64_t>(classes_in, classes_in.ndim() == 1 && classes_in.shape(0) == n,
                             "classes", per_object.c_str());
-  const std::string per_size = "an (" + std::to_string(n) + ", 2) float64 array";
+  const std::string per_size = "a (" + std::to_string(n) + ", 2) float64 array";
   const auto sizes = checked<double>(
       sizes_in, sizes_in.ndim() == 2 && sizes_in.shape(0) == n && sizes_in.shape(1) == 2, "sizes",
       per_size.c_str());
