@@ -8,6 +8,11 @@ cv2.findContours, ``%g`` lines, one file per image). The real annotations of ../
 (2202 of them, three files) are repeated, with fresh ids and file names, to about 50k objects.
 Every output is checked to hold one line per exported object.
 
+Group ``formats-export-yolo-50k`` also holds the floor: ``write-floor-1`` and
+``write-floor-pool`` only create and write the label files that ``--crowd skip`` writes (the
+same names and bytes, read back from one export), in a fresh folder, on one thread and on a
+pool of two: what no implementation on this disk can go below.
+
 (The PNG instance-mask import benchmark goes in a group of its own, ``formats-import-png-*``.)
 
 Run: `.venv/bin/python -m pytest benchmarks/bench_formats.py --benchmark-enable`. With
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -161,6 +167,46 @@ def ultralytics_convert(converter, src, out):
 
 def _count_lines(folder):
     return sum(len(p.read_text().splitlines()) for p in Path(folder).rglob("*.txt"))
+
+
+def _write_floor(files, out, threads):
+    """Create and write ``files`` (relative name -> bytes) under ``out``: nothing else."""
+    os.makedirs(out)
+
+    def write(items):
+        for name, body in items:
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(body)
+
+    items = list(files.items())
+    if threads == 1:
+        write(items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    step = -(-len(items) // threads)
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(write, items[k : k + step]) for k in range(0, len(items), step)]:
+            done.result()
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["1", "pool"])
+def test_export_yolo_write_floor(benchmark, threads, dataset, tmp_path):
+    src, data = dataset
+    ref = tmp_path / "ref"
+    argv = ["export", str(src), "--format", "yolo", "-o", str(ref), "--quiet", "--crowd", "skip"]
+    assert cli.main(argv) == 0
+    files = {p.name: p.read_bytes() for p in (ref / "labels").iterdir()}
+    assert len(files) == len(data["images"])  # one folder: file_name has no subfolders here
+    benchmark.group = "formats-export-yolo-50k"
+    benchmark.extra_info.update(impl=f"write-floor-{threads}", files=len(files))
+    rounds = iter(range(1000))
+    benchmark.pedantic(
+        lambda out: _write_floor(files, out, threads),
+        setup=lambda: ((str(tmp_path / f"out{next(rounds)}"),), {}),
+        rounds=3,
+    )
+    assert sorted(os.listdir(tmp_path / "out0")) == sorted(files)
 
 
 @pytest.mark.parametrize("impl", ["ultralytics", "maskprep-crowd-skip", "pycocotools", "maskprep"])

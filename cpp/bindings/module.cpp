@@ -17,6 +17,7 @@ void bind_components(py::module_& m);
 void bind_contours(py::module_& m);
 void bind_coco(py::module_& m);
 void bind_targets(py::module_& m);
+void bind_yolo(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "maskprep compiled kernels (use the maskprep package, not this module directly)";
@@ -33,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   bind_contours(m);
   bind_coco(m);
   bind_targets(m);
+  bind_yolo(m);
 }

@@ -224,3 +224,14 @@ def targets_dense_from_polygons(
 def targets_polygons_within_boxes(
     segmentations: Any, boxes: npt.NDArray[Any], mask_size: int, *, num_threads: int | None = None
 ) -> tuple[npt.NDArray[np.bool_], list[int]]: ...
+
+# ---- yolo ---------------------------------------------------------------------------------------
+def yolo_label_lines(
+    xy: npt.NDArray[np.float64],
+    part_points: npt.NDArray[np.int64],
+    object_parts: npt.NDArray[np.int64],
+    classes: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.float64],
+    *,
+    num_threads: int | None = None,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.bool_]]: ...

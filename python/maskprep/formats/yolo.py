@@ -23,12 +23,14 @@ import json
 import os
 import shutil
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import coco, rle
+from .. import _core, coco, rle
+from .._threads import resolve_num_threads
 from ._build import PolygonObject, build_annotations, check_options, check_to
 from ._report import FormatReport
 
@@ -39,6 +41,7 @@ IMAGE_SUFFIXES = (".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tif
 
 YAML_NAME = "data.yaml"
 _TRACE_BATCH = 64  # RLE masks decoded at once when tracing (bounded memory)
+_FILES_PER_THREAD = 512  # label files per writer thread at least: a thread costs ~0.1 ms
 
 
 def merge_multi_segment(segments: Sequence[Sequence[float]]) -> np.ndarray:
@@ -349,7 +352,8 @@ def write_yolo(
                 kept.append((o[0], o[1], o[2], polys[o[3]]))
         objs = kept
 
-    lines, clipped = _lines(objs, sizes, report)
+    slot = {iid: k for k, iid in enumerate(label_of)}  # image id -> label file index
+    text, bounds, clipped, n_lines = _lines(objs, sizes, slot, report, num_threads)
     if report.skipped and not opts["skip_invalid"]:
         raise ValueError(
             f"{len(report.skipped)} object(s) cannot be exported to YOLO: "
@@ -368,89 +372,86 @@ def write_yolo(
     report.extra["crowd_skipped"] = crowd_skipped
     report.extra["classes"] = len(cats)
 
-    files: Dict[str, bytes] = {}
-    sub = PurePosixPath("labels", split) if split else PurePosixPath("labels")
-    per_image: Dict[Any, List[bytes]] = defaultdict(list)
-    for iid, line in lines:
-        per_image[iid].append(line)
-    for iid, path in label_of.items():
-        body = per_image.get(iid, [])
-        files[str(sub / path)] = b"".join(body)
+    sub = str(PurePosixPath("labels", split) if split else PurePosixPath("labels"))
+    view = text.data  # a memoryview: per-file slices without copies
+    bound = bounds.tolist()
+    files: Dict[str, Any] = {
+        f"{sub}/{path}": view[bound[k] : bound[k + 1]] for k, path in enumerate(label_of.values())
+    }
     files[YAML_NAME] = _yaml(cats, Path(out), split).encode("utf-8")
     images = str(PurePosixPath("images", split)) if split else "images"
-    _write_files(Path(out), files, str(sub), [images])
+    _write_files(Path(out), files, sub, [images], num_threads)
     report.files = len(files) - 1
-    report.objects = len(lines)
+    report.objects = n_lines
     return report
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, in numpy."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+
+
 def _lines(
-    objs: List[Tuple[Any, Any, int, Any]], sizes: Dict[Any, Tuple[int, int]], report: FormatReport
-) -> Tuple[List[Tuple[Any, bytes]], List[Any]]:
-    """One label line per object: joined, normalised, written as ``%.6f``. All coordinates go
-    through numpy in one array; per object there is one slice of the text."""
+    objs: List[Tuple[Any, Any, int, Any]],
+    sizes: Dict[Any, Tuple[int, int]],
+    slot: Dict[Any, int],
+    report: FormatReport,
+    num_threads: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray, List[Any], int]:
+    """The label text of every object, file by file: ``(text, bounds, clipped, lines)``, label
+    file k being ``text[bounds[k]:bounds[k + 1]]`` (its objects in annotation order). One line
+    per object, parts joined, normalised and written as ``%.6f`` by the C++ kernel (yolo.hpp);
+    here the coordinates only go into one numpy array and are checked to be finite numbers.
+    ``clipped``: the ids of objects with points outside the image, in annotation order."""
     flat: List[Any] = []
-    good: List[Tuple[Any, Any, int]] = []
-    counts: List[int] = []
-    for aid, iid, cls, parts in objs:
-        if len(parts) == 1:
-            pts = parts[0]
-        else:
-            try:
-                pts = merge_multi_segment(parts).ravel().tolist()
-            except (TypeError, ValueError):
-                report.skip(f"image {iid!r}", aid, "segmentation polygons must hold only numbers")
-                continue
-        flat.extend(pts)
-        good.append((aid, iid, cls))
-        counts.append(len(pts))
+    part_len: List[int] = []  # numbers per part (even: checked, or traced as points)
+    n_parts: List[int] = []
+    for o in objs:
+        for p in o[3]:
+            flat.extend(p)
+            part_len.append(len(p))
+        n_parts.append(len(o[3]))
     try:
         arr = np.array(flat, dtype=np.float64)
         if arr.ndim != 1:
             raise ValueError
     except (TypeError, ValueError, OverflowError):  # a non-number somewhere: find it
-        return _lines_checked(objs, sizes, report)
-    if not good:
-        return [], []
-    npts = np.asarray(counts, dtype=np.int64) // 2
-    starts = np.concatenate([[0], np.cumsum(npts)[:-1]])
+        return _lines_checked(objs, sizes, slot, report, num_threads)
+    n = len(objs)
+    parts = np.asarray(n_parts, dtype=np.int64)
+    part_pts = np.asarray(part_len, dtype=np.int64) // 2
+    part_start = np.cumsum(parts) - parts  # each object's first part
+    obj_pts = np.add.reduceat(part_pts, part_start) if n else part_pts[:0]
+    pt_start = np.cumsum(obj_pts) - obj_pts  # each object's first point
     xy = arr.reshape(-1, 2)
-    finite = np.logical_and.reduceat(np.isfinite(xy).all(axis=1), starts)
-    if not finite.all():
-        return _lines_checked(objs, sizes, report)
-    scale = np.array([[sizes[iid][1], sizes[iid][0]] for _, iid, _ in good], dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a 0 x 0 image: nan, clamped to 0
-        xy = xy / np.repeat(scale, npts, axis=0)
-    inside = np.logical_and.reduceat(((xy >= 0) & (xy <= 1)).all(axis=1), starts)
-    text = _fixed6(np.clip(np.nan_to_num(xy, nan=0.0), 0.0, 1.0).ravel())
-    out: List[Tuple[Any, bytes]] = []
-    offset = 0
-    for (_, iid, cls), n in zip(good, counts):
-        end = offset + n
-        out.append((iid, b"%d %s\n" % (cls, text[9 * offset : 9 * end - 1])))
-        offset = end
-    clipped = [g[0] for g, ok in zip(good, inside.tolist()) if not ok]
-    return out, clipped
-
-
-def _fixed6(values: np.ndarray) -> bytes:
-    """``b"0.123456 1.000000 ..."``: each value in [0, 1] as ``%.6f`` plus a space, 9 bytes
-    apiece, built in numpy (Python's float formatting was most of the export's time)."""
-    q = np.rint(values * 1e6).astype(np.int64)  # 0..1_000_000
-    chars = np.empty((len(q), 9), dtype=np.uint8)
-    chars[:, 0] = ord("0") + q // 1_000_000
-    chars[:, 1] = ord(".")
-    rest = q % 1_000_000
-    for k in range(7, 1, -1):
-        chars[:, k] = ord("0") + rest % 10
-        rest //= 10
-    chars[:, 8] = ord(" ")
-    return chars.tobytes()
+    if n and not np.logical_and.reduceat(np.isfinite(xy).all(axis=1), pt_start).all():
+        return _lines_checked(objs, sizes, slot, report, num_threads)
+    # objects grouped by label file (stable: annotation order within a file)
+    files = np.fromiter((slot[o[1]] for o in objs), dtype=np.int64, count=n)
+    order = np.argsort(files, kind="stable")
+    wh = np.array([sizes[iid][::-1] for iid in slot], dtype=np.float64).reshape(-1, 2)
+    classes = np.fromiter((o[2] for o in objs), dtype=np.int64, count=n)
+    text, offsets, inside = _core.yolo_label_lines(
+        xy[_ranges(pt_start[order], obj_pts[order])],
+        part_pts[_ranges(part_start[order], parts[order])],
+        parts[order],
+        classes[order],
+        wh[files[order]],
+        num_threads=num_threads,
+    )
+    first = np.searchsorted(files[order], np.arange(len(slot) + 1))  # each file's first object
+    clipped = [objs[k][0] for k in np.sort(order[~inside]).tolist()]
+    return text, offsets[first], clipped, n
 
 
 def _lines_checked(
-    objs: List[Tuple[Any, Any, int, Any]], sizes: Dict[Any, Tuple[int, int]], report: FormatReport
-) -> Tuple[List[Tuple[Any, bytes]], List[Any]]:
+    objs: List[Tuple[Any, Any, int, Any]],
+    sizes: Dict[Any, Tuple[int, int]],
+    slot: Dict[Any, int],
+    report: FormatReport,
+    num_threads: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray, List[Any], int]:
     """:func:`_lines` after checking each object's numbers on its own (the slow path, taken
     only when some object holds a non-number or a non-finite value)."""
     ok = []
@@ -465,7 +466,7 @@ def _lines_checked(
             report.skip(f"image {iid!r}", aid, "segmentation coordinates must be finite numbers")
             continue
         ok.append(o)
-    return _lines(ok, sizes, report)
+    return _lines(ok, sizes, slot, report, num_threads)
 
 
 def _yaml(cats: List[Dict[str, Any]], out: Path, split: Optional[str]) -> str:
@@ -488,11 +489,20 @@ def _yaml(cats: List[Dict[str, Any]], out: Path, split: Optional[str]) -> str:
     return "\n".join(text) + "\n"
 
 
-def _write_files(out: Path, files: Dict[str, bytes], tree: str, dirs: List[Any]) -> None:
+def _write_chunk(tmp: str, items: List[Tuple[str, Any]]) -> None:
+    for rel, body in items:
+        with open(os.path.join(tmp, rel), "wb") as f:
+            f.write(body)
+
+
+def _write_files(
+    out: Path, files: Dict[str, Any], tree: str, dirs: List[Any], num_threads: Optional[int]
+) -> None:
     """Every file into a temporary folder under ``out``, then moved into place: the folder
     ``tree`` (the labels) in one rename when ``out`` has none yet, else file by file, each
-    replacing its namesake. str paths and plain open: pathlib's overhead per call is most of
-    the time for small label files."""
+    replacing its namesake. The files are written by ``num_threads`` threads (open and write
+    release the GIL), in contiguous runs of the sorted names. str paths and plain open:
+    pathlib's overhead per call is most of the time for small label files."""
     coco.make_dir(out)
     root = os.fspath(out)
     tmp = os.path.join(root, f".maskprep-export-{os.getpid()}.tmp")
@@ -504,9 +514,19 @@ def _write_files(out: Path, files: Dict[str, bytes], tree: str, dirs: List[Any])
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
-        for rel, body in files.items():
-            with open(os.path.join(tmp, rel), "wb") as f:
-                f.write(body)
+        items = list(files.items())
+        threads = min(resolve_num_threads(num_threads), len(items) // _FILES_PER_THREAD) or 1
+        if threads == 1:
+            _write_chunk(tmp, items)
+        else:
+            step = -(-len(items) // threads)
+            with ThreadPoolExecutor(threads) as pool:
+                done = [
+                    pool.submit(_write_chunk, tmp, items[k : k + step])
+                    for k in range(0, len(items), step)
+                ]
+            for d in done:
+                d.result()  # the first OSError, after every thread has stopped
         for d in dirs:
             os.makedirs(os.path.join(root, d), exist_ok=True)
         moved = not os.path.exists(os.path.join(root, tree))
