@@ -75,6 +75,41 @@ def test_large_but_valid_size_still_rasterizes():
     assert sum(r["counts"]) == 2**62
 
 
+# A polygon or box reaching far outside a small image: the rasterizer's buffers are sized by the
+# column boundaries inside the image, not by the edges' lengths (2e8 pixels, scaled by 5, used to
+# size them at ~13 GB: the fuzz harnesses' out-of-memory reports). The child process runs under a
+# 3 GiB address-space limit, so the old sizing fails there with MemoryError instead of swapping.
+_FAR_OUTSIDE = r"""
+import resource, sys
+import numpy as np
+from maskprep import rle
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+box = rle.from_bbox(np.array([[-1e8, 1, 2e8, 5]]), (10, 12), compressed=False)
+poly = rle.from_polygons([[-2e8, 1, 2e8, 1, 2e8, 6, -2e8, 6]], (10, 12), compressed=False)
+print(json.dumps([box[0]["counts"], poly[0]["counts"]]))
+"""
+
+
+def test_rasterizing_far_outside_a_small_image_needs_little_memory():
+    import subprocess
+    import sys
+
+    from pycocotools import mask as coco_mask
+
+    script = "import json\n" + _FAR_OUTSIDE
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    box, poly = json.loads(out.stdout)
+    # The same crossings inside the image as a box and a polygon just wider than it; pycocotools
+    # rasterizes those (it cannot rasterize the far ones: its point buffers would be ~10 GB).
+    (near_box,) = coco_mask.frPyObjects(np.array([[-1.0, 1, 14, 5]]), 10, 12)
+    (near_poly,) = coco_mask.frPyObjects([[-1.0, 1, 13, 1, 13, 6, -1, 6]], 10, 12)
+    for counts, near in ((box, near_box), (poly, near_poly)):
+        ours = rle.decode([{"size": [10, 12], "counts": counts}])[..., 0]
+        np.testing.assert_array_equal(ours, coco_mask.decode(near))
+        assert ours.sum() > 0
+
+
 @pytest.mark.parametrize(
     "call",
     [

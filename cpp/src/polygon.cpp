@@ -56,12 +56,19 @@ struct CrossingCollector {
   }
 };
 
-// Most crossings to_rle can emit for the k scaled points (x[k] == x[0]): per edge, one at its
-// first point and one per column boundary its u range (|dx| + 2 wide at most, the rounding of
-// negative coordinates included) spans.
-index_t crossings_bound(const int* x, index_t k) {
+// Most crossings to_rle can emit for the k scaled points (x[k] == x[0]) on a w-column image: per
+// edge, one at its first point and one per column boundary m = 5n + 2 (0 <= n < w) inside its u
+// range, widened by 2 for the rounding of negative coordinates. Counting only boundaries inside
+// the image keeps the buffers the size of the output: an edge far outside a small image, or
+// outside the spanned part of a wide one, must not size them by its length.
+index_t crossings_bound(const int* x, index_t k, index_t w) {
+  const index_t m_hi = 5 * (w - 1) + 2;
   index_t bound = 2;
-  for (index_t j = 0; j < k; ++j) bound += std::abs(index_t{x[j + 1]} - x[j]) / 5 + 3;
+  for (index_t j = 0; j < k; ++j) {
+    const index_t lo = std::max<index_t>(std::min(x[j], x[j + 1]) - 2, 2);
+    const index_t hi = std::min<index_t>(std::max(x[j], x[j + 1]) + 2, m_hi);
+    bound += 3 + (hi >= lo ? (hi - lo) / 5 + 1 : 0);
+  }
   return bound;
 }
 
@@ -166,7 +173,7 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
   for (index_t j = 0; j < k; ++j) y[j] = static_cast<int>(kScale * xy[j * 2 + 1] + .5);
   x[k] = x[0];
   y[k] = y[0];
-  const size_t bound = static_cast<size_t>(crossings_bound(x, k)) + 1;  // + 1: the final h*w
+  const size_t bound = static_cast<size_t>(crossings_bound(x, k, w)) + 1;  // + 1: the final h*w
   if (scratch.pos.size() < bound) {
     scratch.pos.resize(bound);
     scratch.cols.resize(bound);
