@@ -257,6 +257,20 @@ def test_bbox_iou_random(rng):
     np.testing.assert_array_equal(rle.iou(dt, gt, crowd), M.iou(dt, gt, crowd))
 
 
+def test_bbox_iou_non_finite_boxes_like_pycocotools(rng):
+    # pycocotools' bbIou uses fmin/fmax: a NaN operand yields the other one. The inlined
+    # compares that replaced the libm calls must keep that, NaN results included.
+    dt = rng.uniform(-5, 50, (30, 4))
+    gt = rng.uniform(-5, 50, (20, 4))
+    dt[rng.random((30, 4)) < 0.15] = np.nan
+    gt[rng.random((20, 4)) < 0.15] = np.inf
+    gt[0, 0] = np.nan
+    crowd = rng.integers(0, 2, 20).tolist()
+    got, expected = rle.iou(dt, gt, crowd), M.iou(dt, gt, crowd)
+    assert np.isnan(expected).any() and (expected > 0).any()
+    np.testing.assert_array_equal(got, expected)  # NaNs in the same places
+
+
 @pytest.mark.parametrize("intersect", [False, True])
 def test_merge_random(rng, intersect):
     for n in (1, 2, 3, 7):

@@ -221,12 +221,15 @@ void prefix_xor_rows(byte_t* out, index_t h, index_t w, index_t x0, index_t x1) 
 // ---- merge / iou helpers ------------------------------------------------------------------------
 
 void bbox_iou_one(const double* D, const double* G, bool crowd, double* o) {
-  // Same operations, same order as pycocotools' bbIou.
+  // Same operations, same order as pycocotools' bbIou. lo/hi are fmin/fmax (a NaN argument
+  // gives the other one) as inlined compares: the libm calls were a sixth of iou's time.
+  const auto lo = [](double a, double b) { return (b < a || a != a) ? b : a; };
+  const auto hi = [](double a, double b) { return (b > a || a != a) ? b : a; };
   const double ga = G[2] * G[3], da = D[2] * D[3];
   *o = 0;
-  const double w = std::fmin(D[2] + D[0], G[2] + G[0]) - std::fmax(D[0], G[0]);
+  const double w = lo(D[2] + D[0], G[2] + G[0]) - hi(D[0], G[0]);
   if (w <= 0) return;
-  const double h = std::fmin(D[3] + D[1], G[3] + G[1]) - std::fmax(D[1], G[1]);
+  const double h = lo(D[3] + D[1], G[3] + G[1]) - hi(D[1], G[1]);
   if (h <= 0) return;
   const double i = w * h, u = crowd ? da : da + ga - i;
   *o = i / u;
@@ -280,31 +283,46 @@ count_t intersection(const Foreground& a, const Foreground& b) {
 }
 
 // a ∪ the foreground runs of `counts`, read straight from the counts (without first building
-// their interval list: merge's common case, one pass per input).
-void union_counts(const Foreground& a, const Counts& counts, Foreground& out) {
-  out.start.clear();
-  out.end.clear();
-  auto emit = [&out](count_t s, count_t e) {
-    if (!out.end.empty() && s <= out.end.back()) {
-      if (e > out.end.back()) out.end.back() = e;  // overlapping or touching: extend
-    } else {
-      out.start.push_back(s);
-      out.end.push_back(e);
+// their interval list: merge's common case, one pass per input). Intervals are interleaved
+// [start, end) pairs; `out` has room for na + counts.size() / 2 + 1 of them (the caller sizes
+// it: capacity checks per interval cost as much as the union). Returns the pairs written.
+// Overlapping or touching intervals become one, so the result is canonical.
+size_t union_counts(const count_t* a, size_t na, const Counts& counts, count_t* out) {
+  count_t* o = out;
+  count_t cs = 0, ce = 0;  // the interval being extended, written when the next one is apart
+  bool open = false;
+  auto emit = [&](count_t s, count_t e) {
+    if (open && s <= ce) {
+      ce = std::max(ce, e);
+      return;
     }
+    if (open) {
+      o[0] = cs;
+      o[1] = ce;
+      o += 2;
+    }
+    cs = s;
+    ce = e;
+    open = true;
   };
-  const count_t* as = a.start.data();
-  const count_t* ae = a.end.data();
-  const size_t na = a.start.size();
-  size_t i = 0;
+  const count_t* const a_end = a + 2 * na;
+  const count_t* c = counts.data();
+  const size_t m = counts.size();
   count_t pos = 0;
-  for (size_t j = 0; j < counts.size(); ++j) {
-    const count_t s = pos;
-    pos += counts[j];
-    if (!(j & 1) || pos == s) continue;  // background, or an empty foreground run
-    for (; i < na && as[i] <= s; ++i) emit(as[i], ae[i]);
+  for (size_t j = 0; j + 1 < m; j += 2) {
+    const count_t s = pos + c[j];  // background c[j], then foreground c[j + 1]
+    pos = s + c[j + 1];
+    if (pos == s) continue;  // an empty foreground run
+    for (; a < a_end && a[0] <= s; a += 2) emit(a[0], a[1]);
     emit(s, pos);
   }
-  for (; i < na; ++i) emit(as[i], ae[i]);
+  for (; a < a_end; a += 2) emit(a[0], a[1]);
+  if (open) {
+    o[0] = cs;
+    o[1] = ce;
+    o += 2;
+  }
+  return static_cast<size_t>(o - out) / 2;
 }
 
 // Intersection of two sorted, disjoint, non-touching interval lists.
@@ -956,6 +974,7 @@ namespace {
 
 struct MergeScratch {
   Foreground acc, next, b;
+  std::vector<count_t> pairs, next_pairs;  // the union's interleaved intervals
 };
 
 }  // namespace
@@ -972,6 +991,33 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   // runs but a possible leading 0) with less work per run, and is right on zero-length runs.
   // Merges are often tiny and many: reused buffers, no allocations.
   auto& scratch = detail::thread_scratch<MergeScratch, MergeScratch>();
+  const count_t size = total(*rles[0]);
+  auto write_counts = [&](const count_t* pairs, size_t np) {
+    out.resize(2 * np + 1);
+    count_t* o = out.data();
+    count_t pos = 0;
+    for (size_t i = 0; i < np; ++i) {
+      o[0] = pairs[2 * i] - pos;
+      o[1] = pairs[2 * i + 1] - pairs[2 * i];
+      o += 2;
+      pos = pairs[2 * i + 1];
+    }
+    if (pos < size || np == 0) *o++ = size - pos;
+    out.resize(static_cast<size_t>(o - out.data()));
+  };
+  if (!intersect) {
+    std::vector<count_t>& acc = scratch.pairs;
+    std::vector<count_t>& next = scratch.next_pairs;
+    size_t na = 0;
+    for (size_t r = 0; r < n; ++r) {
+      const size_t room = 2 * (na + rles[r]->size() / 2 + 1);
+      if (next.size() < room) next.resize(room);
+      na = union_counts(acc.data(), na, *rles[r], next.data());
+      std::swap(acc, next);
+    }
+    write_counts(acc.data(), na);
+    return;
+  }
   Foreground& acc = scratch.acc;
   Foreground& next = scratch.next;
   Foreground& b = scratch.b;
@@ -980,26 +1026,19 @@ void merge(const std::vector<const Counts*>& rles, bool intersect, Counts& out) 
   acc.area = 0;
   foreground_runs(*rles[0], acc);
   for (size_t r = 1; r < n; ++r) {
-    if (intersect) {
-      b.start.clear();
-      b.end.clear();
-      foreground_runs(*rles[r], b);
-      intersect_intervals(acc, b, next);
-    } else {
-      union_counts(acc, *rles[r], next);
-    }
+    b.start.clear();
+    b.end.clear();
+    foreground_runs(*rles[r], b);
+    intersect_intervals(acc, b, next);
     std::swap(acc, next);
   }
-  const count_t size = total(*rles[0]);
-  out.clear();
-  out.reserve(2 * acc.start.size() + 1);
-  count_t pos = 0;
+  std::vector<count_t>& pairs = scratch.pairs;
+  pairs.resize(2 * acc.start.size());
   for (size_t i = 0; i < acc.start.size(); ++i) {
-    out.push_back(acc.start[i] - pos);
-    out.push_back(acc.end[i] - acc.start[i]);
-    pos = acc.end[i];
+    pairs[2 * i] = acc.start[i];
+    pairs[2 * i + 1] = acc.end[i];
   }
-  if (pos < size || out.empty()) out.push_back(size - pos);
+  write_counts(pairs.data(), acc.start.size());
 }
 
 void merge_groups(const char* const* s, const index_t* len, const index_t* h, const index_t* w,
