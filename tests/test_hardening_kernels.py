@@ -97,7 +97,9 @@ def test_rasterizing_far_outside_a_small_image_needs_little_memory():
     from pycocotools import mask as coco_mask
 
     script = "import json\n" + _FAR_OUTSIDE
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     box, poly = json.loads(out.stdout)
     # The same crossings inside the image as a box and a polygon just wider than it; pycocotools

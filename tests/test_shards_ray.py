@@ -188,7 +188,17 @@ def test_maskrcnn_predictor_map_batches(local_ray):
     out = ds.map_batches(
         MaskRCNNPredictor, fn_constructor_kwargs=kw, batch_size=2, concurrency=1, num_cpus=1
     ).take_all()
-    want = MaskRCNN(**kw).predict(list(images))
+    # The actor has one CPU, so Ray runs its torch on one thread (OMP_NUM_THREADS=1). torch's
+    # convolutions sum in another order on more threads, which can move a random-weight mask's
+    # pixel across 0.5: the reference runs on one thread too.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        want = MaskRCNN(**kw).predict(list(images))
+    finally:
+        torch.set_num_threads(before)
     out.sort(key=lambda r: r["name"])
     for row, det in zip(out, want):
         assert list(row["counts"]) == [m["counts"] for m in det["masks"]]
