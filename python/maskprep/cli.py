@@ -242,7 +242,12 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("input", type=Path, help="the dataset: a folder, a file or a (quoted) glob")
     i.add_argument("--format", required=True, choices=list(IMPORTERS), help="input format")
     i.add_argument("--images", type=Path, default=None, help="folder of the image files")
-    i.add_argument("-o", "--output", required=True, help="output JSON (- for stdout)")
+    i.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output JSON (- for stdout); a folder with --shard-size",
+    )
     i.add_argument(
         "--to",
         choices=["rle", "polygon"],
@@ -254,6 +259,21 @@ def _parser() -> argparse.ArgumentParser:
         "--skip-invalid",
         action="store_true",
         help="write what can be converted and list the rest (default: exit 1, nothing written)",
+    )
+    i.add_argument(
+        "--shard-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="write shards of N images each into the folder -o (part-00000.json, ...), the "
+        "input of the sharded jobs",
+    )
+    i.add_argument(
+        "--out-format",
+        choices=["coco", "sa1b", "jsonl", "parquet"],
+        default=None,
+        help="with --shard-size: the shards' layout (default: coco; sa1b holds one image, so "
+        "it needs --shard-size 1; parquet holds RLEs, so it imports as --to rle)",
     )
     return p
 
@@ -761,15 +781,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_shard_options(args: argparse.Namespace) -> None:
+    """--shard-size and --out-format, checked before the import reads anything."""
+    if args.shard_size is None:
+        if args.out_format is not None:
+            raise CliError("--out-format needs --shard-size (without it -o is one COCO file)")
+        return
+    if args.shard_size < 1:
+        raise CliError(f"--shard-size must be a positive integer, got {args.shard_size}")
+    if args.out_format == "sa1b" and args.shard_size != 1:
+        raise CliError("--out-format sa1b holds one image per file: it needs --shard-size 1")
+    if args.out_format == "parquet":
+        if args.to == "polygon":
+            raise CliError("--out-format parquet holds compressed RLEs: it needs --to rle")
+        from .formats.sharded import _check_pyarrow
+
+        try:
+            _check_pyarrow()  # before the import reads the whole dataset
+        except ImportError as exc:
+            raise CliError(str(exc)) from None
+    if args.output == "-":
+        raise CliError("-o - (standard output) cannot hold shards; --shard-size needs a folder")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise CliError(f"{args.output} is a file; -o with --shard-size needs a folder", EXIT_OUTPUT)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from . import formats
 
-    problem = coco.output_problem(args.output)
-    if problem is not None:
-        raise CliError(problem, EXIT_OUTPUT)
+    _check_shard_options(args)
+    if args.shard_size is None:
+        problem = coco.output_problem(args.output)
+        if problem is not None:
+            raise CliError(problem, EXIT_OUTPUT)
     if args.images is not None and not args.images.is_dir():
         return _fail(f"--images {args.images} is not a folder")
     to = args.to or formats.DEFAULT_TO.get(args.format, "rle")
+    if args.out_format == "parquet":
+        to = "rle"  # the only segmentation a Parquet shard holds (--to polygon failed above)
     t0 = time.perf_counter()
     try:
         data, report = formats.IMPORTERS[args.format](
@@ -785,12 +834,23 @@ def cmd_import(args: argparse.Namespace) -> int:
             "nothing written (--skip-invalid writes the rest)",
             EXIT_INVALID,
         )
-    coco.save(data, args.output)
+    if args.shard_size is None:
+        coco.save(data, args.output)
+        where = args.output
+    else:
+        out_format = args.out_format or "coco"
+        try:
+            paths = formats.write_shards(
+                data, args.output, images_per_shard=args.shard_size, out_format=out_format
+            )
+        except OSError as exc:
+            raise coco.OutputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        where = f"{len(paths)} {out_format} shard(s) in {args.output}"
     _format_report(args, report)
     _say(
         args,
         f"imported {len(data.get('annotations', []))} object(s) from {report.files} file(s) "
-        f"({args.format}, {to}) -> {args.output} in {time.perf_counter() - t0:.2f} s"
+        f"({args.format}, {to}) -> {where} in {time.perf_counter() - t0:.2f} s"
         + (f"; skipped {len(report.skipped)} (listed above)" if report.skipped else ""),
     )
     return EXIT_OK

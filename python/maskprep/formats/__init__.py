@@ -8,6 +8,9 @@
 - :mod:`maskprep.formats.labelme` - LabelMe JSON files (import).
 - :mod:`maskprep.formats.png` - Cityscapes, VOC and instance-id PNGs (import), instance-id PNGs
   (export).
+- :mod:`maskprep.formats.sharded` - :func:`~maskprep.formats.sharded.write_shards`: a COCO
+  instances dict (an import) as shards in the layouts of :mod:`maskprep.shards`, which reads
+  them back (:func:`maskprep.shards.read_shard`).
 
 Every importer returns ``(dataset, report)``: a COCO instances dict and a
 :class:`FormatReport` listing, by file and object, everything it could not convert. Every
@@ -44,6 +47,7 @@ from .results import (
     results_to_instances,
     validate_results,
 )
+from .sharded import SHARD_FORMATS, write_shards
 
 __all__ = [
     "DEFAULT_TO",
@@ -53,6 +57,7 @@ __all__ = [
     "MissingFormat",
     "NotResultsFile",
     "ResultProblem",
+    "SHARD_FORMATS",
     "Skipped",
     "convert_results",
     "convert_results_file",
@@ -60,6 +65,7 @@ __all__ = [
     "load_results",
     "results_to_instances",
     "validate_results",
+    "write_shards",
 ]
 
 
