@@ -22,16 +22,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
+import itertools
 import os
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import orjson
 
 from maskprep import _core, coco
-from maskprep.coco.jsonio import _test_pause, _umask
+from maskprep.coco.jsonio import _test_pause
 
 __all__ = [
     "FORMATS",
@@ -68,6 +68,8 @@ class ShardError(ValueError):
 
 
 def _check_path(name: str, value: Any) -> Path:
+    if isinstance(value, Path):
+        return value  # Path(a Path) parses it again: per shard, that added up
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name} must be a path, got {type(value).__name__}")
     return Path(value)
@@ -296,18 +298,38 @@ def read_shard(path: PathLike, fmt: Optional[str] = None) -> Dict[str, Any]:
     return data
 
 
+_temp_names = itertools.count()  # this process's temporary-file numbers
+
+
+def _create_temp(path: Path) -> Tuple[int, str]:
+    """A new, empty ``.NAME.PID-K.tmp`` beside ``path`` (its folder created), opened for
+    writing with the umask's mode, as ``(fd, its path)``. Named from the process id and a
+    counter rather than by tempfile.mkstemp (random names, then a chmod): per small shard that
+    was as much Python time as the conversion. A name left by a killed process with a reused
+    pid is skipped."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    folder = os.fspath(path.parent)
+    while True:
+        tmp = os.path.join(folder, f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o666), tmp
+
+
 @contextlib.contextmanager
 def _atomic(path: Path) -> Any:
-    """A temporary file ``.NAME.*.tmp`` beside ``path``, renamed over it only when the block
-    succeeds, with the umask's mode. Leaner than coco.save's writer (one file creation, no scan
+    """A temporary file ``.NAME.*.tmp`` beside ``path`` (:func:`_create_temp`), renamed over
+    it only when the block succeeds. Leaner than coco.save's writer (one file creation, no scan
     of the folder per write): a shard folder holds thousands of files. Temporary files that a
     killed worker left are removed at the end of :func:`run` (:func:`_remove_temps`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
         _test_pause()
         os.replace(tmp, path)
     except BaseException:
@@ -336,9 +358,22 @@ def _remove_temps(paths: Iterable[Path]) -> None:
 
 
 def _write_bytes(path: Path, data: Any) -> None:
-    """``data`` (bytes or a uint8 array) written atomically to ``path``, its folder created."""
-    with _atomic(path) as f:
-        f.write(data)
+    """``data`` (bytes or a uint8 array) written atomically to ``path``, its folder created
+    (as :func:`_atomic`, with plain writes: no buffered file object for one write)."""
+    fd, tmp = _create_temp(path)
+    try:
+        view = memoryview(data).cast("B")
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        _test_pause()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _strip_added(data: Dict[str, Any]) -> None:
@@ -460,8 +495,9 @@ def _write_parquet(data: Dict[str, Any], path: Path) -> None:
 
 
 def _output_path(outdir: Path, rel: Path, out_format: Optional[str]) -> Path:
+    if out_format is None:
+        return outdir / rel
     suffix = {
-        None: rel.suffix,
         "coco": ".json",
         "sa1b": ".json",
         "jsonl": ".jsonl",
@@ -653,13 +689,18 @@ def process_shard(
 # shard's output is renamed into place. One file per process, not per shard: creating a file
 # costs as much as converting a small shard. A line cut short by a crash is ignored (its shard
 # is redone, which writes the same bytes).
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()  # a system call: asked once per process, not per shard
+
+
 def _record(outdir: Path, job: str, summary: Dict[str, Any]) -> None:
-    folder = outdir / DONE_DIR
-    name = folder / f"{job}-{socket.gethostname()}-{os.getpid()}.jsonl"
+    folder = os.path.join(outdir, DONE_DIR)
+    name = os.path.join(folder, f"{job}-{_hostname()}-{os.getpid()}.jsonl")
     try:
         fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except FileNotFoundError:
-        folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         # One O_APPEND write per record; the leading newline ends a line a crash cut short.
