@@ -108,6 +108,33 @@ def test_recompute_replaces_or_adds_area_and_bbox():
     assert report["converted"] == 2
 
 
+def test_compressed_counts_written_with_escapes():
+    # The same counts spelled with JSON escapes: every backslash as \\, and characters as \u00XX
+    # (runs of plain text between escapes are copied in one piece, SIMD-scanned 16 bytes at once:
+    # escapes at every offset of a 16-byte block).
+    rng = np.random.default_rng(5)
+    runs = rng.integers(1, 120, 60)  # runs of many lengths: '\\' stands for some deltas
+    flat = np.repeat(np.arange(runs.size) % 2, runs)[: 40 * 37]
+    flat = np.pad(flat, (0, 40 * 37 - flat.size))
+    mask = np.asfortranarray(flat.reshape(37, 40).T, dtype=np.uint8)
+    counts = M.encode(mask)["counts"].decode()
+    assert "\\" in counts
+    for step in (1, 3, 7, 16, 17):
+        spelled = "".join(
+            f"\\u{ord(c):04x}" if k % step == 0 else ("\\\\" if c == "\\" else c)
+            for k, c in enumerate(counts)
+        )
+        text = (
+            '{"images": [{"id": 1, "height": 40, "width": 37}], "annotations": [{"id": 1, '
+            '"image_id": 1, "segmentation": {"size": [40, 37], "counts": "' + spelled + '"}}]}'
+        )
+        out, report, errors = convert_text(text.encode(), recompute=True)
+        assert errors == []
+        (ann,) = orjson.loads(out)["annotations"]
+        assert ann["segmentation"] == {"size": [40, 37], "counts": counts}
+        assert ann["area"] == float(mask.sum())
+
+
 def test_rle_segmentations_uncompressed_and_compressed():
     results = json.loads(
         shared_file("annotations", "coco_val2014_fakesegm100_results.json").read_text()

@@ -333,7 +333,9 @@ def _runs_while(call):
 )
 def test_batch_kernels_release_the_gil(name):
     big = rle.encode(np.random.default_rng(3).random((40, 600, 600)) < 0.5, layout="nhw")
-    tri = [[0, 0, 3000, 10, 1500, 3000]] * 60
+    # Enough triangles for ~20 ms of rasterizing: a call of a few ms can end before a starved
+    # spinner thread is scheduled at all.
+    tri = [[0, 0, 3000, 10, 1500, 3000]] * 240
     calls = {
         "from_polygons": lambda: _core.rle_from_polygons(tri, 3000, 3000, True, num_threads=1),
         "area": lambda: rle.area(big * 3, num_threads=1),
