@@ -587,7 +587,6 @@ index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) 
     if (ends != 0 && (ends & more1 & more2) == 0) {
       // Every value ending here has 1 or 2 characters.
       count_t* o = out + m;
-      m += __builtin_popcountll(ends);
       start = chunk + 64 - __builtin_clzll(ends);
       do {
         const unsigned j = static_cast<unsigned>(__builtin_ctzll(ends));
@@ -599,6 +598,7 @@ index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) 
         prev2 = prev1;
         prev1 = x;
       } while (ends != 0);
+      m = o - out;  // counted by the loop: without -mpopcnt, popcount is a libgcc call
       continue;
     }
     while (ends != 0) {
