@@ -284,6 +284,34 @@ def test_files_that_are_not_coco(data, match):
         convert_text(data)
 
 
+def test_annotation_structure_checked_after_the_syntax_and_the_images():
+    # The annotations are read in the pass that validates the text, but what that pass finds
+    # is reported in the old order: syntax errors, then the images, then the annotations.
+    ann = '{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}'
+    text = '{"annotations": [' + ann + ', 5], "images": [{"id": 1, "height": 4, "width": 4}]}'
+    with pytest.raises(ValueError, match=r"annotations\[1\] must be an object"):
+        convert_text(text.encode())
+    with pytest.raises(_core.JsonSyntaxError, match="expected ',' or '}'"):
+        convert_text(text.replace(', "images"', ' "images"').encode())
+    with pytest.raises(ValueError, match=r"images\[0\] needs an id"):
+        convert_text(text.replace('"id": 1, "height"', '"height"').encode())
+
+
+def test_repeated_annotations_key_the_last_one_counts():
+    # As json.load keeps the last of repeated keys, whatever the earlier value was.
+    first = '[{"id": 1, "image_id": 1, "segmentation": [[0, 0, 3, 0, 3, 3]]}, 5]'
+    second = '[{"id": 2, "image_id": 1, "segmentation": [[0, 0, 2, 0, 2, 2]]}]'
+    images = '"images": [{"id": 1, "height": 4, "width": 4}]'
+    for a, b in ((first, second), ('"none"', second), ("[]", second)):
+        text = "{" + f'"annotations": {a}, {images}, "annotations": {b}' + "}"
+        out, report, errors = convert_text(text.encode())
+        assert errors == [] and report["annotations"] == 1 and report["converted"] == 1
+        assert [x["id"] for x in json.loads(out)["annotations"]] == [2]
+    text = "{" + f'"annotations": {second}, {images}, "annotations": {{}}' + "}"
+    with pytest.raises(ValueError, match='"annotations" must be an array'):
+        convert_text(text.encode())
+
+
 IMAGE = {"id": 1, "height": 10, "width": 10}
 
 

@@ -130,9 +130,9 @@ class Scanner {
   }
 
   index_t number_end(index_t p) const {
-    auto digits = [&](index_t q) {
+    auto digits = [&](index_t q) {  // the digit loop was most of a polygon file's scan
       const index_t s = q;
-      while (is_digit(at(q))) ++q;
+      q = detail::find_non_digit(d_, q, n_);
       if (q == s) fail(q, "expected a digit");
       return q;
     };
@@ -182,6 +182,27 @@ class Scanner {
   // span) per member; returns the end of the object.
   template <typename F>
   index_t members(index_t p, int depth, F&& f) const {
+    return scan_members(p, depth, [&](Span key, index_t vb, int d) {
+      const index_t e = value_end(vb, d);
+      f(key, Span{vb, e});
+      return e;
+    });
+  }
+
+  template <typename F>
+  index_t elements(index_t p, int depth, F&& f) const {
+    return scan_elements(p, depth, [&](index_t vb, int d) {
+      const index_t e = value_end(vb, d);
+      f(Span{vb, e});
+      return e;
+    });
+  }
+
+  // As members, but f(key, value begin, depth) walks the value itself and returns its end
+  // (value_end(begin, depth) when it has nothing to do with it): a caller that reads a value
+  // does so in the same pass that validates it, instead of scanning it again afterwards.
+  template <typename F>
+  index_t scan_members(index_t p, int depth, F&& f) const {
     p = ws(p);
     if (at(p) != '{') fail(p, "expected an object");
     if (depth >= kMaxDepth) fail_depth(p);
@@ -194,10 +215,7 @@ class Scanner {
       const Span key{p + 1, key_end - 1};
       p = ws(key_end);
       if (at(p) != ':') fail(p, "expected ':'");
-      const index_t vb = ws(p + 1);
-      p = value_end(vb, depth + 1);
-      f(key, Span{vb, p});
-      p = ws(p);
+      p = ws(f(key, ws(p + 1), depth + 1));
       if (at(p) == ',') {
         ++p;
       } else if (at(p) == '}') {
@@ -208,18 +226,16 @@ class Scanner {
     }
   }
 
+  // As elements, with f(value begin, depth) returning the value's end (see scan_members).
   template <typename F>
-  index_t elements(index_t p, int depth, F&& f) const {
+  index_t scan_elements(index_t p, int depth, F&& f) const {
     p = ws(p);
     if (at(p) != '[') fail(p, "expected an array");
     if (depth >= kMaxDepth) fail_depth(p);
     p = ws(p + 1);
     if (at(p) == ']') return p + 1;
     for (;;) {
-      const index_t vb = ws(p);
-      p = value_end(vb, depth + 1);
-      f(Span{vb, p});
-      p = ws(p);
+      p = ws(f(ws(p), depth + 1));
       if (at(p) == ',') {
         ++p;
       } else if (at(p) == ']') {
@@ -279,6 +295,33 @@ bool parse_double(std::string_view t, double& v) {
     return std::isfinite(v);                           // as Python's float() gives
   }
   return ec == std::errc() && ptr == t.data() + t.size();
+}
+
+// The numbers of a JSON array that the scanner has already validated ("[1.5, 2, ...]"),
+// appended to xy as parse_double reads them, in one pass: walking each element with the
+// scanner first and parsing it after read every coordinate twice. False (xy then partly
+// appended) when an element is not a number, as the element-wise reading reported it.
+bool read_numbers(std::string_view array, std::vector<double>& xy) {
+  const char* p = array.data() + 1;                         // after '['
+  const char* const end = array.data() + array.size() - 1;  // at ']'
+  auto skip_ws = [&] {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  };
+  skip_ws();
+  while (p < end) {
+    if (!(*p == '-' || is_digit(*p))) return false;
+    const char* const start = p;
+    while (p < end &&
+           (is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
+      ++p;
+    double x = 0;
+    if (!parse_double(std::string_view(start, static_cast<size_t>(p - start)), x)) return false;
+    xy.push_back(x);
+    skip_ws();
+    if (p < end) ++p;  // the ',' (validated JSON: nothing else can follow a value here)
+    skip_ws();
+  }
+  return true;
 }
 
 // An image side: a JSON integer, or a number with an integral value (10.0, 1e3: the Python
@@ -405,13 +448,7 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
     sc.elements(ann.segmentation.begin, 1, [&](Span poly) {
       if (not_numbers >= 0) return;
       bool numbers = sc.at(poly.begin) == '[';
-      if (numbers) {
-        sc.elements(poly.begin, 2, [&](Span v) {
-          double x = 0;
-          if (!parse_double(sc.text(v), x)) numbers = false;
-          xy.push_back(x);
-        });
-      }
+      if (numbers) numbers = read_numbers(sc.text(poly), xy);
       if (!numbers) {
         not_numbers = static_cast<index_t>(offsets.size() - 1);
         return;
@@ -540,11 +577,43 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
   if (top != '{')
     throw NotAnObject(top == '[' ? "the top level is an array, not an object"
                                  : "the top level is not an object");
+  // One pass over the text: the annotations' members are picked out while the scanner
+  // validates them (a second walk over the annotations re-read every coordinate). Checks of
+  // their structure wait until the whole text is known to be JSON (syntax errors first).
   Span images_span, image_span, annotations_span;
-  index_t end = sc.members(0, 0, [&](Span key, Span value) {
-    if (sc.key_is(key, "images")) images_span = value;
-    if (sc.key_is(key, "image")) image_span = value;
-    if (sc.key_is(key, "annotations")) annotations_span = value;
+  std::vector<Annotation> anns;
+  index_t not_object = -1;  // the first annotation that is not an object
+  const auto read_annotation = [&](index_t ab, int depth) {
+    if (sc.at(ab) != '{') {
+      if (not_object < 0) not_object = static_cast<index_t>(anns.size());
+      anns.emplace_back();
+      return sc.value_end(ab, depth);
+    }
+    Annotation ann;
+    const index_t ae = sc.members(ab, depth, [&](Span key, Span value) {
+      if (sc.key_is(key, "id")) ann.id = value;
+      if (sc.key_is(key, "image_id")) ann.image_id = value;
+      if (sc.key_is(key, "segmentation")) ann.segmentation = value;
+      if (sc.key_is(key, "area")) ann.area = value;
+      if (sc.key_is(key, "bbox")) ann.bbox = value;
+    });
+    ann.close = ae - 1;
+    anns.push_back(std::move(ann));
+    return ae;
+  };
+  index_t end = sc.scan_members(0, 0, [&](Span key, index_t vb, int depth) {
+    if (sc.key_is(key, "annotations")) {  // a repeated key: the last one counts
+      anns.clear();
+      not_object = -1;
+      const index_t e =
+          sc.at(vb) == '[' ? sc.scan_elements(vb, depth, read_annotation) : sc.value_end(vb, depth);
+      annotations_span = Span{vb, e};
+      return e;
+    }
+    const index_t e = sc.value_end(vb, depth);
+    if (sc.key_is(key, "images")) images_span = Span{vb, e};
+    if (sc.key_is(key, "image")) image_span = Span{vb, e};
+    return e;
   });
   if (sc.ws(end) != len) sc.fail(sc.ws(end), "text after the top-level object");
 
@@ -587,22 +656,9 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
 
   ConvertResult result;
   result.images = only ? 1 : static_cast<index_t>(images.size());
-  std::vector<Annotation> anns;
   if (annotations_span.present()) {
     MASKPREP_CHECK(sc.at(annotations_span.begin) == '[', "\"annotations\" must be an array");
-    sc.elements(annotations_span.begin, 1, [&](Span a) {
-      MASKPREP_CHECK(sc.at(a.begin) == '{', "annotations[", anns.size(), "] must be an object");
-      Annotation ann;
-      sc.members(a.begin, 2, [&](Span key, Span value) {
-        if (sc.key_is(key, "id")) ann.id = value;
-        if (sc.key_is(key, "image_id")) ann.image_id = value;
-        if (sc.key_is(key, "segmentation")) ann.segmentation = value;
-        if (sc.key_is(key, "area")) ann.area = value;
-        if (sc.key_is(key, "bbox")) ann.bbox = value;
-      });
-      ann.close = a.end - 1;
-      anns.push_back(std::move(ann));
-    });
+    MASKPREP_CHECK(not_object < 0, "annotations[", not_object, "] must be an object");
   }
   const index_t n = static_cast<index_t>(anns.size());
   result.annotations = n;
