@@ -766,3 +766,13 @@ def test_exporter_options_must_be_a_dict(fmt, tmp_path):
     data = {"images": [], "annotations": [], "categories": []}
     with pytest.raises(TypeError, match=r"options must be a dict, got str"):
         EXPORTERS[fmt](data, tmp_path / "out", options="crowd=skip")
+
+
+def test_export_without_images(tmp_path):
+    """No images: data.yaml and the empty folders (the labels folder used to be missing from
+    the temporary tree, so the move failed)."""
+    report = yolo.write_yolo({"images": [], "annotations": [], "categories": []}, tmp_path / "ds")
+    assert (report.files, report.objects) == (0, 0)
+    assert (tmp_path / "ds" / "data.yaml").is_file()
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["data.yaml", "images", "labels"]
+    assert list((tmp_path / "ds" / "labels").iterdir()) == []

@@ -1,8 +1,10 @@
 // Bindings for whole-file COCO conversion (coco_json.hpp).
 #include <pybind11/pybind11.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bind_util.hpp"
 #include "maskprep/coco_json.hpp"
@@ -75,6 +77,46 @@ void check_json(const py::buffer& data) {
   coco_json::check_json(static_cast<const char*>(buf.ptr), buf.size);
 }
 
+template <typename T>
+py::array_t<T> to_array(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+// read_columns: a dict of numpy columns (and the file names), or the reason (a str) when the
+// text is not in the regular form.
+py::object columns(const py::bytes& data) {
+  const char* text = PyBytes_AS_STRING(data.ptr());
+  const auto len = static_cast<index_t>(PyBytes_GET_SIZE(data.ptr()));
+  auto c = std::make_unique<coco_json::Columns>();
+  {
+    py::gil_scoped_release release;  // bytes are immutable and the caller holds them
+    *c = coco_json::read_columns(text, len);
+  }
+  if (!c->irregular.empty()) return py::str(c->irregular);
+  py::list names(static_cast<py::ssize_t>(c->file_name.size()));
+  for (size_t k = 0; k < c->file_name.size(); ++k)
+    names[static_cast<py::ssize_t>(k)] = py::str(c->file_name[k]);
+  py::dict out;
+  out["image_id"] = to_array(c->image_id);
+  out["height"] = to_array(c->height);
+  out["width"] = to_array(c->width);
+  out["file_name"] = names;
+  out["ann_id"] = to_array(c->ann_id);
+  out["category_id"] = to_array(c->category_id);
+  out["image"] = to_array(c->image);
+  out["parts"] = to_array(c->parts);
+  out["part_points"] = to_array(c->part_points);
+  out["iscrowd"] = to_array(c->iscrowd).attr("astype")("bool");
+  py::array_t<double> xy = to_array(c->xy);
+  out["xy"] = xy.attr("reshape")(-1, 2);
+  out["rle_begin"] = to_array(c->rle_begin);
+  out["rle_end"] = to_array(c->rle_end);
+  out["categories"] = py::make_tuple(c->categories_begin, c->categories_end);
+  return std::move(out);
+}
+
 }  // namespace
 
 void bind_coco(py::module_& m) {
@@ -84,4 +126,6 @@ void bind_coco(py::module_& m) {
   m.def("coco_convert_to_rle", &convert_to_rle, py::arg("data"), py::arg("recompute"),
         py::arg("keep_going"), py::arg("progress"), py::kw_only(),
         py::arg("num_threads") = py::none());
+  m.def("coco_columns", &columns, py::arg("data"),
+        "The columns of an instances file in the regular form (coco_json.hpp), or why not");
 }

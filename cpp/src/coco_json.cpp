@@ -559,6 +559,17 @@ void convert_one(const Scanner& sc, const std::unordered_map<std::string_view, I
   ann.convert = true;
 }
 
+// A JSON integer (no fraction, no exponent) that fits 64 bits, as the ids of the regular form.
+bool parse_int64(std::string_view t, std::int64_t& v) {
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  return !t.empty() && ec == std::errc() && ptr == t.data() + t.size();
+}
+
+// Thrown by read_columns' scan on the first thing outside the regular form.
+struct Irregular {
+  std::string why;
+};
+
 }  // namespace
 
 void check_json(const char* data, index_t len) {
@@ -723,6 +734,158 @@ ConvertResult convert_to_rle(const char* data, index_t len, const ConvertOptions
   }
   out.append(data + copied, static_cast<size_t>(len - copied));
   return result;
+}
+
+Columns read_columns(const char* data, index_t len) {
+  MASKPREP_CHECK(len >= 0, "len must be non-negative");
+  Columns c;
+  const Scanner sc(data, len);
+  const auto irregular = [](auto&&... why) { throw Irregular{concat(why...)}; };
+  const auto id_of = [&](Span v, const char* name, std::int64_t& out) {
+    if (!v.present() || !parse_int64(sc.text(v), out))
+      irregular(name, " is not an integer: ", v.present() ? sc.text(v) : "absent");
+  };
+  std::vector<std::int64_t> image_ids;  // each annotation's image id, mapped after the images
+  std::vector<index_t> rle_h, rle_w;    // each RLE's declared size (-1 for polygons)
+  const auto read_annotation = [&](index_t ab, int depth) {
+    if (sc.at(ab) != '{') irregular("an annotation is not an object");
+    Span id, image_id, category_id, iscrowd;
+    bool segmentation = false;
+    const size_t parts_before = c.part_points.size(), xy_before = c.xy.size();
+    index_t rle_begin = -1, rle_end = -1;
+    const index_t ae = sc.scan_members(ab, depth, [&](Span key, index_t vb, int d) {
+      if (!sc.key_is(key, "segmentation")) {
+        const index_t e = sc.value_end(vb, d);
+        if (sc.key_is(key, "id")) id = Span{vb, e};
+        if (sc.key_is(key, "image_id")) image_id = Span{vb, e};
+        if (sc.key_is(key, "category_id")) category_id = Span{vb, e};
+        if (sc.key_is(key, "iscrowd")) iscrowd = Span{vb, e};
+        return e;
+      }
+      segmentation = true;  // a repeated key: the last one counts
+      c.part_points.resize(parts_before);
+      c.xy.resize(xy_before);
+      rle_begin = rle_end = -1;
+      if (sc.at(vb) == '{') {
+        rle_begin = vb;
+        return rle_end = sc.value_end(vb, d);
+      }
+      if (sc.at(vb) != '[') irregular("a segmentation is neither polygons nor an RLE");
+      return sc.scan_elements(vb, d, [&](index_t pb, int d2) {
+        if (sc.at(pb) != '[') irregular("a polygon is not an array");
+        const index_t e = sc.value_end(pb, d2);
+        const size_t before = c.xy.size();
+        if (!read_numbers(sc.text(Span{pb, e}), c.xy)) irregular("a polygon holds a non-number");
+        const size_t values = c.xy.size() - before;
+        if (values % 2 || values < 6) irregular("a polygon has an odd count or under 3 points");
+        c.part_points.push_back(static_cast<index_t>(values / 2));
+        return e;
+      });
+    });
+    if (!segmentation) irregular("an annotation has no segmentation");
+    const index_t parts = static_cast<index_t>(c.part_points.size() - parts_before);
+    if (rle_begin < 0 && parts == 0) irregular("an annotation has an empty segmentation");
+    index_t h = -1, w = -1;
+    if (rle_begin >= 0) {
+      Span size;
+      sc.members(rle_begin, 0, [&](Span key, Span value) {
+        if (sc.key_is(key, "size")) size = value;
+      });
+      std::vector<index_t> hw;
+      if (size.present() && sc.at(size.begin) == '[')
+        sc.elements(size.begin, 0, [&](Span v) { hw.push_back(parse_side(sc.text(v))); });
+      if (hw.size() != 2 || hw[0] < 0 || hw[1] < 0) irregular("an RLE size is not [h, w]");
+      h = hw[0], w = hw[1];
+    }
+    std::int64_t v = 0;
+    id_of(id, "an annotation id", v);
+    c.ann_id.push_back(v);
+    id_of(image_id, "an image_id", v);
+    image_ids.push_back(v);
+    id_of(category_id, "a category_id", v);
+    c.category_id.push_back(v);
+    const std::string_view crowd = iscrowd.present() ? sc.text(iscrowd) : "0";
+    if (crowd != "0" && crowd != "1" && crowd != "false" && crowd != "true" && crowd != "null")
+      irregular("an iscrowd is not 0, 1, true, false or null: ", crowd);
+    c.iscrowd.push_back(crowd == "1" || crowd == "true");
+    c.parts.push_back(parts);
+    c.rle_begin.push_back(rle_begin);
+    c.rle_end.push_back(rle_end);
+    rle_h.push_back(h);
+    rle_w.push_back(w);
+    return ae;
+  };
+  try {
+    if (sc.at(sc.ws(0)) != '{') irregular("the top level is not an object");
+    Span images_span, categories_span;
+    bool annotations = false;
+    const index_t end = sc.scan_members(0, 0, [&](Span key, index_t vb, int depth) {
+      if (!sc.key_is(key, "annotations")) {
+        const index_t e = sc.value_end(vb, depth);
+        if (sc.key_is(key, "images")) images_span = Span{vb, e};
+        if (sc.key_is(key, "categories")) categories_span = Span{vb, e};
+        return e;
+      }
+      if (sc.at(vb) != '[') irregular("annotations is not an array");
+      annotations = true;  // a repeated key: the last one counts
+      for (auto* col : {&c.ann_id, &c.category_id, &image_ids}) col->clear();
+      for (auto* col : {&c.parts, &c.part_points, &c.rle_begin, &c.rle_end, &rle_h, &rle_w})
+        col->clear();
+      c.iscrowd.clear();
+      c.xy.clear();
+      return sc.scan_elements(vb, depth, read_annotation);
+    });
+    if (sc.ws(end) != len) sc.fail(sc.ws(end), "text after the top-level object");
+    if (!annotations || !images_span.present()) irregular("no images or no annotations");
+    if (sc.at(images_span.begin) != '[') irregular("images is not an array");
+    std::unordered_map<std::int64_t, index_t> index;
+    sc.elements(images_span.begin, 1, [&](Span im) {
+      if (sc.at(im.begin) != '{') irregular("an image is not an object");
+      Span id, name, h, w;
+      sc.members(im.begin, 2, [&](Span key, Span value) {
+        if (sc.key_is(key, "id")) id = value;
+        if (sc.key_is(key, "file_name")) name = value;
+        if (sc.key_is(key, "height")) h = value;
+        if (sc.key_is(key, "width")) w = value;
+      });
+      std::int64_t v = 0;
+      id_of(id, "an image id", v);
+      if (!index.emplace(v, static_cast<index_t>(c.image_id.size())).second)
+        irregular("image id ", v, " repeats");
+      c.image_id.push_back(v);
+      const index_t hv = h.present() ? parse_side(sc.text(h)) : -1;
+      const index_t wv = w.present() ? parse_side(sc.text(w)) : -1;
+      if (hv < 0 || wv < 0) irregular("image ", v, " has no valid height and width");
+      c.height.push_back(hv);
+      c.width.push_back(wv);
+      const std::string_view text = name.present() ? sc.text(name) : "";
+      if (text.size() < 2 || text.front() != '"' || text.find('\\') != std::string_view::npos)
+        irregular("image ", v, "'s file_name is not a string without escapes");
+      c.file_name.emplace_back(text.substr(1, text.size() - 2));
+    });
+    c.image.reserve(image_ids.size());
+    for (size_t k = 0; k < image_ids.size(); ++k) {
+      const auto it = index.find(image_ids[k]);
+      if (it == index.end()) irregular("image_id ", image_ids[k], " is not in images");
+      const auto i = static_cast<size_t>(it->second);
+      if (rle_h[k] >= 0 && (rle_h[k] != c.height[i] || rle_w[k] != c.width[i]))
+        irregular("an RLE size is not its image's");
+      c.image.push_back(it->second);
+    }
+    if (categories_span.present()) {
+      c.categories_begin = categories_span.begin;
+      c.categories_end = categories_span.end;
+    }
+  } catch (const Irregular& e) {
+    Columns none;
+    none.irregular = e.why;
+    return none;
+  } catch (const SyntaxError& e) {
+    Columns none;
+    none.irregular = e.what();
+    return none;
+  }
+  return c;
 }
 
 }  // namespace maskprep::coco_json

@@ -1,10 +1,15 @@
 // YOLO segmentation label lines (yolo.hpp): the part join and the fixed-point text.
 #include "maskprep/yolo.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
+#include "maskprep/polygon.hpp"
+#include "maskprep/rle.hpp"
+#include "maskprep/segmentation.hpp"
 #include "parallel_for.hpp"
 
 namespace maskprep::yolo {
@@ -132,6 +137,7 @@ void walk(std::vector<Part>& parts, std::vector<index_t>& links, Emit&& emit) {
 
 index_t label_line_offsets(const index_t* part_points, index_t n_parts, index_t n_points,
                            const index_t* object_parts, const std::int64_t* classes, index_t n,
+                           index_t* part_start, index_t* point_start, bool starts_given,
                            index_t* offsets) {
   MASKPREP_CHECK(n >= 0 && n_parts >= 0 && n_points >= 0, "counts must be >= 0");
   index_t points = 0;
@@ -140,18 +146,36 @@ index_t label_line_offsets(const index_t* part_points, index_t n_parts, index_t 
                    p);
     points = detail::checked_add("part_points", points, part_points[p]);
   }
-  MASKPREP_CHECK(points == n_points, "part_points must add up to the ", n_points,
-                 " points of xy, got ", points);
-  index_t part = 0, total = 0;
+  if (!starts_given)
+    MASKPREP_CHECK(points == n_points, "part_points must add up to the ", n_points,
+                   " points of xy, got ", points);
+  index_t part = 0, point = 0, total = 0;
   offsets[0] = 0;
   for (index_t k = 0; k < n; ++k) {
     MASKPREP_CHECK(object_parts[k] >= 1, "object_parts must be >= 1, got ", object_parts[k], " at ",
                    k);
-    MASKPREP_CHECK(object_parts[k] <= n_parts - part, "object_parts must add up to the ", n_parts,
-                   " parts of part_points, got more");
+    if (starts_given) {
+      part = part_start[k];
+      point = point_start[k];
+      MASKPREP_CHECK(part >= 0 && object_parts[k] <= n_parts - part, "part_start[", k, "] = ", part,
+                     " and object_parts[", k, "] = ", object_parts[k], " must lie within the ",
+                     n_parts, " parts of part_points");
+    } else {
+      MASKPREP_CHECK(object_parts[k] <= n_parts - part, "object_parts must add up to the ", n_parts,
+                     " parts of part_points, got more");
+      part_start[k] = part;
+      point_start[k] = point;
+    }
     MASKPREP_CHECK(classes[k] >= 0, "classes must be >= 0, got ", classes[k], " at ", k);
+    index_t own = 0;  // the object's own points (at most `points`: no overflow)
+    for (index_t i = 0; i < object_parts[k]; ++i) own += part_points[part + i];
+    if (starts_given)
+      MASKPREP_CHECK(point >= 0 && own <= n_points - point, "point_start[", k, "] = ", point,
+                     " and its object's ", own, " points must lie within the ", n_points,
+                     " points of xy");
     const index_t pts = joined_points(part_points + part, object_parts[k]);
     part += object_parts[k];
+    point += own;
     // "CLASS " + 9 bytes per coordinate, the last one's space being the newline
     const index_t line =
         detail::checked_add("line", decimal_digits(classes[k]) + 1,
@@ -159,32 +183,25 @@ index_t label_line_offsets(const index_t* part_points, index_t n_parts, index_t 
     total = detail::checked_add("text", total, line);
     offsets[k + 1] = total;
   }
-  MASKPREP_CHECK(part == n_parts, "object_parts must add up to the ", n_parts,
-                 " parts of part_points, got ", part);
+  if (!starts_given)
+    MASKPREP_CHECK(part == n_parts, "object_parts must add up to the ", n_parts,
+                   " parts of part_points, got ", part);
   return total;
 }
 
 void write_label_lines(const double* xy, const index_t* part_points, const index_t* object_parts,
+                       const index_t* part_start, const index_t* point_start,
                        const std::int64_t* classes, const double* sizes, index_t n,
                        const index_t* offsets, char* out, std::uint8_t* inside, int num_threads) {
-  // where each object's parts and points start (a serial prefix sum: cheap next to the text)
-  std::vector<index_t> first_part(static_cast<std::size_t>(n) + 1, 0);
-  std::vector<index_t> first_point(static_cast<std::size_t>(n) + 1, 0);
-  for (index_t k = 0; k < n; ++k) {
-    first_part[k + 1] = first_part[k] + object_parts[k];
-    index_t pts = 0;
-    for (index_t p = first_part[k]; p < first_part[k + 1]; ++p) pts += part_points[p];
-    first_point[k + 1] = first_point[k] + pts;
-  }
   const int threads = threads_for_work(num_threads, offsets[n], kMinBytesPerThread);
   parallel_for(
       n, threads,
       [&](index_t k) {
         std::vector<Part> parts(static_cast<std::size_t>(object_parts[k]));
-        const double* p = xy + 2 * first_point[k];
+        const double* p = xy + 2 * point_start[k];
         for (index_t i = 0; i < object_parts[k]; ++i) {
           parts[i].xy = p;
-          parts[i].len = part_points[first_part[k] + i];
+          parts[i].len = part_points[part_start[k] + i];
           p += 2 * parts[i].len;
         }
         std::vector<index_t> links;
@@ -194,6 +211,67 @@ void write_label_lines(const double* xy, const index_t* part_points, const index
         inside[k] = line.finish() ? 1 : 0;
       },
       64);
+}
+
+void overlapping_parts(const double* xy, const index_t* part_points, const index_t* object_parts,
+                       const index_t* part_start, const index_t* point_start, const index_t* sizes,
+                       index_t n, std::uint8_t* out, int num_threads) {
+  parallel_for(
+      n, threads_for_work(num_threads, n, 16),
+      [&](index_t k) {
+        out[k] = 0;
+        const index_t parts = object_parts[k];
+        if (parts < 2) return;
+        const index_t h = sizes[2 * k], w = sizes[2 * k + 1];
+        try {
+          polygon::check_grid(h, w);  // as the general path, which rasterizes every such object
+        } catch (const std::invalid_argument&) {
+          out[k] = 2;
+          return;
+        }
+        const double* base = xy + 2 * point_start[k];
+        std::vector<index_t> offsets(static_cast<std::size_t>(parts) + 1, 0);  // in values
+        std::vector<double> box(static_cast<std::size_t>(4 * parts));  // x0 y0 x1 y1, widened
+        for (index_t i = 0; i < parts; ++i) {
+          const index_t len = part_points[part_start[k] + i];
+          offsets[i + 1] = offsets[i] + 2 * len;
+          if (!polygon::check(base + offsets[i], 2 * len).empty()) {
+            out[k] = 2;
+            return;
+          }
+          double* b = &box[4 * i];
+          b[0] = b[2] = base[offsets[i]];
+          b[1] = b[3] = base[offsets[i] + 1];
+          for (index_t j = 1; j < len; ++j) {
+            const double x = base[offsets[i] + 2 * j], y = base[offsets[i] + 2 * j + 1];
+            b[0] = std::min(b[0], x), b[2] = std::max(b[2], x);
+            b[1] = std::min(b[1], y), b[3] = std::max(b[3], y);
+          }
+          b[0] -= 2, b[1] -= 2, b[2] += 2, b[3] += 2;
+        }
+        bool disjoint = true;
+        for (index_t i = 0; i < parts && disjoint; ++i) {
+          for (index_t j = i + 1; j < parts && disjoint; ++j) {
+            const double* a = &box[4 * i];
+            const double* b = &box[4 * j];
+            disjoint = a[2] < b[0] || b[2] < a[0] || a[3] < b[1] || b[3] < a[1];
+          }
+        }
+        if (disjoint) return;
+        rle::Counts counts;
+        rle::count_t sum = 0;
+        for (index_t i = 0; i < parts; ++i) {
+          polygon::to_rle(base + offsets[i], (offsets[i + 1] - offsets[i]) / 2, h, w, counts);
+          sum += rle::area(counts);
+        }
+        segmentation::Object object;
+        object.h = h;
+        object.w = w;
+        object.poly_end = parts;
+        segmentation::polygons_to_rle(object, base, offsets.data(), counts);
+        out[k] = rle::area(counts) < sum ? 1 : 0;
+      },
+      1);
 }
 
 }  // namespace maskprep::yolo

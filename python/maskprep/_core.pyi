@@ -197,6 +197,14 @@ def masks_to_polygons(
     *,
     num_threads: int | None = None,
 ) -> list[list[list[float]]]: ...
+def masks_to_polygon_arrays(
+    masks: npt.ArrayLike,
+    tolerance: float,
+    holes: bool,
+    min_area: int,
+    *,
+    num_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 # ---- coco (whole files) -------------------------------------------------------------------------
 class JsonSyntaxError(ValueError): ...
@@ -211,6 +219,7 @@ def coco_convert_to_rle(
     *,
     num_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint8], dict[str, int], list[tuple[Any, str]]]: ...
+def coco_columns(data: bytes) -> dict[str, Any] | str: ...
 
 # ---- targets ------------------------------------------------------------------------------------
 def targets_dense_from_polygons(
@@ -232,6 +241,18 @@ def yolo_label_lines(
     object_parts: npt.NDArray[np.int64],
     classes: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.float64],
+    part_start: npt.NDArray[np.int64] | None = None,
+    point_start: npt.NDArray[np.int64] | None = None,
     *,
     num_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.bool_]]: ...
+def yolo_overlapping_parts(
+    xy: npt.NDArray[np.float64],
+    part_points: npt.NDArray[np.int64],
+    object_parts: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    part_start: npt.NDArray[np.int64] | None = None,
+    point_start: npt.NDArray[np.int64] | None = None,
+    *,
+    num_threads: int | None = None,
+) -> npt.NDArray[np.uint8]: ...

@@ -759,18 +759,28 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail("--crowd and --split are options of --format yolo")
     if args.output.exists() and not args.output.is_dir():
         raise CliError(f"{args.output} is a file; -o needs a folder", EXIT_OUTPUT)
-    data = _export_input(args.input)
     t0 = time.perf_counter()
-    try:
-        report = formats.EXPORTERS[args.format](
-            data, args.output, num_threads=args.num_threads, options=options
+    report = None
+    if args.format == "yolo" and os.path.isfile(args.input) and args.input.endswith(".json"):
+        from .formats import yolo
+
+        # straight from the text when the file is regular; None: the general path below
+        report = yolo.write_regular(
+            args.input, args.output, num_threads=args.num_threads, options=options
         )
-    except ImportError as exc:
-        return _fail(str(exc))
-    except ValueError as exc:
-        if isinstance(exc, coco.UnreadableInput):
-            raise
-        return _fail(f"{exc}; nothing written (--skip-invalid writes the rest)", EXIT_INVALID)
+    if report is None:
+        data = _export_input(args.input)
+        t0 = time.perf_counter()
+        try:
+            report = formats.EXPORTERS[args.format](
+                data, args.output, num_threads=args.num_threads, options=options
+            )
+        except ImportError as exc:
+            return _fail(str(exc))
+        except ValueError as exc:
+            if isinstance(exc, coco.UnreadableInput):
+                raise
+            return _fail(f"{exc}; nothing written (--skip-invalid writes the rest)", EXIT_INVALID)
     _format_report(args, report)
     _say(
         args,

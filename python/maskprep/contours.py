@@ -21,12 +21,14 @@ to get the outer rings only (holes filled, i.e. the mask's ``scipy.ndimage.binar
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
 
 from . import _core
 from ._arrays import integer, to_numpy
 
-__all__ = ["mask_to_polygons", "masks_to_polygons"]
+__all__ = ["mask_to_polygons", "masks_to_polygon_arrays", "masks_to_polygons"]
 
 Polygon = List[float]
 
@@ -139,3 +141,56 @@ def masks_to_polygons(
     tol, area = _options(tolerance, min_area)
     arr = to_numpy(masks, "masks")
     return _core.masks_to_polygons(arr, tol, bool(holes), area, num_threads=num_threads)
+
+
+def masks_to_polygon_arrays(
+    masks: Any,
+    *,
+    tolerance: float = 0.0,
+    holes: bool = True,
+    min_area: int = 0,
+    num_threads: Optional[int] = None,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`masks_to_polygons` as three arrays instead of nested lists of floats.
+
+    The same polygons, in the same order, without a Python float per coordinate (several
+    times faster to build and to hand to numpy or to another kernel).
+
+    Parameters
+    ----------
+    masks : array or tensor
+        ``(N, H, W)`` bool/uint8 masks, as in :func:`masks_to_polygons`.
+    tolerance, holes, min_area, num_threads
+        As in :func:`masks_to_polygons`.
+
+    Returns
+    -------
+    xy : numpy.ndarray
+        ``(P, 2)`` float64: the points of every polygon of every mask, in order.
+    part_points : numpy.ndarray
+        int64, the number of points of each polygon.
+    object_parts : numpy.ndarray
+        ``(N,)`` int64, the number of polygons of each mask.
+
+    Raises
+    ------
+    TypeError
+        As :func:`masks_to_polygons`.
+    ValueError
+        As :func:`masks_to_polygons`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> masks = np.zeros((2, 4, 4), bool)
+    >>> masks[0, 1:3, 1:3] = True
+    >>> xy, part_points, object_parts = masks_to_polygon_arrays(masks)
+    >>> xy.tolist(), part_points.tolist(), object_parts.tolist()
+    ([[1.0, 1.0], [3.0, 1.0], [3.0, 3.0], [1.0, 3.0]], [4], [1, 0])
+    """
+    tol, area = _options(tolerance, min_area)
+    arr = to_numpy(masks, "masks")
+    xy, part_points, object_parts = _core.masks_to_polygon_arrays(
+        arr, tol, bool(holes), area, num_threads=num_threads
+    )
+    return xy, part_points, object_parts
