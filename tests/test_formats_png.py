@@ -67,11 +67,14 @@ def _check_area_bbox(data):
 # label image -> RLE
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+@pytest.mark.parametrize(
+    "dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64]
+)
 def test_label_image_rles_match_pycocotools_encode(dtype):
+    """Seeded random label images, up to 60 wide (the kernel tests rows 16 pixels at a time)."""
     rng = np.random.default_rng(14)
     for _ in range(150):
-        h, w = rng.integers(1, 24, 2)
+        h, w = rng.integers(1, 60, 2)
         lab = (rng.integers(0, 5, (h, w)) * rng.integers(1, 50)).astype(dtype)
         ids, rles = png.label_image_rles(lab, ignore=(0, 255))
         assert ids.tolist() == sorted(set(np.unique(lab).tolist()) - {0, 255})

@@ -18,6 +18,7 @@ void bind_contours(py::module_& m);
 void bind_coco(py::module_& m);
 void bind_targets(py::module_& m);
 void bind_yolo(py::module_& m);
+void bind_label_image(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "maskprep compiled kernels (use the maskprep package, not this module directly)";
@@ -35,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   bind_coco(m);
   bind_targets(m);
   bind_yolo(m);
+  bind_label_image(m);
 }
