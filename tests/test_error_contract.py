@@ -402,6 +402,24 @@ TABLE: dict[str, Any] = {
         Valid("zero masks: zero polygon lists ((N, 0, W) is a ValueError)", _is_empty_list),
         (np.zeros((1, 4, 4)), U8_4D, np.zeros((0, 4, 4), bool)),
     ),
+    "contours.masks_to_polygon_arrays": _rows(
+        contours.masks_to_polygon_arrays,
+        Raises(
+            TypeError,
+            r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
+            r"images, got float64",
+        ),
+        Raises(
+            ValueError,
+            r"^masks must be an \(N, H, W\) bool or uint8 array with non-empty "
+            r"images, got uint8 with shape \(2, 2, 4, 4\)",
+        ),
+        Valid(
+            "zero masks: three empty arrays ((N, 0, W) is a ValueError)",
+            lambda out: [a.shape for a in out] == [(0, 2), (0,), (0,)],
+        ),
+        (np.zeros((1, 4, 4)), U8_4D, np.zeros((0, 4, 4), bool)),
+    ),
     # ---- boxes ------------------------------------------------------------------------------
     "boxes.boxes_to_masks": _boxes_rows(
         lambda b: boxes.boxes_to_masks(b, (4, 4)),
