@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [--seconds N | --runs N] [--keep-going] [harness...]
 #     --seconds N    time per harness (default 60)        --runs N   inputs per harness
 #     --keep-going   restart a harness after a crash until its budget is spent
-#   harnesses: rle_string polygon iou_merge coco_json roi_align morphology (default: all)
+#   harnesses: rle_string polygon iou_merge coco_json roi_align morphology label_image (default: all)
 # Reproduce a crash: build/fuzz/fuzz_<harness> build/fuzz/artifacts/<harness>/crash-...
 # Needs clang and libFuzzer (Debian: apt-get install clang libclang-rt-14-dev) and cmake.
 set -euo pipefail
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) harnesses+=("$1"); shift ;;
   esac
 done
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(rle_string polygon iou_merge coco_json roi_align morphology)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(rle_string polygon iou_merge coco_json roi_align morphology label_image)
 
 cxx=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$cxx" ] || { echo "fuzz: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }

@@ -256,3 +256,9 @@ def yolo_overlapping_parts(
     *,
     num_threads: int | None = None,
 ) -> npt.NDArray[np.uint8]: ...
+
+# ---- label images -------------------------------------------------------------------------------
+def png_unfilter(data: bytes, h: int, w: int, bit_depth: int) -> npt.NDArray[Any]: ...
+def rle_encode_labels(
+    label: npt.NDArray[Any], ignore: list[int]
+) -> tuple[npt.NDArray[Any], list[str]]: ...
