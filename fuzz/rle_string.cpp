@@ -1,7 +1,7 @@
-// RLE string codec: rle::from_string on arbitrary bytes, then rle::to_string / from_string round
-// trips of what it accepted and of arbitrary 64-bit counts; small masks are decoded and
-// re-encoded. Garbage check: an accepted string's counts sum to the returned value and survive
-// the round trip.
+// RLE string codec: rle::from_string (and area / to_bbox, which decode strings on their own
+// path) on arbitrary bytes, then rle::to_string / from_string round trips of what it accepted
+// and of arbitrary 64-bit counts; small masks are decoded and re-encoded. Garbage check: an
+// accepted string's counts sum to the returned value and survive the round trip.
 #include <cstring>
 #include <string>
 
@@ -18,11 +18,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
     // Mode 0: the bytes are a compressed string.
     Counts c;
     count_t sum = 0;
-    if (!accepts([&] {
-          sum =
-              rle::from_string(reinterpret_cast<const char*>(data), static_cast<index_t>(size), c);
-        }))
+    const char* const str = reinterpret_cast<const char*>(data);
+    const auto len = static_cast<index_t>(size);
+    const bool accepted = accepts([&] { sum = rle::from_string(str, len, c); });
+    // area and to_bbox of the string, as a 1 x sum image, decode it on their own path: they
+    // must refuse what from_string refuses and agree with the decoded counts otherwise.
+    const index_t one = 1, w = accepted && sum <= INT64_MAX ? static_cast<index_t>(sum) : 1;
+    count_t area = 0;
+    double box[4];
+    const Counts none;
+    const bool area_ok = accepts([&] { rle::area(&str, &len, &one, &w, &none, 1, &area, 1); });
+    const bool bbox_ok = accepts([&] { rle::to_bbox(&str, &len, &one, &w, &none, 1, box, 1); });
+    if (!accepted) {
+      FUZZ_ASSERT(!area_ok && !bbox_ok);
       return 0;
+    }
+    if (sum <= INT64_MAX) {
+      FUZZ_ASSERT(area_ok && area == rle::area(c));
+      double expected[4];
+      rle::to_bbox(c, 1, w, expected);
+      FUZZ_ASSERT(bbox_ok && std::memcmp(box, expected, sizeof box) == 0);
+    }
     FUZZ_ASSERT(exact_sum(c) == sum);
     const std::string s = rle::to_string(c);
     Counts back;

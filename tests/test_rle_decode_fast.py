@@ -4,6 +4,8 @@ reads back, and every error at its place, on strings that cross its 64-character
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,41 @@ def test_rle_area_and_bbox_errors_name_the_object():
         rle.area([good, bad])
     with pytest.raises(ValueError, match=r"rles\[1\]: counts sum to 3, expected h\*w = 20"):
         rle.to_bbox([good, {"size": [4, 5], "counts": b"0" * 70 + b"3"}])
+
+
+@pytest.mark.parametrize("top_bits", [5, 10, 15, 30, 39])
+def test_area_summed_while_decoding_every_length(top_bits):
+    # area reads strings on a path of its own (the odd-index counts summed as they are decoded,
+    # none stored): across 64-character blocks, odd and even numbers of values per block and
+    # values of 1 to 8 characters it must equal the sum of from_string's odd counts.
+    rng = np.random.default_rng(RNG_SEED + 100 + top_bits)
+    for n in list(range(1, 70)) + [127, 128, 129, 301]:
+        counts = _random_counts(rng, n, top_bits)
+        total = sum(counts)
+        if total == 0:
+            counts[0] = total = 1
+        s = rle.to_string(counts)
+        obj = {"size": [1, total], "counts": s}
+        assert rle.area([obj]).tolist() == [sum(counts[1::2])]
+        given = {"size": [1, total], "counts": counts}  # read without decoding a string
+        assert np.array_equal(rle.to_bbox([obj]), rle.to_bbox([given]))
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        b"1" * 130 + b"p",  # a byte past 'o' in the last block
+        b"1" * 64 + b"P",  # a continuation with nothing after it
+        b"0" * 70 + b"O",  # a negative count
+    ],
+)
+def test_area_refuses_what_from_string_refuses(counts):
+    with pytest.raises(ValueError) as refused:
+        rle.from_string(counts)
+    with pytest.raises(ValueError, match=r"rles\[0\]: " + re.escape(str(refused.value))):
+        rle.area([{"size": [1, 100], "counts": counts}])
+
+
+def test_area_checks_the_sum_it_decodes():
+    with pytest.raises(ValueError, match=r"rles\[0\]: counts sum to 101, expected h\*w = 100"):
+        rle.area([{"size": [1, 100], "counts": b"111" + b"0" * 98}])  # 101 ones

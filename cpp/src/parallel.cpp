@@ -78,7 +78,9 @@ bool has_openmp() {
 
 bool cpu_has_avx2() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  // The AVX2 level includes BMI1/2 and POPCNT (every AVX2 CPU has them): its versions use them.
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+                           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
   return avx2;
 #else
   return false;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "isa_dispatch.hpp"
 #include "parallel_for.hpp"
 
 namespace maskprep::polygon {
@@ -108,6 +109,13 @@ index_t* sort_positions(index_t* a, const index_t* col, index_t n, index_t x_min
   index_t begin = 0;
   for (size_t c = 0; c + 1 < n_buckets; ++c) {
     const index_t end = start[c];
+    if (end - begin == 2) {  // the common bucket (a column crossed twice): sorted without a branch
+      const index_t x = out[begin], y = out[begin + 1];
+      out[begin] = std::min(x, y);
+      out[begin + 1] = std::max(x, y);
+      begin = end;
+      continue;
+    }
     for (index_t i = begin + 1; i < end; ++i) {
       const index_t v = out[i];
       index_t j = i;
@@ -153,7 +161,10 @@ struct RasterScratch {
 
 }  // namespace
 
-void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
+namespace {
+
+MASKPREP_ALWAYS_INLINE void to_rle_body(const double* xy, index_t k, index_t h, index_t w,
+                                        rle::Counts& out) {
   check_grid(h, w);
   out.clear();
   if (h == 0 || w == 0) {  // an empty image: the same [0] as encoding an empty mask
@@ -264,6 +275,22 @@ void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out)
     }
   }
   out.assign(d, d + m);
+}
+
+MASKPREP_TARGET_AVX2_FN void to_rle_avx2(const double* xy, index_t k, index_t h, index_t w,
+                                         rle::Counts& out) {
+  to_rle_body(xy, k, h, w, out);
+}
+
+void to_rle_generic(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
+  to_rle_body(xy, k, h, w, out);
+}
+
+}  // namespace
+
+void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
+  detail::dispatch_avx2([&] { to_rle_avx2(xy, k, h, w, out); },
+                        [&] { to_rle_generic(xy, k, h, w, out); });
 }
 
 void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {

@@ -372,51 +372,133 @@ char* write_wide(std::uint64_t lo, std::uint64_t hi, char* p) {
 
 }  // namespace
 
-void append_string(const count_t* counts, index_t m, std::string& out) {
-  // Written through a raw pointer into a per-thread buffer sized for the worst case (13
-  // characters per 65-bit value), then appended: per-character push_back, or zero-filling the
-  // worst case inside `out`, dominated the cost.
-  std::vector<char>& buffer = detail::thread_scratch<std::vector<char>, StringScratch>();
-  const size_t need = static_cast<size_t>(detail::checked_size("RLE string length", m, 13));
-  if (buffer.size() < need) buffer.resize(need);
-  char* const first = buffer.data();
-  char* p = first;
-  for (index_t i = 0; i < m; ++i) {
-    const count_t a = counts[i], b = i > 2 ? counts[i - 2] : 0;
-    if (((a | b) >> 62) != 0) {
-      // A count of 2^62 or more: the delta may need 65 bits (no int64 overflow, see from_string).
-      p = write_wide(a - b, a < b ? ~std::uint64_t{0} : 0, p);
-      continue;
-    }
-    std::int64_t x = static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
-    // Up to 4 characters (|x| < 2^19, nearly every delta) without the loop's unpredictable
-    // exit: c characters hold x when it fits in 5c signed bits; all 4 are written (the buffer
-    // has room) and c kept.
-    const auto fits = [x](int bits) {
-      return static_cast<std::uint64_t>(x + (std::int64_t{1} << (bits - 1))) <
-             (std::uint64_t{1} << bits);
-    };
-    if (fits(20)) {
-      const int c = 1 + !fits(5) + !fits(10) + !fits(15);
-      // The four 5-bit groups as bytes of one word, the continuation bit 0x20 on all but
-      // the c-th, + 48 each (no carries: every byte stays <= 0x6f).
-      const auto u = static_cast<std::uint32_t>(x);
-      const std::uint32_t word =
-          ((u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000) | ((u << 9) & 0x1f000000)) +
-          (0x202020u >> (8 * (4 - c))) + 0x30303030u;
-      for (int k = 0; k < 4; ++k) p[k] = static_cast<char>(word >> (8 * k));  // one store
-      p += c;
-      continue;
-    }
-    bool more = true;
-    while (more) {
-      int c = static_cast<int>(x & 0x1f);
-      x >>= 5;  // arithmetic: the sign is carried in bit 0x10 of the last character
-      more = (c & 0x10) ? x != -1 : x != 0;
-      if (more) c |= 0x20;
-      *p++ = static_cast<char>(c + 48);
+namespace {
+
+// Writes counts[i] as pycocotools does: the difference from counts[i-2] from index 3 on.
+MASKPREP_ALWAYS_INLINE char* put_count(const count_t* counts, index_t i, char* p) {
+  const count_t a = counts[i], b = i > 2 ? counts[i - 2] : 0;
+  if (((a | b) >> 62) != 0) {
+    // A count of 2^62 or more: the delta may need 65 bits (no int64 overflow, see from_string).
+    return write_wide(a - b, a < b ? ~std::uint64_t{0} : 0, p);
+  }
+  std::int64_t x = static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
+  // Up to 4 characters (|x| < 2^19, nearly every delta) without the loop's unpredictable
+  // exit: c characters hold x when it fits in 5c signed bits; all 4 are written (the buffer
+  // has room) and c kept.
+  const auto fits = [x](int bits) {
+    return static_cast<std::uint64_t>(x + (std::int64_t{1} << (bits - 1))) <
+           (std::uint64_t{1} << bits);
+  };
+  if (fits(20)) {
+    const int c = 1 + !fits(5) + !fits(10) + !fits(15);
+    // The four 5-bit groups as bytes of one word, the continuation bit 0x20 on all but
+    // the c-th, + 48 each (no carries: every byte stays <= 0x6f).
+    const auto u = static_cast<std::uint32_t>(x);
+    const std::uint32_t word =
+        ((u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000) | ((u << 9) & 0x1f000000)) +
+        (0x202020u >> (8 * (4 - c))) + 0x30303030u;
+    for (int k = 0; k < 4; ++k) p[k] = static_cast<char>(word >> (8 * k));  // one store
+    return p + c;
+  }
+  bool more = true;
+  while (more) {
+    int c = static_cast<int>(x & 0x1f);
+    x >>= 5;  // arithmetic: the sign is carried in bit 0x10 of the last character
+    more = (c & 0x10) ? x != -1 : x != 0;
+    if (more) c |= 0x20;
+    *p++ = static_cast<char>(c + 48);
+  }
+  return p;
+}
+
+char* put_counts_generic(const count_t* counts, index_t m, char* p) {
+  for (index_t i = 0; i < m; ++i) p = put_count(counts, i, p);
+  return p;
+}
+
+#if MASKPREP_HAVE_AVX2_CLONES
+
+// For each 8-bit mask of which of 8 values take two characters: the byte shuffle that packs
+// their characters (value k's at bytes 2k, 2k + 1 of the input) and, in entry 16, their number.
+struct PackTable {
+  alignas(16) std::uint8_t shuffle[256][16];
+  PackTable() {
+    for (int mask = 0; mask < 256; ++mask) {
+      int n = 0;
+      for (int k = 0; k < 8; ++k) {
+        shuffle[mask][n++] = static_cast<std::uint8_t>(2 * k);
+        if (mask >> k & 1) shuffle[mask][n++] = static_cast<std::uint8_t>(2 * k + 1);
+      }
+      for (; n < 16; ++n) shuffle[mask][n] = 0x80;  // zero
     }
   }
+};
+
+// 8 counts at a time where every delta takes 1 or 2 characters (the common case: a run differs
+// from the one two before by less than 512): the deltas in 16-bit lanes, each lane's two
+// characters built at once, then packed with one byte shuffle. Other blocks, the first three
+// counts and the tail go through put_count.
+MASKPREP_TARGET_AVX2_FN char* put_counts_avx2(const count_t* counts, index_t m, char* p) {
+  static const PackTable table;
+  index_t i = 0;
+  for (; i < std::min<index_t>(m, 3); ++i) p = put_count(counts, i, p);
+  const __m256i k512 = _mm256_set1_epi64x(512);
+  const __m256i low_dwords = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m128i k16 = _mm_set1_epi16(16), k31 = _mm_set1_epi16(31), cont = _mm_set1_epi16(0x20),
+                k48 = _mm_set1_epi16(0x3030), one48 = _mm_set1_epi16(0x30),
+                zero = _mm_setzero_si128();
+  for (; i + 8 <= m; i += 8) {
+    const auto* c = reinterpret_cast<const __m256i*>(counts + i);
+    const __m256i a0 = _mm256_loadu_si256(c), a1 = _mm256_loadu_si256(c + 1);
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counts + i - 2));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counts + i + 2));
+    const __m256i d0 = _mm256_sub_epi64(a0, b0), d1 = _mm256_sub_epi64(a1, b1);
+    // Every delta in [-512, 512) and every count below 2^62 (so the 64-bit delta is exact).
+    const __m256i wide = _mm256_or_si256(
+        _mm256_or_si256(_mm256_srli_epi64(_mm256_add_epi64(d0, k512), 10),
+                        _mm256_srli_epi64(_mm256_add_epi64(d1, k512), 10)),
+        _mm256_srli_epi64(_mm256_or_si256(_mm256_or_si256(a0, a1), _mm256_or_si256(b0, b1)), 62));
+    if (!_mm256_testz_si256(wide, wide)) {
+      for (index_t j = i; j < i + 8; ++j) p = put_count(counts, j, p);
+      continue;
+    }
+    const __m128i v =
+        _mm_packs_epi32(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(d0, low_dwords)),
+                        _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(d1, low_dwords)));
+    const __m128i one = _mm_cmpeq_epi16(_mm_srli_epi16(_mm_add_epi16(v, k16), 5), zero);
+    const __m128i lo = _mm_and_si128(v, k31);
+    const __m128i hi = _mm_and_si128(_mm_srai_epi16(v, 5), k31);
+    const __m128i two_chars =
+        _mm_add_epi16(_mm_or_si128(_mm_or_si128(lo, cont), _mm_slli_epi16(hi, 8)), k48);
+    const __m128i chars = _mm_blendv_epi8(two_chars, _mm_add_epi16(lo, one48), one);
+    const auto two = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_packs_epi16(_mm_andnot_si128(one, _mm_set1_epi16(-1)), zero)));
+    const __m128i shuffle = _mm_load_si128(reinterpret_cast<const __m128i*>(table.shuffle[two]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_shuffle_epi8(chars, shuffle));
+    p += 8 + _mm_popcnt_u32(two);
+  }
+  for (; i < m; ++i) p = put_count(counts, i, p);
+  return p;
+}
+
+#endif
+
+}  // namespace
+
+void append_string(const count_t* counts, index_t m, std::string& out) {
+  // Written through a raw pointer into a per-thread buffer sized for the worst case (13
+  // characters per 65-bit value, and 16 bytes a block store may write), then appended:
+  // per-character push_back, or zero-filling the worst case inside `out`, dominated the cost.
+  std::vector<char>& buffer = detail::thread_scratch<std::vector<char>, StringScratch>();
+  const size_t need = static_cast<size_t>(detail::checked_size("RLE string length", m, 13)) + 16;
+  if (buffer.size() < need) buffer.resize(need);
+  char* const first = buffer.data();
+#if MASKPREP_HAVE_AVX2_CLONES
+  char* const p = detail::dispatch_avx2([&] { return put_counts_avx2(counts, m, first); },
+                                        [&] { return put_counts_generic(counts, m, first); });
+#else
+  char* const p = put_counts_generic(counts, m, first);
+#endif
   out.append(first, static_cast<size_t>(p - first));
 }
 
@@ -536,11 +618,21 @@ inline bool chunk_values(const unsigned char* p, __m128i& before, std::int16_t* 
 // for anything out of the ordinary (a byte outside '0'..'o', a value of 12 or more characters, a
 // count of 2^40 or more or negative, a truncated end, a string of 2^20 or more characters):
 // decode_slow then reads the string again, exactly.
-index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) {
+// kStore false: nothing is written to out (which may be null), the foreground sum (the odd-index
+// counts: the area) comes back in odd_out instead and the return value is 0 or -1.
+//
+// After the first three, the values alternate between two classes: the one of the next value
+// (index m, its base counts[m-2] in pa, its counts summed in sa) and the other (pb, sb). A pair
+// of values is read without moving the bases (the first adds to pa, the second to pb); after an
+// odd number, the classes swap roles.
+template <bool kStore>
+MASKPREP_ALWAYS_INLINE index_t decode_fast_body(const char* s, index_t len, count_t* out,
+                                                count_t& sum_out, count_t& odd_out) {
   const auto* const b = reinterpret_cast<const unsigned char*>(s);
   if (len >= (index_t{1} << 20)) return -1;  // with counts below 2^40, the sum cannot overflow
   index_t m = 0, start = 0;
-  count_t hi = 0, sum = 0;  // hi: every count or'ed together, to check they are below 2^40
+  count_t hi = 0;  // every count or'ed together, to check they are below 2^40
+  count_t first[3] = {0, 0, 0};
   while (m < 3 && start < len) {
     std::uint64_t g = 0;
     int shift = 0;
@@ -554,16 +646,25 @@ index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) 
     } while (c & 32);
     const std::uint64_t top = std::uint64_t{1} << (shift - 1);  // the sign bit
     const count_t x = (g ^ top) - top;
-    out[m++] = x;
+    if constexpr (kStore) out[m] = x;
+    first[m++] = x;
     hi |= x;
-    sum += x;
   }
-  if (start == len) {
-    if ((hi >> 40) != 0) return -1;
-    sum_out = sum;
-    return m;
-  }
-  count_t prev2 = out[1], prev1 = out[2];  // counts[m-2], counts[m-1]: the bases
+  count_t pa = first[1], pb = first[2];             // the bases of the next value and the one after
+  count_t sa = first[1], sb = first[0] + first[2];  // their classes' sums (index 3 is odd)
+  bool a_odd = true;                                // whether pa's class holds the odd indices
+  auto finish = [&]() -> index_t {
+    if (start != len || (hi >> 40) != 0) return -1;
+    sum_out = sa + sb;
+    odd_out = a_odd ? sa : sb;
+    return kStore ? m : 0;
+  };
+  if (start == len) return finish();
+  auto swap_classes = [&] {
+    std::swap(pa, pb);
+    std::swap(sa, sb);
+    a_odd = !a_odd;
+  };
   alignas(16) std::int16_t vals[64];
   alignas(16) unsigned char tail[64];
   __m128i before = _mm_set1_epi8('0');  // the character before `start` ends a value
@@ -586,19 +687,28 @@ index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) 
     cont2 = (more >> 62) & 1;
     if (ends != 0 && (ends & more1 & more2) == 0) {
       // Every value ending here has 1 or 2 characters.
-      count_t* o = out + m;
       start = chunk + 64 - __builtin_clzll(ends);
-      do {
-        const unsigned j = static_cast<unsigned>(__builtin_ctzll(ends));
+      count_t* o = kStore ? out + m : nullptr;
+      for (;;) {
+        unsigned j = static_cast<unsigned>(__builtin_ctzll(ends));
         ends &= ends - 1;
-        const count_t x = static_cast<count_t>(std::int64_t{vals[j]}) + prev2;
-        *o++ = x;
-        hi |= x;
-        sum += x;
-        prev2 = prev1;
-        prev1 = x;
-      } while (ends != 0);
-      m = o - out;  // counted by the loop: without -mpopcnt, popcount is a libgcc call
+        pa += static_cast<count_t>(std::int64_t{vals[j]});
+        if constexpr (kStore) *o++ = pa;
+        hi |= pa;
+        sa += pa;
+        if (ends == 0) {
+          swap_classes();
+          break;
+        }
+        j = static_cast<unsigned>(__builtin_ctzll(ends));
+        ends &= ends - 1;
+        pb += static_cast<count_t>(std::int64_t{vals[j]});
+        if constexpr (kStore) *o++ = pb;
+        hi |= pb;
+        sb += pb;
+        if (ends == 0) break;
+      }
+      if constexpr (kStore) m = o - out;  // without -mpopcnt, popcount is a libgcc call
       continue;
     }
     while (ends != 0) {
@@ -619,29 +729,51 @@ index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out) 
       }
       // |v| < 2^55 and the bases are below 2^40: a count that is negative or 2^40 or more
       // shows in `hi`.
-      const count_t x = static_cast<count_t>(v) + prev2;
-      out[m++] = x;
-      hi |= x;
-      sum += x;
-      prev2 = prev1;
-      prev1 = x;
+      pa += static_cast<count_t>(v);
+      if constexpr (kStore) out[m++] = pa;
+      hi |= pa;
+      sa += pa;
+      swap_classes();
       start = end + 1;
     }
   }
-  if (start != len || (hi >> 40) != 0) return -1;
-  sum_out = sum;
-  return m;
+  return finish();
+}
+
+// With BMI1 (part of the AVX2 level), clearing the lowest set bit is one instruction: the chain
+// through `ends` bounds the loops above.
+template <bool kStore>
+MASKPREP_TARGET_AVX2_FN index_t decode_fast_avx2(const char* s, index_t len, count_t* out,
+                                                 count_t& sum_out, count_t& odd_out) {
+  return decode_fast_body<kStore>(s, len, out, sum_out, odd_out);
+}
+
+template <bool kStore>
+index_t decode_fast_generic(const char* s, index_t len, count_t* out, count_t& sum_out,
+                            count_t& odd_out) {
+  return decode_fast_body<kStore>(s, len, out, sum_out, odd_out);
+}
+
+template <bool kStore>
+index_t decode_fast(const char* s, index_t len, count_t* out, count_t& sum_out, count_t& odd_out) {
+  return detail::dispatch_avx2(
+      [&] { return decode_fast_avx2<kStore>(s, len, out, sum_out, odd_out); },
+      [&] { return decode_fast_generic<kStore>(s, len, out, sum_out, odd_out); });
 }
 
 #else
 
-index_t decode_fast(const char*, index_t, count_t*, count_t&) { return -1; }  // exact path only
+template <bool kStore>
+index_t decode_fast(const char*, index_t, count_t*, count_t&, count_t&) {
+  return -1;  // exact path only
+}
 
 #endif
 
 // Decodes s into out (len entries); returns the number of counts. Errors: see from_string.
 size_t decode(const char* s, index_t len, count_t* out, count_t& sum, bool& sum_overflow) {
-  const index_t m = decode_fast(s, len, out, sum);
+  count_t odd = 0;
+  const index_t m = decode_fast<true>(s, len, out, sum, odd);
   if (m >= 0) {
     sum_overflow = false;
     return static_cast<size_t>(m);
@@ -685,13 +817,17 @@ count_t total(const Counts& counts) {
 
 namespace {
 
+// The check that an RLE's counts sum to h*w.
+void check_sum(count_t sum, index_t h, index_t w) {
+  const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h, w));
+  MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
+                 " for size [", h, ", ", w, "]");
+}
+
 // from_strings for RLE i: parses s[i] (or sums the given counts) and checks the sum is h*w.
 void from_string_checked(const char* const* s, const index_t* len, const index_t* h,
                          const index_t* w, index_t i, Counts& out) {
-  const count_t sum = s[i] ? from_string(s[i], len[i], out) : total(out);
-  const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h[i], w[i]));
-  MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
-                 " for size [", h[i], ", ", w[i], "]");
+  check_sum(s[i] ? from_string(s[i], len[i], out) : total(out), h[i], w[i]);
 }
 
 // from_strings' check of RLE i without keeping its counts: s[i] is decoded into the thread's
@@ -711,9 +847,7 @@ const count_t* checked_counts(const char* const* s, const index_t* len, const in
     c = given[i].data();
     size = given[i].size();
   }
-  const auto expected = static_cast<count_t>(detail::checked_size("size h*w", h[i], w[i]));
-  MASKPREP_CHECK(sum == expected, "counts sum to ", sum, ", expected h*w = ", expected,
-                 " for size [", h[i], ", ", w[i], "]");
+  check_sum(sum, h[i], w[i]);
   return c;
 }
 
@@ -896,6 +1030,14 @@ void area(const char* const* s, const index_t* len, const index_t* h, const inde
   parallel_for_items(
       n, threads_for_work(num_threads, input_work(s, len, given, n), 1 << 17),
       [&](index_t i) {
+        if (s[i]) {  // the common case: summed while decoding, nothing stored
+          count_t sum = 0, odd = 0;
+          if (decode_fast<false>(s[i], len[i], nullptr, sum, odd) >= 0) {
+            check_sum(sum, h[i], w[i]);
+            out[i] = odd;
+            return;
+          }
+        }
         size_t size = 0;
         const count_t* c = checked_counts(s, len, h, w, given, i, size);
         out[i] = area_of(c, size);
