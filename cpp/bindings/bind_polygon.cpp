@@ -78,8 +78,8 @@ py::list from_polygons(py::handle polys, index_t h, index_t w, bool compressed, 
 // A COCO `segmentation` per annotation -> one compressed RLE dict each (pycocotools' annToRLE,
 // segmentation.hpp). str_counts: counts as str (what JSON files hold) instead of bytes (what
 // pycocotools returns). Errors name segmentations[i] and carry i (IndexedValueError).
-py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
-                            std::vector<index_t> widths, bool str_counts,
+py::list from_segmentations(py::handle segs_obj, const bind::carray<index_t>& heights,
+                            const bind::carray<index_t>& widths, bool str_counts,
                             const py::object& num_threads) {
   const int nt = bind::resolve_threads(num_threads);
   if (!PyList_Check(segs_obj.ptr()) && !PyTuple_Check(segs_obj.ptr()))
@@ -96,7 +96,8 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
     }
     return o;
   };
-  if (heights.size() != n || widths.size() != n)
+  if (heights.ndim() != 1 || widths.ndim() != 1 || static_cast<size_t>(heights.size()) != n ||
+      static_cast<size_t>(widths.size()) != n)
     throw py::value_error("heights and widths must have one entry per segmentation (" +
                           std::to_string(n) + "), got " + std::to_string(heights.size()) + " and " +
                           std::to_string(widths.size()));
@@ -112,8 +113,8 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
   for (size_t i = 0; i < n; ++i) {
     const py::object s = item(segs_obj, i, "segmentations");
     segmentation::Object& o = objects[i];
-    o.h = heights[i];
-    o.w = widths[i];
+    o.h = heights.data()[i];
+    o.w = widths.data()[i];
     bind::for_object("segmentations", static_cast<index_t>(i), [&] {
       if (PyList_Check(s.ptr()) || PyTuple_Check(s.ptr())) {
         const size_t n_polys = static_cast<size_t>(PySequence_Fast_GET_SIZE(s.ptr()));
@@ -136,15 +137,14 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
       }
     });
   }
-  std::vector<Counts> counts(n);
   std::vector<std::string> strings(n);
   index_t failed = -1, failed_rle = -1;
   std::string message;
   {
     py::gil_scoped_release release;  // all inputs copied into C++ buffers or pinned by `keep`
     try {
-      segmentation::to_rle(objects.data(), static_cast<index_t>(n), xy.data(), poly_offsets.data(),
-                           counts.data(), nt);
+      segmentation::to_strings(objects.data(), static_cast<index_t>(n), xy.data(),
+                               poly_offsets.data(), strings.data(), nt);
       try {
         rle::from_strings(rles.str.data(), rles.str_len.data(), rles.h.data(), rles.w.data(),
                           static_cast<index_t>(rles.size()), rles.counts.data(), nt);
@@ -152,13 +152,10 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
         failed_rle = e.index();
         throw;
       }
-      // Uncompressed RLEs are compressed; compressed ones are returned as given (their counts
-      // emptied so that to_strings skips them).
-      for (size_t r = 0; r < rle_objects.size(); ++r) {
-        Counts& c = counts[static_cast<size_t>(rle_objects[r])];
-        if (rles.str[r] == nullptr) c.swap(rles.counts[r]);
-      }
-      rle::to_strings(counts.data(), static_cast<index_t>(n), strings.data(), nt);
+      // Uncompressed RLEs are compressed; compressed ones are returned as given.
+      for (size_t r = 0; r < rle_objects.size(); ++r)
+        if (rles.str[r] == nullptr)
+          strings[static_cast<size_t>(rle_objects[r])] = rle::to_string(rles.counts[r]);
     } catch (const IndexedError& e) {
       failed = failed_rle >= 0 ? rle_objects[static_cast<size_t>(failed_rle)] : e.index();
       message = e.message();
@@ -183,7 +180,7 @@ py::list from_segmentations(py::handle segs_obj, std::vector<index_t> heights,
     } else {
       c = original_counts[i];  // as given (pycocotools' annToRLE returns it untouched)
     }
-    out[i] = bind::make_rle(heights[i], widths[i], c);
+    out[i] = bind::make_rle(heights.data()[i], widths.data()[i], c);
   }
   return out;
 }

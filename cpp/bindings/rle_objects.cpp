@@ -231,9 +231,18 @@ py::dict make_rle(index_t h, index_t w, py::object counts) {
   if (!hw[0] || !hw[1] || !size || !d) throw py::error_already_set();
   PyList_SET_ITEM(size.ptr(), 0, hw[0].release().ptr());  // steals the references
   PyList_SET_ITEM(size.ptr(), 1, hw[1].release().ptr());
+  // Left to reference counting, like the dict (CPython tracks a dict only once it holds a
+  // tracked object): a list of two ints cannot be in a cycle, and batches make thousands of
+  // these, each of which the cyclic collector would otherwise walk, and with them, now and then,
+  // the caller's whole heap (a loaded COCO file is millions of objects). Only a cycle the caller
+  // builds through this list later would then go uncollected.
+  PyObject_GC_UnTrack(size.ptr());
   if (PyDict_SetItem(d.ptr(), size_key, size.ptr()) != 0 ||
       PyDict_SetItem(d.ptr(), counts_key, counts.ptr()) != 0)
     throw py::error_already_set();
+  // Holding only untracked objects, the dict is untracked too, as the collector itself would
+  // (a dict tracks itself again when a tracked object is stored in it).
+  if (!PyObject_GC_IsTracked(counts.ptr())) PyObject_GC_UnTrack(d.ptr());
   return d;
 }
 

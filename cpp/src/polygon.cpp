@@ -62,7 +62,7 @@ struct CrossingCollector {
 // range, widened by 2 for the rounding of negative coordinates. Counting only boundaries inside
 // the image keeps the buffers the size of the output: an edge far outside a small image, or
 // outside the spanned part of a wide one, must not size them by its length.
-index_t crossings_bound(const int* x, index_t k, index_t w) {
+MASKPREP_ALWAYS_INLINE index_t crossings_bound(const int* x, index_t k, index_t w) {
   const index_t m_hi = 5 * (w - 1) + 2;
   index_t bound = 2;
   for (index_t j = 0; j < k; ++j) {
@@ -76,7 +76,7 @@ index_t crossings_bound(const int* x, index_t k, index_t w) {
 // Smallest t in [1, t_max] with pred(t), given !pred(0), pred(t_max) and pred monotone, starting
 // from an estimate that is off by at most a step or two.
 template <typename Pred>
-int first_true(int estimate, int t_max, Pred&& pred) {
+MASKPREP_ALWAYS_INLINE int first_true(int estimate, int t_max, Pred&& pred) {
   int t = std::min(std::max(estimate, 1), t_max);
   while (t > 1 && pred(t - 1)) --t;
   while (t < t_max && !pred(t)) ++t;
@@ -163,13 +163,13 @@ struct RasterScratch {
 
 namespace {
 
-MASKPREP_ALWAYS_INLINE void to_rle_body(const double* xy, index_t k, index_t h, index_t w,
-                                        rle::Counts& out) {
+MASKPREP_ALWAYS_INLINE const rle::count_t* to_rle_body(const double* xy, index_t k, index_t h,
+                                                       index_t w, index_t& runs) {
   check_grid(h, w);
-  out.clear();
   if (h == 0 || w == 0) {  // an empty image: the same [0] as encoding an empty mask
-    out.push_back(0);
-    return;
+    static const rle::count_t kEmpty[1] = {0};
+    runs = 1;
+    return kEmpty;
   }
   // Scratch reused across calls on this thread (grown, never shrunk): rasterizing is
   // allocation-bound otherwise.
@@ -274,23 +274,31 @@ MASKPREP_ALWAYS_INLINE void to_rle_body(const double* xy, index_t k, index_t h, 
       if (j < n) d[m - 1] += d[j++];
     }
   }
-  out.assign(d, d + m);
+  runs = m;
+  return reinterpret_cast<const rle::count_t*>(d);  // non-negative: the same bits unsigned
 }
 
-MASKPREP_TARGET_AVX2_FN void to_rle_avx2(const double* xy, index_t k, index_t h, index_t w,
-                                         rle::Counts& out) {
-  to_rle_body(xy, k, h, w, out);
+MASKPREP_TARGET_AVX2_FN const rle::count_t* to_rle_avx2(const double* xy, index_t k, index_t h,
+                                                        index_t w, index_t& runs) {
+  return to_rle_body(xy, k, h, w, runs);
 }
 
-void to_rle_generic(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
-  to_rle_body(xy, k, h, w, out);
+const rle::count_t* to_rle_generic(const double* xy, index_t k, index_t h, index_t w,
+                                   index_t& runs) {
+  return to_rle_body(xy, k, h, w, runs);
 }
 
 }  // namespace
 
+const rle::count_t* to_rle_runs(const double* xy, index_t k, index_t h, index_t w, index_t& runs) {
+  return detail::dispatch_avx2([&] { return to_rle_avx2(xy, k, h, w, runs); },
+                               [&] { return to_rle_generic(xy, k, h, w, runs); });
+}
+
 void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out) {
-  detail::dispatch_avx2([&] { to_rle_avx2(xy, k, h, w, out); },
-                        [&] { to_rle_generic(xy, k, h, w, out); });
+  index_t runs = 0;
+  const rle::count_t* c = to_rle_runs(xy, k, h, w, runs);
+  out.assign(c, c + runs);
 }
 
 void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out) {

@@ -56,8 +56,8 @@ void polygons_to_rle(const Object& o, const double* xy, const index_t* poly_offs
   rle::merge(ptrs, false, out);
 }
 
-void to_rle(const Object* objects, index_t n, const double* xy, const index_t* poly_offsets,
-            rle::Counts* out, int num_threads) {
+void to_strings(const Object* objects, index_t n, const double* xy, const index_t* poly_offsets,
+                std::string* out, int num_threads) {
   index_t values = 0;  // polygon coordinates to rasterize
   for (index_t i = 0; i < n; ++i) {
     try {
@@ -71,7 +71,21 @@ void to_rle(const Object* objects, index_t n, const double* xy, const index_t* p
   parallel_for(
       n, threads_for_work(num_threads, values, 1 << 14),
       [&](index_t i) {
-        if (!objects[i].is_rle) polygons_to_rle(objects[i], xy, poly_offsets, out[i]);
+        const Object& o = objects[i];
+        if (o.is_rle) return;
+        out[i].clear();
+        if (o.poly_end - o.poly_begin == 1) {  // written from where the rasterizer left them
+          const index_t p = o.poly_begin;
+          index_t runs = 0;
+          const rle::count_t* c = polygon::to_rle_runs(
+              xy + poly_offsets[p], (poly_offsets[p + 1] - poly_offsets[p]) / 2, o.h, o.w, runs);
+          rle::append_string(c, runs, out[i]);
+          return;
+        }
+        struct Scratch {};  // the thread's counts, reused: one allocation per thread, not object
+        auto& counts = detail::thread_scratch<rle::Counts, Scratch>();
+        polygons_to_rle(o, xy, poly_offsets, counts);
+        rle::append_string(counts.data(), static_cast<index_t>(counts.size()), out[i]);
       },
       8);
 }

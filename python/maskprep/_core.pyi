@@ -73,8 +73,8 @@ def rle_from_polygons(
 ) -> list[dict[str, Any]]: ...
 def rle_from_segmentations(
     segmentations: Any,
-    heights: list[int],
-    widths: list[int],
+    heights: npt.ArrayLike,
+    widths: npt.ArrayLike,
     str_counts: bool,
     *,
     num_threads: int | None = None,

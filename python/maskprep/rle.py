@@ -603,9 +603,7 @@ def from_segmentations(
             )
     hs = np.broadcast_to(np.asarray(heights, dtype=np.int64), (n,))
     ws = np.broadcast_to(np.asarray(widths, dtype=np.int64), (n,))
-    return _core.rle_from_segmentations(
-        segs, hs.tolist(), ws.tolist(), counts == "str", num_threads=num_threads
-    )
+    return _core.rle_from_segmentations(segs, hs, ws, counts == "str", num_threads=num_threads)
 
 
 def to_string(counts: Any) -> bytes:

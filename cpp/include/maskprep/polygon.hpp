@@ -26,6 +26,10 @@ void check_grid(index_t h, index_t w);
 // kMaxCoordinate; the caller validates) into an h x w RLE. Throws: check_grid's.
 void to_rle(const double* xy, index_t k, index_t h, index_t w, rle::Counts& out);
 
+// to_rle without the copy: returns its `runs` counts where they were computed, in this thread's
+// scratch, valid until the thread's next rasterization. Throws: check_grid's.
+const rle::count_t* to_rle_runs(const double* xy, index_t k, index_t h, index_t w, index_t& runs);
+
 // A box [x, y, width, height] as pycocotools' rleFrBbox: the polygon
 // (x, y), (x, y+h), (x+w, y+h), (x+w, y). Throws: check_grid's.
 void box_to_rle(const double box[4], index_t h, index_t w, rle::Counts& out);

@@ -8,6 +8,8 @@
 // sum must be h*w) with the RLE codec (rle.hpp); this header owns everything else.
 #pragma once
 
+#include <string>
+
 #include "maskprep/common.hpp"
 #include "maskprep/rle.hpp"
 
@@ -41,9 +43,10 @@ void polygons_to_rle(const Object& o, const double* xy, const index_t* poly_offs
                      rle::Counts& out);
 
 // A batch of n segmentations: checks every object in index order, then rasterizes the polygon
-// objects into out[i], in parallel; out[i] of an RLE object is left as it is.
-// Throws: IndexedError(i, message of check) for the first bad object i.
-void to_rle(const Object* objects, index_t n, const double* xy, const index_t* poly_offsets,
-            rle::Counts* out, int num_threads);
+// objects, in parallel, and writes each one's RLE into out[i] (replaced) as a compressed string
+// (rle::append_string) while its counts are still in cache; out[i] of an RLE object is left as
+// it is. Throws: IndexedError(i, message of check) for the first bad object i.
+void to_strings(const Object* objects, index_t n, const double* xy, const index_t* poly_offsets,
+                std::string* out, int num_threads);
 
 }  // namespace maskprep::segmentation
