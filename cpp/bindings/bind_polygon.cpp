@@ -106,6 +106,23 @@ py::list from_segmentations(py::handle segs_obj, const bind::carray<index_t>& he
   std::vector<segmentation::Object> objects(n);
   std::vector<double> xy;
   std::vector<index_t> poly_offsets{0};
+  {
+    // The buffers reserved from a first look at the lists' lengths (no item is read): growing
+    // them by doubling copied and page-faulted the coordinates several times over.
+    size_t values = 0, polys = 0;
+    PyObject* const* segs = PySequence_Fast_ITEMS(segs_obj.ptr());
+    for (size_t i = 0; i < n; ++i) {
+      if (!PyList_Check(segs[i])) continue;
+      const Py_ssize_t k = PyList_GET_SIZE(segs[i]);
+      polys += static_cast<size_t>(k);
+      for (Py_ssize_t p = 0; p < k; ++p) {
+        PyObject* poly = PyList_GET_ITEM(segs[i], p);
+        if (PyList_Check(poly)) values += static_cast<size_t>(PyList_GET_SIZE(poly));
+      }
+    }
+    xy.reserve(values);
+    poly_offsets.reserve(polys + 1);
+  }
   bind::RleInputs rles;
   rles.arg = "segmentations";
   std::vector<index_t> rle_objects;
